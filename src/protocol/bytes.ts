@@ -1,0 +1,75 @@
+/** Byte constants and lookup tables shared by the codec (tables, not regexes: STYLE rule 7). */
+export const LF = 0x0a
+export const CR = 0x0d
+export const QUOTE = 0x22
+export const STAR = 0x2a
+export const HASH = 0x23
+export const PIPE = 0x7c
+export const LBRACKET = 0x5b
+export const RBRACKET = 0x5d
+export const UNDERSCORE = 0x5f
+export const ZERO = 0x30
+
+/** Value of a hex digit byte (either case), or -1. */
+export const HEX_VALUE = new Int8Array(256).fill(-1)
+for (let i = 0; i < 10; i++) HEX_VALUE[0x30 + i] = i
+for (let i = 0; i < 6; i++) {
+  HEX_VALUE[0x41 + i] = 10 + i
+  HEX_VALUE[0x61 + i] = 10 + i
+}
+
+/** Value of a decimal digit byte, or -1. */
+export const DIGIT_VALUE = new Int8Array(256).fill(-1)
+for (let i = 0; i < 10; i++) DIGIT_VALUE[0x30 + i] = i
+
+const UPPER_HEX = '0123456789ABCDEF'
+
+/** Writes `value` as `width` upper-case hex digits into `out` at `offset`. */
+export function writeHex (out: Uint8Array, offset: number, value: number, width: number): void {
+  for (let i = width - 1; i >= 0; i--) {
+    out[offset + i] = UPPER_HEX.charCodeAt(value & 0xf)
+    value >>>= 4
+  }
+}
+
+/** Reads `width` hex digits at `offset`; -1 when any is not a hex digit. */
+export function readHex (buf: Uint8Array, offset: number, width: number): number {
+  let v = 0
+  for (let i = 0; i < width; i++) {
+    const d = HEX_VALUE[buf[offset + i] ?? 0]!
+    if (d < 0) return -1
+    v = (v << 4) | d
+  }
+  return v
+}
+
+/** Number of hex digit bytes starting at `offset`, up to `max`. */
+export function hexRun (buf: Uint8Array, offset: number, end: number, max: number): number {
+  let n = 0
+  while (offset + n < end && n < max && HEX_VALUE[buf[offset + n]!]! >= 0) n++
+  return n
+}
+
+/** Decodes hex text `buf[start, end)` into bytes; null if any byte is not a hex digit. */
+export function decodeHex (buf: Uint8Array, start: number, end: number): Buffer | null {
+  const out = Buffer.allocUnsafe((end - start) >>> 1)
+  for (let i = 0, j = start; j < end; i++, j += 2) {
+    const hi = HEX_VALUE[buf[j]!]!
+    const lo = HEX_VALUE[buf[j + 1]!]!
+    if ((hi | lo) < 0) return null
+    out[i] = (hi << 4) | lo
+  }
+  return out
+}
+
+/** Encodes bytes as upper-case hex text (the usual form on the wire, §4). */
+export function encodeHexUpper (bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(bytes.length * 2)
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!
+    out[2 * i] = UPPER_HEX.charCodeAt(b >>> 4)
+    out[2 * i + 1] = UPPER_HEX.charCodeAt(b & 0xf)
+  }
+  return out
+}
+

@@ -1,0 +1,113 @@
+/**
+ * Contact ID (SIA DC-05) inside DC-09, token `ADM-CID` (PROTOCOL.md §9):
+ *
+ *   [#acct|QEEE GG CCC]    Q qualifier, EEE event code, GG group/partition, CCC zone or user
+ *
+ * Lenient as real panels need: the `#acct|` part may be missing or lack its `#`, the spaces may
+ * be missing, GG and CCC may hold hex digits (Trikdis `1700 99 999`, Pima, Dahua).
+ */
+import { DIGIT_VALUE, HEX_VALUE } from './bytes.js'
+import { contactIdCode, contactIdEventClass, type EventClass } from './codes/index.js'
+import { readDataAccount } from './data-account.js'
+import { ErrorCode, fail, type Failure } from './errors.js'
+
+/** Qualifier 1: new event (or opening); 3: restore (or closing); 6: previously reported, still present. */
+export type QualifierMeaning = 'new' | 'restore' | 'previous' | 'unknown'
+
+export interface ContactIdEvent {
+  readonly format: 'ADM-CID'
+  /** The account in the data block, when sent (may differ from the header's). */
+  readonly account: string | undefined
+  readonly qualifier: string
+  readonly qualifierMeaning: QualifierMeaning
+  readonly code: string
+  /** Whether the code is in the Contact ID table. Unknown codes are still events. */
+  readonly known: boolean
+  readonly name: string | undefined
+  readonly category: string | undefined
+  /** Unified class: the table's class read with the qualifier (restore, opening, closing...). */
+  readonly class: EventClass
+  /** GG as sent. */
+  readonly group: string
+  /** CCC as sent. */
+  readonly number: string
+  /** What CCC carries for this code (`zone` for unknown codes). */
+  readonly numberKind: 'zone' | 'user'
+  /** CCC as a number when it is decimal and the code names a zone. */
+  readonly zone: number | undefined
+  /** CCC as a number when it is decimal and the code names a user. */
+  readonly user: number | undefined
+  /** Published SIA equivalent for this code and qualifier, if any. */
+  readonly sia: string | undefined
+}
+
+export type ContactIdResult = { readonly ok: true, readonly event: ContactIdEvent } | Failure
+
+const MEANING: Readonly<Record<string, QualifierMeaning>> = { 1: 'new', 3: 'restore', 6: 'previous' }
+
+function decimal (s: string): number | undefined {
+  for (let i = 0; i < s.length; i++) if (DIGIT_VALUE[s.charCodeAt(i)]! < 0) return undefined
+  return Number(s)
+}
+
+export function parseContactId (data: Uint8Array): ContactIdResult {
+  const { account, start } = readDataAccount(data)
+  // Q EEE [ ] GG [ ] CCC, then nothing but spaces.
+  const fields: string[] = []
+  const widths = [1, 3, 2, 3]
+  let p = start
+  for (const w of widths) {
+    if (fields.length >= 2 && data[p] === 0x20) p++
+    if (data.length - p < w) return fail(ErrorCode.DATA, 'Contact ID data is not QEEE GG CCC')
+    for (let i = 0; i < w; i++) {
+      if (HEX_VALUE[data[p + i]!]! < 0) return fail(ErrorCode.DATA, 'Contact ID data is not QEEE GG CCC')
+    }
+    fields.push(Buffer.from(data.buffer, data.byteOffset + p, w).toString('latin1'))
+    p += w
+  }
+  while (p < data.length && data[p] === 0x20) p++
+  if (p !== data.length) return fail(ErrorCode.DATA, 'unexpected bytes after the Contact ID event')
+  const [qualifier, code, group, number] = fields as [string, string, string, string]
+  const entry = contactIdCode(code)
+  const numberKind = entry?.number ?? 'zone'
+  const n = decimal(number)
+  const sia = entry?.sia === undefined ? undefined : qualifier === '3' ? entry.sia.restore : entry.sia.new
+  return {
+    ok: true,
+    event: {
+      format: 'ADM-CID',
+      account,
+      qualifier,
+      qualifierMeaning: MEANING[qualifier] ?? 'unknown',
+      code,
+      known: entry !== undefined,
+      name: entry?.name,
+      category: entry?.category,
+      class: entry === undefined ? 'other' : contactIdEventClass(entry.class, qualifier),
+      group,
+      number,
+      numberKind,
+      zone: numberKind === 'zone' ? n : undefined,
+      user: numberKind === 'user' ? n : undefined,
+      sia,
+    },
+  }
+}
+
+export interface ContactIdFields {
+  readonly account?: string | undefined
+  readonly qualifier: string | number
+  readonly code: string | number
+  readonly group: string | number
+  readonly number: string | number
+}
+
+function digits (v: string | number, width: number): string {
+  return typeof v === 'number' ? String(v).padStart(width, '0') : v
+}
+
+/** Builds the data block content `#acct|QEEE GG CCC` (without the brackets). */
+export function formatContactId (f: ContactIdFields): string {
+  const body = `${digits(f.qualifier, 1)}${digits(f.code, 3)} ${digits(f.group, 2)} ${digits(f.number, 3)}`
+  return f.account === undefined ? body : `#${f.account}|${body}`
+}

@@ -1,0 +1,75 @@
+/**
+ * Stable rejection codes of the protocol core. Match on `code`, never on `reason` text.
+ * Each code carries the answer the protocol asks for (PROTOCOL.md §3 decision rules):
+ * `NAK` (with the receiver's time), `DUH`, or `none` (say nothing).
+ */
+export const ErrorCode = {
+  /** Bytes outside any frame (before an LF that starts a frame). */
+  NOISE: 'DC09_ERR_NOISE',
+  /** An LF was found but what follows is not a DC-09 header, or the CR is missing. */
+  FRAMING: 'DC09_ERR_FRAMING',
+  /** The declared length is larger than the configured frame cap. */
+  FRAME_TOO_LARGE: 'DC09_ERR_FRAME_TOO_LARGE',
+  /** More bytes were buffered for one unfinished frame than allowed. */
+  BUFFER_LIMIT: 'DC09_ERR_BUFFER_LIMIT',
+  /** The length field does not match the bytes between it and the CR. */
+  LENGTH: 'DC09_ERR_LENGTH',
+  /** CRC-16/ARC over the body does not match the CRC field. */
+  CRC: 'DC09_ERR_CRC',
+  /** The header or body does not follow the DC-09 layout. */
+  FORMAT: 'DC09_ERR_FORMAT',
+  /** An intact frame with an ID token this receiver does not process. */
+  UNSUPPORTED_TOKEN: 'DC09_ERR_UNSUPPORTED_TOKEN',
+  /** An encrypted frame for an account that has no key. */
+  NO_KEY: 'DC09_ERR_NO_KEY',
+  /** Decryption gave no well-formed tail: wrong key, or corrupted ciphertext. */
+  WRONG_KEY: 'DC09_ERR_WRONG_KEY',
+  /** The encrypted part is not hex, or not whole AES blocks. */
+  CIPHERTEXT: 'DC09_ERR_CIPHERTEXT',
+  /** An encrypted frame without the mandatory timestamp. */
+  TIMESTAMP_MISSING: 'DC09_ERR_TIMESTAMP_MISSING',
+  /** The timestamp is not `_HH:MM:SS,MM-DD-YYYY` with valid values. */
+  TIMESTAMP_FORMAT: 'DC09_ERR_TIMESTAMP_FORMAT',
+  /** The timestamp is outside the account's window around the receiver's clock. */
+  TIMESTAMP_WINDOW: 'DC09_ERR_TIMESTAMP_WINDOW',
+  /** The data block cannot be read as the token's format (Contact ID or SIA). */
+  DATA: 'DC09_ERR_DATA',
+  /** A configured AES key is not 16/24/32 bytes in the given format. */
+  KEY_FORMAT: 'DC09_ERR_KEY_FORMAT',
+} as const
+
+export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
+
+/** What to send back for a rejected frame. */
+export type Reply = 'NAK' | 'DUH' | 'none'
+
+/** The protocol's answer for each code (PROTOCOL.md §3, rules 1-5). */
+export const REPLY_FOR: Readonly<Record<ErrorCode, Reply>> = {
+  DC09_ERR_NOISE: 'none',
+  DC09_ERR_FRAMING: 'NAK',
+  DC09_ERR_FRAME_TOO_LARGE: 'NAK',
+  DC09_ERR_BUFFER_LIMIT: 'NAK',
+  DC09_ERR_LENGTH: 'NAK',
+  DC09_ERR_CRC: 'NAK',
+  DC09_ERR_FORMAT: 'NAK',
+  DC09_ERR_UNSUPPORTED_TOKEN: 'DUH',
+  DC09_ERR_NO_KEY: 'NAK',
+  DC09_ERR_WRONG_KEY: 'NAK',
+  DC09_ERR_CIPHERTEXT: 'NAK',
+  DC09_ERR_TIMESTAMP_MISSING: 'NAK',
+  DC09_ERR_TIMESTAMP_FORMAT: 'NAK',
+  DC09_ERR_TIMESTAMP_WINDOW: 'NAK',
+  DC09_ERR_DATA: 'DUH',
+  DC09_ERR_KEY_FORMAT: 'none',
+}
+
+/** A failure as a value. `reason` is for logs and never holds key material. */
+export interface Failure {
+  readonly ok: false
+  readonly code: ErrorCode
+  readonly reason: string
+}
+
+export function fail (code: ErrorCode, reason: string): Failure {
+  return { ok: false, code, reason }
+}
