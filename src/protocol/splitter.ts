@@ -186,14 +186,14 @@ export function wholeFrame (bytes: Buffer, opts?: SplitterOptions): WholeFrame {
   const items = splitAll(bytes.subarray(0, end), opts)
   const first = items[0]
   if (items.length === 1 && first !== undefined && 'frame' in first) return { ok: true, frame: first.frame }
+  if (items.some((i) => 'frame' in i)) {
+    return reject(ErrorCode.FRAMING, 'more than one frame, or bytes around the frame, where one frame was expected')
+  }
   if (bytes[0] === LF && bytes[end - 1] === CR && end <= (opts?.maxBodyBytes ?? MAX_BODY_BYTES) + FRAME_OVERHEAD) {
     const parsed = parseFrame(bytes.subarray(0, end))
     if (!parsed.ok) return parsed
   }
-  const err = items.find((i) => !('frame' in i))
-  if (items.length > 1 && items.some((i) => 'frame' in i)) {
-    return reject(ErrorCode.FRAMING, 'more than one frame, or bytes around the frame, where one frame was expected')
-  }
+  const err = items[0]
   return err !== undefined && !('frame' in err)
     ? reject(err.code, err.reason)
     : reject(ErrorCode.FRAMING, 'no frame')
