@@ -66,11 +66,11 @@ class NodeAesKey implements AesKey {
 
   encrypt (plaintext: Uint8Array): Buffer {
     checkBlocks(plaintext)
+    // C[i] = E(P[i] xor C[i-1]): chain into the output, then encrypt that block in place.
     const out = Buffer.allocUnsafe(plaintext.length)
-    const block = Buffer.allocUnsafe(16)
     for (let off = 0; off < plaintext.length; off += 16) {
-      for (let i = 0; i < 16; i++) block[i] = plaintext[off + i]! ^ (off === 0 ? 0 : out[off - 16 + i]!)
-      this.#enc.update(block).copy(out, off)
+      for (let i = 0; i < 16; i++) out[off + i] = plaintext[off + i]! ^ (off === 0 ? 0 : out[off - 16 + i]!)
+      out.set(this.#enc.update(out.subarray(off, off + 16)), off)
     }
     return out
   }

@@ -6,7 +6,7 @@
  * Lenient as real panels need: the `#acct|` part may be missing or lack its `#`, the spaces may
  * be missing, GG and CCC may hold hex digits (Trikdis `1700 99 999`, Pima, Dahua).
  */
-import { DIGIT_VALUE, HEX_VALUE } from './bytes.js'
+import { ascii, DIGIT_VALUE, HEX_VALUE } from './bytes.js'
 import { contactIdCode, contactIdEventClass, type EventClass } from './codes/index.js'
 import { readDataAccount } from './data-account.js'
 import { ErrorCode, fail, type Failure } from './errors.js'
@@ -53,21 +53,24 @@ function decimal (s: string): number | undefined {
 export function parseContactId (data: Uint8Array): ContactIdResult {
   const { account, start } = readDataAccount(data)
   // Q EEE [ ] GG [ ] CCC, then nothing but spaces.
-  const fields: string[] = []
-  const widths = [1, 3, 2, 3]
   let p = start
-  for (const w of widths) {
-    if (fields.length >= 2 && data[p] === 0x20) p++
-    if (data.length - p < w) return fail(ErrorCode.DATA, 'Contact ID data is not QEEE GG CCC')
-    for (let i = 0; i < w; i++) {
-      if (HEX_VALUE[data[p + i]!]! < 0) return fail(ErrorCode.DATA, 'Contact ID data is not QEEE GG CCC')
-    }
-    fields.push(Buffer.from(data.buffer, data.byteOffset + p, w).toString('latin1'))
-    p += w
+  const q = p
+  p += 4
+  if (data[p] === 0x20) p++
+  const g = p
+  p += 2
+  if (data[p] === 0x20) p++
+  const z = p
+  p += 3
+  if (p > data.length || !hexDigits(data, q, 4) || !hexDigits(data, g, 2) || !hexDigits(data, z, 3)) {
+    return fail(ErrorCode.DATA, 'Contact ID data is not QEEE GG CCC')
   }
   while (p < data.length && data[p] === 0x20) p++
   if (p !== data.length) return fail(ErrorCode.DATA, 'unexpected bytes after the Contact ID event')
-  const [qualifier, code, group, number] = fields as [string, string, string, string]
+  const qualifier = String.fromCharCode(data[q]!)
+  const code = ascii(data, q + 1, q + 4)
+  const group = ascii(data, g, g + 2)
+  const number = ascii(data, z, z + 3)
   const entry = contactIdCode(code)
   const numberKind = entry?.number ?? 'zone'
   const n = decimal(number)
@@ -92,6 +95,11 @@ export function parseContactId (data: Uint8Array): ContactIdResult {
       sia,
     },
   }
+}
+
+function hexDigits (data: Uint8Array, at: number, n: number): boolean {
+  for (let i = at; i < at + n; i++) if (HEX_VALUE[data[i] ?? 0]! < 0) return false
+  return true
 }
 
 export interface ContactIdFields {

@@ -4,7 +4,7 @@
  * It may differ from the header account (SATEL, cloud receivers) and be alphanumeric
  * (Focus FC-7688 sends `#foc7688`).
  */
-import { HASH, HEX_VALUE, PIPE } from './bytes.js'
+import { ascii, HASH, HEX_VALUE, PIPE } from './bytes.js'
 
 export interface DataAccount {
   readonly account: string | undefined
@@ -23,14 +23,14 @@ export function readDataAccount (data: Uint8Array): DataAccount {
   if (data[0] === HASH) {
     let i = 1
     while (i < data.length && i <= MAX_ACCOUNT && isAlnum(data[i]!)) i++
-    const account = Buffer.from(data.buffer, data.byteOffset + 1, i - 1).toString('latin1')
+    const account = ascii(data, 1, i)
     return { account, start: data[i] === PIPE ? i + 1 : i }
   }
   // Without `#`, only an all-hex run of 3-16 before a `|` is an account: `NRR|Atest` is not one.
   let i = 0
   while (i < data.length && i <= MAX_ACCOUNT && HEX_VALUE[data[i]!]! >= 0) i++
   if (i >= 3 && i <= MAX_ACCOUNT && data[i] === PIPE) {
-    return { account: Buffer.from(data.buffer, data.byteOffset, i).toString('latin1'), start: i + 1 }
+    return { account: ascii(data, 0, i), start: i + 1 }
   }
   return { account: undefined, start: 0 }
 }

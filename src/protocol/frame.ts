@@ -9,7 +9,7 @@
  */
 import {
   CR, HASH, HEX_VALUE, LBRACKET, LF, PIPE, QUOTE, RBRACKET, STAR, UNDERSCORE, ZERO,
-  decodeHex, encodeHexUpper, hexRun, readHex, writeHex, DIGIT_VALUE,
+  ascii, decodeHex, encodeHexUpper, hexRun, readHex, writeHex, DIGIT_VALUE,
 } from './bytes.js'
 import type { AesKey } from './cipher.js'
 import { crc16 } from './crc.js'
@@ -166,13 +166,13 @@ function parseHeader (b: Buffer, start: number, end: number, crcForm: CrcForm, q
   const encrypted = b[start + 1] === STAR
   const tokenStart = encrypted ? start + 2 : start + 1
   if (q === tokenStart) return bad('the ID token is empty')
-  const token = b.toString('latin1', tokenStart, q)
+  const token = internToken(b, tokenStart, q)
   let p = q + 1
   // Sequence: exactly four decimal digits (§1); any value, 0000 included, is accepted.
   if (end - p < 4 || (DIGIT_VALUE[b[p]!]! | DIGIT_VALUE[b[p + 1]!]! | DIGIT_VALUE[b[p + 2]!]! | DIGIT_VALUE[b[p + 3]!]!) < 0) {
     return bad('the sequence number is not 4 digits')
   }
-  const seq = b.toString('latin1', p, p + 4)
+  const seq = ascii(b, p, p + 4)
   p += 4
   let rcvr: string | undefined
   let lpref: string | undefined
@@ -180,7 +180,7 @@ function parseHeader (b: Buffer, start: number, end: number, crcForm: CrcForm, q
   if (b[p] === 0x52) {
     const n = hexRun(b, p + 1, end, 6)
     if (n === 0) return bad('R is not followed by 1-6 hex digits')
-    rcvr = b.toString('latin1', p + 1, p + 1 + n)
+    rcvr = ascii(b, p + 1, p + 1 + n)
     p += 1 + n
   }
   // Lpref: required by the standard, absent in some frames in the wild, and a bare `L` has been
@@ -189,7 +189,7 @@ function parseHeader (b: Buffer, start: number, end: number, crcForm: CrcForm, q
     let n = hexRun(b, p + 1, end, 6)
     // NAK's fixed `L0A0`: the `A` of the account marker is not a prefix digit (§6).
     if (token === 'NAK' && b[p + 1 + n] !== HASH) n = Math.max(0, b.indexOf(0x41, p + 1) - p - 1)
-    lpref = b.toString('latin1', p + 1, p + 1 + n)
+    lpref = ascii(b, p + 1, p + 1 + n)
     p += 1 + n
   }
   // #acct (§1). NAK alone carries `A0` in its place (§6). Some panels send no header account.
@@ -197,17 +197,32 @@ function parseHeader (b: Buffer, start: number, end: number, crcForm: CrcForm, q
   if (b[p] === HASH) {
     const n = alnumRun(b, p + 1, end, 17)
     if (n < 3 || n > 16) return bad('the account is not 3-16 hex digits')
-    acct = b.toString('latin1', p + 1, p + 1 + n)
+    acct = ascii(b, p + 1, p + 1 + n)
     p += 1 + n
   } else if (b[p] === 0x41 && token === 'NAK') {
     const n = hexRun(b, p + 1, end, 16)
-    acct = b.toString('latin1', p + 1, p + 1 + n)
+    acct = ascii(b, p + 1, p + 1 + n)
     p += 1 + n
   }
-  const header = { token, encrypted, seq, rcvr, lpref, acct, crcForm }
-  if (b[p] !== LBRACKET) return reject(ErrorCode.FORMAT, 'the data block does not open with [ after the account', header)
-  if (acct === '' && encrypted) return reject(ErrorCode.FORMAT, 'an encrypted frame must name its account in the header', header)
-  return { ok: true, frame: { ...header, payload: b.subarray(p + 1, end), quirks } }
+  if (b[p] !== LBRACKET || (acct === '' && encrypted)) {
+    const header = { token, encrypted, seq, rcvr, lpref, acct, crcForm }
+    return reject(ErrorCode.FORMAT, b[p] !== LBRACKET
+      ? 'the data block does not open with [ after the account'
+      : 'an encrypted frame must name its account in the header', header)
+  }
+  return { ok: true, frame: { token, encrypted, seq, rcvr, lpref, acct, crcForm, payload: b.subarray(p + 1, end), quirks } }
+}
+
+/** The tokens seen on the wire, as shared strings, so that parsing them allocates nothing. */
+const KNOWN_TOKENS = ['SIA-DCS', 'ADM-CID', 'NULL', 'ACK', 'NAK', 'DUH', 'RSP']
+
+function internToken (b: Uint8Array, start: number, end: number): string {
+  next: for (const t of KNOWN_TOKENS) {
+    if (t.length !== end - start) continue
+    for (let i = 0; i < t.length; i++) if (t.charCodeAt(i) !== b[start + i]) continue next
+    return t
+  }
+  return ascii(b, start, end)
 }
 
 function alnumRun (buf: Uint8Array, offset: number, end: number, max: number): number {
@@ -363,43 +378,49 @@ const EMPTY = new Uint8Array(0)
  */
 export function serializeFrame (f: FrameFields, opts: SerializeOptions = {}): Buffer {
   const seq = typeof f.seq === 'number' ? String(f.seq).padStart(4, '0') : f.seq
-  const head = '"' + (f.encrypted ? '*' : '') + f.token + '"' + seq +
-    (f.rcvr !== undefined ? 'R' + f.rcvr : '') + (f.lpref !== undefined ? 'L' + f.lpref : '') +
-    (f.acct === '' ? '' : (f.acctMarker ?? '#') + f.acct) + '['
+  let head = f.encrypted === true ? '"*' : '"'
+  head += f.token + '"' + seq
+  if (f.rcvr !== undefined) head += 'R' + f.rcvr
+  if (f.lpref !== undefined) head += 'L' + f.lpref
+  if (f.acct !== '') head += (f.acctMarker ?? '#') + f.acct
+  head += '['
   const ts = f.timestamp === undefined ? '' : typeof f.timestamp === 'number' ? formatTimestamp(f.timestamp) : f.timestamp
   const data = bytesOf(f.data)
-  let xlen = 0
-  const xs = (f.xdata ?? []).map((x) => {
-    const v = bytesOf(x.value)
-    xlen += v.length + 3
-    return { id: x.id, v }
-  })
-  // rest = data ] xdata... timestamp
-  const rest = Buffer.allocUnsafe(data.length + 1 + xlen + ts.length)
-  rest.set(data, 0)
-  let p = data.length
-  rest[p++] = RBRACKET
-  for (const x of xs) {
-    rest[p++] = LBRACKET
-    rest[p++] = x.id.charCodeAt(0)
-    rest.set(x.v, p)
-    p += x.v.length
-    rest[p++] = RBRACKET
-  }
-  rest.write(ts, p, 'latin1')
+  const xdata = f.xdata ?? NO_XDATA
+  let restLength = data.length + 1 + ts.length
+  for (const x of xdata) restLength += 3 + (typeof x.value === 'string' ? Buffer.byteLength(x.value, 'latin1') : x.value.length)
 
-  let content: Uint8Array = rest
-  if (f.encrypted) {
-    if (opts.key === undefined) throw new TypeError('an encrypted frame needs a key')
-    if (ts === '') throw new TypeError('an encrypted frame needs a timestamp (DC-09 §5)')
-    const pad = opts.pad ?? randomPad(padLength(rest.length))
-    const plain = Buffer.allocUnsafe(pad.length + 1 + rest.length)
-    plain.set(pad, 0)
-    plain[pad.length] = PIPE
-    plain.set(rest, pad.length + 1)
-    content = encodeHexUpper(opts.key.encrypt(plain))
+  if (f.encrypted !== true) {
+    const content = Buffer.allocUnsafe(restLength)
+    writeRest(content, 0, data, xdata, ts)
+    return frameBody(head, content, f.crcForm ?? 'hex')
   }
-  return frameBody(head, content, f.crcForm ?? 'hex')
+  if (opts.key === undefined) throw new TypeError('an encrypted frame needs a key')
+  if (ts === '') throw new TypeError('an encrypted frame needs a timestamp (DC-09 §5)')
+  // pad | data ] x-data timestamp, then AES and hex (§4).
+  const pad = opts.pad ?? randomPad(padLength(restLength))
+  const plain = Buffer.allocUnsafe(pad.length + 1 + restLength)
+  plain.set(pad, 0)
+  plain[pad.length] = PIPE
+  writeRest(plain, pad.length + 1, data, xdata, ts)
+  return frameBody(head, encodeHexUpper(opts.key.encrypt(plain)), f.crcForm ?? 'hex')
+}
+
+const NO_XDATA: NonNullable<FrameFields['xdata']> = []
+
+/** Writes `data ] [Xvalue]... timestamp` at `at`. */
+function writeRest (out: Buffer, at: number, data: Uint8Array, xdata: NonNullable<FrameFields['xdata']>, ts: string): void {
+  out.set(data, at)
+  let p = at + data.length
+  out[p++] = RBRACKET
+  for (const x of xdata) {
+    out[p++] = LBRACKET
+    out[p++] = x.id.charCodeAt(0)
+    if (typeof x.value === 'string') p += out.write(x.value, p, 'latin1')
+    else { out.set(x.value, p); p += x.value.length }
+    out[p++] = RBRACKET
+  }
+  if (ts !== '') out.write(ts, p, 'latin1')
 }
 
 /** LF, CRC, length, then `head` + `content`, then CR. */

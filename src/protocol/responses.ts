@@ -8,10 +8,6 @@ import type { AesKey } from './cipher.js'
 import type { CrcForm, FrameHeader, Rejection } from './frame.js'
 import { serializeFrame } from './frame.js'
 
-function echo (token: string, h: FrameHeader) {
-  return { token, seq: h.seq, rcvr: h.rcvr, lpref: h.lpref, acct: h.acct, crcForm: h.crcForm }
-}
-
 export interface AckOptions {
   /** Append the receiver's time to a plain ACK (FIO does; IOB and PYSIA do not, §6). */
   readonly timestamp?: number | undefined
@@ -19,7 +15,7 @@ export interface AckOptions {
 
 /** `"ACK"seq[Rrcvr]Lpref#acct[]`. */
 export function serializeAck (h: FrameHeader, opts: AckOptions = {}): Buffer {
-  return serializeFrame({ ...echo('ACK', h), timestamp: opts.timestamp })
+  return serializeFrame({ token: 'ACK', seq: h.seq, rcvr: h.rcvr, lpref: h.lpref, acct: h.acct, crcForm: h.crcForm, timestamp: opts.timestamp })
 }
 
 /**
@@ -27,7 +23,7 @@ export function serializeAck (h: FrameHeader, opts: AckOptions = {}): Buffer {
  * form (STD13-p21; IOB/NRSU), ending in `]` + timestamp as transmitters read it (SPT).
  */
 export function serializeEncryptedAck (h: FrameHeader, key: AesKey, now: number, pad?: Uint8Array): Buffer {
-  return serializeFrame({ ...echo('ACK', h), encrypted: true, timestamp: now }, { key, pad })
+  return serializeFrame({ token: 'ACK', encrypted: true, seq: h.seq, rcvr: h.rcvr, lpref: h.lpref, acct: h.acct, crcForm: h.crcForm, timestamp: now }, { key, pad })
 }
 
 /** `"NAK"0000R0L0A0[]_HH:MM:SS,MM-DD-YYYY`: the panel sets its clock from it and retries. */
@@ -37,7 +33,7 @@ export function serializeNak (now: number, crcForm: CrcForm = 'hex'): Buffer {
 
 /** `"DUH"seq[Rrcvr]Lpref#acct[]`: intact, but not something this receiver can process. Always plain. */
 export function serializeDuh (h: FrameHeader): Buffer {
-  return serializeFrame(echo('DUH', h))
+  return serializeFrame({ token: 'DUH', seq: h.seq, rcvr: h.rcvr, lpref: h.lpref, acct: h.acct, crcForm: h.crcForm })
 }
 
 /**

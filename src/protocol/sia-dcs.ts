@@ -10,7 +10,7 @@
  * `^text^` after an event, `|A text` (or `/A text`) at the end, xSIA `*'text'NM` (Bosch
  * D6600 manual: `NM` is a unit tag, not an event), and the DC-03 units form `*123AB`.
  */
-import { DIGIT_VALUE, HEX_VALUE } from './bytes.js'
+import { ascii, DIGIT_VALUE, HEX_VALUE } from './bytes.js'
 import { siaCode, type EventClass, type SiaNumberKind } from './codes/index.js'
 import { readDataAccount } from './data-account.js'
 import { ErrorCode, fail, type Failure } from './errors.js'
@@ -77,9 +77,6 @@ function isLower (b: number | undefined): boolean {
   return b !== undefined && b >= 0x61 && b <= 0x7a
 }
 
-function latin1 (data: Uint8Array, from: number, to: number): string {
-  return Buffer.from(data.buffer, data.byteOffset + from, to - from).toString('latin1')
-}
 
 function decimal (s: string | undefined): number | undefined {
   if (s === undefined || s.length === 0) return undefined
@@ -122,6 +119,17 @@ function numberEnd (data: Uint8Array, p: number): number {
   return q
 }
 
+function text (data: Uint8Array, from: number, to: number, charset: Charset): string {
+  return decodeText(data.subarray(from, to), charset)
+}
+
+/** The DC-03 modifier names as shared strings (object keys built from them stay fast). */
+const MODIFIERS = new Map(['ri', 'id', 'ti', 'pi', 'da', 'ai', 'ph', 'lv', 'va', 'pt', 'rg', 'ss'].map((m) => [m.charCodeAt(0) << 8 | m.charCodeAt(1), m]))
+
+function modifierName (a: number, b: number): string {
+  return MODIFIERS.get(a << 8 | b) ?? String.fromCharCode(a, b)
+}
+
 function indexOf (data: Uint8Array, byte: number, from: number): number {
   for (let i = from; i < data.length; i++) if (data[i] === byte) return i
   return -1
@@ -139,9 +147,8 @@ export function parseSia (data: Uint8Array, charset: Charset = 'auto'): SiaResul
     start = bar + 1
   }
   const head = data[start]
-  const text = (from: number, to: number): string => decodeText(data.subarray(from, to), charset)
   if (head === 0x41) {
-    return { ok: true, block: { account, block: 'A', events: [], text: text(start + 1, data.length) } }
+    return { ok: true, block: { account, block: 'A', events: [], text: text(data, start + 1, data.length, charset) } }
   }
   if (head !== 0x4e && head !== 0x4f) return fail(ErrorCode.DATA, 'a SIA block starts with N, O or A')
   const block = head === 0x4e ? 'N' : 'O'
@@ -160,7 +167,7 @@ export function parseSia (data: Uint8Array, charset: Charset = 'auto'): SiaResul
       // `|A text` / `/A text`: ASCII text to the end of the block, about the event before it.
       const from = c === PIPE ? p + 2 : p + 1
       if (c === PIPE || !isUpper(data[p + 1])) {
-        const t = text(from, n)
+        const t = text(data, from, n, charset)
         if (last !== undefined) last.asciiText = t
         else blockText = t
         p = n
@@ -170,7 +177,7 @@ export function parseSia (data: Uint8Array, charset: Charset = 'auto'): SiaResul
     if (c === CARET) {
       const close = indexOf(data, CARET, p + 1)
       const end = close < 0 ? n : close
-      const t = text(p + 1, end)
+      const t = text(data, p + 1, end, charset)
       if (last !== undefined) last.text = last.text === undefined ? t : last.text + ' ' + t
       else blockText = t
       p = end + 1
@@ -190,7 +197,7 @@ export function parseSia (data: Uint8Array, charset: Charset = 'auto'): SiaResul
         let next = close < 0 ? n : close + quoteLen
         if (close < 0 && end - from >= 2 && data[end - 2] === 0x4e && data[end - 1] === 0x4d) end -= 2
         if (data[next] === 0x4e && data[next + 1] === 0x4d) next += 2
-        if (last !== undefined) last.extendedText = text(from, end)
+        if (last !== undefined) last.extendedText = text(data, from, end, charset)
         p = next
         continue
       }
@@ -199,26 +206,26 @@ export function parseSia (data: Uint8Array, charset: Charset = 'auto'): SiaResul
       while (e < n && DIGIT_VALUE[data[e]!]! >= 0) e++
       while (e < n && e - p < 10 && isUpper(data[e])) e++
       if (e === p + 1) return fail(ErrorCode.DATA, 'a * in a SIA block is followed by neither text nor units')
-      if (last !== undefined) last.modifiers = { ...last.modifiers, units: latin1(data, p + 1, e) }
+      if (last !== undefined) last.modifiers = { ...last.modifiers, units: ascii(data, p + 1, e) }
       p = e
       continue
     }
     // Modifier: two lower-case letters (DSC writes `Ri01` with a capital R).
     if ((isLower(c) || c === 0x52) && isLower(data[p + 1])) {
-      const m = latin1(data, p, p + 2).toLowerCase()
+      const m = modifierName(data[p]! | 0x20, data[p + 1]!)
       const end = modifierEnd(data, p + 2, m)
       if (shared) { modifiers = { ...modifiers }; shared = false }
-      modifiers[m] = latin1(data, p + 2, end)
+      modifiers[m] = ascii(data, p + 2, end)
       p = end
       continue
     }
     if (isUpper(c) && isUpper(data[p + 1])) {
-      const code = latin1(data, p, p + 2)
+      const code = ascii(data, p, p + 2)
       const end = numberEnd(data, p + 2)
       shared = true
       drafts.push({
         code,
-        number: end > p + 2 ? latin1(data, p + 2, end) : undefined,
+        number: end > p + 2 ? ascii(data, p + 2, end) : undefined,
         modifiers,
         text: undefined,
         asciiText: undefined,

@@ -62,11 +62,19 @@ function pad2 (n: number): string {
   return n < 10 ? '0' + n : String(n)
 }
 
+let lastSecond = NaN
+let lastText = ''
+
 /** Formats epoch milliseconds (UTC) as `_HH:MM:SS,MM-DD-YYYY`. */
 export function formatTimestamp (ms: number): string {
-  const d = new Date(ms)
-  return '_' + pad2(d.getUTCHours()) + ':' + pad2(d.getUTCMinutes()) + ':' + pad2(d.getUTCSeconds()) +
+  // Answers within one second share a timestamp; keep the last one.
+  const second = Math.floor(ms / 1000)
+  if (second === lastSecond) return lastText
+  const d = new Date(second * 1000)
+  lastText = '_' + pad2(d.getUTCHours()) + ':' + pad2(d.getUTCMinutes()) + ':' + pad2(d.getUTCSeconds()) +
     ',' + pad2(d.getUTCMonth() + 1) + '-' + pad2(d.getUTCDate()) + '-' + String(d.getUTCFullYear()).padStart(4, '0')
+  lastSecond = second
+  return lastText
 }
 
 const zoneFormats = new Map<string, Intl.DateTimeFormat>()

@@ -1,0 +1,156 @@
+/**
+ * Every fixture in fixtures/frames (the shared vectors, the frames quoted in the protocol notes,
+ * real captures from public sources, and hand-built quirk cases) is decoded against its expected
+ * fields, rebuilt, round-tripped, and fed to the splitter split at every offset and byte by byte.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { escapeFrame, unescapeFrame } from '../src/cli/escape.js'
+import {
+  FrameSplitter, decodeFrame, nodeAes, openPayload, parseFrame, parseKey, readContent, serializeFrame, wholeFrame,
+  type AesKey, type DecodedFrame,
+} from '../src/protocol/index.js'
+
+const DIR = new URL('../fixtures/frames/', import.meta.url)
+
+interface Fixture {
+  name: string
+  bytes: Buffer
+  source: string
+  key?: string
+  keyFormat?: 'hex' | 'ascii'
+  pad?: string
+  canonical?: boolean
+  answer?: boolean
+  now?: string
+  expect: Record<string, unknown> & { ok: boolean }
+}
+
+function load (): Fixture[] {
+  const names = readdirSync(DIR).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).sort()
+  return names.map((name) => {
+    const meta = JSON.parse(readFileSync(new URL(`${name}.json`, DIR), 'utf8')) as Omit<Fixture, 'name' | 'bytes'>
+    const text = readFileSync(new URL(`${name}.txt`, DIR), 'utf8').replace(/\n$/, '')
+    const u = unescapeFrame(text)
+    if (!u.ok) throw new Error(`${name}.txt: ${u.reason}`)
+    return { ...meta, name, bytes: u.bytes }
+  })
+}
+
+const fixtures = load()
+
+function keyOf (f: Fixture): AesKey | undefined {
+  if (f.key === undefined) return undefined
+  const k = parseKey(f.key, f.keyFormat ?? 'hex')
+  if (!k.ok) throw new Error(`${f.name}: ${k.reason}`)
+  return nodeAes.importKey(k.key)
+}
+
+/** JSON null means "absent" in the fixtures. */
+function absentAsUndefined (v: unknown): unknown {
+  if (v === null) return undefined
+  if (Array.isArray(v)) return v.map(absentAsUndefined)
+  if (typeof v === 'object' && v !== undefined) return Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, absentAsUndefined(x)]))
+  return v
+}
+
+function decode (f: Fixture) {
+  const whole = wholeFrame(f.bytes)
+  if (!whole.ok) return whole
+  return decodeFrame(whole.frame, { profile: { key: keyOf(f) }, now: f.now === undefined ? undefined : Date.parse(f.now) })
+}
+
+function view (d: DecodedFrame) {
+  return {
+    token: d.token, encrypted: d.encrypted, seq: d.seq, rcvr: d.rcvr, lpref: d.lpref, acct: d.acct, account: d.account,
+    crcForm: d.crcForm, data: escapeFrame(d.data), xdata: d.xdata.map((x) => ({ id: x.id, value: x.value })),
+    panelTime: d.panelTime === undefined ? undefined : new Date(d.panelTime).toISOString(), quirks: d.quirks, events: d.events,
+  }
+}
+
+function rebuild (d: DecodedFrame, key: AesKey | undefined, pad: Buffer | undefined): Buffer {
+  return serializeFrame({
+    token: d.token, encrypted: d.encrypted, seq: d.seq, rcvr: d.rcvr, lpref: d.lpref, acct: d.acct,
+    data: d.data, xdata: d.xdata.map((x) => ({ id: x.id, value: x.raw })), timestamp: d.panelTime, crcForm: d.crcForm,
+  }, { key, pad })
+}
+
+/** The frame bytes as a stream delivers them: without trailing NULs. */
+function frameBytes (b: Buffer): Buffer {
+  let end = b.length
+  while (end > 0 && b[end - 1] === 0) end--
+  return b.subarray(0, end)
+}
+
+it('has fixtures for the shared vectors, the notes and real captures', () => {
+  expect(fixtures.length).toBeGreaterThanOrEqual(60)
+  expect(fixtures.filter((f) => f.source.startsWith('shared vectors')).length).toBeGreaterThanOrEqual(11)
+})
+
+describe.each(fixtures.filter((f) => f.answer !== true))('$name', (f) => {
+  it('decodes to the expected fields or rejection', () => {
+    const r = decode(f)
+    if (f.expect.ok) {
+      expect(r.ok, r.ok ? '' : `${r.code}: ${r.reason}`).toBe(true)
+      const { ok: _ok, ...fields } = f.expect
+      if (r.ok) expect(view(r.frame)).toMatchObject(absentAsUndefined(fields) as object)
+    } else {
+      expect(r.ok).toBe(false)
+      if (!r.ok) expect({ code: r.code, reply: r.reply }).toMatchObject({ code: f.expect.code, ...(f.expect.reply === undefined ? {} : { reply: f.expect.reply }) })
+    }
+  })
+
+  it.runIf(f.expect.ok)('rebuilds and round-trips', () => {
+    const r = decode(f)
+    if (!r.ok) throw new Error(r.reason)
+    const key = keyOf(f)
+    const pad = f.pad === undefined ? undefined : (unescapeFrame(f.pad) as { bytes: Buffer }).bytes
+    const built = rebuild(r.frame, key, pad)
+    if (f.canonical === true) expect(escapeFrame(built)).toBe(escapeFrame(frameBytes(f.bytes)))
+    const again = decodeFrame(built, { profile: { key } })
+    expect(again.ok).toBe(true)
+    if (again.ok) {
+      const { quirks: _q, ...rest } = view(r.frame)
+      expect(view(again.frame)).toMatchObject(rest)
+    }
+  })
+
+  it.runIf(f.expect.ok)('comes whole out of the splitter, split at every offset and byte by byte', () => {
+    const frame = frameBytes(f.bytes)
+    const run = (chunks: Buffer[]) => {
+      const out: Buffer[] = []
+      const s = new FrameSplitter({ frame: (b) => out.push(Buffer.from(b)), error: () => {} })
+      for (const c of chunks) s.push(c)
+      s.end()
+      return out
+    }
+    const next = Buffer.from('\n189F0029"NULL"0000R1L1#9413[]_17:01:50,09-07-2023\r', 'latin1')
+    for (let cut = 1; cut < frame.length; cut++) {
+      const out = run([frame.subarray(0, cut), Buffer.concat([frame.subarray(cut), next])])
+      expect(out.map(escapeFrame), `cut at ${cut}`).toEqual([escapeFrame(frame), escapeFrame(next)])
+    }
+    const bytes = [...Buffer.concat([frame, next])].map((b) => Buffer.from([b]))
+    expect(run(bytes).map(escapeFrame)).toEqual([escapeFrame(frame), escapeFrame(next)])
+  })
+})
+
+describe.each(fixtures.filter((f) => f.answer === true))('answer $name', (f) => {
+  it('parses as the receiver answer it is, and rebuilds', () => {
+    const p = parseFrame(frameBytes(f.bytes))
+    expect(p.ok).toBe(true)
+    if (!p.ok) return
+    const key = keyOf(f)
+    const content = p.frame.encrypted ? (key === undefined ? undefined : openPayload(p.frame, key)) : readContent(p.frame.payload, 0)
+    const e = absentAsUndefined(f.expect) as Record<string, unknown>
+    expect({ token: p.frame.token, encrypted: p.frame.encrypted, seq: p.frame.seq, rcvr: p.frame.rcvr, lpref: p.frame.lpref, acct: p.frame.acct, crcForm: p.frame.crcForm })
+      .toMatchObject(Object.fromEntries(Object.entries(e).filter(([k]) => ['token', 'encrypted', 'seq', 'rcvr', 'lpref', 'acct', 'crcForm'].includes(k))))
+    if (content?.ok === true && e.panelTime !== undefined) expect(new Date(content.content.panelTime!).toISOString()).toBe(e.panelTime)
+    if (content?.ok === true && f.canonical === true) {
+      const rebuilt = serializeFrame({
+        token: p.frame.token, encrypted: p.frame.encrypted, seq: p.frame.seq, rcvr: p.frame.rcvr, lpref: p.frame.lpref, acct: p.frame.acct,
+        acctMarker: p.frame.token === 'NAK' ? 'A' : '#', data: content.content.data, timestamp: content.content.panelTime, crcForm: p.frame.crcForm,
+      }, { key, pad: content.content.pad })
+      expect(escapeFrame(rebuilt)).toBe(escapeFrame(frameBytes(f.bytes)))
+    }
+  })
+})
