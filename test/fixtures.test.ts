@@ -41,9 +41,9 @@ const fixtures = load()
 
 function keyOf (f: Fixture): AesKey | undefined {
   if (f.key === undefined) return undefined
-  const k = parseKey(f.key, f.keyFormat ?? 'hex')
+  const k = parseKey(f.key, f.keyFormat ?? 'hex', nodeAes)
   if (!k.ok) throw new Error(`${f.name}: ${k.reason}`)
-  return nodeAes.importKey(k.key)
+  return k.key
 }
 
 /** JSON null means "absent" in the fixtures. */

@@ -14,9 +14,9 @@ export interface MicroCase {
 const NOW = Date.UTC(2024, 0, 15, 12)
 
 function key (hex: string, engine: AesEngineName = 'node') {
-  const k = parseKey(hex, 'hex')
+  const k = parseKey(hex, 'hex', aesEngine(engine))
   if (!k.ok) throw new Error(k.reason)
-  return aesEngine(engine).importKey(k.key)
+  return k.key
 }
 
 export function runProtocolBench (log: (line: string) => void): MicroCase[] {

@@ -27,12 +27,13 @@ export function parseSeconds (text: string): number {
  */
 export function loadKey (file: string | undefined, format: KeyFormat, engine: AesEngineName, env = process.env): AesKey | undefined {
   let text: string | undefined
-  if (file !== undefined) text = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+  // A BOM and the line ending an editor adds are not part of the key.
+  if (file !== undefined) text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '')
   else if (env.DC09_KEY !== undefined && env.DC09_KEY !== '') text = env.DC09_KEY
   if (text === undefined) return undefined
-  const parsed = parseKey(text, format)
+  const parsed = parseKey(text, format, aesEngine(engine))
   if (!parsed.ok) throw new InvalidArgumentError(`the key is not usable: ${parsed.reason}`)
-  return aesEngine(engine).importKey(parsed.key)
+  return parsed.key
 }
 
 /** The version in the package.json above this file (source or build). */

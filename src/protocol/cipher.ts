@@ -110,25 +110,26 @@ export function aesEngine (name: AesEngineName = 'node'): AesEngine {
   return name === 'aes-js' ? aesJs : nodeAes
 }
 
-export type ParsedKey = { readonly ok: true, readonly key: Buffer } | Failure
+export type ParsedKey = { readonly ok: true, readonly key: AesKey } | Failure
 
 /**
- * Reads a configured key. `hex`: 32, 48 or 64 hex digits (the standard's view, §4).
- * `ascii`: 16, 24 or 32 printable ASCII characters used as the key bytes (Ajax, PYSIA, FIO).
+ * Reads a configured key and expands it. `hex`: 32, 48 or 64 hex digits (the standard's view,
+ * §4). `ascii`: 16, 24 or 32 printable ASCII characters used as the key bytes (Ajax, PYSIA, FIO).
  * The format is an explicit per-account setting: a 32-character hex string is ambiguous.
- * Reasons never repeat the key.
+ * The raw bytes never leave this function (they are zeroed once expanded), and reasons never
+ * repeat the key.
  */
-export function parseKey (text: string, format: KeyFormat): ParsedKey {
+export function parseKey (text: string, format: KeyFormat, engine: AesEngine = nodeAes): ParsedKey {
   if (format === 'hex') {
     if (text.length !== 32 && text.length !== 48 && text.length !== 64) {
       return fail(ErrorCode.KEY_FORMAT, `a hex key has 32, 48 or 64 hex digits, not ${text.length}`)
     }
     for (let i = 0; i < text.length; i++) {
-      if (HEX_VALUE[text.charCodeAt(i) & 0xff]! < 0 || text.charCodeAt(i) > 0x7f) {
+      if (text.charCodeAt(i) > 0x7f || HEX_VALUE[text.charCodeAt(i)]! < 0) {
         return fail(ErrorCode.KEY_FORMAT, 'a hex key may hold only the digits 0-9 and A-F')
       }
     }
-    return { ok: true, key: Buffer.from(text, 'hex') }
+    return { ok: true, key: expand(Buffer.from(text, 'hex'), engine) }
   }
   if (text.length !== 16 && text.length !== 24 && text.length !== 32) {
     return fail(ErrorCode.KEY_FORMAT, `an ASCII key has 16, 24 or 32 characters, not ${text.length}`)
@@ -137,5 +138,11 @@ export function parseKey (text: string, format: KeyFormat): ParsedKey {
     const c = text.charCodeAt(i)
     if (c < 0x20 || c > 0x7e) return fail(ErrorCode.KEY_FORMAT, 'an ASCII key may hold only printable ASCII characters')
   }
-  return { ok: true, key: Buffer.from(text, 'latin1') }
+  return { ok: true, key: expand(Buffer.from(text, 'latin1'), engine) }
+}
+
+function expand (bytes: Buffer, engine: AesEngine): AesKey {
+  const key = engine.importKey(bytes)
+  bytes.fill(0)
+  return key
 }

@@ -52,6 +52,7 @@ function decimal (s: string): number | undefined {
 
 export function parseContactId (data: Uint8Array): ContactIdResult {
   const { account, start } = readDataAccount(data)
+  if (start < 0) return fail(ErrorCode.DATA, 'the account in the data block is longer than 16 characters')
   // Q EEE [ ] GG [ ] CCC, then nothing but spaces.
   let p = start
   const q = p

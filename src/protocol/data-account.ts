@@ -8,7 +8,7 @@ import { ascii, HASH, HEX_VALUE, PIPE } from './bytes.js'
 
 export interface DataAccount {
   readonly account: string | undefined
-  /** Where the event part starts. */
+  /** Where the event part starts; -1 when `#` is followed by more than 16 account characters. */
   readonly start: number
 }
 
@@ -23,6 +23,7 @@ export function readDataAccount (data: Uint8Array): DataAccount {
   if (data[0] === HASH) {
     let i = 1
     while (i < data.length && i <= MAX_ACCOUNT && isAlnum(data[i]!)) i++
+    if (i > MAX_ACCOUNT && i < data.length && isAlnum(data[i]!)) return { account: undefined, start: -1 }
     const account = ascii(data, 1, i)
     return { account, start: data[i] === PIPE ? i + 1 : i }
   }

@@ -24,6 +24,11 @@ export const EVENT_TOKENS: ReadonlySet<string> = new Set(['SIA-DCS', 'ADM-CID', 
 export interface AccountProfile {
   /** The account's AES key; encrypted frames without one are rejected. */
   readonly key?: AesKey | undefined
+  /**
+   * Refuse plain frames: anyone who reaches the port could otherwise send events for an
+   * account whose panel encrypts (§3 rule 3). Default: required when the account has a key.
+   */
+  readonly requireEncryption?: boolean | undefined
   /** Timestamp window; `null` turns the check off. Default +20 s / -40 s. */
   readonly window?: TimestampWindow | null | undefined
   /** For panels that send local time instead of UTC. */
@@ -71,6 +76,8 @@ export interface DecodedFrame extends FrameHeader {
 
 export type DecodeResult = { readonly ok: true, readonly frame: DecodedFrame } | Rejection
 
+const NO_XDATA: readonly DecodedXData[] = Object.freeze([])
+
 /** Decodes one whole frame (LF ... CR). Never throws, whatever the bytes. */
 export function decodeFrame (bytes: Buffer, opts: DecodeOptions = {}): DecodeResult {
   const parsed = parseFrame(bytes)
@@ -90,18 +97,26 @@ export function decodeFrame (bytes: Buffer, opts: DecodeOptions = {}): DecodeRes
  */
 export function openFrame (raw: RawFrame, profile: AccountProfile | undefined, now?: number): DecodeResult {
   let opened: ContentResult
+  const checkPlain = profile?.checkPlainTimestamp === true
   if (raw.encrypted) {
     if (profile?.key === undefined) return reject(ErrorCode.NO_KEY, 'an encrypted frame for an account without a key', raw)
     opened = openPayload(raw, profile.key)
   } else {
-    opened = readContent(raw.payload, 0, undefined, raw)
+    if (profile?.requireEncryption ?? profile?.key !== undefined) {
+      return reject(ErrorCode.ENCRYPTION_REQUIRED, 'a plain frame for an account that must encrypt', raw)
+    }
+    opened = readContent(raw.payload, 0, undefined, raw, false, !checkPlain)
   }
   if (!opened.ok) return opened
   const content = opened.content
+  if (content.padWithoutPipe && content.data.length === 0 && raw.token !== 'NULL') {
+    // Without the pad's `|` the data cannot be told from the pad: an event would be lost unseen.
+    return reject(ErrorCode.DATA, 'no data after the pad of an event frame (pad without |)', raw)
+  }
   // §5: the timestamp is mandatory in encrypted frames (openPayload checked it is there).
   const panelTime = content.panelTime === undefined ? undefined : panelTimeToUtc(content.panelTime, profile?.clock)
   const window = profile?.window === undefined ? DEFAULT_WINDOW : profile.window
-  if (panelTime !== undefined && now !== undefined && window !== null && (raw.encrypted || profile?.checkPlainTimestamp === true)) {
+  if (panelTime !== undefined && now !== undefined && window !== null && (raw.encrypted || checkPlain)) {
     if (!inWindow(panelTime, now, window)) {
       const diff = Math.round((panelTime - now) / 1000)
       return reject(ErrorCode.TIMESTAMP_WINDOW,
@@ -127,18 +142,21 @@ export function openFrame (raw: RawFrame, profile: AccountProfile | undefined, n
     }
   } else if (content.data.length > 0) {
     // NULL carries no event; some panels still fill the block (`[#0000|0000 00 000]`).
-    dataAccount = readDataAccount(content.data).account
+    dataAccount = readDataAccount(content.data).account ?? undefined
   }
   const account = raw.acct !== '' ? raw.acct : dataAccount
   if (account === undefined || account === '') {
     return reject(ErrorCode.FORMAT, 'the frame names no account, neither in the header nor in the data', raw)
   }
-  const xdata = content.xdata.map((x) => ({ id: x.id, value: decodeText(x.value, charset), raw: x.value }))
+  const xdata = content.xdata.length === 0 ? NO_XDATA : content.xdata.map((x) => ({ id: x.id, value: decodeText(x.value, charset), raw: x.value }))
+  const noEvents = events.length === 0 && raw.token !== 'NULL' && content.data.length > 0 && text === undefined
   let quirks = raw.quirks
-  if (content.padWithoutPipe || content.junk !== undefined) {
+  if (content.padWithoutPipe || content.junk !== undefined || content.badTimestamp || noEvents) {
     const more: Quirk[] = [...quirks]
     if (content.padWithoutPipe) more.push('pad-without-pipe')
     if (content.junk !== undefined) more.push('junk-after-data')
+    if (content.badTimestamp) more.push('bad-timestamp')
+    if (noEvents) more.push('no-events')
     quirks = more
   }
   return {

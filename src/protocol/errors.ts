@@ -22,6 +22,8 @@ export const ErrorCode = {
   UNSUPPORTED_TOKEN: 'DC09_ERR_UNSUPPORTED_TOKEN',
   /** An encrypted frame for an account that has no key. */
   NO_KEY: 'DC09_ERR_NO_KEY',
+  /** A plain frame for an account that must encrypt (a downgrade, §3 rule 3). */
+  ENCRYPTION_REQUIRED: 'DC09_ERR_ENCRYPTION_REQUIRED',
   /** Decryption gave no well-formed tail: wrong key, or corrupted ciphertext. */
   WRONG_KEY: 'DC09_ERR_WRONG_KEY',
   /** The encrypted part is not hex, or not whole AES blocks. */
@@ -54,6 +56,7 @@ export const REPLY_FOR: Readonly<Record<ErrorCode, Reply>> = {
   DC09_ERR_FORMAT: 'NAK',
   DC09_ERR_UNSUPPORTED_TOKEN: 'DUH',
   DC09_ERR_NO_KEY: 'NAK',
+  DC09_ERR_ENCRYPTION_REQUIRED: 'NAK',
   DC09_ERR_WRONG_KEY: 'NAK',
   DC09_ERR_CIPHERTEXT: 'NAK',
   DC09_ERR_TIMESTAMP_MISSING: 'NAK',

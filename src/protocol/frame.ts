@@ -48,11 +48,13 @@ export interface FrameHeader {
 
 /**
  * Deviations from the standard that were tolerated, for the log:
- * `crc-includes-cr`: CRC and length count the final CR (Eldes, Cheaterdev/sia-ha #3);
- * `pad-without-pipe`: the pad of an encrypted frame has no `|` (Hikvision hub, FIO);
- * `junk-after-data`: bytes after the blocks that belong to none (comxline, pysiaalarm #34).
+ * `crc-includes-cr`: the CRC (and maybe the length) counts the final CR (Eldes: Cheaterdev/sia-ha #3,
+ * pysiaalarm #17/#28); `pad-without-pipe`: the pad of an encrypted frame has no `|` (Hikvision hub, FIO);
+ * `junk-after-data`: bytes after the blocks that belong to none (comxline, pysiaalarm #34);
+ * `bad-timestamp`: a plain frame's timestamp is not a valid date (an unset panel clock), ignored;
+ * `no-events`: an event token whose data block holds no event.
  */
-export type Quirk = 'crc-includes-cr' | 'pad-without-pipe' | 'junk-after-data'
+export type Quirk = 'crc-includes-cr' | 'pad-without-pipe' | 'junk-after-data' | 'bad-timestamp' | 'no-events'
 
 /** A frame whose envelope is checked; the content is still raw (and maybe encrypted). */
 export interface RawFrame extends FrameHeader {
@@ -80,6 +82,8 @@ export interface FrameContent {
   readonly pad: Buffer | undefined
   /** Encrypted frames whose pad had no `|` (the data is then empty). */
   readonly padWithoutPipe: boolean
+  /** A timestamp was there but is not a valid date (tolerated for plain frames only). */
+  readonly badTimestamp: boolean
 }
 
 /** A rejected frame: a stable code, a reason for the log, the answer to send, and the header when it was readable. */
@@ -142,11 +146,17 @@ export function parseFrame (bytes: Buffer): FrameResult {
   // §2: CRC-16/ARC over the same span; for encrypted frames over the transmitted hex text.
   const sent = crcForm === 'hex' ? readHex(bytes, 1, 4) : (bytes[1]! << 8) | bytes[2]!
   if (sent < 0) return reject(ErrorCode.CRC, 'the CRC field is not 4 hex digits', undefined, crcForm)
-  const computed = crc16(bytes, bodyStart, withCr ? bytes.length : bodyEnd)
+  let computed = crc16(bytes, bodyStart, withCr ? bytes.length : bodyEnd)
+  let quirks = withCr ? ELDES : NO_QUIRKS
+  if (sent !== computed && !withCr && crc16(bytes, bodyStart, bytes.length) === sent) {
+    // Eldes without a timestamp: the CRC covers the CR, the length does not (pysiaalarm #28).
+    computed = sent
+    quirks = ELDES
+  }
   if (sent !== computed) {
     return reject(ErrorCode.CRC, `CRC ${hex4(sent)} does not match the computed ${hex4(computed)}`, undefined, crcForm)
   }
-  return parseHeader(bytes, bodyStart, bodyEnd, crcForm, withCr ? ELDES : NO_QUIRKS)
+  return parseHeader(bytes, bodyStart, bodyEnd, crcForm, quirks)
 }
 
 function hex4 (n: number): string {
@@ -187,8 +197,10 @@ function parseHeader (b: Buffer, start: number, end: number, crcForm: CrcForm, q
   // seen too (IOB #4, #11): all tolerated and echoed as received (§1, §12.9).
   if (b[p] === 0x4c) {
     let n = hexRun(b, p + 1, end, 6)
-    // NAK's fixed `L0A0`: the `A` of the account marker is not a prefix digit (§6).
-    if (token === 'NAK' && b[p + 1 + n] !== HASH) n = Math.max(0, b.indexOf(0x41, p + 1) - p - 1)
+    // NAK's fixed `L0A0`: the `A` that marks its account is a hex digit too; give it back (§6).
+    if (token === 'NAK' && b[p + 1 + n] === LBRACKET) {
+      for (let k = n - 1; k >= 1; k--) if (b[p + 1 + k] === 0x41) { n = k; break }
+    }
     lpref = ascii(b, p + 1, p + 1 + n)
     p += 1 + n
   }
@@ -238,7 +250,7 @@ function alnumRun (buf: Uint8Array, offset: number, end: number, max: number): n
  * Reads clear content: `data]` then `[Xvalue]` blocks then an optional timestamp (§1, §7).
  * Junk between the last block and the timestamp or end is kept, not fatal (§9, comxline).
  */
-export function readContent (buf: Buffer, start: number, pad?: Buffer, header?: FrameHeader, padWithoutPipe = false): ContentResult {
+export function readContent (buf: Buffer, start: number, pad?: Buffer, header?: FrameHeader, padWithoutPipe = false, lenientTimestamp = false): ContentResult {
   const end = buf.length
   const dataEnd = buf.indexOf(RBRACKET, start)
   if (dataEnd < 0) return reject(ErrorCode.FORMAT, 'the data block is not closed by ]', header)
@@ -253,12 +265,17 @@ export function readContent (buf: Buffer, start: number, pad?: Buffer, header?: 
   }
   let panelTime: number | undefined
   let junkEnd = end
+  let badTimestamp = false
   if (end - p >= TIMESTAMP_LENGTH && buf[end - TIMESTAMP_LENGTH] === UNDERSCORE) {
     const t = readTimestamp(buf, end - TIMESTAMP_LENGTH)
-    if (t < 0) return reject(ErrorCode.TIMESTAMP_FORMAT, 'the timestamp is not a valid _HH:MM:SS,MM-DD-YYYY', header)
-    panelTime = t
-    junkEnd = end - TIMESTAMP_LENGTH
-  } else if (p < end && buf[p] === UNDERSCORE) {
+    if (t >= 0) {
+      panelTime = t
+      junkEnd = end - TIMESTAMP_LENGTH
+    } else badTimestamp = true
+  } else if (p < end && buf[p] === UNDERSCORE) badTimestamp = true
+  // A plain frame's time is information, not a guard: a panel whose clock was never set
+  // (`_00:00:00,00-00-0000`) must not be NAKed into a retry loop that loses its alarm.
+  if (badTimestamp && !lenientTimestamp) {
     return reject(ErrorCode.TIMESTAMP_FORMAT, 'the timestamp is not a valid _HH:MM:SS,MM-DD-YYYY', header)
   }
   return {
@@ -267,9 +284,10 @@ export function readContent (buf: Buffer, start: number, pad?: Buffer, header?: 
       data: buf.subarray(start, dataEnd),
       xdata,
       panelTime,
-      junk: p < junkEnd ? buf.subarray(p, junkEnd) : undefined,
+      junk: p < junkEnd && !badTimestamp ? buf.subarray(p, junkEnd) : undefined,
       pad,
       padWithoutPipe,
+      badTimestamp,
     },
   }
 }
@@ -286,6 +304,8 @@ export function openPayload (frame: RawFrame, key: AesKey): ContentResult {
   }
   const ciphertext = decodeHex(payload, 0, payload.length)
   if (ciphertext === null) return reject(ErrorCode.CIPHERTEXT, 'the encrypted part is not hex', frame)
+  // pad (1+) | ] timestamp (20): no shorter plaintext can be well formed.
+  if (ciphertext.length < 32) return reject(ErrorCode.CIPHERTEXT, 'the encrypted part is one block: too short for the pad, data and timestamp', frame)
   const plain = key.decrypt(ciphertext)
   const n = plain.length
   if (readTimestamp(plain, n - TIMESTAMP_LENGTH) < 0) {
@@ -297,18 +317,28 @@ export function openPayload (frame: RawFrame, key: AesKey): ContentResult {
     if (plain[n - 1] === RBRACKET) return reject(ErrorCode.TIMESTAMP_MISSING, 'an encrypted frame must carry a timestamp', frame)
     return reject(ErrorCode.WRONG_KEY, 'decryption gave no well-formed tail (wrong key?)', frame)
   }
-  // The pad ends at the first `|` (pad bytes exclude `|`, `[` and `]`). Some senders omit that
-  // `|`; then the data is empty and the pad runs up to the `]` before the x-data and timestamp.
+  // The pad ends at the first `|`, wherever the first `]` is: pad bytes should exclude `[` and
+  // `]` too, but binary pads (Ajax) may not (§4). Some senders omit the `|`; then the data is
+  // empty and the pad runs up to the `]` before the x-data and timestamp.
   const pipe = plain.indexOf(PIPE)
-  const close = plain.indexOf(RBRACKET)
-  if (pipe >= 0 && pipe < close) return readContent(plain, pipe + 1, plain.subarray(0, pipe), frame)
+  if (pipe >= 0) return checkPad(readContent(plain, pipe + 1, plain.subarray(0, pipe), frame), pipe, frame)
   let q = n - TIMESTAMP_LENGTH
   while (q > 0 && plain[q - 1] === RBRACKET) {
     const open = plain.lastIndexOf(LBRACKET, q - 1)
-    if (open < 0) return readContent(plain, q - 1, plain.subarray(0, q - 1), frame, true)
+    if (open < 0) return checkPad(readContent(plain, q - 1, plain.subarray(0, q - 1), frame, true), q - 1, frame)
     q = open
   }
   return reject(ErrorCode.WRONG_KEY, 'decryption gave no well-formed tail (wrong key?)', frame)
+}
+
+/**
+ * A pad is 1 to 16 bytes (§4). A longer one means the first block did not decrypt to a pad and
+ * its `|`: corrupted, or ciphertext tampered with (CBC lets a flipped bit in one block change the
+ * next block's plaintext at will, at the price of garbling its own).
+ */
+function checkPad (r: ContentResult, padLength: number, frame: FrameHeader): ContentResult {
+  if (r.ok && padLength > 16) return reject(ErrorCode.WRONG_KEY, `a ${padLength}-byte pad: the ciphertext is corrupted or tampered with`, frame)
+  return r
 }
 
 // ---------------------------------------------------------------- serializing

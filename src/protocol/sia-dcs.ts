@@ -64,6 +64,14 @@ export interface SiaBlock {
 
 export type SiaResult = { readonly ok: true, readonly block: SiaBlock } | Failure
 
+/**
+ * Most events in one block. A 4 KB block could hold 2000 two-letter events; no panel sends a
+ * tenth of that, and each costs the journal and the pipeline.
+ */
+export const MAX_SIA_EVENTS = 128
+/** Most distinct modifier names in one block (DC-03 defines 12); each event holds its own copy. */
+export const MAX_SIA_MODIFIERS = 16
+
 const SLASH = 0x2f
 const PIPE = 0x7c
 const CARET = 0x5e
@@ -138,6 +146,7 @@ function indexOf (data: Uint8Array, byte: number, from: number): number {
 /** Parses a SIA data block into its events. Unknown codes are events; unreadable bytes are not. */
 export function parseSia (data: Uint8Array, charset: Charset = 'auto'): SiaResult {
   const { account, start: afterAccount } = readDataAccount(data)
+  if (afterAccount < 0) return fail(ErrorCode.DATA, 'the account in the data block is longer than 16 characters')
   // Some panels put another short field before the block (AlphaVision: `#0001|0|NRP`): skip
   // up to two such `field|` runs when what follows them starts a block.
   let start = afterAccount
@@ -155,6 +164,7 @@ export function parseSia (data: Uint8Array, charset: Charset = 'auto'): SiaResul
   const drafts: Draft[] = []
   let modifiers: Record<string, string> = {}
   let shared = true
+  let distinct = 0
   let blockText: string | undefined
   let p = start + 1
   const n = data.length
@@ -215,11 +225,13 @@ export function parseSia (data: Uint8Array, charset: Charset = 'auto'): SiaResul
       const m = modifierName(data[p]! | 0x20, data[p + 1]!)
       const end = modifierEnd(data, p + 2, m)
       if (shared) { modifiers = { ...modifiers }; shared = false }
+      if (!(m in modifiers) && ++distinct > MAX_SIA_MODIFIERS) return fail(ErrorCode.DATA, `more than ${MAX_SIA_MODIFIERS} kinds of modifier in one SIA block`)
       modifiers[m] = ascii(data, p + 2, end)
       p = end
       continue
     }
     if (isUpper(c) && isUpper(data[p + 1])) {
+      if (drafts.length === MAX_SIA_EVENTS) return fail(ErrorCode.DATA, `more than ${MAX_SIA_EVENTS} events in one SIA block`)
       const code = ascii(data, p, p + 2)
       const end = numberEnd(data, p + 2)
       shared = true

@@ -34,12 +34,17 @@ export class FrameSplitter {
   readonly #sink: SplitterSink
   readonly #maxBody: number
   readonly #maxBuffered: number
-  /** Chunks of an unfinished frame; `#held` bytes in all, `#need` bytes to complete it (0: unknown yet). */
-  #parts: Buffer[] = []
-  #held = 0
+  /** Pending bytes of one unfinished frame: `#buf[#start, #end)`. */
+  #buf: Buffer = Buffer.alloc(0)
+  #start = 0
+  #end = 0
+  /** Pending bytes needed before the next look: the frame's size once its header is read. */
   #need = 0
+  #headerKnown = false
   /** Noise bytes seen since the last report. */
   #noise = 0
+  /** After one framing error is reported, the rest of its run count as noise until a frame. */
+  #failing = false
 
   constructor (sink: SplitterSink, opts: SplitterOptions = {}) {
     this.#sink = sink
@@ -49,95 +54,125 @@ export class FrameSplitter {
 
   /** Bytes held for an unfinished frame (the receiver times out slow senders on this). */
   get buffered (): number {
-    return this.#held
+    return this.#end - this.#start
   }
 
   push (chunk: Buffer): void {
-    let data = chunk
-    if (this.#held > 0) {
-      this.#parts.push(chunk)
-      this.#held += chunk.length
-      // Wait without copying until the frame whose length is known is complete.
-      if (this.#need > 0 && this.#held < this.#need) {
-        if (this.#held > this.#maxBuffered) this.#overflow()
+    let off = 0
+    while (off < chunk.length) {
+      if (this.#end === this.#start) {
+        this.#scan(chunk, off, chunk.length, false)
         return
       }
-      data = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#held)
-      this.#parts = []
-      this.#held = 0
-      this.#need = 0
+      // Give the unfinished frame only the bytes it still needs, then look again. The rest of
+      // the chunk is scanned where it is, so no byte is copied more than once.
+      const take = Math.min(this.#need - (this.#end - this.#start), chunk.length - off)
+      this.#append(chunk, off, off + take)
+      off += take
+      if (this.#end - this.#start >= this.#need) this.#scan(this.#buf, this.#start, this.#end, true)
     }
-    this.#scan(data)
   }
 
-  /** Drops whatever is held and reports unreported noise (connection end). */
+  /** Drops whatever is held and reports unreported noise (connection end, slow-sender timeout). */
   end (): void {
-    if (this.#held > 0) this.#sink.error(ErrorCode.FRAMING, 'the stream ended inside a frame', this.#held)
-    this.#parts = []
-    this.#held = 0
-    this.#need = 0
+    const held = this.#end - this.#start
+    if (held > 0) {
+      if (this.#headerKnown) this.#error(ErrorCode.FRAMING, 'the stream ended inside a frame', held)
+      else this.#countNoise(this.#buf, this.#start, this.#end)
+    }
+    this.#start = this.#end = this.#need = 0
+    this.#headerKnown = false
     this.#flushNoise()
   }
 
-  #scan (data: Buffer): void {
-    const end = data.length
-    let pos = 0
-    while (pos < end) {
+  /** Scans `data[from, to)`; `pending`: the range is this splitter's own buffer. */
+  #scan (data: Buffer, from: number, to: number, pending: boolean): void {
+    let pos = from
+    while (pos < to) {
       const lf = data.indexOf(LF, pos)
-      if (lf < 0) {
-        this.#countNoise(data, pos, end)
-        return
+      if (lf < 0 || lf >= to) {
+        this.#countNoise(data, pos, to)
+        break
       }
       this.#countNoise(data, pos, lf)
-      const h = lengthFieldOffset(data, lf, end)
-      if (h === -2) return this.#hold(data, lf, 0)
+      const h = lengthFieldOffset(data, lf, to)
+      if (h === -2) return this.#hold(data, lf, to, pending, 10, false)
       if (h === -1) {
         // An LF that starts no header: keep scanning; what follows it is counted as noise.
         pos = lf + 1
         continue
       }
       const body = readHex(data, h + 1, 3)
-      if (body > this.#maxBody) {
-        this.#flushNoise()
-        this.#sink.error(ErrorCode.FRAME_TOO_LARGE, `the length field declares ${body} bytes, over the cap of ${this.#maxBody}`, 1)
+      const total = h - lf + 4 + body + 1
+      if (body > this.#maxBody || total > this.#maxBuffered) {
+        const tooLarge = body > this.#maxBody
+        this.#error(tooLarge ? ErrorCode.FRAME_TOO_LARGE : ErrorCode.BUFFER_LIMIT,
+          tooLarge ? `the length field declares ${body} bytes, over the cap of ${this.#maxBody}` : `a ${total}-byte frame is over the buffer cap of ${this.#maxBuffered} bytes`, 1)
         pos = lf + 1
         continue
       }
-      const total = h - lf + 4 + body + 1
       let cr = lf + total - 1
       // Eldes counts the CR in the length: its frame is one byte shorter than declared. A body
       // never ends in CR otherwise, so a CR just before the expected end marks that form.
-      if (cr >= end || data[cr] !== CR) {
-        if (cr - 1 < end && data[cr - 1] === CR) cr--
-        else if (cr >= end) return this.#hold(data, lf, total - 1)
+      if (cr >= to || data[cr] !== CR) {
+        if (cr - 1 < to && data[cr - 1] === CR) cr--
+        else if (cr >= to) return this.#hold(data, lf, to, pending, total - 1, true)
       }
-      this.#flushNoise()
       if (data[cr] !== CR) {
         // Missing CR: drop this start and resynchronise on the next LF (§8).
-        this.#sink.error(ErrorCode.FRAMING, 'no CR where the length field says the frame ends', 1)
+        this.#error(ErrorCode.FRAMING, 'no CR where the length field says the frame ends', 1)
         pos = lf + 1
         continue
       }
-      this.#sink.frame(data.subarray(lf, cr + 1))
+      this.#flushNoise()
+      this.#failing = false
+      // A copy: the frame outlives the chunk (journal, in-flight commits) and must not pin it.
+      const frame = Buffer.allocUnsafe(cr + 1 - lf)
+      data.copy(frame, 0, lf, cr + 1)
+      this.#sink.frame(frame)
       pos = cr + 1
     }
+    if (pending) this.#start = this.#end = 0
   }
 
-  /** Keeps `data[from..]` (a copy, so the chunk can be freed) until `need` bytes are there. */
-  #hold (data: Buffer, from: number, need: number): void {
-    const rest = Buffer.from(data.subarray(from))
-    this.#parts = [rest]
-    this.#held = rest.length
-    this.#need = need
-    if (this.#held > this.#maxBuffered) this.#overflow()
+  /** Keeps `data[from, to)` as the unfinished frame until `need` bytes are there. */
+  #hold (data: Buffer, from: number, to: number, pending: boolean, need: number, headerKnown: boolean): void {
+    // Holding means the bytes there could not decide: wait for at least one more.
+    this.#need = Math.max(need, to - from + 1)
+    this.#headerKnown = headerKnown
+    if (pending) {
+      this.#start = from
+      return
+    }
+    this.#start = this.#end = 0
+    this.#append(data, from, to)
   }
 
-  #overflow (): void {
+  #append (src: Buffer, from: number, to: number): void {
+    const n = to - from
+    if (this.#end + n > this.#buf.length) {
+      const held = this.#end - this.#start
+      // Room for two frames, so that moving the pending bytes down happens at most once per frame's worth of input.
+      const size = Math.max(this.#buf.length, 2 * (held + n), 64)
+      const next = size > this.#buf.length ? Buffer.allocUnsafe(size) : this.#buf
+      this.#buf.copy(next, 0, this.#start, this.#end)
+      this.#buf = next
+      this.#start = 0
+      this.#end = held
+    }
+    src.copy(this.#buf, this.#end, from, to)
+    this.#end += n
+  }
+
+  /** Reports a dropped frame start, once per run: later ones in the same run are noise. */
+  #error (code: ErrorCode, reason: string, dropped: number): void {
+    if (this.#failing) {
+      this.#noise += dropped
+      return
+    }
     this.#flushNoise()
-    this.#sink.error(ErrorCode.BUFFER_LIMIT, `more than ${this.#maxBuffered} bytes buffered for one frame`, this.#held)
-    this.#parts = []
-    this.#held = 0
-    this.#need = 0
+    this.#failing = true
+    this.#sink.error(code, reason, dropped)
   }
 
   /** Counts noise in `data[from, to)`; NUL, CR, LF, tab and space between frames are benign. */
@@ -176,25 +211,29 @@ export type WholeFrame = { readonly ok: true, readonly frame: Buffer } | Rejecti
 
 /**
  * The one frame in a datagram (UDP carries one frame per datagram, §8) or a line of text.
- * Trailing NULs are dropped. When the bytes are not exactly one frame but do run from LF to CR,
- * the frame parser says precisely what is wrong (length, CRC) instead of the splitter's
- * "no CR where the length says".
+ * NUL, CR, LF and spaces around it are tolerated. When the bytes hold no frame but start with a
+ * DC-09 header, the frame parser says precisely what is wrong (length, CRC) so that the panel
+ * gets its NAK; bytes with no header get no answer at all (a NAK to any datagram would make
+ * the receiver a UDP reflector).
  */
 export function wholeFrame (bytes: Buffer, opts?: SplitterOptions): WholeFrame {
+  const items = splitAll(bytes, opts)
+  const frames = items.filter((i): i is { frame: Buffer } => 'frame' in i)
+  if (frames.length === 1) return { ok: true, frame: frames[0]!.frame }
+  if (frames.length > 1) return reject(ErrorCode.FRAMING, `${frames.length} frames where one was expected`)
+  let start = 0
   let end = bytes.length
-  while (end > 0 && bytes[end - 1] === 0) end--
-  const items = splitAll(bytes.subarray(0, end), opts)
-  const first = items[0]
-  if (items.length === 1 && first !== undefined && 'frame' in first) return { ok: true, frame: first.frame }
-  if (items.some((i) => 'frame' in i)) {
-    return reject(ErrorCode.FRAMING, 'more than one frame, or bytes around the frame, where one frame was expected')
-  }
-  if (bytes[0] === LF && bytes[end - 1] === CR && end <= (opts?.maxBodyBytes ?? MAX_BODY_BYTES) + FRAME_OVERHEAD) {
-    const parsed = parseFrame(bytes.subarray(0, end))
+  while (start < end && bytes[start] !== LF && isBenign(bytes[start]!)) start++
+  while (end > start && bytes[end - 1] !== CR && isBenign(bytes[end - 1]!)) end--
+  if (bytes[start] === LF && lengthFieldOffset(bytes, start, end) >= 0) {
+    const parsed = parseFrame(bytes.subarray(start, end))
     if (!parsed.ok) return parsed
   }
-  const err = items[0]
-  return err !== undefined && !('frame' in err)
-    ? reject(err.code, err.reason)
-    : reject(ErrorCode.FRAMING, 'no frame')
+  const err = items.find((i) => !('frame' in i) && i.code !== ErrorCode.NOISE)
+  if (err !== undefined && !('frame' in err)) return reject(err.code, err.reason)
+  return reject(ErrorCode.NOISE, 'no DC-09 frame')
+}
+
+function isBenign (b: number): boolean {
+  return b === 0 || b === CR || b === LF || b === 0x20 || b === 0x09
 }

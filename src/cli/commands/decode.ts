@@ -21,8 +21,9 @@ export interface DecodeCommandOptions {
 
 /** Decodes one input line; null for a blank line (which prints nothing). */
 export function decodeLine (line: string, opts: DecodeCommandOptions, clock: () => number): object | null {
-  const text = line.trim()
-  if (text === '') return null
+  // Only the line ending goes: spaces can belong to the frame (SIA `^text^`).
+  const text = line.replace(/[\r\n]+$/, '')
+  if (text.trim() === '') return null
   let bytes: Buffer
   if (opts.hex === true) {
     const hex = text.replace(/\s+/g, '')
@@ -41,6 +42,8 @@ export function decodeLine (line: string, opts: DecodeCommandOptions, clock: () 
   const now = opts.now ?? clock()
   const profile: AccountProfile = {
     key: opts.key,
+    // A decoder shows what is in a frame; refusing plain frames is the receiver's account policy.
+    requireEncryption: false,
     window: opts.now === undefined ? null : opts.window,
     charset: opts.charset,
     clock: opts.clock,

@@ -62,14 +62,22 @@ describe('parseKey', () => {
   it('reads hex keys of 32, 48 and 64 digits, either case', () => {
     for (const n of [32, 48, 64]) {
       const r = parseKey('aB'.repeat(n / 2), 'hex')
-      expect(r.ok && r.key.length).toBe(n / 2)
+      expect(r.ok && r.key.bits).toBe(n * 4)
     }
   })
 
-  it('reads ASCII keys as their bytes (Ajax: 16 characters)', () => {
-    const r = parseKey('3BD7E66AA9E2F190', 'ascii')
-    expect(r.ok && r.key.toString('latin1')).toBe('3BD7E66AA9E2F190')
+  it('reads ASCII keys as their bytes (Ajax: 16 characters), with either engine', () => {
+    const ref = nodeAes.importKey(Buffer.from('3BD7E66AA9E2F190', 'latin1'))
+    for (const engine of [nodeAes, aesJs]) {
+      const r = parseKey('3BD7E66AA9E2F190', 'ascii', engine)
+      expect(r.ok && r.key.encrypt(Buffer.alloc(16))).toEqual(ref.encrypt(Buffer.alloc(16)))
+    }
     expect(parseKey('ABCDEFGHIJKLMNOPQRSTUVWX', 'ascii').ok).toBe(true)
+  })
+
+  it('hands out no key bytes: the result prints no key', () => {
+    const r = parseKey('SECRETSECRETSECR', 'ascii')
+    expect(inspect(r, { showHidden: true, depth: 5 }) + JSON.stringify(r)).not.toMatch(/SECRET|5345435245/i)
   })
 
   it('rejects wrong lengths and characters without repeating the key', () => {

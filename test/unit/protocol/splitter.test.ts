@@ -117,13 +117,21 @@ describe('FrameSplitter', () => {
     expect(frames(items).length).toBe(1)
   })
 
-  it('never holds more than maxBufferedBytes for one unfinished frame', () => {
+  it('refuses a frame larger than maxBufferedBytes when its header is read, holding nothing', () => {
     const { s, items } = collect({ maxBufferedBytes: 64 })
     s.push(Buffer.from('\nB2220FFF"SIA-DCS"0001', 'latin1'))
-    expect(s.buffered).toBeGreaterThan(0)
-    s.push(Buffer.alloc(60, 0x41))
-    expect(items.at(-1)).toMatchObject({ code: ErrorCode.BUFFER_LIMIT })
+    expect(items).toEqual([{ code: ErrorCode.BUFFER_LIMIT, dropped: 1 }])
     expect(s.buffered).toBe(0)
+    s.push(B)
+    expect(frames(items)).toEqual([B.toString('latin1')])
+  })
+
+  it('holds an unfinished frame only up to its declared size', () => {
+    const { s } = collect()
+    s.push(A.subarray(0, 40))
+    expect(s.buffered).toBe(40)
+    s.push(Buffer.concat([A.subarray(40), B.subarray(0, 5)]))
+    expect(s.buffered).toBe(5)
   })
 
   it('caps the whole frame at the protocol limit of 0xFFF body bytes by default', () => {
