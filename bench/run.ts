@@ -4,15 +4,21 @@
  */
 import { writeFileSync } from 'node:fs'
 import { fmt, machine } from './harness.js'
-import { runProtocolBench } from './micro/protocol.js'
+import { REFERENCE, runProtocolBench } from './micro/protocol.js'
 
 const log = (s: string) => process.stderr.write(s + '\n')
 log(`machine: ${machine()}`)
 const micro = runProtocolBench(log)
 
+const reference = micro.find((m) => m.result.name === REFERENCE)?.result.opsPerSec ?? NaN
 const rows = micro.map(({ result: r, target }) => {
-  const verdict = target === undefined ? '' : r.opsPerSec >= target ? `>= ${fmt(target)}: met` : `>= ${fmt(target)}: **not met**`
-  return `| ${r.name} | ${fmt(r.opsPerSec)} | ±${r.spreadPct.toFixed(1)}% | ${r.samples} | ${verdict} |`
+  let verdict = ''
+  if (target !== undefined) {
+    verdict = r.opsPerSec >= target
+      ? `>= ${fmt(target)}: met`
+      : r.bestPerSec >= target ? `>= ${fmt(target)}: met by the best sample, not the median` : `>= ${fmt(target)}: **not met**`
+  }
+  return `| ${r.name} | ${fmt(r.opsPerSec)} | ${fmt(r.bestPerSec)} | ±${r.spreadPct.toFixed(0)}% | ${(r.opsPerSec / reference).toFixed(2)} | ${verdict} |`
 })
 
 const md = `# Benchmark results
@@ -23,14 +29,17 @@ Machine: ${machine()}
 
 ## Protocol core, one core (micro)
 
-Median of ${micro[0]?.result.samples ?? 0} samples of 250 ms after a 500 ms warm-up; ± is half the spread between the
-fastest and slowest sample. Frames are built at start-up by the same serializer the simulator uses.
+Median and best of ${micro[0]?.result.samples ?? 0} samples of 150 ms per case after a warm-up, taken round-robin across the
+cases so that noise from the shared machine falls on all of them alike. ± is half the spread between the fastest and
+slowest sample. This machine is a VM on a shared host and the same build varies by up to ±40% between runs, so the
+ratio to the reference workload measured in the same run is the steadier figure.
+
 "Parse" is what the targets measure: envelope, CRC and length checked, decrypted when encrypted, and the
 content split into data, extended data and timestamp. "Full decode" adds the Contact ID or SIA events,
 code-table lookups and the timestamp window: everything the receiver does before journaling.
 
-| case | ops/s | spread | samples | target |
-| --- | ---: | ---: | ---: | --- |
+| case | median ops/s | best ops/s | spread | × reference | target |
+| --- | ---: | ---: | ---: | ---: | --- |
 ${rows.join('\n')}
 `
 writeFileSync(new URL('../../bench/RESULTS.md', import.meta.url), md)

@@ -62,17 +62,16 @@ export function decodeHex (buf: Uint8Array, start: number, end: number): Buffer 
   return out
 }
 
-/** Encodes bytes as upper-case hex text (the usual form on the wire, §4). */
-export function encodeHexUpper (bytes: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(bytes.length * 2)
+/** Writes bytes as upper-case hex text (the usual form on the wire, §4) into `out` at `at`. */
+export function writeHexBytes (out: Uint8Array, at: number, bytes: Uint8Array): void {
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i]!
-    out[2 * i] = UPPER_HEX.charCodeAt(b >>> 4)
-    out[2 * i + 1] = UPPER_HEX.charCodeAt(b & 0xf)
+    out[at + 2 * i] = HEX_DIGITS[b >>> 4]!
+    out[at + 2 * i + 1] = HEX_DIGITS[b & 0xf]!
   }
-  return out
 }
 
+const HEX_DIGITS = Buffer.from(UPPER_HEX, 'latin1')
 
 /**
  * `buf[start, end)` as a string of byte values (Latin-1). For the short header fields this is

@@ -51,12 +51,17 @@ class NodeAesKey implements AesKey {
   readonly bits: 128 | 192 | 256
   #dec: Decipher
   #enc: Cipher
+  /** The last ciphertext block #enc produced: where its CBC chain stands. */
+  #chain = Buffer.alloc(16)
 
   constructor (key: Uint8Array) {
     this.bits = bitsOf(key)
-    // ECB contexts keep no chaining state between update() calls, so they can be reused.
+    // ECB keeps no state between update() calls, so one context serves every frame.
     this.#dec = createDecipheriv(`aes-${this.bits}-ecb`, key, null).setAutoPadding(false)
-    this.#enc = createCipheriv(`aes-${this.bits}-ecb`, key, null).setAutoPadding(false)
+    // One long-lived CBC context: each message continues the chain of the previous one, and
+    // xoring that chain value into the first block cancels it, so every message is encrypted
+    // as if with a zero IV, in a single update() call.
+    this.#enc = createCipheriv(`aes-${this.bits}-cbc`, key, Buffer.alloc(16)).setAutoPadding(false)
   }
 
   decrypt (ciphertext: Uint8Array): Buffer {
@@ -66,12 +71,10 @@ class NodeAesKey implements AesKey {
 
   encrypt (plaintext: Uint8Array): Buffer {
     checkBlocks(plaintext)
-    // C[i] = E(P[i] xor C[i-1]): chain into the output, then encrypt that block in place.
-    const out = Buffer.allocUnsafe(plaintext.length)
-    for (let off = 0; off < plaintext.length; off += 16) {
-      for (let i = 0; i < 16; i++) out[off + i] = plaintext[off + i]! ^ (off === 0 ? 0 : out[off - 16 + i]!)
-      out.set(this.#enc.update(out.subarray(off, off + 16)), off)
-    }
+    const input = Buffer.from(plaintext)
+    for (let i = 0; i < 16; i++) input[i]! ^= this.#chain[i]!
+    const out = this.#enc.update(input)
+    out.copy(this.#chain, 0, out.length - 16)
     return out
   }
 }

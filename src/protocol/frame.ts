@@ -9,7 +9,7 @@
  */
 import {
   CR, HASH, HEX_VALUE, LBRACKET, LF, PIPE, QUOTE, RBRACKET, STAR, UNDERSCORE, ZERO,
-  ascii, decodeHex, encodeHexUpper, hexRun, readHex, writeHex, DIGIT_VALUE,
+  ascii, decodeHex, hexRun, readHex, writeHex, writeHexBytes, DIGIT_VALUE,
 } from './bytes.js'
 import type { AesKey } from './cipher.js'
 import { crc16 } from './crc.js'
@@ -252,7 +252,10 @@ function alnumRun (buf: Uint8Array, offset: number, end: number, max: number): n
  */
 export function readContent (buf: Buffer, start: number, pad?: Buffer, header?: FrameHeader, padWithoutPipe = false, lenientTimestamp = false): ContentResult {
   const end = buf.length
-  const dataEnd = buf.indexOf(RBRACKET, start)
+  // A loop: the data block is short, and Buffer#indexOf crosses into C++.
+  let dataEnd = start
+  while (dataEnd < end && buf[dataEnd] !== RBRACKET) dataEnd++
+  if (dataEnd === end) dataEnd = -1
   if (dataEnd < 0) return reject(ErrorCode.FORMAT, 'the data block is not closed by ]', header)
   const xdata: XData[] = []
   let p = dataEnd + 1
@@ -372,11 +375,11 @@ const randomPool = Buffer.allocUnsafe(4096)
 let randomLeft = 0
 
 /**
- * A fresh pad of `n` random characters. Pad bytes may be anything but `|`, `[` and `]` (§4);
- * letters and digits are used so that no panel firmware trips on a NUL or control byte.
+ * Writes a fresh pad of `n` random characters into `out` at `at`. Pad bytes may be anything but
+ * `|`, `[` and `]` (§4); letters and digits are used so that no panel firmware trips on a NUL or
+ * control byte, and FIO-style transmitters that want UTF-8 plaintext are satisfied.
  */
-export function randomPad (n: number): Buffer {
-  const out = Buffer.allocUnsafe(n)
+function fillPad (out: Uint8Array, at: number, n: number): void {
   for (let i = 0; i < n; i++) {
     if (randomLeft === 0) {
       randomFillSync(randomPool)
@@ -385,8 +388,14 @@ export function randomPad (n: number): Buffer {
     // 248 = 4 * 62: rejecting the top 8 values keeps the choice uniform.
     const r = randomPool[--randomLeft]!
     if (r >= 248) { i--; continue }
-    out[i] = PAD_ALPHABET[r % 62]!
+    out[at + i] = PAD_ALPHABET[r % 62]!
   }
+}
+
+/** A fresh random pad of `n` bytes (see {@link serializeFrame} for where it goes). */
+export function randomPad (n: number): Buffer {
+  const out = Buffer.allocUnsafe(n)
+  fillPad(out, 0, n)
   return out
 }
 
@@ -419,24 +428,54 @@ export function serializeFrame (f: FrameFields, opts: SerializeOptions = {}): Bu
   const xdata = f.xdata ?? NO_XDATA
   let restLength = data.length + 1 + ts.length
   for (const x of xdata) restLength += 3 + (typeof x.value === 'string' ? Buffer.byteLength(x.value, 'latin1') : x.value.length)
+  const crcForm = f.crcForm ?? 'hex'
+  const h = crcForm === 'hex' ? 5 : 3
+  const bodyStart = h + 4
 
   if (f.encrypted !== true) {
-    const content = Buffer.allocUnsafe(restLength)
-    writeRest(content, 0, data, xdata, ts)
-    return frameBody(head, content, f.crcForm ?? 'hex')
+    const out = allocFrame(h, head, restLength)
+    writeRest(out, bodyStart + head.length, data, xdata, ts)
+    return finishFrame(out, h, crcForm)
   }
   if (opts.key === undefined) throw new TypeError('an encrypted frame needs a key')
   if (ts === '') throw new TypeError('an encrypted frame needs a timestamp (DC-09 §5)')
-  // pad | data ] x-data timestamp, then AES and hex (§4).
-  const pad = opts.pad ?? randomPad(padLength(restLength))
-  const plain = Buffer.allocUnsafe(pad.length + 1 + restLength)
-  plain.set(pad, 0)
-  plain[pad.length] = PIPE
-  writeRest(plain, pad.length + 1, data, xdata, ts)
-  return frameBody(head, encodeHexUpper(opts.key.encrypt(plain)), f.crcForm ?? 'hex')
+  // pad | data ] x-data timestamp, then AES, written as hex straight into the frame (§4).
+  const padLen = opts.pad?.length ?? padLength(restLength)
+  const plain = Buffer.allocUnsafe(padLen + 1 + restLength)
+  if (opts.pad !== undefined) plain.set(opts.pad, 0)
+  else fillPad(plain, 0, padLen)
+  plain[padLen] = PIPE
+  writeRest(plain, padLen + 1, data, xdata, ts)
+  const cipher = opts.key.encrypt(plain)
+  const out = allocFrame(h, head, cipher.length * 2)
+  writeHexBytes(out, bodyStart + head.length, cipher)
+  return finishFrame(out, h, crcForm)
 }
 
 const NO_XDATA: NonNullable<FrameFields['xdata']> = []
+
+/** A frame buffer with the LF, length field and `head` written; the content comes next. */
+function allocFrame (h: number, head: string, contentLength: number): Buffer {
+  const bodyLen = head.length + contentLength
+  if (bodyLen > MAX_BODY_BYTES) throw new RangeError(`a frame body has at most ${MAX_BODY_BYTES} bytes`)
+  const out = Buffer.allocUnsafe(h + 4 + bodyLen + 1)
+  out[0] = LF
+  out[h] = ZERO
+  writeHex(out, h + 1, bodyLen, 3)
+  // The header is ASCII; a loop beats a call into C++ for a few dozen bytes.
+  for (let i = 0, p = h + 4; i < head.length; i++, p++) out[p] = head.charCodeAt(i)
+  return out
+}
+
+/** Writes the CRC over the body (§2) and the final CR. */
+function finishFrame (out: Buffer, h: number, crcForm: CrcForm): Buffer {
+  const end = out.length - 1
+  const crc = crc16(out, h + 4, end)
+  if (crcForm === 'hex') writeHex(out, 1, crc, 4)
+  else { out[1] = crc >>> 8; out[2] = crc & 0xff }
+  out[end] = CR
+  return out
+}
 
 /** Writes `data ] [Xvalue]... timestamp` at `at`. */
 function writeRest (out: Buffer, at: number, data: Uint8Array, xdata: NonNullable<FrameFields['xdata']>, ts: string): void {
@@ -450,23 +489,5 @@ function writeRest (out: Buffer, at: number, data: Uint8Array, xdata: NonNullabl
     else { out.set(x.value, p); p += x.value.length }
     out[p++] = RBRACKET
   }
-  if (ts !== '') out.write(ts, p, 'latin1')
-}
-
-/** LF, CRC, length, then `head` + `content`, then CR. */
-function frameBody (head: string, content: Uint8Array, crcForm: CrcForm): Buffer {
-  const bodyLen = head.length + content.length
-  if (bodyLen > MAX_BODY_BYTES) throw new RangeError(`a frame body has at most ${MAX_BODY_BYTES} bytes`)
-  const h = crcForm === 'hex' ? 5 : 3
-  const out = Buffer.allocUnsafe(h + 4 + bodyLen + 1)
-  out[0] = LF
-  out[h] = ZERO
-  writeHex(out, h + 1, bodyLen, 3)
-  out.write(head, h + 4, 'latin1')
-  out.set(content, h + 4 + head.length)
-  const crc = crc16(out, h + 4, h + 4 + bodyLen)
-  if (crcForm === 'hex') writeHex(out, 1, crc, 4)
-  else { out[1] = crc >>> 8; out[2] = crc & 0xff }
-  out[out.length - 1] = CR
-  return out
+  for (let i = 0; i < ts.length; i++) out[p + i] = ts.charCodeAt(i)
 }

@@ -51,7 +51,17 @@ export function readTimestamp (buf: Uint8Array, offset: number): number {
   // Leap second 60 is tolerated (it rolls over); a year before 1900 is no clock at all.
   if (hh > 23 || mi > 59 || ss > 60 || mo < 1 || mo > 12 || dd < 1 || year < 1900) return -1
   if (dd > DAYS_IN_MONTH[mo - 1]! || (mo === 2 && dd === 29 && !isLeap(year))) return -1
-  return Date.UTC(year, mo - 1, dd, hh, mi, ss)
+  return (daysFromCivil(year, mo, dd) * 86400 + hh * 3600 + mi * 60 + ss) * 1000
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil): Date.UTC without its cost. */
+function daysFromCivil (y: number, m: number, d: number): number {
+  if (m <= 2) y--
+  const era = Math.floor(y / 400)
+  const yoe = y - era * 400
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
 }
 
 function isLeap (y: number): boolean {

@@ -31,11 +31,20 @@ describe('AES-CBC, zero IV, no padding (PROTOCOL.md §4)', () => {
   })
 
   it('reuses one expanded key across many messages without state leaking between them', () => {
-    const k = nodeAes.importKey(Buffer.from(KEY_HEX, 'hex'))
-    const a = Buffer.alloc(32, 1)
-    const first = k.encrypt(a)
-    k.decrypt(Buffer.alloc(48, 9))
-    expect(k.encrypt(a)).toEqual(first)
+    const raw = Buffer.from(KEY_HEX, 'hex')
+    const reference = (p: Buffer) => {
+      const c = createCipheriv('aes-128-cbc', raw, Buffer.alloc(16)).setAutoPadding(false)
+      return Buffer.concat([c.update(p), c.final()])
+    }
+    for (const engine of [nodeAes, aesJs]) {
+      const k = engine.importKey(raw)
+      // Messages of different lengths, interleaved with decryption: each one as if alone, IV zero.
+      for (let i = 0; i < 50; i++) {
+        const p = Buffer.alloc(16 * (1 + (i % 4)), i)
+        expect(k.encrypt(p)).toEqual(reference(p))
+        k.decrypt(Buffer.alloc(48, i))
+      }
+    }
   })
 
   it('refuses partial blocks and wrong key sizes as caller bugs', () => {

@@ -6,6 +6,12 @@ describe('crc16 (CRC-16/ARC)', () => {
     expect(crc16(Buffer.from('123456789'))).toBe(0xbb3d)
   })
 
+  it('agrees with the plain byte-at-a-time CRC at every length and offset', () => {
+    const ref = (b: Uint8Array) => { let c = 0; for (const x of b) { c ^= x; for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xa001 : c >>> 1 } return c }
+    const data = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 151 + 7) & 0xff))
+    for (let s = 0; s < 4; s++) for (let e = s; e < data.length; e += 7) expect(crc16(data, s, e)).toBe(ref(data.subarray(s, e)))
+  })
+
   it('is 0 over nothing and honours start/end', () => {
     expect(crc16(Buffer.alloc(0))).toBe(0)
     const b = Buffer.from('xx123456789yy')

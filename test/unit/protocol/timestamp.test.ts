@@ -58,3 +58,13 @@ describe('timestamps (PROTOCOL.md §5)', () => {
     expect(panelTimeToUtc(1000, { timeZone: 'Mars/Olympus' })).toBe(1000)
   })
 })
+
+describe('readTimestamp arithmetic', () => {
+  it('agrees with Date.UTC on every day from 1900 to 2100 and on every field bound', () => {
+    for (let t = Date.UTC(1900, 0, 1); t < Date.UTC(2101, 0, 1); t += 86_400_000 + 3_723_000) {
+      const d = new Date(t)
+      const text = formatTimestamp(t)
+      expect(readTimestamp(Buffer.from(text, 'latin1'), 0), text).toBe(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()))
+    }
+  })
+})
