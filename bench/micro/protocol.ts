@@ -32,8 +32,7 @@ export function runProtocolBench (log: (line: string) => void): MicroCase[] {
   const enc256 = serializeFrame({ token: 'ADM-CID', encrypted: true, seq: 42, lpref: '1', acct: '5678', data: '#5678|1401 02 003', xdata: [{ id: 'V', value: '1' }], timestamp: NOW }, { key: k256 })
   const header = { token: 'SIA-DCS', encrypted: true, seq: '0001', rcvr: '1', lpref: '0', acct: '1234', crcForm: 'hex' as const }
   const stream = Buffer.concat(Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? plain : cid)))
-  let frames = 0
-  const splitter = new FrameSplitter({ frame: () => { frames++ }, error: () => {} })
+  const splitter = new FrameSplitter({ frame: () => {}, error: () => {} })
 
   const check = (ok: boolean, what: string) => { if (!ok) throw new Error(`bench input does not decode: ${what}`) }
   check(decodeFrame(plain).ok && decodeFrame(enc128, { profile: { key: k128 }, now: NOW }).ok && decodeFrame(enc256, { profile: { key: k256 }, now: NOW }).ok, 'frames')
@@ -71,6 +70,5 @@ export function runProtocolBench (log: (line: string) => void): MicroCase[] {
     const target = targets.get(result.name)
     return target === undefined ? { result } : { result, target }
   })
-  void frames
   return results
 }

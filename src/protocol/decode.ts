@@ -142,7 +142,7 @@ export function openFrame (raw: RawFrame, profile: AccountProfile | undefined, n
     }
   } else if (content.data.length > 0) {
     // NULL carries no event; some panels still fill the block (`[#0000|0000 00 000]`).
-    dataAccount = readDataAccount(content.data).account ?? undefined
+    dataAccount = readDataAccount(content.data).account
   }
   const account = raw.acct !== '' ? raw.acct : dataAccount
   if (account === undefined || account === '') {
