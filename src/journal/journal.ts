@@ -1,0 +1,31 @@
+/**
+ * The journal: the durable, ordered log every acknowledged event lives in (DESIGN.md, Storage).
+ * An append resolves only once the record is on disk; an ACK is sent only after that
+ * (invariant 1). Records are JSON objects; the journal gives each a monotonic id.
+ */
+
+/** A stored record: what was appended, with its journal id. */
+export type Stored<T> = T & { readonly id: number }
+
+export interface Journal<T extends object> {
+  /**
+   * Appends a record and resolves with its id once it is durably committed. Rejects (with the
+   * cause) when the commit failed: nothing of it may then be acknowledged.
+   */
+  append (record: T): Promise<number>
+  /** Records with id >= `fromId`, in order, up to what was committed when the read reached it. */
+  read (fromId?: number): AsyncIterable<Stored<T>>
+  /** The id of the last committed record (0 when empty). */
+  readonly lastId: number
+  /** False after a failed commit, until a commit succeeds again. */
+  readonly healthy: boolean
+  /** Commits what is pending, then closes. Appends after close reject. */
+  close (): Promise<void>
+}
+
+export class JournalClosedError extends Error {
+  readonly code = 'DC09_ERR_JOURNAL_CLOSED'
+  constructor () {
+    super('the journal is closed')
+  }
+}

@@ -1,0 +1,162 @@
+import { spawn } from 'node:child_process'
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { FileJournal, listSegments, readJournal, verifyJournal, type RecoveryReport } from '../../../src/journal/file-journal.js'
+import { DataDirLockedError } from '../../../src/journal/lock.js'
+import { encodeRecord } from '../../../src/journal/record-codec.js'
+
+interface Rec { n: number }
+const dirs: string[] = []
+function tmp (): string {
+  const d = mkdtempSync(join(tmpdir(), 'dc09-fj-'))
+  dirs.push(d)
+  return d
+}
+afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }) })
+
+async function all (dir: string): Promise<number[]> {
+  const out: number[] = []
+  for await (const r of readJournal<Rec>(join(dir, 'journal'))) out.push(r.n)
+  return out
+}
+
+describe('FileJournal recovery', () => {
+  it('cuts a torn tail on start, keeps every complete record, and reports it', async () => {
+    const dir = tmp()
+    const j = await FileJournal.open<Rec>(dir)
+    for (let n = 0; n < 5; n++) await j.append({ n })
+    await j.close()
+    const seg = listSegments(join(dir, 'journal'))[0]!.path
+    const whole = statSync(seg).size
+    // Half of a sixth record, as a crash in the middle of a write leaves it.
+    appendFileSync(seg, encodeRecord({ n: 5, id: 6 }).subarray(0, 20))
+    const reports: RecoveryReport[] = []
+    const again = await FileJournal.open<Rec>(dir, { onRecover: (r) => reports.push(r) })
+    expect(reports).toEqual([{ segment: seg, records: 5, cutBytes: 20 }])
+    expect(statSync(seg).size).toBe(whole)
+    expect(await again.append({ n: 6 })).toBe(6)
+    await again.close()
+    expect(await all(dir)).toEqual([0, 1, 2, 3, 4, 6])
+  })
+
+  it('cuts a tail of zeros (blocks allocated but never written before a power cut)', async () => {
+    const dir = tmp()
+    const j = await FileJournal.open<Rec>(dir)
+    await j.append({ n: 1 })
+    await j.close()
+    appendFileSync(listSegments(join(dir, 'journal'))[0]!.path, Buffer.alloc(4096))
+    const again = await FileJournal.open<Rec>(dir)
+    expect(again.lastId).toBe(1)
+    await again.close()
+  })
+
+  it('refuses to start when a record is damaged with committed records after it', async () => {
+    const dir = tmp()
+    const j = await FileJournal.open<Rec>(dir)
+    for (let n = 0; n < 3; n++) await j.append({ n })
+    await j.close()
+    const seg = listSegments(join(dir, 'journal'))[0]!.path
+    const bytes = readFileSync(seg)
+    bytes[20] = bytes[20]! ^ 0xff // inside the first record's payload
+    writeFileSync(seg, bytes)
+    await expect(FileJournal.open<Rec>(dir)).rejects.toMatchObject({ code: 'DC09_ERR_JOURNAL_CORRUPT' })
+    const report = await verifyJournal(join(dir, 'journal'))
+    expect(report.records).toBe(2)
+    expect(report.problems).toEqual([{ segment: seg, offset: 0, reason: 'checksum mismatch' }])
+  })
+
+  it('rolls segments and reads across them from any cursor', async () => {
+    const dir = tmp()
+    const j = await FileJournal.open<Rec>(dir, { segmentBytes: 200 })
+    for (let n = 1; n <= 30; n++) await j.append({ n })
+    expect(listSegments(join(dir, 'journal')).length).toBeGreaterThan(3)
+    const from = []
+    for await (const r of j.read(17)) from.push(r.n)
+    expect(from).toEqual(Array.from({ length: 14 }, (_, i) => 17 + i))
+    await j.close()
+    expect(await verifyJournal(join(dir, 'journal'))).toMatchObject({ records: 30, firstId: 1, lastId: 30, problems: [] })
+  })
+})
+
+/** A disk that fails writes while `full` is set. */
+function flakyDisk () {
+  const state = { full: false, writes: 0 }
+  const openFile = async (path: string, flags: string): Promise<FileHandle> => {
+    const fh = await open(path, flags, 0o600)
+    return new Proxy(fh, {
+      get (target, prop, receiver) {
+        if (prop === 'write') {
+          return async (...args: Parameters<FileHandle['write']>) => {
+            state.writes++
+            if (state.full) {
+              // Half the bytes land, then the disk is full: the journal must cut them back.
+              const [buf, off, len, pos] = args as unknown as [Buffer, number, number, number]
+              await target.write(buf, off, Math.floor(len / 2), pos)
+              throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+            }
+            return (target.write as (...a: unknown[]) => unknown).apply(target, args)
+          }
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+      },
+    })
+  }
+  return { state, openFile }
+}
+
+describe('FileJournal when the disk fails', () => {
+  it('rejects the appends of a failed commit, reports unhealthy, and recovers when the disk does', async () => {
+    const dir = tmp()
+    const disk = flakyDisk()
+    const j = await FileJournal.open<Rec>(dir, { openFile: disk.openFile })
+    await j.append({ n: 1 })
+    disk.state.full = true
+    const failed = await Promise.allSettled([j.append({ n: 2 }), j.append({ n: 3 })])
+    expect(failed.map((r) => r.status)).toEqual(['rejected', 'rejected'])
+    expect(j.healthy).toBe(false)
+    disk.state.full = false
+    const id = await j.append({ n: 4 })
+    expect(j.healthy).toBe(true)
+    expect(id).toBeGreaterThan(3)
+    await j.close()
+    // Nothing of the failed group survives; the file holds exactly the committed records.
+    expect(await all(dir)).toEqual([1, 4])
+    expect(await verifyJournal(join(dir, 'journal'))).toMatchObject({ problems: [] })
+  })
+})
+
+describe('data directory lock', () => {
+  it('refuses a second writer while the first is alive, saying who holds it', async () => {
+    const dir = tmp()
+    // Another live process "holds" the lock.
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'])
+    try {
+      writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: child.pid, host: (await import('node:os')).hostname(), since: 'then' }))
+      const err = await FileJournal.open<Rec>(dir).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(DataDirLockedError)
+      expect(String((err as Error).message)).toContain(String(child.pid))
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+
+  it('takes over a lock left by a process that is gone (crash, SIGKILL)', async () => {
+    const dir = tmp()
+    const child = spawn(process.execPath, ['-e', '0'])
+    await new Promise((r) => child.on('exit', r))
+    writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: child.pid, host: (await import('node:os')).hostname(), since: 'then' }))
+    const j = await FileJournal.open<Rec>(dir)
+    await j.append({ n: 1 })
+    await j.close()
+  })
+
+  it('releases the lock on close', async () => {
+    const dir = tmp()
+    await (await FileJournal.open<Rec>(dir)).close()
+    await (await FileJournal.open<Rec>(dir)).close()
+  })
+})
