@@ -1,0 +1,25 @@
+/** The account registry the receiver, the CLI and (later) the API share. */
+import type { Account, AccountInput, AccountPatch, AccountResult, ReceiverAccount } from './account.js'
+
+export interface ListOptions {
+  readonly tenant?: string | undefined
+  /** Accounts after this one (by account number): pages. */
+  readonly after?: string | undefined
+  readonly limit?: number | undefined
+}
+
+export interface AccountStore {
+  get (account: string): Account | undefined
+  list (opts?: ListOptions): Account[]
+  count (): number
+  add (input: AccountInput): AccountResult<Account>
+  update (account: string, patch: AccountPatch): AccountResult<Account>
+  remove (account: string): AccountResult<Account>
+  /** Adds or updates every entry, all or nothing. */
+  import (inputs: readonly unknown[]): AccountResult<{ readonly added: number, readonly updated: number }>
+  /** For the receiver: the account with its key expanded, from memory (no disk on the hot path). */
+  receiverAccount (account: string): ReceiverAccount | undefined
+  /** Picks up changes other processes made; returns how many accounts changed. */
+  refresh (): number
+  close (): void
+}

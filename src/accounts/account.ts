@@ -1,0 +1,186 @@
+/**
+ * An account: one alarm panel (or one account number on a panel) the receiver accepts events for.
+ * Validation lives here, once, for every way an account arrives: the CLI, a JSON import, the API.
+ */
+import { isCharset, isTimeZone, parseKey, type AesEngine, type AesKey, type KeyFormat } from '../protocol/index.js'
+
+/** What anyone may see of an account. The key itself is never part of it: only whether one is set. */
+export interface Account {
+  /** The account number, upper-case (panels send hex; matching ignores case). */
+  readonly account: string
+  /** The receiver number (`R`) the account must arrive with, if any. */
+  readonly receiver: string | undefined
+  /** The account prefix (`L`) it must arrive with, if any. */
+  readonly prefix: string | undefined
+  readonly hasKey: boolean
+  readonly keyFormat: KeyFormat | undefined
+  /** Plain frames are refused. */
+  readonly encryptionRequired: boolean
+  /** Timestamp window in seconds; undefined: the receiver's default (+20/-40). */
+  readonly windowAhead: number | undefined
+  readonly windowBehind: number | undefined
+  /** Also check the window on plain frames. */
+  readonly checkPlainTimestamp: boolean
+  /** The panel's clock minus UTC, for panels that send local time. */
+  readonly clockOffsetSeconds: number | undefined
+  /** Or the IANA zone of the panel's local time. */
+  readonly timeZone: string | undefined
+  /** Charset of text in its events (`auto`: UTF-8 if valid, else Windows-1252). */
+  readonly charset: string | undefined
+  /** Expected reporting interval (supervision). */
+  readonly supervisionSeconds: number | undefined
+  /** The installer company that owns the account. */
+  readonly tenant: string | undefined
+  readonly createdAt: string
+  readonly updatedAt: string
+}
+
+/** The JSON form of an account in `dc09 accounts import` and the API. Only `account` is required. */
+export interface AccountInput {
+  readonly account: string
+  readonly key?: string | null | undefined
+  readonly keyFormat?: KeyFormat | undefined
+  readonly receiver?: string | null | undefined
+  readonly prefix?: string | null | undefined
+  readonly encryptionRequired?: boolean | undefined
+  readonly windowAhead?: number | null | undefined
+  readonly windowBehind?: number | null | undefined
+  readonly checkPlainTimestamp?: boolean | undefined
+  readonly clockOffsetSeconds?: number | null | undefined
+  readonly timeZone?: string | null | undefined
+  readonly charset?: string | null | undefined
+  readonly supervisionSeconds?: number | null | undefined
+  readonly tenant?: string | null | undefined
+}
+
+/** A change to an existing account: any field but `account`; `null` clears a field. */
+export type AccountPatch = Omit<AccountInput, 'account'>
+
+export const AccountError = {
+  INVALID: 'DC09_ERR_ACCOUNT_INVALID',
+  EXISTS: 'DC09_ERR_ACCOUNT_EXISTS',
+  NOT_FOUND: 'DC09_ERR_ACCOUNT_NOT_FOUND',
+} as const
+export type AccountErrorCode = typeof AccountError[keyof typeof AccountError]
+
+export type AccountResult<T> = { readonly ok: true, readonly value: T } | { readonly ok: false, readonly code: AccountErrorCode, readonly reason: string }
+
+const FIELDS = new Set([
+  'account', 'key', 'keyFormat', 'receiver', 'prefix', 'encryptionRequired', 'windowAhead', 'windowBehind',
+  'checkPlainTimestamp', 'clockOffsetSeconds', 'timeZone', 'charset', 'supervisionSeconds', 'tenant',
+])
+
+const ACCOUNT_RE = /^[0-9A-Za-z]{3,16}$/
+const HEX_RE = /^[0-9A-Fa-f]{1,6}$/
+const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+
+/** The stored row: validated, normalised, with the key text (which only the store holds). */
+export interface AccountRow extends Omit<Account, 'hasKey' | 'createdAt' | 'updatedAt'> {
+  readonly keyText: string | undefined
+}
+
+function invalid (reason: string): { ok: false, code: AccountErrorCode, reason: string } {
+  return { ok: false, code: AccountError.INVALID, reason }
+}
+
+function int (v: unknown, name: string, min: number, max: number): string | undefined {
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) return `${name} must be a whole number from ${min} to ${max}`
+  return undefined
+}
+
+/**
+ * Checks an input (a whole account, or a patch merged onto the current row) and returns the row
+ * to store. Errors name the field and never repeat a key.
+ */
+export function validateAccount (input: Record<string, unknown>, current?: AccountRow): AccountResult<AccountRow> {
+  for (const k of Object.keys(input)) if (!FIELDS.has(k)) return invalid(`unknown field ${JSON.stringify(k)}`)
+  const v = input as Partial<Record<keyof AccountInput, unknown>>
+  const account = current?.account ?? v.account
+  if (typeof account !== 'string' || !ACCOUNT_RE.test(account)) return invalid('account must be 3 to 16 letters or digits (hex for standard panels)')
+  const pick = <K extends keyof AccountInput>(k: K, cur: unknown): unknown => (k in v ? v[k] : cur)
+  const receiver = pick('receiver', current?.receiver)
+  const prefix = pick('prefix', current?.prefix)
+  for (const [name, val] of [['receiver', receiver], ['prefix', prefix]] as const) {
+    if (val !== undefined && val !== null && (typeof val !== 'string' || !HEX_RE.test(val))) return invalid(`${name} must be 1 to 6 hex digits`)
+  }
+  const keyGiven = 'key' in v
+  const keyText = keyGiven ? v.key : current?.keyText
+  const keyFormat = pick('keyFormat', current?.keyFormat) ?? (keyText === undefined || keyText === null ? undefined : 'hex')
+  if (keyFormat !== undefined && keyFormat !== 'hex' && keyFormat !== 'ascii') return invalid('keyFormat must be "hex" or "ascii"')
+  if (keyText !== undefined && keyText !== null) {
+    if (typeof keyText !== 'string') return invalid('key must be a string')
+    const parsed = parseKey(keyText, keyFormat as KeyFormat)
+    if (!parsed.ok) return invalid(`key: ${parsed.reason}`)
+  }
+  const hasKey = typeof keyText === 'string'
+  // Explicit wins; otherwise an account with a key must encrypt, and when a key is set or
+  // removed the requirement follows it.
+  const keyChanged = keyGiven && hasKey !== (current?.keyText !== undefined)
+  const encryptionRequired = 'encryptionRequired' in v ? v.encryptionRequired : keyChanged ? undefined : current?.encryptionRequired
+  if (encryptionRequired !== undefined && typeof encryptionRequired !== 'boolean') return invalid('encryptionRequired must be true or false')
+  const required = (encryptionRequired as boolean | undefined) ?? hasKey
+  if (required && !hasKey) return invalid('encryptionRequired needs a key')
+  const checkPlain = pick('checkPlainTimestamp', current?.checkPlainTimestamp) ?? false
+  if (typeof checkPlain !== 'boolean') return invalid('checkPlainTimestamp must be true or false')
+  const numbers: Array<[keyof AccountInput, unknown, number, number]> = [
+    ['windowAhead', pick('windowAhead', current?.windowAhead), 0, 86_400],
+    ['windowBehind', pick('windowBehind', current?.windowBehind), 0, 86_400],
+    ['clockOffsetSeconds', pick('clockOffsetSeconds', current?.clockOffsetSeconds), -172_800, 172_800],
+    ['supervisionSeconds', pick('supervisionSeconds', current?.supervisionSeconds), 1, 31 * 86_400],
+  ]
+  for (const [name, val, min, max] of numbers) {
+    const e = int(val, name, min, max)
+    if (e !== undefined) return invalid(e)
+  }
+  const timeZone = pick('timeZone', current?.timeZone)
+  if (timeZone !== undefined && timeZone !== null && (typeof timeZone !== 'string' || !isTimeZone(timeZone))) return invalid('timeZone must be an IANA time zone such as Europe/Vilnius')
+  const clockOffset = numbers[2]![1]
+  if (timeZone !== undefined && timeZone !== null && clockOffset !== undefined && clockOffset !== null) return invalid('set clockOffsetSeconds or timeZone, not both')
+  const charset = pick('charset', current?.charset)
+  if (charset !== undefined && charset !== null && (typeof charset !== 'string' || !isCharset(charset))) return invalid('charset is not one this receiver knows (e.g. auto, utf-8, windows-1252, windows-1251)')
+  const tenant = pick('tenant', current?.tenant)
+  if (tenant !== undefined && tenant !== null && (typeof tenant !== 'string' || !TENANT_RE.test(tenant))) return invalid('tenant must be 1 to 64 letters, digits, dots, dashes or underscores')
+  const opt = <T>(x: unknown): T | undefined => (x === null || x === undefined ? undefined : x as T)
+  return {
+    ok: true,
+    value: {
+      account: account.toUpperCase(),
+      receiver: opt<string>(receiver)?.toUpperCase(),
+      prefix: opt<string>(prefix)?.toUpperCase(),
+      keyText: hasKey ? keyText as string : undefined,
+      keyFormat: hasKey ? keyFormat as KeyFormat : undefined,
+      encryptionRequired: required,
+      windowAhead: opt<number>(numbers[0]![1]),
+      windowBehind: opt<number>(numbers[1]![1]),
+      checkPlainTimestamp: checkPlain,
+      clockOffsetSeconds: opt<number>(clockOffset),
+      timeZone: opt<string>(timeZone),
+      charset: opt<string>(charset),
+      supervisionSeconds: opt<number>(numbers[3]![1]),
+      tenant: opt<string>(tenant),
+    },
+  }
+}
+
+/** The public view of a stored row. */
+export function publicAccount (row: AccountRow, createdAt: string, updatedAt: string): Account {
+  const { keyText, ...rest } = row
+  return { ...rest, hasKey: keyText !== undefined, createdAt, updatedAt }
+}
+
+/** What the receiver needs of an account to decode its frames, key expanded once. */
+export interface ReceiverAccount {
+  readonly account: Account
+  readonly key: AesKey | undefined
+}
+
+export function receiverAccount (row: AccountRow, createdAt: string, updatedAt: string, engine?: AesEngine): ReceiverAccount {
+  let key: AesKey | undefined
+  if (row.keyText !== undefined) {
+    const parsed = parseKey(row.keyText, row.keyFormat ?? 'hex', engine)
+    // A stored key was validated when it was stored; one that no longer parses is treated as none.
+    if (parsed.ok) key = parsed.key
+  }
+  return { account: publicAccount(row, createdAt, updatedAt), key }
+}

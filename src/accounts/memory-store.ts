@@ -1,0 +1,90 @@
+/** Accounts in memory, for tests: the same contract as SqliteAccountStore. */
+import type { AesEngine } from '../protocol/index.js'
+import {
+  AccountError, publicAccount, receiverAccount, validateAccount,
+  type Account, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type ReceiverAccount,
+} from './account.js'
+import type { AccountStore, ListOptions } from './account-store.js'
+
+interface Entry { row: AccountRow, createdAt: string, updatedAt: string, resolved: ReceiverAccount }
+
+export class MemoryAccountStore implements AccountStore {
+  readonly #rows = new Map<string, Entry>()
+  readonly #engine: AesEngine | undefined
+
+  constructor (engine?: AesEngine) {
+    this.#engine = engine
+  }
+
+  #put (row: AccountRow, createdAt: string): Account {
+    const updatedAt = new Date().toISOString()
+    this.#rows.set(row.account, { row, createdAt, updatedAt, resolved: receiverAccount(row, createdAt, updatedAt, this.#engine) })
+    return publicAccount(row, createdAt, updatedAt)
+  }
+
+  get (account: string): Account | undefined {
+    return this.#rows.get(account.toUpperCase())?.resolved.account
+  }
+
+  list (opts: ListOptions = {}): Account[] {
+    const limit = Math.max(1, Math.min(opts.limit ?? 1000, 10_000))
+    const after = opts.after?.toUpperCase()
+    return [...this.#rows.keys()].sort()
+      .filter((a) => (after === undefined || a > after) && (opts.tenant === undefined || this.#rows.get(a)!.row.tenant === opts.tenant))
+      .slice(0, limit)
+      .map((a) => this.#rows.get(a)!.resolved.account)
+  }
+
+  count (): number {
+    return this.#rows.size
+  }
+
+  add (input: AccountInput): AccountResult<Account> {
+    const v = validateAccount(input as unknown as Record<string, unknown>)
+    if (!v.ok) return v
+    if (this.#rows.has(v.value.account)) return { ok: false, code: AccountError.EXISTS, reason: `account ${v.value.account} already exists` }
+    return { ok: true, value: this.#put(v.value, new Date().toISOString()) }
+  }
+
+  update (account: string, patch: AccountPatch): AccountResult<Account> {
+    const e = this.#rows.get(account.toUpperCase())
+    if (e === undefined) return { ok: false, code: AccountError.NOT_FOUND, reason: `no account ${account.toUpperCase()}` }
+    if ('account' in (patch as object)) return { ok: false, code: AccountError.INVALID, reason: 'the account number cannot be changed' }
+    const v = validateAccount(patch as Record<string, unknown>, e.row)
+    if (!v.ok) return v
+    return { ok: true, value: this.#put(v.value, e.createdAt) }
+  }
+
+  remove (account: string): AccountResult<Account> {
+    const e = this.#rows.get(account.toUpperCase())
+    if (e === undefined) return { ok: false, code: AccountError.NOT_FOUND, reason: `no account ${account.toUpperCase()}` }
+    this.#rows.delete(e.row.account)
+    return { ok: true, value: e.resolved.account }
+  }
+
+  import (inputs: readonly unknown[]): AccountResult<{ added: number, updated: number }> {
+    const rows: Array<{ row: AccountRow, createdAt: string | undefined }> = []
+    for (const [i, input] of inputs.entries()) {
+      if (typeof input !== 'object' || input === null || Array.isArray(input)) return { ok: false, code: AccountError.INVALID, reason: `entry ${i}: not an object` }
+      const { account, ...patch } = input as Record<string, unknown>
+      const current = typeof account === 'string' ? this.#rows.get(account.toUpperCase()) : undefined
+      const v = current === undefined ? validateAccount(input as Record<string, unknown>) : validateAccount(patch, current.row)
+      if (!v.ok) return { ok: false, code: v.code, reason: `entry ${i}${typeof account === 'string' ? ` (account ${account})` : ''}: ${v.reason}` }
+      if (rows.some((r) => r.row.account === v.value.account)) return { ok: false, code: AccountError.INVALID, reason: `account ${v.value.account} appears twice` }
+      rows.push({ row: v.value, createdAt: current?.createdAt })
+    }
+    for (const { row, createdAt } of rows) this.#put(row, createdAt ?? new Date().toISOString())
+    const updated = rows.filter((r) => r.createdAt !== undefined).length
+    return { ok: true, value: { added: rows.length - updated, updated } }
+  }
+
+  receiverAccount (account: string): ReceiverAccount | undefined {
+    return this.#rows.get(account.toUpperCase())?.resolved
+  }
+
+  refresh (): number {
+    return 0
+  }
+
+  close (): void {}
+}

@@ -1,0 +1,267 @@
+/**
+ * Accounts in SQLite (better-sqlite3, DESIGN.md Storage), in `DIR/accounts.db`.
+ *
+ * The receiver reads accounts from memory: they are loaded once and then refreshed from a change
+ * table that triggers fill whenever any process (the CLI, the API) changes an account, so changes
+ * take effect without a restart and the hot path never touches the disk.
+ * AES keys are stored in the file (mode 0600, like the rest of the data directory) because the
+ * receiver needs them; they never leave this module except expanded inside an AesKey.
+ */
+import { chmodSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import type { AesEngine } from '../protocol/index.js'
+import {
+  AccountError, publicAccount, receiverAccount, validateAccount,
+  type Account, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type ReceiverAccount,
+} from './account.js'
+import type { AccountStore, ListOptions } from './account-store.js'
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS accounts (
+  account TEXT PRIMARY KEY,
+  receiver TEXT,
+  prefix TEXT,
+  key_text TEXT,
+  key_format TEXT,
+  encryption_required INTEGER NOT NULL,
+  window_ahead INTEGER,
+  window_behind INTEGER,
+  check_plain_timestamp INTEGER NOT NULL DEFAULT 0,
+  clock_offset INTEGER,
+  time_zone TEXT,
+  charset TEXT,
+  supervision_seconds INTEGER,
+  tenant TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS accounts_tenant ON accounts (tenant, account);
+CREATE TABLE IF NOT EXISTS account_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS accounts_ins AFTER INSERT ON accounts BEGIN INSERT INTO account_changes (account) VALUES (NEW.account); END;
+CREATE TRIGGER IF NOT EXISTS accounts_upd AFTER UPDATE ON accounts BEGIN INSERT INTO account_changes (account) VALUES (NEW.account); END;
+CREATE TRIGGER IF NOT EXISTS accounts_del AFTER DELETE ON accounts BEGIN INSERT INTO account_changes (account) VALUES (OLD.account); END;
+`
+
+interface Row {
+  account: string
+  receiver: string | null
+  prefix: string | null
+  key_text: string | null
+  key_format: string | null
+  encryption_required: number
+  window_ahead: number | null
+  window_behind: number | null
+  check_plain_timestamp: number
+  clock_offset: number | null
+  time_zone: string | null
+  charset: string | null
+  supervision_seconds: number | null
+  tenant: string | null
+  created_at: string
+  updated_at: string
+}
+
+const u = <T>(v: T | null): T | undefined => (v === null ? undefined : v)
+
+function toAccountRow (r: Row): AccountRow {
+  return {
+    account: r.account,
+    receiver: u(r.receiver),
+    prefix: u(r.prefix),
+    keyText: u(r.key_text),
+    keyFormat: r.key_format === 'ascii' ? 'ascii' : r.key_format === 'hex' ? 'hex' : undefined,
+    encryptionRequired: r.encryption_required === 1,
+    windowAhead: u(r.window_ahead),
+    windowBehind: u(r.window_behind),
+    checkPlainTimestamp: r.check_plain_timestamp === 1,
+    clockOffsetSeconds: u(r.clock_offset),
+    timeZone: u(r.time_zone),
+    charset: u(r.charset),
+    supervisionSeconds: u(r.supervision_seconds),
+    tenant: u(r.tenant),
+  }
+}
+
+function params (row: AccountRow, now: string) {
+  return {
+    account: row.account,
+    receiver: row.receiver ?? null,
+    prefix: row.prefix ?? null,
+    key_text: row.keyText ?? null,
+    key_format: row.keyFormat ?? null,
+    encryption_required: row.encryptionRequired ? 1 : 0,
+    window_ahead: row.windowAhead ?? null,
+    window_behind: row.windowBehind ?? null,
+    check_plain_timestamp: row.checkPlainTimestamp ? 1 : 0,
+    clock_offset: row.clockOffsetSeconds ?? null,
+    time_zone: row.timeZone ?? null,
+    charset: row.charset ?? null,
+    supervision_seconds: row.supervisionSeconds ?? null,
+    tenant: row.tenant ?? null,
+    now,
+  }
+}
+
+export interface SqliteStoreOptions {
+  readonly engine?: AesEngine | undefined
+  /** The clock for created/updated times (tests). */
+  readonly now?: (() => Date) | undefined
+}
+
+export class SqliteAccountStore implements AccountStore {
+  readonly #db: Database.Database
+  readonly #engine: AesEngine | undefined
+  readonly #now: () => Date
+  #cache: Map<string, ReceiverAccount> | undefined
+  #changeSeq = 0
+  readonly #stmt: {
+    get: Database.Statement<[string], Row>
+    insert: Database.Statement<[ReturnType<typeof params>]>
+    update: Database.Statement<[ReturnType<typeof params>]>
+    remove: Database.Statement<[string]>
+    count: Database.Statement<[], { n: number }>
+    changes: Database.Statement<[number], { seq: number, account: string }>
+    lastChange: Database.Statement<[], { seq: number | null }>
+    prune: Database.Statement<[number]>
+  }
+
+  constructor (dataDir: string, opts: SqliteStoreOptions = {}) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+    // The directory holds AES keys: only its owner may enter it.
+    chmodSync(dataDir, 0o700)
+    this.#db = new Database(join(dataDir, 'accounts.db'))
+    chmodSync(join(dataDir, 'accounts.db'), 0o600)
+    this.#db.pragma('journal_mode = WAL')
+    this.#db.pragma('busy_timeout = 5000')
+    this.#db.pragma('synchronous = FULL')
+    this.#db.exec(SCHEMA)
+    this.#engine = opts.engine
+    this.#now = opts.now ?? (() => new Date())
+    const cols = 'account, receiver, prefix, key_text, key_format, encryption_required, window_ahead, window_behind, check_plain_timestamp, clock_offset, time_zone, charset, supervision_seconds, tenant'
+    const vals = ':account, :receiver, :prefix, :key_text, :key_format, :encryption_required, :window_ahead, :window_behind, :check_plain_timestamp, :clock_offset, :time_zone, :charset, :supervision_seconds, :tenant'
+    this.#stmt = {
+      get: this.#db.prepare('SELECT * FROM accounts WHERE account = ?'),
+      insert: this.#db.prepare(`INSERT INTO accounts (${cols}, created_at, updated_at) VALUES (${vals}, :now, :now)`),
+      update: this.#db.prepare(`UPDATE accounts SET ${cols.split(', ').slice(1).map((c) => `${c} = :${c}`).join(', ')}, updated_at = :now WHERE account = :account`),
+      remove: this.#db.prepare('DELETE FROM accounts WHERE account = ?'),
+      count: this.#db.prepare('SELECT count(*) AS n FROM accounts'),
+      changes: this.#db.prepare('SELECT seq, account FROM account_changes WHERE seq > ? ORDER BY seq'),
+      lastChange: this.#db.prepare('SELECT max(seq) AS seq FROM account_changes'),
+      prune: this.#db.prepare('DELETE FROM account_changes WHERE seq <= ?'),
+    }
+  }
+
+  #row (account: string): Row | undefined {
+    return this.#stmt.get.get(account.toUpperCase())
+  }
+
+  get (account: string): Account | undefined {
+    const r = this.#row(account)
+    return r === undefined ? undefined : publicAccount(toAccountRow(r), r.created_at, r.updated_at)
+  }
+
+  list (opts: ListOptions = {}): Account[] {
+    const where: string[] = []
+    const args: unknown[] = []
+    if (opts.tenant !== undefined) { where.push('tenant = ?'); args.push(opts.tenant) }
+    if (opts.after !== undefined) { where.push('account > ?'); args.push(opts.after.toUpperCase()) }
+    const limit = Math.max(1, Math.min(opts.limit ?? 1000, 10_000))
+    const rows = this.#db.prepare(`SELECT * FROM accounts ${where.length > 0 ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY account LIMIT ${limit}`).all(...args) as Row[]
+    return rows.map((r) => publicAccount(toAccountRow(r), r.created_at, r.updated_at))
+  }
+
+  count (): number {
+    return this.#stmt.count.get()!.n
+  }
+
+  add (input: AccountInput): AccountResult<Account> {
+    const v = validateAccount(input as unknown as Record<string, unknown>)
+    if (!v.ok) return v
+    if (this.#row(v.value.account) !== undefined) return { ok: false, code: AccountError.EXISTS, reason: `account ${v.value.account} already exists` }
+    this.#stmt.insert.run(params(v.value, this.#now().toISOString()))
+    return { ok: true, value: this.get(v.value.account)! }
+  }
+
+  update (account: string, patch: AccountPatch): AccountResult<Account> {
+    const r = this.#row(account)
+    if (r === undefined) return { ok: false, code: AccountError.NOT_FOUND, reason: `no account ${account.toUpperCase()}` }
+    if ('account' in (patch as object)) return { ok: false, code: AccountError.INVALID, reason: 'the account number cannot be changed' }
+    const v = validateAccount(patch as Record<string, unknown>, toAccountRow(r))
+    if (!v.ok) return v
+    this.#stmt.update.run(params(v.value, this.#now().toISOString()))
+    return { ok: true, value: this.get(account)! }
+  }
+
+  remove (account: string): AccountResult<Account> {
+    const existing = this.get(account)
+    if (existing === undefined) return { ok: false, code: AccountError.NOT_FOUND, reason: `no account ${account.toUpperCase()}` }
+    this.#stmt.remove.run(existing.account)
+    return { ok: true, value: existing }
+  }
+
+  import (inputs: readonly unknown[]): AccountResult<{ added: number, updated: number }> {
+    const rows: Array<{ row: AccountRow, exists: boolean }> = []
+    for (const [i, input] of inputs.entries()) {
+      if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+        return { ok: false, code: AccountError.INVALID, reason: `entry ${i}: not an object` }
+      }
+      const { account, ...patch } = input as Record<string, unknown>
+      const current = typeof account === 'string' ? this.#row(account) : undefined
+      const v = current === undefined
+        ? validateAccount(input as Record<string, unknown>)
+        : validateAccount(patch, toAccountRow(current))
+      if (!v.ok) return { ok: false, code: v.code, reason: `entry ${i}${typeof account === 'string' ? ` (account ${account})` : ''}: ${v.reason}` }
+      rows.push({ row: v.value, exists: current !== undefined })
+    }
+    const seen = new Set<string>()
+    for (const { row } of rows) {
+      if (seen.has(row.account)) return { ok: false, code: AccountError.INVALID, reason: `account ${row.account} appears twice` }
+      seen.add(row.account)
+    }
+    const now = this.#now().toISOString()
+    this.#db.transaction(() => {
+      for (const { row, exists } of rows) (exists ? this.#stmt.update : this.#stmt.insert).run(params(row, now))
+    })()
+    const updated = rows.filter((r) => r.exists).length
+    return { ok: true, value: { added: rows.length - updated, updated } }
+  }
+
+  receiverAccount (account: string): ReceiverAccount | undefined {
+    if (this.#cache === undefined) this.#load()
+    return this.#cache!.get(account.toUpperCase())
+  }
+
+  /** Loads every account into memory, and starts following the change table from here. */
+  #load (): void {
+    this.#changeSeq = this.#stmt.lastChange.get()?.seq ?? 0
+    const cache = new Map<string, ReceiverAccount>()
+    for (const r of this.#db.prepare('SELECT * FROM accounts').iterate() as IterableIterator<Row>) {
+      cache.set(r.account, receiverAccount(toAccountRow(r), r.created_at, r.updated_at, this.#engine))
+    }
+    this.#cache = cache
+    this.#stmt.prune.run(this.#changeSeq)
+  }
+
+  refresh (): number {
+    if (this.#cache === undefined) {
+      this.#load()
+      return this.#cache!.size
+    }
+    const changes = this.#stmt.changes.all(this.#changeSeq)
+    if (changes.length === 0) return 0
+    const accounts = new Set(changes.map((c) => c.account))
+    for (const a of accounts) {
+      const r = this.#row(a)
+      if (r === undefined) this.#cache.delete(a)
+      else this.#cache.set(a, receiverAccount(toAccountRow(r), r.created_at, r.updated_at, this.#engine))
+    }
+    this.#changeSeq = changes.at(-1)!.seq
+    this.#stmt.prune.run(this.#changeSeq)
+    return accounts.size
+  }
+
+  close (): void {
+    this.#db.close()
+  }
+}

@@ -1,0 +1,99 @@
+/** What every AccountStore must do. */
+import { inspect } from 'node:util'
+import { describe, expect, it } from 'vitest'
+import type { AccountStore } from '../../src/accounts/account-store.js'
+
+const KEY = '0123456789ABCDEF0123456789ABCDEF'
+
+export function accountStoreSuite (name: string, open: () => { store: AccountStore, cleanup?: () => void }): void {
+  describe(`${name} (account store conformance)`, () => {
+    const withStore = (fn: (s: AccountStore) => void) => () => {
+      const { store, cleanup } = open()
+      try { fn(store) } finally { store.close(); cleanup?.() }
+    }
+
+    it('adds a plain account with defaults, matching account numbers without regard to case', withStore((s) => {
+      const r = s.add({ account: '12ab' })
+      expect(r).toMatchObject({ ok: true, value: { account: '12AB', hasKey: false, encryptionRequired: false, tenant: undefined } })
+      expect(s.get('12AB')?.account).toBe('12AB')
+      expect(s.get('12ab')?.account).toBe('12AB')
+      expect(s.count()).toBe(1)
+    }))
+
+    it('stores a key without ever showing it, and requires encryption by default when keyed', withStore((s) => {
+      const r = s.add({ account: '5678', key: 'ABCDEFGHIJKLMNOP', keyFormat: 'ascii', tenant: 'acme', supervisionSeconds: 90 })
+      expect(r).toMatchObject({ ok: true, value: { hasKey: true, keyFormat: 'ascii', encryptionRequired: true, tenant: 'acme', supervisionSeconds: 90 } })
+      const shown = JSON.stringify([r, s.get('5678'), s.list()]) + inspect(s.get('5678'), { depth: 5 })
+      expect(shown).not.toContain('ABCDEFGHIJKLMNOP')
+      const ra = s.receiverAccount('5678')
+      expect(ra?.key?.bits).toBe(128)
+      expect(JSON.stringify(ra) + inspect(ra, { depth: 5, showHidden: true })).not.toContain('ABCDEFGHIJKLMNOP')
+    }))
+
+    it('refuses bad input with a reason that names the field and never the key', withStore((s) => {
+      const cases: Array<[Record<string, unknown>, RegExp]> = [
+        [{ account: '12' }, /account/],
+        [{ account: '1234', key: 'nothex-but-32-characters-long!!' }, /key/],
+        [{ account: '1234', key: KEY.slice(2) }, /key/],
+        [{ account: '1234', keyFormat: 'base64', key: KEY }, /keyFormat/],
+        [{ account: '1234', receiver: 'XYZ' }, /receiver/],
+        [{ account: '1234', prefix: '1234567' }, /prefix/],
+        [{ account: '1234', encryptionRequired: true }, /encryptionRequired/],
+        [{ account: '1234', timeZone: 'Mars/Base' }, /timeZone/],
+        [{ account: '1234', charset: 'klingon' }, /charset/],
+        [{ account: '1234', supervisionSeconds: 0 }, /supervisionSeconds/],
+        [{ account: '1234', tenant: 'a b' }, /tenant/],
+        [{ account: '1234', colour: 'red' }, /unknown field/],
+        [{ account: '1234', timeZone: 'UTC', clockOffsetSeconds: 3600 }, /not both/],
+      ]
+      for (const [input, re] of cases) {
+        const r = s.add(input as never)
+        expect(r.ok, JSON.stringify(input)).toBe(false)
+        if (!r.ok) {
+          expect(r.code).toBe('DC09_ERR_ACCOUNT_INVALID')
+          expect(r.reason).toMatch(re)
+          expect(r.reason).not.toContain(KEY.slice(2))
+        }
+      }
+      expect(s.count()).toBe(0)
+    }))
+
+    it('refuses a duplicate account, and updates or removes only existing ones', withStore((s) => {
+      s.add({ account: '1234' })
+      expect(s.add({ account: '1234' })).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_EXISTS' })
+      expect(s.update('9999', { tenant: 'x' })).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_NOT_FOUND' })
+      expect(s.remove('9999')).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_NOT_FOUND' })
+    }))
+
+    it('updates fields, keeps the rest, and lets a key be set, rotated and removed', withStore((s) => {
+      s.add({ account: '1234', tenant: 'acme', prefix: '0' })
+      expect(s.update('1234', { key: KEY })).toMatchObject({ ok: true, value: { hasKey: true, keyFormat: 'hex', encryptionRequired: true, tenant: 'acme', prefix: '0' } })
+      expect(s.update('1234', { encryptionRequired: false })).toMatchObject({ ok: true, value: { hasKey: true, encryptionRequired: false } })
+      expect(s.update('1234', { key: null })).toMatchObject({ ok: true, value: { hasKey: false, encryptionRequired: false } })
+      expect(s.update('1234', { prefix: null, windowAhead: 60 })).toMatchObject({ ok: true, value: { prefix: undefined, windowAhead: 60, tenant: 'acme' } })
+      expect(s.update('1234', { account: '9999' } as never)).toMatchObject({ ok: false })
+      expect(s.remove('1234')).toMatchObject({ ok: true })
+      expect(s.get('1234')).toBeUndefined()
+      expect(s.receiverAccount('1234')).toBeUndefined()
+    }))
+
+    it('imports all or nothing, adding and updating', withStore((s) => {
+      s.add({ account: '1111', tenant: 'old' })
+      expect(s.import([{ account: '1111', tenant: 'new' }, { account: '2222' }, { account: 'bad!' }])).toMatchObject({ ok: false, reason: /entry 2/ })
+      expect(s.count()).toBe(1)
+      expect(s.import([{ account: '1111', tenant: 'new' }, { account: '2222', key: KEY, keyFormat: 'hex' }])).toEqual({ ok: true, value: { added: 1, updated: 1 } })
+      expect(s.get('1111')?.tenant).toBe('new')
+      expect(s.get('2222')?.encryptionRequired).toBe(true)
+      expect(s.import([{ account: '3333' }, { account: '3333' }])).toMatchObject({ ok: false, reason: /twice/ })
+      expect(s.import([42])).toMatchObject({ ok: false })
+    }))
+
+    it('lists in pages and by tenant', withStore((s) => {
+      for (let i = 100; i < 130; i++) s.add({ account: String(i), tenant: i % 2 === 0 ? 'even' : 'odd' })
+      const first = s.list({ limit: 10 })
+      expect(first.map((a) => a.account)).toEqual(Array.from({ length: 10 }, (_, i) => String(100 + i)))
+      expect(s.list({ limit: 10, after: first.at(-1)!.account })[0]!.account).toBe('110')
+      expect(s.list({ tenant: 'odd' }).length).toBe(15)
+    }))
+  })
+}
