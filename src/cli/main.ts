@@ -3,8 +3,31 @@
 import { createInterface } from 'node:readline'
 import { Command, Option } from 'commander'
 import { isCharset, isTimeZone, type AesEngineName, type AesKey, type KeyFormat, type PanelClock, type TimestampWindow } from '../protocol/index.js'
+import { readFileSync } from 'node:fs'
+import { defaultOptions, type ReceiverOptions } from '../receiver/options.js'
+import * as accounts from './commands/accounts.js'
 import { runDecode } from './commands/decode.js'
-import { loadKey, packageVersion, parseNow, parseSeconds, parseWindow } from './options.js'
+import { exportJournal, verify } from './commands/journal.js'
+import { runSend } from './commands/send.js'
+import { serve } from './commands/serve.js'
+import { loadKey, packageVersion, parseCount, parseNow, parsePort, parseSeconds, parseWindow } from './options.js'
+
+/** Receiver limits from a JSON file: names and types as in the README's limits table. */
+function readLimits (file: string): Partial<ReceiverOptions> {
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(raw)) {
+    const d = (defaultOptions as unknown as Record<string, unknown>)[k]
+    if (d === undefined) throw new Error(`${file}: unknown setting ${JSON.stringify(k)}`)
+    if (typeof v !== typeof d || (typeof v === 'number' && (!Number.isFinite(v) || v < 0))) throw new Error(`${file}: ${k} must be a ${typeof d}`)
+    if (k === 'unknownAccounts' && !['nak', 'duh', 'quarantine'].includes(v as string)) throw new Error(`${file}: unknownAccounts is nak, duh or quarantine`)
+    out[k] = v
+  }
+  return out as Partial<ReceiverOptions>
+}
+
+const readStdin = (): string => readFileSync(0, 'utf8')
+const io: accounts.Io = { out: (s) => process.stdout.write(s), readStdin }
 
 export function buildProgram (): Command {
   const program = new Command()
@@ -41,6 +64,107 @@ export function buildProgram (): Command {
         : o.clockOffset !== undefined ? { offsetSeconds: o.clockOffset } : undefined
       const lines = createInterface({ input: process.stdin, crlfDelay: Infinity })
       await runDecode(lines, { key, now: o.now, window: o.window, hex: o.hex, charset: o.charset, clock }, (s) => process.stdout.write(s))
+    })
+
+  program.command('serve')
+    .description('run the receiver: TCP and UDP on one port, every event journaled before it is acknowledged')
+    .option('--data <dir>', 'data directory (journal, accounts)', './data')
+    .option('--host <address>', 'address to listen on (0.0.0.0 for all)', '127.0.0.1')
+    .option('--port <port>', 'TCP and UDP port', parsePort, 9000)
+    .option('--no-tcp', 'do not listen on TCP')
+    .option('--no-udp', 'do not listen on UDP')
+    .option('--demo', 'create two demo accounts if there are none, and say how to send them events')
+    .addOption(new Option('--unknown-accounts <policy>', 'answer to unregistered accounts').choices(['nak', 'duh', 'quarantine']).default('nak'))
+    .option('--silent-unreadable', 'send nothing (instead of NAK) for frames that cannot be read')
+    .addOption(new Option('--fsync <policy>', 'one fdatasync per group of events, or per event').choices(['group', 'each']).default('group'))
+    .option('--config <file>', 'JSON file with receiver limits (names as in the README)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .action(async (o: { data: string, host: string, port: number, tcp: boolean, udp: boolean, demo?: boolean, unknownAccounts: ReceiverOptions['unknownAccounts'], silentUnreadable?: boolean, fsync: 'group' | 'each', config?: string, logLevel: string }) => {
+      let limits: Partial<ReceiverOptions> = {}
+      try {
+        if (o.config !== undefined) limits = readLimits(o.config)
+      } catch (err) {
+        program.error(`error: ${(err as Error).message}`, { exitCode: 2 })
+      }
+      await serve({
+        data: o.data, host: o.host, port: o.port, tcp: o.tcp, udp: o.udp, demo: o.demo === true, logLevel: o.logLevel, fsync: o.fsync,
+        receiver: { ...limits, unknownAccounts: o.unknownAccounts, ...(o.silentUnreadable === true ? { nakUnreadable: false } : {}) },
+      })
+    })
+
+  const acc = program.command('accounts').description('manage the accounts the receiver accepts (works while it runs)')
+  const accountOptions = (c: Command) => c
+    .requiredOption('--data <dir>', 'data directory')
+    .requiredOption('--account <number>', 'account number (3-16 hex digits or letters)')
+    .option('--key-stdin', 'read the AES key from standard input')
+    .option('--key-file <file>', 'read the AES key from a file')
+    .addOption(new Option('--key-format <format>', 'hex digits, or ASCII characters used as the key bytes').choices(['hex', 'ascii']))
+    .option('--prefix <hex>', 'the account prefix (L) frames must carry ("" clears)')
+    .option('--receiver <hex>', 'the receiver number (R) frames must carry ("" clears)')
+    .option('--tenant <name>', 'the installer company that owns the account')
+    .option('--supervision <seconds>', 'expected reporting interval', parseCount)
+    .option('--encryption-required', 'refuse plain frames (the default when a key is set)')
+    .option('--no-encryption-required', 'accept plain frames even with a key set')
+    .option('--window <+ahead,-behind>', 'timestamp window in seconds', parseWindow)
+    .option('--clock-offset <seconds>', 'the panel clock runs this many seconds ahead of UTC', parseSeconds)
+    .option('--time-zone <zone>', 'the panel sends local time in this IANA zone')
+    .option('--charset <name>', 'charset of text in its events')
+    .option('--check-plain-timestamp', 'check the window on plain frames too')
+  accountOptions(acc.command('add').description('add an account'))
+    .action((o: accounts.AccountFlags & { data: string, account: string }) => { process.exitCode = accounts.add(o.data, o.account, o, io) })
+  accountOptions(acc.command('update').description('change an account (only the given fields)'))
+    .option('--remove-key', 'remove the AES key')
+    .action((o: accounts.AccountFlags & { data: string, account: string }) => { process.exitCode = accounts.update(o.data, o.account, o, io) })
+  acc.command('remove').description('remove an account')
+    .requiredOption('--data <dir>', 'data directory').requiredOption('--account <number>', 'account number')
+    .action((o: { data: string, account: string }) => { process.exitCode = accounts.remove(o.data, o.account, io) })
+  acc.command('show').description('show an account (never its key: only whether one is set)')
+    .requiredOption('--data <dir>', 'data directory').requiredOption('--account <number>', 'account number').option('--json', 'as JSON')
+    .action((o: { data: string, account: string, json?: boolean }) => { process.exitCode = accounts.show(o.data, o.account, o.json === true, io) })
+  acc.command('list').description('list accounts')
+    .requiredOption('--data <dir>', 'data directory').option('--tenant <name>', 'only this tenant\'s').option('--json', 'as JSON lines')
+    .action((o: { data: string, tenant?: string, json?: boolean }) => {
+      process.exitCode = accounts.list(o.data, { json: o.json === true, ...(o.tenant === undefined ? {} : { tenant: o.tenant }) }, io)
+    })
+  acc.command('import').description('add or update accounts from a JSON array, all or nothing')
+    .requiredOption('--data <dir>', 'data directory').argument('<file>', 'JSON array of accounts')
+    .action((file: string, o: { data: string }) => { process.exitCode = accounts.importFile(o.data, file, io) })
+
+  const journal = program.command('journal').description('read the event journal (works while the receiver runs)')
+  journal.command('export').description('print every record as a JSON line')
+    .requiredOption('--data <dir>', 'data directory').option('--from <id>', 'start at this journal id', parseCount, 1)
+    .action(async (o: { data: string, from: number }) => { await exportJournal(o.data, o.from, (s) => process.stdout.write(s)) })
+  journal.command('verify').description('check every record\'s checksum and report what was found')
+    .requiredOption('--data <dir>', 'data directory')
+    .action(async (o: { data: string }) => { process.exitCode = (await verify(o.data, (s) => process.stdout.write(s))) ? 0 : 1 })
+
+  program.command('send')
+    .description('send frames (C-escaped lines, or events with --account) to a receiver and check each answer')
+    .option('--host <address>', 'receiver address', '127.0.0.1')
+    .option('--port <port>', 'receiver port', parsePort, 9000)
+    .option('--udp', 'send over UDP instead of TCP')
+    .option('--timeout <ms>', 'how long to wait for each answer', parseCount, 5000)
+    .option('--account <number>', 'build frames for this account from lines like "ADM-CID 1130 01 015", "SIA-DCS Nri1/BA01", "NULL"')
+    .option('--key-file <file>', 'AES key to encrypt with (else the DC09_KEY environment variable)')
+    .addOption(new Option('--key-format <format>', 'how the key is written').choices(['hex', 'ascii']).default('hex'))
+    .option('--prefix <hex>', 'account prefix (L) of built frames', '0')
+    .option('--receiver <hex>', 'receiver number (R) of built frames')
+    .option('--seq <n>', 'first sequence number', parseCount, 1)
+    .action(async (o: { host: string, port: number, udp?: boolean, timeout: number, account?: string, keyFile?: string, keyFormat: KeyFormat, prefix: string, receiver?: string, seq: number }) => {
+      let key: AesKey | undefined
+      try {
+        key = o.account === undefined ? undefined : loadKey(o.keyFile, o.keyFormat, 'node')
+      } catch (err) {
+        program.error(`error: ${(err as Error).message}`, { exitCode: 2 })
+      }
+      const lines = createInterface({ input: process.stdin, crlfDelay: Infinity })
+      try {
+        const ok = await runSend(lines, { host: o.host, port: o.port, udp: o.udp === true, timeoutMs: o.timeout, account: o.account, key, prefix: o.prefix, receiver: o.receiver, seq: o.seq }, (s) => process.stdout.write(s))
+        process.exitCode = ok ? 0 : 1
+      } catch (err) {
+        process.stderr.write(`dc09 send: ${(err as Error).message}\n`)
+        process.exitCode = 1
+      }
     })
 
   return program

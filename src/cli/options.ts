@@ -46,3 +46,13 @@ export function packageVersion (): string {
   }
   return '0.0.0'
 }
+
+export function parsePort (text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535')
+  return Number(text)
+}
+
+export function parseCount (text: string): number {
+  if (!/^\d{1,9}$/.test(text)) throw new InvalidArgumentError('expected a whole number')
+  return Number(text)
+}

@@ -213,6 +213,15 @@ export class FileJournal<T extends object> implements Journal<T> {
     this.#flushing = undefined
   }
 
+  /** Segments last written before `sinceMs` hold only older records: start after them. */
+  async firstIdSince (sinceMs: number): Promise<number> {
+    const segments = listSegments(this.#dir)
+    for (let i = 0; i < segments.length; i++) {
+      if (statSync(segments[i]!.path).mtimeMs >= sinceMs) return segments[i]!.firstId
+    }
+    return this.#nextId
+  }
+
   async * read (fromId = 1): AsyncIterable<Stored<T>> {
     yield * readJournal<T>(this.#dir, fromId, this.#lastId)
   }

@@ -15,6 +15,11 @@ export interface Journal<T extends object> {
   append (record: T): Promise<number>
   /** Records with id >= `fromId`, in order, up to what was committed when the read reached it. */
   read (fromId?: number): AsyncIterable<Stored<T>>
+  /**
+   * An id from which reading finds every record committed at or after `sinceMs` (epoch ms);
+   * it may be earlier, never later. Lets a reader skip old segments.
+   */
+  firstIdSince (sinceMs: number): Promise<number>
   /** The id of the last committed record (0 when empty). */
   readonly lastId: number
   /** False after a failed commit, until a commit succeeds again. */

@@ -37,6 +37,10 @@ export class MemoryJournal<T extends object> implements Journal<T> {
     })
   }
 
+  async firstIdSince (_sinceMs: number): Promise<number> {
+    return 1
+  }
+
   async * read (fromId = 1): AsyncIterable<Stored<T>> {
     const upTo = this.lastId
     for (const r of this.#records) if (r.id >= fromId && r.id <= upTo) yield r

@@ -38,6 +38,13 @@ export const ErrorCode = {
   DATA: 'DC09_ERR_DATA',
   /** A configured AES key is not 16/24/32 bytes in the given format. */
   KEY_FORMAT: 'DC09_ERR_KEY_FORMAT',
+  // The receiver's own decisions (src/receiver/decide.ts), in the same table so codes stay unique.
+  /** The account is not registered (answer per the unknown-account policy; NAK by default). */
+  UNKNOWN_ACCOUNT: 'DC09_ERR_UNKNOWN_ACCOUNT',
+  /** The frame's receiver number or prefix is not the one the account must arrive with. */
+  ACCOUNT_MISMATCH: 'DC09_ERR_ACCOUNT_MISMATCH',
+  /** The journal could not commit the event: nothing is acknowledged, the panel retries. */
+  COMMIT: 'DC09_ERR_COMMIT',
 } as const
 
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
@@ -64,6 +71,9 @@ export const REPLY_FOR: Readonly<Record<ErrorCode, Reply>> = {
   DC09_ERR_TIMESTAMP_WINDOW: 'NAK',
   DC09_ERR_DATA: 'DUH',
   DC09_ERR_KEY_FORMAT: 'none',
+  DC09_ERR_UNKNOWN_ACCOUNT: 'NAK',
+  DC09_ERR_ACCOUNT_MISMATCH: 'NAK',
+  DC09_ERR_COMMIT: 'NAK',
 }
 
 /** A failure as a value. `reason` is for logs and never holds key material. */

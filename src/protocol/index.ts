@@ -13,7 +13,7 @@ export {
   type PanelClock, type TimestampWindow,
 } from './timestamp.js'
 export {
-  MAX_BODY_BYTES, openPayload, padLength, parseFrame, randomPad, readContent, serializeFrame,
+  MAX_BODY_BYTES, openPayload, padLength, parseFrame, randomPad, readContent, reject, serializeFrame,
   type ContentResult, type CrcForm, type FrameContent, type FrameFields, type FrameHeader, type FrameResult,
   type Quirk, type RawFrame, type Rejection, type SerializeOptions, type XData,
 } from './frame.js'
@@ -30,3 +30,4 @@ export {
   CONTACT_ID_CODE_COUNT, CONTACT_ID_QUALIFIERS, SIA_CODE_COUNT, contactIdCode, contactIdEventClass, siaCode,
   type ContactIdCode, type EventClass, type SiaCode,
 } from './codes/index.js'
+export { checkAnswer, type CheckedAnswer } from './answer.js'

@@ -1,0 +1,135 @@
+/** `dc09 accounts add|list|show|update|remove|import`. Keys come from stdin or a file, never from argv, and are never printed. */
+import { readFileSync } from 'node:fs'
+import type { Account, AccountInput, AccountPatch, AccountResult } from '../../accounts/account.js'
+import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
+import type { KeyFormat, TimestampWindow } from '../../protocol/index.js'
+
+export interface AccountFlags {
+  readonly keyStdin?: boolean
+  readonly keyFile?: string
+  readonly removeKey?: boolean
+  readonly keyFormat?: KeyFormat
+  readonly prefix?: string
+  readonly receiver?: string
+  readonly tenant?: string
+  readonly supervision?: number
+  readonly encryptionRequired?: boolean
+  readonly window?: TimestampWindow
+  readonly clockOffset?: number
+  readonly timeZone?: string
+  readonly charset?: string
+  readonly checkPlainTimestamp?: boolean
+}
+
+export type Io = { readonly out: (s: string) => void, readonly readStdin: () => string }
+
+function keyFrom (f: AccountFlags, io: Io): string | undefined {
+  if (f.keyStdin === true) return io.readStdin().replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '')
+  if (f.keyFile !== undefined) return readFileSync(f.keyFile, 'utf8').replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '')
+  return undefined
+}
+
+/** The fields the flags set; absent flags leave fields alone. */
+function fields (f: AccountFlags, io: Io): AccountPatch {
+  const key = keyFrom(f, io)
+  const p: Record<string, unknown> = {}
+  if (key !== undefined) p.key = key
+  if (f.removeKey === true) p.key = null
+  if (f.keyFormat !== undefined) p.keyFormat = f.keyFormat
+  if (f.prefix !== undefined) p.prefix = f.prefix === '' ? null : f.prefix
+  if (f.receiver !== undefined) p.receiver = f.receiver === '' ? null : f.receiver
+  if (f.tenant !== undefined) p.tenant = f.tenant === '' ? null : f.tenant
+  if (f.supervision !== undefined) p.supervisionSeconds = f.supervision
+  if (f.encryptionRequired !== undefined) p.encryptionRequired = f.encryptionRequired
+  if (f.window !== undefined) { p.windowAhead = f.window.ahead; p.windowBehind = f.window.behind }
+  if (f.clockOffset !== undefined) p.clockOffsetSeconds = f.clockOffset
+  if (f.timeZone !== undefined) p.timeZone = f.timeZone === '' ? null : f.timeZone
+  if (f.charset !== undefined) p.charset = f.charset
+  if (f.checkPlainTimestamp !== undefined) p.checkPlainTimestamp = f.checkPlainTimestamp
+  return p as AccountPatch
+}
+
+/** One line that says what an account is, without its key. */
+export function describeAccount (a: Account): string {
+  const parts = [
+    `account ${a.account}`,
+    a.hasKey ? `key set (${a.keyFormat})` : 'no key',
+    a.encryptionRequired ? 'encryption required' : 'plain frames accepted',
+  ]
+  if (a.receiver !== undefined) parts.push(`receiver ${a.receiver}`)
+  if (a.prefix !== undefined) parts.push(`prefix ${a.prefix}`)
+  if (a.tenant !== undefined) parts.push(`tenant ${a.tenant}`)
+  if (a.supervisionSeconds !== undefined) parts.push(`supervision ${a.supervisionSeconds} s`)
+  if (a.windowAhead !== undefined || a.windowBehind !== undefined) parts.push(`window +${a.windowAhead ?? 20}/-${a.windowBehind ?? 40} s`)
+  if (a.clockOffsetSeconds !== undefined) parts.push(`clock offset ${a.clockOffsetSeconds} s`)
+  if (a.timeZone !== undefined) parts.push(`time zone ${a.timeZone}`)
+  if (a.charset !== undefined) parts.push(`charset ${a.charset}`)
+  return parts.join(', ')
+}
+
+function report<T> (r: AccountResult<T>, io: Io, ok: (v: T) => string): number {
+  if (!r.ok) {
+    process.stderr.write(`error: ${r.reason} (${r.code})\n`)
+    return 1
+  }
+  io.out(ok(r.value) + '\n')
+  return 0
+}
+
+export function withStore<T> (data: string, fn: (s: SqliteAccountStore) => T): T {
+  const s = new SqliteAccountStore(data)
+  try { return fn(s) } finally { s.close() }
+}
+
+export function add (data: string, account: string, f: AccountFlags, io: Io): number {
+  const input = { account, ...fields(f, io) } as AccountInput
+  return withStore(data, (s) => report(s.add(input), io, (a) => `added ${describeAccount(a)}`))
+}
+
+export function update (data: string, account: string, f: AccountFlags, io: Io): number {
+  return withStore(data, (s) => report(s.update(account, fields(f, io)), io, (a) => `updated ${describeAccount(a)}`))
+}
+
+export function remove (data: string, account: string, io: Io): number {
+  return withStore(data, (s) => report(s.remove(account), io, (a) => `removed account ${a.account}`))
+}
+
+export function show (data: string, account: string, json: boolean, io: Io): number {
+  return withStore(data, (s) => {
+    const a = s.get(account)
+    if (a === undefined) {
+      process.stderr.write(`error: no account ${account.toUpperCase()}\n`)
+      return 1
+    }
+    io.out((json ? JSON.stringify(a) : describeAccount(a)) + '\n')
+    return 0
+  })
+}
+
+export function list (data: string, opts: { tenant?: string, json: boolean }, io: Io): number {
+  return withStore(data, (s) => {
+    let after: string | undefined
+    for (;;) {
+      const page = s.list({ tenant: opts.tenant, after, limit: 1000 })
+      for (const a of page) io.out((opts.json ? JSON.stringify(a) : describeAccount(a)) + '\n')
+      if (page.length < 1000) return 0
+      after = page.at(-1)!.account
+    }
+  })
+}
+
+export function importFile (data: string, file: string, io: Io): number {
+  let entries: unknown
+  try {
+    entries = JSON.parse(readFileSync(file, 'utf8'))
+  } catch {
+    // Not the parser's message: it quotes the text around the error, and the file holds keys.
+    process.stderr.write(`error: ${file} is not valid JSON\n`)
+    return 1
+  }
+  if (!Array.isArray(entries)) {
+    process.stderr.write(`error: ${file} must hold a JSON array of accounts\n`)
+    return 1
+  }
+  return withStore(data, (s) => report(s.import(entries), io, (r) => `imported ${entries.length} account(s): ${r.added} added, ${r.updated} updated`))
+}

@@ -1,0 +1,21 @@
+/** `dc09 journal export|verify`: read the journal while the receiver runs (no lock needed). */
+import { join } from 'node:path'
+import { readJournal, verifyJournal } from '../../journal/file-journal.js'
+
+export async function exportJournal (data: string, from: number, write: (s: string) => void): Promise<number> {
+  let n = 0
+  for await (const r of readJournal(join(data, 'journal'), from)) {
+    write(JSON.stringify(r) + '\n')
+    n++
+  }
+  return n
+}
+
+/** Prints what it found; returns false when anything is damaged. */
+export async function verify (data: string, write: (s: string) => void): Promise<boolean> {
+  const r = await verifyJournal(join(data, 'journal'))
+  write(`${r.segments} segment(s), ${r.records} record(s)${r.firstId === undefined ? '' : `, ids ${r.firstId} to ${r.lastId}`}\n`)
+  for (const p of r.problems) write(`damage: ${p.segment} at byte ${p.offset}: ${p.reason}\n`)
+  write(r.problems.length === 0 ? 'every checksum is good\n' : `${r.problems.length} problem(s)\n`)
+  return r.problems.length === 0
+}

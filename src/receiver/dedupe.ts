@@ -1,0 +1,61 @@
+/**
+ * The duplicate window: a panel that did not get its ACK sends the same event again, with the
+ * same sequence number (and, encrypted, a new pad and timestamp). Within the window, the same
+ * account, receiver, prefix, sequence, token and content is the same event: journaled once,
+ * acknowledged every time. Dual-path panels send one event by two routes; the same applies.
+ */
+import { createHash } from 'node:crypto'
+import type { DecodedFrame } from '../protocol/index.js'
+
+/** Identifies an event for retransmission purposes; undefined for link tests (each proves liveness). */
+export function dedupeKey (f: DecodedFrame): string | undefined {
+  if (f.token === 'NULL') return undefined
+  // A 128-bit digest of the content: a collision would silently drop a real event, so not a short hash.
+  const h = createHash('sha256')
+  h.update(f.data)
+  for (const x of f.xdata) h.update(`\x00${x.id}`).update(x.raw)
+  return `${f.account}|${f.rcvr ?? ''}|${f.lpref ?? ''}|${f.seq}|${f.token}|${h.digest('base64url').slice(0, 22)}`
+}
+
+type Entry = { at: number, id: number | Promise<number> }
+
+export class DuplicateWindow {
+  readonly #windowMs: number
+  readonly #max: number
+  /** Insertion order is time order: the oldest entries are first. */
+  readonly #entries = new Map<string, Entry>()
+
+  constructor (windowMs: number, max: number) {
+    this.#windowMs = windowMs
+    this.#max = max
+  }
+
+  get size (): number {
+    return this.#entries.size
+  }
+
+  /** The journal id (or the commit in progress) of an earlier copy within the window. */
+  get (key: string, now: number): number | Promise<number> | undefined {
+    this.#expire(now)
+    return this.#entries.get(key)?.id
+  }
+
+  /** Remembers an event, committed (an id) or being committed (its append). */
+  set (key: string, id: number | Promise<number>, at: number): void {
+    this.#entries.delete(key)
+    this.#entries.set(key, { at, id })
+    while (this.#entries.size > this.#max) this.#entries.delete(this.#entries.keys().next().value!)
+  }
+
+  /** Forgets an event whose commit failed: its retransmission must be committed anew. */
+  delete (key: string, id: Promise<number>): void {
+    if (this.#entries.get(key)?.id === id) this.#entries.delete(key)
+  }
+
+  #expire (now: number): void {
+    for (const [k, e] of this.#entries) {
+      if (now - e.at <= this.#windowMs) break
+      this.#entries.delete(k)
+    }
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Every limit of the receiver, with why it exists (STYLE rule 12). A receiver faces the internet:
+ * each input is bounded, and each limit has a test that trips it.
+ */
+import { MAX_BODY_BYTES } from '../protocol/index.js'
+
+export type UnknownAccountPolicy = 'nak' | 'duh' | 'quarantine'
+
+export interface ReceiverOptions {
+  /** Open TCP connections in all: bounds file descriptors and memory. */
+  readonly maxConnections: number
+  /** Open TCP connections from one address: one host cannot take every slot (carrier NAT puts many panels behind one address, hence generous). */
+  readonly maxConnectionsPerAddress: number
+  /** Largest body a frame's length field may declare: the 0LLL field's own maximum. */
+  readonly maxBodyBytes: number
+  /** Bytes held for one unfinished frame: one whole frame, never more. */
+  readonly maxBufferedBytes: number
+  /** A TCP connection that sends nothing this long is closed (panels reconnect; their link tests keep a live one open). */
+  readonly idleTimeoutMs: number
+  /** A started frame must be complete this soon: slow senders hold a slot and memory. */
+  readonly frameTimeoutMs: number
+  /** Frames read but not yet answered on one connection; reading pauses above it (read only as fast as the journal commits). */
+  readonly maxInFlightPerConnection: number
+  /** A peer that does not read its answers for this long is dropped. */
+  readonly drainTimeoutMs: number
+  /** Largest UDP datagram taken: one frame and some slack; anything larger is not DC-09. */
+  readonly udpMaxDatagram: number
+  /** A tripped limit or a rejection is logged once per peer per window, with a count. */
+  readonly logWindowMs: number
+  /** Retransmissions of one event (same account, sequence, content) within this window are journaled once. */
+  readonly duplicateWindowMs: number
+  /** Entries the duplicate window may hold: its memory bound. */
+  readonly maxDuplicateEntries: number
+  /** What an unregistered account gets: NAK, DUH, or its events journaled in quarantine (commissioning). */
+  readonly unknownAccounts: UnknownAccountPolicy
+  /** Answer unreadable frames (bad CRC, length, framing) with NAK; false: stay silent. */
+  readonly nakUnreadable: boolean
+  /** How long shutdown waits for in-flight frames to commit and be answered. */
+  readonly shutdownTimeoutMs: number
+  /** How often account changes by other processes are picked up. */
+  readonly accountRefreshMs: number
+}
+
+export const defaultOptions: ReceiverOptions = Object.freeze({
+  maxConnections: 20_000,
+  maxConnectionsPerAddress: 512,
+  maxBodyBytes: MAX_BODY_BYTES,
+  maxBufferedBytes: MAX_BODY_BYTES + 10,
+  idleTimeoutMs: 180_000,
+  frameTimeoutMs: 10_000,
+  maxInFlightPerConnection: 32,
+  drainTimeoutMs: 10_000,
+  udpMaxDatagram: 8192,
+  logWindowMs: 60_000,
+  duplicateWindowMs: 600_000,
+  maxDuplicateEntries: 500_000,
+  unknownAccounts: 'nak',
+  nakUnreadable: true,
+  shutdownTimeoutMs: 15_000,
+  accountRefreshMs: 1_000,
+})

@@ -1,0 +1,179 @@
+/**
+ * The receiver's handling of one frame, for TCP and UDP alike: decide, then either answer the
+ * rejection, or journal the event and acknowledge it once the journal has committed it
+ * (invariant 1). Retransmissions within the duplicate window are acknowledged without being
+ * journaled again, also when they arrive while the first copy is still being committed.
+ */
+import type { AccountStore } from '../accounts/account-store.js'
+import type { ReceiverAccount } from '../accounts/account.js'
+import type { Journal } from '../journal/journal.js'
+import {
+  ErrorCode, serializeAck, serializeEncryptedAck, serializeNak, serializeRejection,
+  type CrcForm, type DecodedFrame, type Rejection,
+} from '../protocol/index.js'
+import { decide, SECURITY_CODES } from './decide.js'
+import { dedupeKey, DuplicateWindow } from './dedupe.js'
+import { RateLimitedLog, type Logger } from './log.js'
+import type { ReceiverOptions } from './options.js'
+import type { FrameRecord } from './record.js'
+
+export interface FrameMeta {
+  readonly transport: 'tcp' | 'udp'
+  /** The sender's address (no port): the key for per-peer limits and log rate limits. */
+  readonly address: string
+  /** `address:port`. */
+  readonly peer: string
+}
+
+export interface ReceiverDeps {
+  readonly journal: Journal<FrameRecord>
+  readonly accounts: AccountStore
+  readonly logger: Logger
+  readonly options: ReceiverOptions
+  /** Epoch ms; tests move time. */
+  readonly clock?: (() => number) | undefined
+}
+
+/** Counters for logs, health and (later) metrics. */
+export interface ReceiverStats {
+  frames: number
+  accepted: number
+  duplicates: number
+  commitFailures: number
+  rejected: Record<string, number>
+}
+
+/** Codes for frames that could not even be read: answered NAK, or nothing when so configured. */
+const UNREADABLE: ReadonlySet<string> = new Set([
+  ErrorCode.FRAMING, ErrorCode.FRAME_TOO_LARGE, ErrorCode.BUFFER_LIMIT, ErrorCode.LENGTH, ErrorCode.CRC, ErrorCode.FORMAT,
+])
+
+export class Receiver {
+  readonly stats: ReceiverStats = { frames: 0, accepted: 0, duplicates: 0, commitFailures: 0, rejected: {} }
+  readonly #deps: ReceiverDeps
+  readonly #clock: () => number
+  readonly #dups: DuplicateWindow
+  readonly #logLimit: RateLimitedLog
+
+  constructor (deps: ReceiverDeps) {
+    this.#deps = deps
+    this.#clock = deps.clock ?? Date.now
+    this.#dups = new DuplicateWindow(deps.options.duplicateWindowMs, deps.options.maxDuplicateEntries)
+    this.#logLimit = new RateLimitedLog(deps.options.logWindowMs)
+  }
+
+  get healthy (): boolean {
+    return this.#deps.journal.healthy
+  }
+
+  /**
+   * Rebuilds the duplicate window from the journal's recent records, so that a frame committed
+   * just before a crash, whose ACK never left, is acknowledged and not journaled again when the
+   * panel retransmits it after the restart.
+   */
+  async start (): Promise<number> {
+    const since = this.#clock() - this.#deps.options.duplicateWindowMs
+    let n = 0
+    for await (const r of this.#deps.journal.read(await this.#deps.journal.firstIdSince(since))) {
+      if (r.type === 'frame' && r.dedupe !== undefined && r.receivedAt >= since) {
+        this.#dups.set(r.dedupe, Promise.resolve(r.id), r.receivedAt)
+        n++
+      }
+    }
+    return n
+  }
+
+  /** Handles one whole frame; resolves with the answer to send (null: send nothing). */
+  async handleFrame (bytes: Buffer, meta: FrameMeta): Promise<Buffer | null> {
+    const now = this.#clock()
+    this.stats.frames++
+    const d = decide(bytes, { accounts: this.#deps.accounts, unknownAccounts: this.#deps.options.unknownAccounts, now })
+    if (d.kind === 'reject') return this.reject(d.rejection, meta, d.account)
+    const f = d.frame
+    const key = dedupeKey(f)
+    if (key !== undefined) {
+      const earlier = this.#dups.get(key, now)
+      if (earlier !== undefined) {
+        try {
+          const id = await earlier
+          this.stats.duplicates++
+          this.#deps.logger.debug({ peer: meta.peer, account: f.account, seq: f.seq, duplicateOf: id }, 'retransmission acknowledged again')
+          return this.#ack(f, d.account)
+        } catch {
+          // The first copy's commit failed: this copy is committed in its place below.
+        }
+      }
+    }
+    const commit = this.#deps.journal.append(record(f, meta, now, d.quarantine, key, bytes))
+    if (key !== undefined) this.#dups.set(key, commit, now)
+    try {
+      await commit
+    } catch (err) {
+      if (key !== undefined) this.#dups.delete(key, commit)
+      this.stats.commitFailures++
+      this.#logOnce(meta, 'commit', 'error', { err: (err as Error).message, account: f.account, seq: f.seq }, 'the journal could not commit an event; not acknowledged')
+      this.#count(ErrorCode.COMMIT)
+      return this.#deps.options.nakUnreadable ? serializeNak(this.#clock(), f.crcForm) : null
+    }
+    this.stats.accepted++
+    if (d.quarantine) this.#logOnce(meta, `quarantine:${f.account}`, 'warn', { account: f.account }, 'event from an unregistered account journaled in quarantine')
+    return this.#ack(f, d.account)
+  }
+
+  #ack (f: DecodedFrame, account: ReceiverAccount | undefined): Buffer {
+    // Encrypted frames only decode with the account's key, so it is there.
+    return f.encrypted && account?.key !== undefined ? serializeEncryptedAck(f, account.key, this.#clock()) : serializeAck(f)
+  }
+
+  /**
+   * Counts and logs a rejection and returns its answer. Also for what the splitter drops
+   * (noise, framing) and for datagrams that hold no frame.
+   */
+  reject (r: Rejection, meta: FrameMeta, account?: ReceiverAccount, crcForm?: CrcForm): Buffer | null {
+    this.#count(r.code)
+    const security = SECURITY_CODES.has(r.code)
+    const level = r.code === ErrorCode.NOISE ? 'debug' : security ? 'warn' : 'info'
+    this.#logOnce(meta, r.code, level, {
+      code: r.code, reason: r.reason, account: account?.account.account ?? r.header?.acct, ...(security ? { security: true } : {}),
+    }, security ? 'security: frame refused' : 'frame refused')
+    if (UNREADABLE.has(r.code) && !this.#deps.options.nakUnreadable) return null
+    return serializeRejection(crcForm === undefined || r.crcForm !== undefined ? r : { ...r, crcForm }, this.#clock())
+  }
+
+  #count (code: string): void {
+    this.stats.rejected[code] = (this.stats.rejected[code] ?? 0) + 1
+  }
+
+  #logOnce (meta: FrameMeta, what: string, level: 'debug' | 'info' | 'warn' | 'error', fields: object, msg: string): void {
+    const t = this.#logLimit.take(`${meta.address}|${what}`, this.#clock())
+    if (!t.log) return
+    this.#deps.logger[level]({ peer: meta.peer, transport: meta.transport, ...fields, ...(t.suppressed > 0 ? { suppressedSinceLast: t.suppressed } : {}) }, msg)
+  }
+}
+
+function record (f: DecodedFrame, meta: FrameMeta, now: number, quarantine: boolean, dedupe: string | undefined, bytes: Buffer): FrameRecord {
+  const flags: { linkTest?: true, unknownCode?: true, quarantine?: true } = {}
+  if (f.token === 'NULL') flags.linkTest = true
+  if (f.events.some((e) => !e.known)) flags.unknownCode = true
+  if (quarantine) flags.quarantine = true
+  return {
+    type: 'frame',
+    receivedAt: now,
+    transport: meta.transport,
+    peer: meta.peer,
+    account: f.account.toUpperCase(),
+    rcvr: f.rcvr,
+    lpref: f.lpref,
+    seq: f.seq,
+    token: f.token,
+    encrypted: f.encrypted,
+    events: f.events,
+    xdata: f.xdata.map((x) => ({ id: x.id, value: x.value })),
+    text: f.text,
+    panelTime: f.panelTime,
+    flags,
+    quirks: f.quirks,
+    dedupe,
+    raw: bytes.toString('base64'),
+  }
+}

@@ -1,0 +1,35 @@
+/** What the receiver writes to the journal for each accepted frame. */
+import type { DecodedEvent, Quirk } from '../protocol/index.js'
+
+export interface FrameRecord {
+  readonly type: 'frame'
+  /** Receiver clock, epoch ms. */
+  readonly receivedAt: number
+  readonly transport: 'tcp' | 'udp'
+  /** `address:port` of the sender. */
+  readonly peer: string
+  readonly account: string
+  readonly rcvr: string | undefined
+  readonly lpref: string | undefined
+  readonly seq: string
+  readonly token: string
+  readonly encrypted: boolean
+  readonly events: readonly DecodedEvent[]
+  readonly xdata: ReadonlyArray<{ readonly id: string, readonly value: string }>
+  readonly text: string | undefined
+  /** The panel's time (UTC ms after the account's clock correction), if it sent one. */
+  readonly panelTime: number | undefined
+  readonly flags: {
+    /** A NULL link test: proof the panel is alive (supervision). */
+    readonly linkTest?: true
+    /** At least one event code is not in the code tables. */
+    readonly unknownCode?: true
+    /** The account is not registered; accepted under the quarantine policy. */
+    readonly quarantine?: true
+  }
+  readonly quirks: readonly Quirk[]
+  /** The retransmission key: the same key within the window is the same event. */
+  readonly dedupe: string | undefined
+  /** The frame exactly as received, base64 (an encrypted payload stays encrypted). */
+  readonly raw: string
+}

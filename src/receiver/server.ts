@@ -1,0 +1,174 @@
+/**
+ * `dc09 serve`'s listeners: TCP and UDP on the same port (a receiver that supports both tells
+ * them apart by itself, PROTOCOL.md §8), the connection limits, the account refresh, and a
+ * graceful shutdown that stops accepting, then commits and answers what is in flight.
+ */
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram'
+import { createServer, isIPv6, type Server, type Socket } from 'node:net'
+import type { AccountStore } from '../accounts/account-store.js'
+import type { Journal } from '../journal/journal.js'
+import { wholeFrame } from '../protocol/index.js'
+import { Connection, type CloseReason } from './connection.js'
+import { RateLimitedLog, type Logger } from './log.js'
+import { defaultOptions, type ReceiverOptions } from './options.js'
+import { Receiver } from './receiver.js'
+import type { FrameRecord } from './record.js'
+
+export interface ListenOptions {
+  readonly host: string
+  /** 0: any free port (tests). */
+  readonly port: number
+  readonly tcp: boolean
+  readonly udp: boolean
+}
+
+export interface ServerDeps {
+  readonly journal: Journal<FrameRecord>
+  readonly accounts: AccountStore
+  readonly logger: Logger
+  readonly options?: Partial<ReceiverOptions> | undefined
+  readonly clock?: (() => number) | undefined
+}
+
+export class ReceiverServer {
+  readonly receiver: Receiver
+  readonly options: ReceiverOptions
+  #port = 0
+  #tcp: Server | undefined
+  #udp: UdpSocket | undefined
+  readonly #connections = new Set<Connection>()
+  readonly #perAddress = new Map<string, number>()
+  readonly #udpPending = new Set<Promise<unknown>>()
+  readonly #log: Logger
+  readonly #limitLog: RateLimitedLog
+  readonly #deps: ServerDeps
+  #refresh: NodeJS.Timeout | undefined
+  #closing = false
+
+  private constructor (deps: ServerDeps) {
+    this.#deps = deps
+    this.options = { ...defaultOptions, ...deps.options }
+    this.#log = deps.logger
+    this.#limitLog = new RateLimitedLog(this.options.logWindowMs)
+    this.receiver = new Receiver({ ...deps, options: this.options })
+  }
+
+  /** Rebuilds the duplicate window, then listens. */
+  static async start (deps: ServerDeps, listen: ListenOptions): Promise<ReceiverServer> {
+    const s = new ReceiverServer(deps)
+    const rebuilt = await s.receiver.start()
+    if (rebuilt > 0) s.#log.info({ events: rebuilt }, 'duplicate window rebuilt from the journal')
+    deps.accounts.refresh()
+    await s.#listen(listen)
+    s.#refresh = setInterval(() => {
+      try {
+        const n = deps.accounts.refresh()
+        if (n > 0) s.#log.info({ accounts: n }, 'account changes picked up')
+      } catch (err) {
+        s.#log.error({ err: (err as Error).message }, 'could not read account changes; will retry')
+      }
+    }, s.options.accountRefreshMs)
+    s.#refresh.unref()
+    return s
+  }
+
+  get port (): number {
+    return this.#port
+  }
+
+  get connections (): number {
+    return this.#connections.size
+  }
+
+  async #listen (l: ListenOptions): Promise<void> {
+    if (!l.tcp && !l.udp) throw new Error('nothing to listen on: enable TCP, UDP or both')
+    let port = l.port
+    if (l.tcp) {
+      const tcp = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 }, (socket) => this.#accept(socket))
+      tcp.maxConnections = this.options.maxConnections
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject)
+        tcp.listen(port, l.host, () => { tcp.off('error', reject); resolve() })
+      })
+      tcp.on('error', (err) => this.#log.error({ err: err.message }, 'TCP listener error'))
+      port = (tcp.address() as { port: number }).port
+      this.#tcp = tcp
+    }
+    if (l.udp) {
+      const udp = createSocket({ type: isIPv6(l.host) ? 'udp6' : 'udp4', reuseAddr: false })
+      await new Promise<void>((resolve, reject) => {
+        udp.once('error', reject)
+        udp.bind(port, l.host, () => { udp.off('error', reject); resolve() })
+      })
+      udp.on('error', (err) => this.#log.error({ err: err.message }, 'UDP socket error'))
+      udp.on('message', (msg, rinfo) => this.#datagram(msg, rinfo))
+      port = udp.address().port
+      this.#udp = udp
+    }
+    this.#port = port
+    this.#log.info({ host: l.host, port, tcp: l.tcp, udp: l.udp }, 'listening')
+  }
+
+  #accept (socket: Socket): void {
+    const address = socket.remoteAddress ?? 'unknown'
+    const peer = `${address}:${socket.remotePort ?? 0}`
+    const fromHere = this.#perAddress.get(address) ?? 0
+    if (this.#closing || fromHere >= this.options.maxConnectionsPerAddress) {
+      const t = this.#limitLog.take(`${address}|maxConnectionsPerAddress`, Date.now())
+      if (t.log && !this.#closing) this.#log.warn({ peer, limit: this.options.maxConnectionsPerAddress, ...(t.suppressed > 0 ? { suppressedSinceLast: t.suppressed } : {}) }, 'too many connections from one address; refused')
+      socket.destroy()
+      return
+    }
+    this.#perAddress.set(address, fromHere + 1)
+    const conn = new Connection(socket, { transport: 'tcp', address, peer }, this.receiver, this.options, this.#log, (reason: CloseReason) => {
+      this.#connections.delete(conn)
+      const left = (this.#perAddress.get(address) ?? 1) - 1
+      if (left === 0) this.#perAddress.delete(address)
+      else this.#perAddress.set(address, left)
+      this.#log.info({ peer, reason, frames: conn.frames }, 'connection closed')
+    })
+    this.#connections.add(conn)
+    this.#log.info({ peer, connections: this.#connections.size }, 'connection opened')
+  }
+
+  /** One frame per datagram; the answer goes to the datagram's source address and port (§8). */
+  #datagram (msg: Buffer, rinfo: RemoteInfo): void {
+    if (this.#closing) return
+    const meta = { transport: 'udp' as const, address: rinfo.address, peer: `${rinfo.address}:${rinfo.port}` }
+    if (msg.length > this.options.udpMaxDatagram) {
+      const t = this.#limitLog.take(`${rinfo.address}|udpMaxDatagram`, Date.now())
+      if (t.log) this.#log.info({ peer: meta.peer, bytes: msg.length, limit: this.options.udpMaxDatagram }, 'datagram too large; dropped')
+      return
+    }
+    const whole = wholeFrame(msg, { maxBodyBytes: this.options.maxBodyBytes, maxBufferedBytes: this.options.maxBufferedBytes })
+    const answer = whole.ok ? this.receiver.handleFrame(whole.frame, meta) : Promise.resolve(this.receiver.reject(whole, meta))
+    const sent = answer.then((bytes) => {
+      if (bytes !== null && this.#udp !== undefined) this.#udp.send(bytes, rinfo.port, rinfo.address)
+    }).finally(() => this.#udpPending.delete(sent))
+    this.#udpPending.add(sent)
+  }
+
+  /**
+   * Stops accepting, lets every frame already read be committed and answered, then closes.
+   * Gives up waiting after the shutdown timeout (frames still uncommitted are not acknowledged:
+   * the panels retry them).
+   */
+  async close (): Promise<void> {
+    if (this.#closing) return
+    this.#closing = true
+    if (this.#refresh !== undefined) clearInterval(this.#refresh)
+    const tcpClosed = this.#tcp === undefined ? Promise.resolve() : new Promise<void>((resolve) => this.#tcp!.close(() => resolve()))
+    const drained = Promise.all([...[...this.#connections].map((c) => c.shutdown()), ...this.#udpPending])
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), this.options.shutdownTimeoutMs) })
+    if (await Promise.race([drained.then(() => 'done' as const), timedOut]) === 'timeout') {
+      this.#log.warn({ connections: this.#connections.size }, 'shutdown timed out waiting for in-flight frames')
+    }
+    clearTimeout(timer)
+    // Connections have ended their side; do not wait on peers that keep theirs open.
+    for (const c of this.#connections) c.destroy()
+    await tcpClosed
+    if (this.#udp !== undefined) await new Promise<void>((resolve) => this.#udp!.close(() => resolve()))
+    this.#log.info({ stats: this.receiver.stats }, 'receiver stopped')
+  }
+}
