@@ -1,0 +1,173 @@
+/** Every receiver limit, tripped (STYLE rule 28). */
+import { Duplex } from 'node:stream'
+import { afterEach, describe, expect, it } from 'vitest'
+import { MemoryAccountStore } from '../../src/accounts/memory-store.js'
+import type { Journal, Stored } from '../../src/journal/journal.js'
+import { MemoryJournal } from '../../src/journal/memory-journal.js'
+import { serializeFrame } from '../../src/protocol/index.js'
+import { Connection } from '../../src/receiver/connection.js'
+import { createLogger } from '../../src/receiver/log.js'
+import { defaultOptions } from '../../src/receiver/options.js'
+import { Receiver } from '../../src/receiver/receiver.js'
+import type { FrameRecord } from '../../src/receiver/record.js'
+import { startReceiver, TcpPanel, text, udpExchange, type Harness } from './helpers.js'
+
+const harnesses: Harness[] = []
+afterEach(async () => { for (const h of harnesses.splice(0)) await h.stop() })
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function receiver (opts: Parameters<typeof startReceiver>[0] = {}): Promise<Harness> {
+  const h = await startReceiver({ ...opts, setup: (a) => { a.add({ account: '1234' }) } })
+  harnesses.push(h)
+  return h
+}
+
+let seq = 0
+const frame = () => serializeFrame({ token: 'ADM-CID', seq: ++seq, lpref: '0', acct: '1234', data: '#1234|1130 01 015' })
+
+/** A journal whose commits wait until released. */
+class GatedJournal extends MemoryJournal<FrameRecord> {
+  #gate: Promise<void> = new Promise(() => {})
+  #open: () => void = () => {}
+  constructor () {
+    super()
+    this.close_()
+  }
+
+  close_ (): void {
+    this.#gate = new Promise((resolve) => { this.#open = resolve })
+  }
+
+  release (): void {
+    this.#open()
+  }
+
+  override async append (r: FrameRecord): Promise<number> {
+    await this.#gate
+    return super.append(r)
+  }
+}
+
+describe('connection limits', () => {
+  it('maxConnections: connections over the limit are closed at once', async () => {
+    const h = await receiver({ options: { maxConnections: 2 } })
+    const a = await TcpPanel.connect(h.port)
+    const b = await TcpPanel.connect(h.port)
+    const c = await TcpPanel.connect(h.port)
+    expect(await c.whenClosed(1000)).toBe(true)
+    expect(a.closed || b.closed).toBe(false)
+    a.end(); b.end()
+  })
+
+  it('maxConnectionsPerAddress: refused past the limit, and logged once per window, not per attempt', async () => {
+    const h = await receiver({ options: { maxConnectionsPerAddress: 2 } })
+    const keep = [await TcpPanel.connect(h.port), await TcpPanel.connect(h.port)]
+    for (let i = 0; i < 5; i++) expect(await (await TcpPanel.connect(h.port)).whenClosed(1000)).toBe(true)
+    expect(h.logs.filter((l) => l.msg === 'too many connections from one address; refused')).toHaveLength(1)
+    keep[0]!.end()
+    await keep[0]!.whenClosed()
+    await sleep(50)
+    const again = await TcpPanel.connect(h.port)
+    again.write(frame())
+    expect(text(await again.answer())).toContain('"ACK"')
+    for (const p of [...keep, again]) p.end()
+  })
+
+  it('idleTimeoutMs: a connection that sends nothing is closed; one that keeps sending stays', async () => {
+    const h = await receiver({ options: { idleTimeoutMs: 300 } })
+    const idle = await TcpPanel.connect(h.port)
+    const busy = await TcpPanel.connect(h.port)
+    for (let i = 0; i < 5; i++) {
+      busy.write(frame())
+      await busy.answer()
+      await sleep(100)
+    }
+    expect(idle.closed).toBe(true)
+    expect(busy.closed).toBe(false)
+    busy.end()
+  })
+
+  it('frameTimeoutMs: a frame not completed in time is answered NAK and the connection closed', async () => {
+    const h = await receiver({ options: { frameTimeoutMs: 200 } })
+    const p = await TcpPanel.connect(h.port)
+    p.write(frame().subarray(0, 25))
+    expect(text(await p.answer(1000))).toContain('"NAK"')
+    expect(await p.whenClosed(1000)).toBe(true)
+    expect(h.logs.some((l) => l.msg === 'a frame was not completed in time; closing')).toBe(true)
+  })
+})
+
+describe('size limits', () => {
+  it('maxBodyBytes: a declared length over the cap is refused before its body is read', async () => {
+    // The frame's body is 39 bytes.
+    const h = await receiver({ options: { maxBodyBytes: 30, maxBufferedBytes: 50 } })
+    const p = await TcpPanel.connect(h.port)
+    p.write(frame())
+    expect(text(await p.answer())).toContain('"NAK"')
+    expect(h.server.receiver.stats.rejected.DC09_ERR_FRAME_TOO_LARGE).toBe(1)
+  })
+
+  it('maxBufferedBytes: a frame larger than the buffer is refused', async () => {
+    const h = await receiver({ options: { maxBufferedBytes: 40 } })
+    const p = await TcpPanel.connect(h.port)
+    p.write(frame())
+    expect(text(await p.answer())).toContain('"NAK"')
+    expect(h.server.receiver.stats.rejected.DC09_ERR_BUFFER_LIMIT).toBe(1)
+  })
+
+  it('udpMaxDatagram: a larger datagram is dropped without an answer', async () => {
+    const h = await receiver({ options: { udpMaxDatagram: 40 } })
+    expect(await udpExchange(h.port, frame(), 300)).toBeNull()
+    expect(h.logs.some((l) => l.msg === 'datagram too large; dropped')).toBe(true)
+  })
+
+  it('logWindowMs: a flood of noise is logged once per window', async () => {
+    const h = await receiver()
+    const p = await TcpPanel.connect(h.port)
+    for (let i = 0; i < 50; i++) {
+      p.write(`garbage ${i}\n`)
+      p.write(frame())
+      await p.answer()
+    }
+    expect(h.logs.filter((l) => l.code === 'DC09_ERR_NOISE')).toHaveLength(1)
+    expect(h.server.receiver.stats.rejected.DC09_ERR_NOISE).toBe(50)
+  })
+})
+
+describe('back-pressure', () => {
+  it('maxInFlightPerConnection: reading pauses while that many frames wait for their commit', async () => {
+    const journal = new GatedJournal()
+    const h = await receiver({ journal: async () => journal, options: { maxInFlightPerConnection: 2 } })
+    const p = await TcpPanel.connect(h.port)
+    for (let i = 0; i < 6; i++) {
+      p.write(frame())
+      await sleep(40)
+    }
+    expect(h.server.receiver.stats.frames).toBe(2)
+    journal.release()
+    const answers = await p.answers(6)
+    expect(answers.every((a) => text(a).includes('"ACK"'))).toBe(true)
+    expect(h.server.receiver.stats.frames).toBe(6)
+  })
+
+  it('drainTimeoutMs: a peer that does not read its answers is dropped', async () => {
+    const logger = createLogger({ level: 'silent' })
+    const accounts = new MemoryAccountStore()
+    accounts.add({ account: '1234' })
+    const journal: Journal<FrameRecord> = new MemoryJournal<FrameRecord>()
+    const options = { ...defaultOptions, drainTimeoutMs: 150 }
+    const receiver = new Receiver({ journal, accounts, logger, options })
+    // A peer whose receive window is full: every write is refused, and it never drains.
+    const io = new Duplex({ read () {}, write (_c, _e, _cb) { /* never done */ }, highWaterMark: 1 })
+    let reason = ''
+    const conn = new Connection(io, { transport: 'tcp', address: 'test', peer: 'test:1' }, receiver, options, logger, (r) => { reason = r })
+    io.push(frame())
+    await sleep(400)
+    expect(io.destroyed).toBe(true)
+    expect(reason).toBe('drain')
+    void conn
+    const stored: Array<Stored<FrameRecord>> = []
+    for await (const r of journal.read()) stored.push(r)
+    expect(stored).toHaveLength(1)
+  })
+})
