@@ -275,3 +275,22 @@ describe('logs', () => {
   })
 })
 
+
+describe('latency (reported, not asserted: the machines are shared)', () => {
+  it('acknowledges ping-pong frames after a real fdatasync each', async () => {
+    const h = await receiver()
+    const p = await TcpPanel.connect(h.port)
+    const ms: number[] = []
+    for (let i = 0; i < 200; i++) {
+      const f = frame({ acct: i % 2 === 0 ? '1234' : '5678', encrypted: i % 2 === 1 })
+      const t0 = performance.now()
+      p.write(f)
+      expectAck(await p.answer(), f)
+      ms.push(performance.now() - t0)
+    }
+    ms.sort((a, b) => a - b)
+    const pct = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]!.toFixed(2)
+    console.info(`ACK latency over TCP, one panel, file journal (fdatasync per group): p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${ms.at(-1)!.toFixed(2)} ms`)
+    expect(await h.records()).toHaveLength(200)
+  })
+})

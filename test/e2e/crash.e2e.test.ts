@@ -1,0 +1,127 @@
+/**
+ * The crash test: the receiver runs as a child process under load from many panels, is killed
+ * with SIGKILL at a random moment, and restarts on the same data, round after round. Every
+ * (account, sequence) that any panel saw acknowledged must be in the journal, and none twice
+ * (panels retransmit what was not acknowledged, and the duplicate window, rebuilt from the
+ * journal on start, must recognise what was committed but never acknowledged).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { describe, expect, it } from 'vitest'
+import { readJournal } from '../../src/journal/file-journal.js'
+import { checkAnswer, nodeAes, parseFrame, serializeFrame, type AesKey } from '../../src/protocol/index.js'
+import type { FrameRecord } from '../../src/receiver/record.js'
+import { TcpPanel } from './helpers.js'
+
+const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
+const ROUNDS = 20
+const PANELS = 30
+
+function startServer (dir: string): Promise<{ child: ChildProcess, port: number }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--data', dir, '--port', '0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the receiver did not start')), 15_000)
+    const lines = createInterface({ input: child.stdout! })
+    lines.on('line', (l) => {
+      const j = JSON.parse(l) as { msg?: string, port?: number }
+      if (j.msg === 'listening') { clearTimeout(timer); resolve({ child, port: j.port! }) }
+    })
+    child.on('exit', (code) => reject(new Error(`the receiver exited with ${code}`)))
+  })
+}
+
+interface Panel {
+  readonly account: string
+  readonly key: AesKey | undefined
+  seq: number
+  /** The event sent and not yet acknowledged: retransmitted, same sequence, same content. */
+  pending: { seq: number, data: string } | undefined
+}
+
+function build (p: Panel, ev: { seq: number, data: string }): Buffer {
+  // Built anew on each send: an encrypted retransmission has a new pad and timestamp, as a panel's does.
+  return serializeFrame({ token: 'ADM-CID', encrypted: p.key !== undefined, seq: ev.seq, lpref: '0', acct: p.account, data: ev.data, timestamp: Date.now() }, { key: p.key })
+}
+
+/** Drives one panel on one connection until it fails (the receiver died) or `stop` is set. */
+async function drive (p: Panel, port: number, acked: Map<string, number>, stop: { now: boolean }): Promise<void> {
+  let conn: TcpPanel
+  try { conn = await TcpPanel.connect(port) } catch { return }
+  try {
+    while (!stop.now) {
+      if (p.pending === undefined) {
+        p.seq = p.seq >= 9999 ? 1 : p.seq + 1
+        p.pending = { seq: p.seq, data: `#${p.account}|1130 01 ${String(p.seq % 1000).padStart(3, '0')}` }
+      }
+      const f = build(p, p.pending)
+      conn.write(f)
+      const a = await conn.answer(2000)
+      if (a === null) return
+      const c = checkAnswer(a, (parseFrame(f) as { ok: true, frame: never }).frame, p.key)
+      if (c.token !== 'ACK' || c.problems.length > 0) throw new Error(`bad answer: ${c.token} ${c.problems.join('; ')}`)
+      const k = `${p.account}/${p.pending.seq}`
+      acked.set(k, (acked.get(k) ?? 0) + 1)
+      p.pending = undefined
+    }
+  } finally {
+    conn.end()
+  }
+}
+
+describe('crash test', () => {
+  it(`loses no acknowledged event and journals none twice, over ${ROUNDS} SIGKILLs`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dc09-crash-'))
+    try {
+      const panels: Panel[] = Array.from({ length: PANELS }, (_, i) => {
+        const account = String(3000 + i)
+        const hex = i % 2 === 0 ? undefined : (i * 7919).toString(16).padStart(32, 'A').slice(-32).toUpperCase()
+        return { account, key: hex === undefined ? undefined : nodeAes.importKey(Buffer.from(hex, 'hex')), seq: 0, pending: undefined, hex } as Panel & { hex?: string }
+      })
+      writeFileSync(join(dir, 'fleet.json'), JSON.stringify(panels.map((p) => ({ account: p.account, ...((p as { hex?: string }).hex === undefined ? {} : { key: (p as { hex?: string }).hex, keyFormat: 'hex' }) }))))
+      const imported = spawnSync(process.execPath, [BIN, 'accounts', 'import', '--data', dir, join(dir, 'fleet.json')], { encoding: 'utf8' })
+      expect(imported.status, imported.stderr).toBe(0)
+
+      const acked = new Map<string, number>()
+      let kills = 0
+      for (let round = 0; round <= ROUNDS; round++) {
+        const { child, port } = await startServer(dir)
+        const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+        const stop = { now: false }
+        const drivers = panels.map((p) => drive(p, port, acked, stop))
+        if (round < ROUNDS) {
+          await new Promise((r) => setTimeout(r, 150 + Math.random() * 350))
+          child.kill('SIGKILL')
+          kills++
+          await exited
+          await Promise.all(drivers)
+        } else {
+          // Last round: let every panel get its pending event acknowledged, then stop cleanly.
+          await new Promise((r) => setTimeout(r, 500))
+          stop.now = true
+          await Promise.all(drivers)
+          child.kill('SIGTERM')
+          expect(await exited).toBe(0)
+        }
+      }
+      expect(kills).toBe(ROUNDS)
+      expect(panels.every((p) => p.pending === undefined)).toBe(true)
+
+      const journaled = new Map<string, number>()
+      for await (const r of readJournal<FrameRecord>(join(dir, 'journal'))) {
+        const k = `${r.account}/${Number(r.seq)}`
+        journaled.set(k, (journaled.get(k) ?? 0) + 1)
+      }
+      const lost = [...acked.keys()].filter((k) => !journaled.has(k))
+      const twice = [...journaled].filter(([, n]) => n > 1).map(([k]) => k)
+      expect(acked.size).toBeGreaterThan(ROUNDS * PANELS)
+      expect(lost).toEqual([])
+      expect(twice).toEqual([])
+      console.info(`crash test: ${ROUNDS} SIGKILLs, ${acked.size} events acknowledged, ${journaled.size} journaled, none lost, none twice`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 240_000)
+})
