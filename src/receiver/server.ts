@@ -84,7 +84,9 @@ export class ReceiverServer {
     if (!l.tcp && !l.udp) throw new Error('nothing to listen on: enable TCP, UDP or both')
     let port = l.port
     if (l.tcp) {
-      const tcp = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 }, (socket) => this.#accept(socket))
+      // allowHalfOpen: a panel that shuts down its sending side after a frame still gets the answer;
+      // each connection ends its own side once its answers are written.
+      const tcp = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000, allowHalfOpen: true }, (socket) => this.#accept(socket))
       tcp.maxConnections = this.options.maxConnections
       await new Promise<void>((resolve, reject) => {
         tcp.once('error', reject)
@@ -165,7 +167,10 @@ export class ReceiverServer {
       this.#log.warn({ connections: this.#connections.size }, 'shutdown timed out waiting for in-flight frames')
     }
     clearTimeout(timer)
-    // Connections have ended their side; do not wait on peers that keep theirs open.
+    // Every connection has ended its side after its answers; give the sockets a moment to flush
+    // and close, then drop peers that keep theirs open.
+    const grace = Date.now() + 2_000
+    while (this.#connections.size > 0 && Date.now() < grace) await new Promise((r) => setTimeout(r, 20))
     for (const c of this.#connections) c.destroy()
     await tcpClosed
     if (this.#udp !== undefined) await new Promise<void>((resolve) => this.#udp!.close(() => resolve()))

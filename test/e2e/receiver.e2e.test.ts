@@ -294,3 +294,14 @@ describe('latency (reported, not asserted: the machines are shared)', () => {
     expect(await h.records()).toHaveLength(200)
   })
 })
+
+describe('half-closed connections', () => {
+  it('answers a panel that shuts down its sending side right after its frame', async () => {
+    const h = await receiver()
+    const p = await TcpPanel.connect(h.port)
+    const f = frame()
+    p.socket.end(f)
+    expectAck(await p.answer(), f)
+    expect(await p.whenClosed()).toBe(true)
+  })
+})
