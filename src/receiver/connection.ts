@@ -80,7 +80,7 @@ export class Connection {
 
   #slowFrame (): void {
     this.#frameTimer = undefined
-    this.#log.info({ peer: this.meta.peer, buffered: this.#splitter.buffered, limitMs: this.#opts.frameTimeoutMs }, 'a frame was not completed in time; closing')
+    this.#receiver.logLimited(this.meta, 'frameTimeoutMs', 'info', { buffered: this.#splitter.buffered, limitMs: this.#opts.frameTimeoutMs }, 'a frame was not completed in time; closing')
     // Drops the partial frame (answered NAK), then closes once the answers are out.
     this.#splitter.end()
     this.#end('slow-frame')
@@ -117,7 +117,7 @@ export class Connection {
     if (!this.#io.write(bytes) && this.#drainTimer === undefined) {
       // The peer is not reading: give it a while, then let go of it (STYLE rule 11).
       this.#drainTimer = setTimeout(() => {
-        this.#log.info({ peer: this.meta.peer, limitMs: this.#opts.drainTimeoutMs }, 'peer does not read its answers; closing')
+        this.#receiver.logLimited(this.meta, 'drainTimeoutMs', 'info', { limitMs: this.#opts.drainTimeoutMs }, 'peer does not read its answers; closing')
         this.#destroy('drain')
       }, this.#opts.drainTimeoutMs)
     }

@@ -111,12 +111,12 @@ export class Receiver {
     } catch (err) {
       if (key !== undefined) this.#dups.delete(key, commit)
       this.stats.commitFailures++
-      this.#logOnce(meta, 'commit', 'error', { err: (err as Error).message, account: f.account, seq: f.seq }, 'the journal could not commit an event; not acknowledged')
+      this.logLimited(meta, 'commit', 'error', { err: (err as Error).message, account: f.account, seq: f.seq }, 'the journal could not commit an event; not acknowledged')
       this.#count(ErrorCode.COMMIT)
       return this.#deps.options.nakUnreadable ? serializeNak(this.#clock(), f.crcForm) : null
     }
     this.stats.accepted++
-    if (d.quarantine) this.#logOnce(meta, `quarantine:${f.account}`, 'warn', { account: f.account }, 'event from an unregistered account journaled in quarantine')
+    if (d.quarantine) this.logLimited(meta, `quarantine:${f.account}`, 'warn', { account: f.account }, 'event from an unregistered account journaled in quarantine')
     return this.#ack(f, d.account)
   }
 
@@ -133,7 +133,7 @@ export class Receiver {
     this.#count(r.code)
     const security = SECURITY_CODES.has(r.code)
     const level = r.code === ErrorCode.NOISE ? 'debug' : security ? 'warn' : 'info'
-    this.#logOnce(meta, r.code, level, {
+    this.logLimited(meta, r.code, level, {
       code: r.code, reason: r.reason, account: account?.account.account ?? r.header?.acct, ...(security ? { security: true } : {}),
     }, security ? 'security: frame refused' : 'frame refused')
     if (UNREADABLE.has(r.code) && !this.#deps.options.nakUnreadable) return null
@@ -144,7 +144,8 @@ export class Receiver {
     this.stats.rejected[code] = (this.stats.rejected[code] ?? 0) + 1
   }
 
-  #logOnce (meta: FrameMeta, what: string, level: 'debug' | 'info' | 'warn' | 'error', fields: object, msg: string): void {
+  /** Logs once per peer address and `what` per window, with the count held back since (limits, refusals). */
+  logLimited (meta: FrameMeta, what: string, level: 'debug' | 'info' | 'warn' | 'error', fields: object, msg: string): void {
     const t = this.#logLimit.take(`${meta.address}|${what}`, this.#clock())
     if (!t.log) return
     this.#deps.logger[level]({ peer: meta.peer, transport: meta.transport, ...fields, ...(t.suppressed > 0 ? { suppressedSinceLast: t.suppressed } : {}) }, msg)

@@ -88,6 +88,10 @@ export class ReceiverServer {
       // each connection ends its own side once its answers are written.
       const tcp = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000, allowHalfOpen: true }, (socket) => this.#accept(socket))
       tcp.maxConnections = this.options.maxConnections
+      tcp.on('drop', (d?: { remoteAddress?: string }) => {
+        const t = this.#limitLog.take(`${d?.remoteAddress ?? '?'}|maxConnections`, Date.now())
+        if (t.log) this.#log.warn({ peer: d?.remoteAddress, limit: this.options.maxConnections, ...(t.suppressed > 0 ? { suppressedSinceLast: t.suppressed } : {}) }, 'connection limit reached; refused')
+      })
       await new Promise<void>((resolve, reject) => {
         tcp.once('error', reject)
         tcp.listen(port, l.host, () => { tcp.off('error', reject); resolve() })

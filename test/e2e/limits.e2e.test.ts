@@ -56,6 +56,7 @@ describe('connection limits', () => {
     const c = await TcpPanel.connect(h.port)
     expect(await c.whenClosed(1000)).toBe(true)
     expect(a.closed || b.closed).toBe(false)
+    expect(h.logs.filter((l) => l.msg === 'connection limit reached; refused')).toHaveLength(1)
     a.end(); b.end()
   })
 
@@ -87,13 +88,15 @@ describe('connection limits', () => {
     busy.end()
   })
 
-  it('frameTimeoutMs: a frame not completed in time is answered NAK and the connection closed', async () => {
+  it('frameTimeoutMs: a frame not completed in time is answered NAK and the connection closed, logged once per peer', async () => {
     const h = await receiver({ options: { frameTimeoutMs: 200 } })
-    const p = await TcpPanel.connect(h.port)
-    p.write(frame().subarray(0, 25))
-    expect(text(await p.answer(1000))).toContain('"NAK"')
-    expect(await p.whenClosed(1000)).toBe(true)
-    expect(h.logs.some((l) => l.msg === 'a frame was not completed in time; closing')).toBe(true)
+    const slow = await Promise.all([1, 2, 3].map(() => TcpPanel.connect(h.port)))
+    for (const p of slow) p.write(frame().subarray(0, 25))
+    for (const p of slow) {
+      expect(text(await p.answer(1000))).toContain('"NAK"')
+      expect(await p.whenClosed(1000)).toBe(true)
+    }
+    expect(h.logs.filter((l) => l.msg === 'a frame was not completed in time; closing')).toHaveLength(1)
   })
 })
 

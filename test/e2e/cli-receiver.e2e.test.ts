@@ -1,0 +1,80 @@
+/** dc09 accounts, journal and serve as a user runs them (the built binary). */
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { afterAll, describe, expect, it } from 'vitest'
+
+const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
+const KEY = 'Sup3rS3cretAjaxK'
+const dir = mkdtempSync(join(tmpdir(), 'dc09-cli-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+function dc09 (args: string[], input = '') {
+  const r = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', timeout: 20_000 })
+  return { code: r.status, out: r.stdout, err: r.stderr }
+}
+
+describe('dc09 accounts', () => {
+  it('adds, shows, lists, updates and removes, and never prints a key', () => {
+    expect(dc09(['accounts', 'add', '--data', dir, '--account', '1234'])).toMatchObject({ code: 0, out: 'added account 1234, no key, plain frames accepted\n' })
+    const added = dc09(['accounts', 'add', '--data', dir, '--account', '5678', '--key-stdin', '--key-format', 'ascii', '--tenant', 'acme'], KEY)
+    expect(added.code).toBe(0)
+    expect(added.out).toContain('key set (ascii), encryption required, tenant acme')
+    const shown = dc09(['accounts', 'show', '--data', dir, '--account', '5678', '--json'])
+    expect(JSON.parse(shown.out)).toMatchObject({ account: '5678', hasKey: true, keyFormat: 'ascii', tenant: 'acme' })
+    const listed = dc09(['accounts', 'list', '--data', dir])
+    expect(listed.out.trim().split('\n')).toHaveLength(2)
+    expect(dc09(['accounts', 'update', '--data', dir, '--account', '1234', '--supervision', '90', '--window', '+30,-120']).out).toContain('supervision 90 s, window +30/-120 s')
+    expect(dc09(['accounts', 'add', '--data', dir, '--account', '1234']).code).toBe(1)
+    const all = [added, shown, listed, dc09(['accounts', 'list', '--data', dir, '--json'])].map((r) => r.out + r.err).join('')
+    expect(all).not.toContain(KEY)
+    expect(dc09(['accounts', 'remove', '--data', dir, '--account', '1234'])).toMatchObject({ code: 0, out: 'removed account 1234\n' })
+  })
+
+  it('refuses a bad key without repeating it, and has no way to take a key from argv', () => {
+    const bad = dc09(['accounts', 'add', '--data', dir, '--account', '9999', '--key-stdin', '--key-format', 'hex'], 'NOT-A-HEX-KEY-AT-ALL-1234567890AB')
+    expect(bad.code).toBe(1)
+    expect(bad.err).toMatch(/key/)
+    expect(bad.err).not.toContain('NOT-A-HEX-KEY')
+    expect(dc09(['accounts', 'add', '--data', dir, '--account', '9999', '--key', 'x']).code).not.toBe(0)
+  })
+
+  it('imports a fleet file all or nothing, without echoing keys on errors', () => {
+    const file = join(dir, 'fleet.json')
+    writeFileSync(file, JSON.stringify([{ account: '7001', key: '0123456789ABCDEF0123456789ABCDEF', keyFormat: 'hex', prefix: '0', receiver: '1', encryptionRequired: true, tenant: 'acme', supervisionSeconds: 90 }, { account: '7002' }]))
+    expect(dc09(['accounts', 'import', '--data', dir, file])).toMatchObject({ code: 0, out: 'imported 2 account(s): 2 added, 0 updated\n' })
+    writeFileSync(file, '[{"account":"7003","key":"0123456789ABCDEF0123456789ABCDEF" oops')
+    const broken = dc09(['accounts', 'import', '--data', dir, file])
+    expect(broken.code).toBe(1)
+    expect(broken.err).not.toContain('0123456789ABCDEF')
+  })
+})
+
+describe('dc09 serve and journal', () => {
+  it('journals what it acknowledges, refuses a second serve on the same data, exports and verifies', async () => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--data', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const port = await new Promise<number>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).on('line', (l) => {
+        const j = JSON.parse(l) as { msg?: string, port?: number }
+        if (j.msg === 'listening') resolve(j.port!)
+      })
+      child.on('exit', () => reject(new Error('serve exited')))
+    })
+    const second = dc09(['serve', '--data', dir, '--port', '0'])
+    expect(second.code).toBe(1)
+    expect(second.err).toContain(`held by process ${child.pid}`)
+    const sent = dc09(['send', '--port', String(port), '--account', '7002', '--prefix', '0'], 'ADM-CID 1130 01 015\nSIA-DCS Nri1/BA01/BA02\nNULL\n')
+    expect(sent.code).toBe(0)
+    expect(sent.out.trim().split('\n').map((l) => (JSON.parse(l) as { token: string }).token)).toEqual(['ACK', 'ACK', 'ACK'])
+    const exported = dc09(['journal', 'export', '--data', dir])
+    const recs = exported.out.trim().split('\n').map((l) => JSON.parse(l) as { account: string, token: string, flags: object })
+    expect(recs.map((r) => r.token)).toEqual(['ADM-CID', 'SIA-DCS', 'NULL'])
+    expect(dc09(['journal', 'export', '--data', dir, '--from', '3']).out.trim().split('\n')).toHaveLength(1)
+    const exit = new Promise<number | null>((resolve) => child.on('exit', resolve))
+    child.kill('SIGTERM')
+    expect(await exit).toBe(0)
+    expect(dc09(['journal', 'verify', '--data', dir])).toMatchObject({ code: 0, out: expect.stringContaining('every checksum is good') })
+  })
+})
