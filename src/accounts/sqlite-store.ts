@@ -3,7 +3,9 @@
  *
  * The receiver reads accounts from memory: they are loaded once and then refreshed from a change
  * table that triggers fill whenever any process (the CLI, the API) changes an account, so changes
- * take effect without a restart and the hot path never touches the disk.
+ * take effect without a restart and the hot path never touches the disk. The receiver only ever
+ * reads (WAL readers never wait for a lock, so a long import cannot stall it); writers prune
+ * the change table.
  * AES keys are stored in the file (mode 0600, like the rest of the data directory) because the
  * receiver needs them; they never leave this module except expanded inside an AesKey.
  */
@@ -37,7 +39,7 @@ CREATE TABLE IF NOT EXISTS accounts (
   updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS accounts_tenant ON accounts (tenant, account);
-CREATE TABLE IF NOT EXISTS account_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS account_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL, at INTEGER NOT NULL DEFAULT (unixepoch()));
 CREATE TRIGGER IF NOT EXISTS accounts_ins AFTER INSERT ON accounts BEGIN INSERT INTO account_changes (account) VALUES (NEW.account); END;
 CREATE TRIGGER IF NOT EXISTS accounts_upd AFTER UPDATE ON accounts BEGIN INSERT INTO account_changes (account) VALUES (NEW.account); END;
 CREATE TRIGGER IF NOT EXISTS accounts_del AFTER DELETE ON accounts BEGIN INSERT INTO account_changes (account) VALUES (OLD.account); END;
@@ -123,7 +125,7 @@ export class SqliteAccountStore implements AccountStore {
     count: Database.Statement<[], { n: number }>
     changes: Database.Statement<[number], { seq: number, account: string }>
     lastChange: Database.Statement<[], { seq: number | null }>
-    prune: Database.Statement<[number]>
+    prune: Database.Statement<[]>
   }
 
   constructor (dataDir: string, opts: SqliteStoreOptions = {}) {
@@ -148,7 +150,8 @@ export class SqliteAccountStore implements AccountStore {
       count: this.#db.prepare('SELECT count(*) AS n FROM accounts'),
       changes: this.#db.prepare('SELECT seq, account FROM account_changes WHERE seq > ? ORDER BY seq'),
       lastChange: this.#db.prepare('SELECT max(seq) AS seq FROM account_changes'),
-      prune: this.#db.prepare('DELETE FROM account_changes WHERE seq <= ?'),
+      // Changes are kept a day: a receiver that was down longer loads every account on start anyway.
+      prune: this.#db.prepare('DELETE FROM account_changes WHERE at < unixepoch() - 86400'),
     }
   }
 
@@ -180,6 +183,7 @@ export class SqliteAccountStore implements AccountStore {
     if (!v.ok) return v
     if (this.#row(v.value.account) !== undefined) return { ok: false, code: AccountError.EXISTS, reason: `account ${v.value.account} already exists` }
     this.#stmt.insert.run(params(v.value, this.#now().toISOString()))
+    this.#stmt.prune.run()
     return { ok: true, value: this.get(v.value.account)! }
   }
 
@@ -190,6 +194,7 @@ export class SqliteAccountStore implements AccountStore {
     const v = validateAccount(patch as Record<string, unknown>, toAccountRow(r))
     if (!v.ok) return v
     this.#stmt.update.run(params(v.value, this.#now().toISOString()))
+    this.#stmt.prune.run()
     return { ok: true, value: this.get(account)! }
   }
 
@@ -197,6 +202,7 @@ export class SqliteAccountStore implements AccountStore {
     const existing = this.get(account)
     if (existing === undefined) return { ok: false, code: AccountError.NOT_FOUND, reason: `no account ${account.toUpperCase()}` }
     this.#stmt.remove.run(existing.account)
+    this.#stmt.prune.run()
     return { ok: true, value: existing }
   }
 
@@ -222,6 +228,7 @@ export class SqliteAccountStore implements AccountStore {
     const now = this.#now().toISOString()
     this.#db.transaction(() => {
       for (const { row, exists } of rows) (exists ? this.#stmt.update : this.#stmt.insert).run(params(row, now))
+      this.#stmt.prune.run()
     })()
     const updated = rows.filter((r) => r.exists).length
     return { ok: true, value: { added: rows.length - updated, updated } }
@@ -240,7 +247,6 @@ export class SqliteAccountStore implements AccountStore {
       cache.set(r.account, receiverAccount(toAccountRow(r), r.created_at, r.updated_at, this.#engine))
     }
     this.#cache = cache
-    this.#stmt.prune.run(this.#changeSeq)
   }
 
   refresh (): number {
@@ -257,7 +263,6 @@ export class SqliteAccountStore implements AccountStore {
       else this.#cache.set(a, receiverAccount(toAccountRow(r), r.created_at, r.updated_at, this.#engine))
     }
     this.#changeSeq = changes.at(-1)!.seq
-    this.#stmt.prune.run(this.#changeSeq)
     return accounts.size
   }
 

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline'
 import { Command, Option } from 'commander'
 import { isCharset, isTimeZone, type AesEngineName, type AesKey, type KeyFormat, type PanelClock, type TimestampWindow } from '../protocol/index.js'
 import { readFileSync } from 'node:fs'
-import { defaultOptions, type ReceiverOptions } from '../receiver/options.js'
+import { validateOptions, type ReceiverOptions } from '../receiver/options.js'
 import * as accounts from './commands/accounts.js'
 import { runDecode } from './commands/decode.js'
 import { exportJournal, verify } from './commands/journal.js'
@@ -14,16 +14,16 @@ import { loadKey, packageVersion, parseCount, parseNow, parsePort, parseSeconds,
 
 /** Receiver limits from a JSON file: names and types as in the README's limits table. */
 function readLimits (file: string): Partial<ReceiverOptions> {
-  const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(raw)) {
-    const d = (defaultOptions as unknown as Record<string, unknown>)[k]
-    if (d === undefined) throw new Error(`${file}: unknown setting ${JSON.stringify(k)}`)
-    if (typeof v !== typeof d || (typeof v === 'number' && (!Number.isFinite(v) || v < 0))) throw new Error(`${file}: ${k} must be a ${typeof d}`)
-    if (k === 'unknownAccounts' && !['nak', 'duh', 'quarantine'].includes(v as string)) throw new Error(`${file}: unknownAccounts is nak, duh or quarantine`)
-    out[k] = v
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'))
+  } catch {
+    throw new Error(`${file} is not valid JSON`)
   }
-  return out as Partial<ReceiverOptions>
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file} must hold a JSON object`)
+  const v = validateOptions(raw as Record<string, unknown>)
+  if (!v.ok) throw new Error(`${file}: ${v.reason}`)
+  return v.value
 }
 
 const readStdin = (): string => readFileSync(0, 'utf8')
@@ -79,7 +79,8 @@ export function buildProgram (): Command {
     .addOption(new Option('--fsync <policy>', 'one fdatasync per group of events, or per event').choices(['group', 'each']).default('group'))
     .option('--config <file>', 'JSON file with receiver limits (names as in the README)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
-    .action(async (o: { data: string, host: string, port: number, tcp: boolean, udp: boolean, demo?: boolean, unknownAccounts: ReceiverOptions['unknownAccounts'], silentUnreadable?: boolean, fsync: 'group' | 'each', config?: string, logLevel: string }) => {
+    .option('--segment-bytes <n>', 'journal segment size (advanced)', parseCount, 64 << 20)
+    .action(async (o: { data: string, host: string, port: number, tcp: boolean, udp: boolean, demo?: boolean, unknownAccounts: ReceiverOptions['unknownAccounts'], silentUnreadable?: boolean, fsync: 'group' | 'each', config?: string, logLevel: string, segmentBytes: number }) => {
       let limits: Partial<ReceiverOptions> = {}
       try {
         if (o.config !== undefined) limits = readLimits(o.config)
@@ -87,7 +88,7 @@ export function buildProgram (): Command {
         program.error(`error: ${(err as Error).message}`, { exitCode: 2 })
       }
       await serve({
-        data: o.data, host: o.host, port: o.port, tcp: o.tcp, udp: o.udp, demo: o.demo === true, logLevel: o.logLevel, fsync: o.fsync,
+        data: o.data, host: o.host, port: o.port, tcp: o.tcp, udp: o.udp, demo: o.demo === true, logLevel: o.logLevel, fsync: o.fsync, segmentBytes: Math.max(4096, o.segmentBytes),
         receiver: { ...limits, unknownAccounts: o.unknownAccounts, ...(o.silentUnreadable === true ? { nakUnreadable: false } : {}) },
       })
     })

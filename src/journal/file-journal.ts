@@ -11,7 +11,7 @@
  * back to its last committed size, the journal reports itself unhealthy, and the next append
  * tries again: it recovers by itself when the disk does.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { JournalClosedError, type Journal, type Stored } from './journal.js'
@@ -29,6 +29,8 @@ export interface FileJournalOptions {
   readonly openFile?: (path: string, flags: string) => Promise<FileHandle>
   /** Reports what recovery did (torn tail cut). */
   readonly onRecover?: (report: RecoveryReport) => void
+  /** Reports a failure to start a new segment (the journal keeps writing to the current one and retries). */
+  readonly onRollError?: (err: Error) => void
 }
 
 export interface RecoveryReport {
@@ -36,6 +38,8 @@ export interface RecoveryReport {
   readonly records: number
   /** Bytes of a torn tail that were cut (0 when the segment ended cleanly). */
   readonly cutBytes: number
+  /** Whole records found after a hole of zeros in the cut tail (written, never synced, so never acknowledged). */
+  readonly cutRecords: number
 }
 
 export class JournalCorruptError extends Error {
@@ -79,6 +83,10 @@ export class FileJournal<T extends object> implements Journal<T> {
   #flushing: Promise<void> | undefined
   #healthy = true
   #closed = false
+  /** The current segment is full: start a new one before the next group. */
+  #rollDue = false
+  /** A failed group's bytes are still in the file past #size: cut them before writing again. */
+  #dirty = false
 
   private constructor (dir: string, lock: DirLock, opts: FileJournalOptions) {
     this.#dir = dir
@@ -94,6 +102,12 @@ export class FileJournal<T extends object> implements Journal<T> {
   static async open<T extends object> (dataDir: string, opts: FileJournalOptions = {}): Promise<FileJournal<T>> {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 })
     const lock = lockDataDir(dataDir)
+    const journalDir = join(dataDir, 'journal')
+    if (!existsSync(journalDir)) {
+      mkdirSync(journalDir, { mode: 0o700 })
+      // The journal directory's own name must survive a power cut too.
+      await syncDir(dataDir)
+    }
     try {
       const journal = new FileJournal<T>(join(dataDir, 'journal'), lock, opts)
       await journal.#recover()
@@ -113,11 +127,11 @@ export class FileJournal<T extends object> implements Journal<T> {
   }
 
   async #recover (): Promise<void> {
-    mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
     const segments = listSegments(this.#dir)
     const last = segments.at(-1)
     if (last === undefined) {
-      await this.#startSegment(1)
+      this.#fh = await this.#createSegment(1)
+      this.#size = 0
       return
     }
     const fh = await this.#openFile(last.path, 'r+')
@@ -130,9 +144,11 @@ export class FileJournal<T extends object> implements Journal<T> {
     while (offset < size) {
       const d = decodeRecord(buf, offset)
       if (d.kind !== 'record') {
-        // A torn write only ever damages the end. A valid record after the damage means the
-        // file was damaged in the middle: refuse rather than cut away committed events.
-        if (hasRecordAfter(buf, offset + 1)) {
+        // A torn write only ever damages the end. After a power cut, a file system may leave a
+        // hole of zeros inside the last unsynced write with whole records after it: synced data
+        // has no holes, so nothing from the hole on was acknowledged, and it is cut. Anything
+        // else before the end (a flipped byte in synced data) is refused, not cut away.
+        if (hasRecordAfter(buf, offset + 1) && !isZeros(buf, offset, Math.min(size, offset + HEADER_BYTES))) {
           await fh.close()
           throw new JournalCorruptError(`${last.path}: damaged record at byte ${offset} (${d.kind === 'bad' ? d.reason : 'truncated'}) with records after it; run \`dc09 journal verify\``)
         }
@@ -146,7 +162,7 @@ export class FileJournal<T extends object> implements Journal<T> {
       await fh.truncate(offset)
       await fh.datasync()
     }
-    this.#opts.onRecover?.({ segment: last.path, records, cutBytes: size - offset })
+    this.#opts.onRecover?.({ segment: last.path, records, cutBytes: size - offset, cutRecords: countRecords(buf, offset) })
     this.#fh = fh
     this.#size = offset
     this.#lastId = lastId
@@ -157,13 +173,34 @@ export class FileJournal<T extends object> implements Journal<T> {
     return this.#opts.openFile !== undefined ? this.#opts.openFile(path, flags) : open(path, flags, 0o600)
   }
 
-  async #startSegment (firstId: number): Promise<void> {
-    const path = join(this.#dir, segmentName(firstId))
-    this.#fh = await this.#openFile(path, 'a+')
-    this.#size = 0
-    // The new file's name must be durable too, or a crash could lose the whole segment.
-    const dirFd = openSync(this.#dir, 'r')
-    try { fsyncSync(dirFd) } finally { closeSync(dirFd) }
+  /**
+   * A new, empty segment named after the first id it will hold. Opened for positional writes
+   * (not O_APPEND, under which Linux ignores the position), and its name made durable.
+   */
+  async #createSegment (firstId: number): Promise<FileHandle> {
+    const fh = await this.#openFile(join(this.#dir, segmentName(firstId)), 'w+')
+    try {
+      await syncDir(this.#dir)
+      return fh
+    } catch (err) {
+      await fh.close().catch(() => {})
+      throw err
+    }
+  }
+
+  /** Moves to a new segment before writing the group that starts at `firstId`; on failure keeps the current one. */
+  async #roll (firstId: number): Promise<void> {
+    try {
+      const next = await this.#createSegment(firstId)
+      const old = this.#fh!
+      this.#fh = next
+      this.#size = 0
+      this.#rollDue = false
+      await old.close().catch(() => {})
+    } catch (err) {
+      // Keep writing to the current segment; a later group tries again.
+      this.#opts.onRollError?.(err instanceof Error ? err : new Error(String(err)))
+    }
   }
 
   append (record: T): Promise<number> {
@@ -180,9 +217,16 @@ export class FileJournal<T extends object> implements Journal<T> {
   async #flush (): Promise<void> {
     while (this.#queue.length > 0) {
       const group = this.#opts.fsync === 'each' ? this.#queue.splice(0, 1) : this.#queue.splice(0)
+      if (this.#rollDue) await this.#roll(group[0]!.id)
       const before = this.#size
       try {
         const fh = this.#fh!
+        if (this.#dirty) {
+          // Never write over a failed group's leftovers: one of its records could survive past ours.
+          await fh.truncate(before)
+          await fh.datasync()
+          this.#dirty = false
+        }
         const bytes = group.length === 1 ? group[0]!.bytes : Buffer.concat(group.map((p) => p.bytes))
         let written = 0
         while (written < bytes.length) {
@@ -194,18 +238,17 @@ export class FileJournal<T extends object> implements Journal<T> {
         this.#lastId = group.at(-1)!.id
         this.#healthy = true
         for (const p of group) p.resolve(p.id)
-        if (this.#size >= this.#opts.segmentBytes) {
-          await fh.close()
-          await this.#startSegment(this.#nextId)
-        }
+        if (this.#size >= this.#opts.segmentBytes) this.#rollDue = true
       } catch (err) {
         this.#healthy = false
         // Cut back whatever part of the group reached the file, so the next group follows the
         // last committed record. Its ids are not reused: ids stay monotonic, with a gap.
+        this.#dirty = true
         try {
           await this.#fh!.truncate(before)
           await this.#fh!.datasync()
-        } catch { /* the next group's write will fail and retry this */ }
+          this.#dirty = false
+        } catch { /* the next group retries the cut before it writes */ }
         const e = err instanceof Error ? err : new Error(String(err))
         for (const p of group) p.reject(e)
       }
@@ -322,4 +365,24 @@ export async function verifyJournal (dir: string): Promise<VerifyReport> {
     }
   }
   return { segments: segments.length, records, firstId, lastId, problems }
+}
+
+function isZeros (buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i] !== 0) return false
+  return true
+}
+
+/** Whole records anywhere at or after `from` (for the recovery report). */
+function countRecords (buf: Buffer, from: number): number {
+  const magic = Buffer.allocUnsafe(4)
+  magic.writeUInt32BE(MAGIC, 0)
+  let n = 0
+  for (let i = buf.indexOf(magic, from); i >= 0; i = buf.indexOf(magic, i + 1)) if (decodeRecord(buf, i).kind === 'record') n++
+  return n
+}
+
+/** fsync a directory, so that names created in it survive a power cut. */
+async function syncDir (dir: string): Promise<void> {
+  const fh = await open(dir, 'r')
+  try { await fh.sync() } finally { await fh.close() }
 }

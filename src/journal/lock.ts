@@ -1,30 +1,16 @@
 /**
- * One writer per data directory: a lock file holding the owner's pid. A second `dc09 serve` on
- * the same directory refuses to start and says who holds it; a lock left by a process that no
- * longer runs (a crash, SIGKILL) is taken over.
+ * One writer per data directory. The lock is an operating-system file lock, taken through
+ * SQLite's exclusive locking mode on `DIR/lock.db` (better-sqlite3 is already a dependency, and
+ * Node has no flock): the kernel releases it when the holder exits, however it exits, so a crash
+ * or SIGKILL leaves no stale lock and no two processes can ever hold it at once. The holder's
+ * pid is written beside it, for the message a second `dc09 serve` prints.
  */
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs'
-import { hostname } from 'node:os'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 
 export class DataDirLockedError extends Error {
   readonly code = 'DC09_ERR_LOCKED'
-}
-
-interface LockInfo {
-  readonly pid: number
-  readonly host: string
-  readonly since: string
-}
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 export interface DirLock {
@@ -33,30 +19,33 @@ export interface DirLock {
 }
 
 export function lockDataDir (dir: string, what = 'the journal'): DirLock {
-  const path = join(dir, 'LOCK')
-  const info: LockInfo = { pid: process.pid, host: hostname(), since: new Date().toISOString() }
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const path = join(dir, 'lock.db')
+  const infoPath = join(dir, 'LOCK')
+  const db = new Database(path)
+  try {
+    db.pragma('busy_timeout = 0')
+    db.pragma('locking_mode = EXCLUSIVE')
+    // The first write takes the exclusive lock; in this mode it is kept until the connection closes.
+    db.exec('BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS holder (pid INTEGER); COMMIT')
+  } catch (err) {
+    db.close()
+    if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err
+    let holder = 'another process'
     try {
-      writeFileSync(path, JSON.stringify(info) + '\n', { flag: 'wx', mode: 0o600 })
-      let released = false
-      return {
-        path,
-        release () {
-          if (released) return
-          released = true
-          try { unlinkSync(path) } catch { /* already gone */ }
-        },
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      let held: Partial<LockInfo> = {}
-      try { held = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockInfo> } catch { /* unreadable: treat as stale */ }
-      if (typeof held.pid === 'number' && held.host === info.host && held.pid !== process.pid && alive(held.pid)) {
-        throw new DataDirLockedError(`${dir} is in use: ${what} is held by process ${held.pid} (since ${held.since ?? '?'}); stop it first, or use another --data directory`)
-      }
-      // Stale: the holder is gone. Remove it and try once more.
-      try { unlinkSync(path) } catch { /* raced with another taker */ }
-    }
+      const info = JSON.parse(readFileSync(infoPath, 'utf8')) as { pid?: number, since?: string }
+      if (typeof info.pid === 'number') holder = `process ${info.pid} (since ${info.since ?? '?'})`
+    } catch { /* the holder has not written its pid yet */ }
+    throw new DataDirLockedError(`${dir} is in use: ${what} is held by ${holder}; stop it first, or use another --data directory`)
   }
-  throw new DataDirLockedError(`${dir}: could not take the lock at ${path}`)
+  writeFileSync(infoPath, JSON.stringify({ pid: process.pid, since: new Date().toISOString() }) + '\n', { mode: 0o600 })
+  let released = false
+  return {
+    path,
+    release () {
+      if (released) return
+      released = true
+      try { unlinkSync(infoPath) } catch { /* gone already */ }
+      db.close()
+    },
+  }
 }

@@ -45,6 +45,9 @@ export class FrameSplitter {
   #noise = 0
   /** After one framing error is reported, the rest of its run count as noise until a frame. */
   #failing = false
+  /** While paused, bytes not yet scanned wait here (at most the chunk being scanned, plus any pushed meanwhile). */
+  #paused = false
+  #backlog: Buffer[] = []
 
   constructor (sink: SplitterSink, opts: SplitterOptions = {}) {
     this.#sink = sink
@@ -57,7 +60,37 @@ export class FrameSplitter {
     return this.#end - this.#start
   }
 
+  /**
+   * Stops emitting frames, from the next frame boundary on: what is not scanned yet is kept until
+   * resume(). Lets a reader bound the frames in flight within one large chunk.
+   */
+  pause (): void {
+    this.#paused = true
+  }
+
+  resume (): void {
+    if (!this.#paused) return
+    this.#paused = false
+    const backlog = this.#backlog
+    this.#backlog = []
+    for (let i = 0; i < backlog.length; i++) {
+      if (this.#paused) {
+        this.#backlog.push(...backlog.slice(i))
+        return
+      }
+      this.push(backlog[i]!)
+    }
+  }
+
+  get paused (): boolean {
+    return this.#paused
+  }
+
   push (chunk: Buffer): void {
+    if (this.#paused) {
+      this.#backlog.push(chunk)
+      return
+    }
     let off = 0
     while (off < chunk.length) {
       if (this.#end === this.#start) {
@@ -70,11 +103,17 @@ export class FrameSplitter {
       this.#append(chunk, off, off + take)
       off += take
       if (this.#end - this.#start >= this.#need) this.#scan(this.#buf, this.#start, this.#end, true)
+      if (this.#paused && off < chunk.length) {
+        this.#backlog.push(chunk.subarray(off))
+        return
+      }
     }
   }
 
   /** Drops whatever is held and reports unreported noise (connection end, slow-sender timeout). */
   end (): void {
+    this.#backlog = []
+    this.#paused = false
     const held = this.#end - this.#start
     if (held > 0) {
       if (this.#headerKnown) this.#error(ErrorCode.FRAMING, 'the stream ended inside a frame', held)
@@ -131,6 +170,11 @@ export class FrameSplitter {
       data.copy(frame, 0, lf, cr + 1)
       this.#sink.frame(frame)
       pos = cr + 1
+      if (this.#paused && pos < to) {
+        // Keep the rest for resume(): a copy when it lives in the pending buffer, which is reused.
+        this.#backlog.push(pending ? Buffer.from(data.subarray(pos, to)) : data.subarray(pos, to))
+        break
+      }
     }
     if (pending) this.#start = this.#end = 0
   }

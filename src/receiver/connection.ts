@@ -4,8 +4,10 @@
  * on the same connection, which stays open for more frames (Ajax hubs take a close after the
  * ACK for a failed receiver) until it idles out.
  *
- * Bounded: reading pauses while too many frames wait for their commit; a started frame must be
- * completed in time; a peer that does not read its answers is dropped.
+ * Bounded: reading stops (mid-chunk, at a frame boundary) while too many frames are unanswered,
+ * counting answers not yet written, and while the peer does not take its answers; a started
+ * frame must be completed in time; a peer that does not read its answers is dropped; a
+ * connection the receiver closes is destroyed if the peer does not close its side.
  */
 import type { Duplex } from 'node:stream'
 import { FrameSplitter, reject } from '../protocol/index.js'
@@ -14,7 +16,7 @@ import type { ReceiverOptions } from './options.js'
 import type { FrameMeta, Receiver } from './receiver.js'
 
 /** Why a connection ended, for the close log line. */
-export type CloseReason = 'peer' | 'idle' | 'slow-frame' | 'drain' | 'error' | 'shutdown' | 'limit'
+export type CloseReason = 'peer' | 'idle' | 'slow-frame' | 'drain' | 'error' | 'shutdown'
 
 export class Connection {
   readonly meta: FrameMeta
@@ -25,13 +27,16 @@ export class Connection {
   readonly #splitter: FrameSplitter
   /** The answers so far are written once this settles: keeps them in frame order. */
   #tail: Promise<void> = Promise.resolve()
-  #inFlight = 0
-  #paused = false
+  /** Frames (and refusals) whose answer is not written yet. */
+  #unanswered = 0
+  /** Set while the peer's receive window is full. */
+  #blocked = false
   #closing = false
   #closed = false
-  #idle: NodeJS.Timeout
+  readonly #idle: NodeJS.Timeout
   #frameTimer: NodeJS.Timeout | undefined
   #drainTimer: NodeJS.Timeout | undefined
+  #graceTimer: NodeJS.Timeout | undefined
   readonly #onClosed: (reason: CloseReason) => void
   #reason: CloseReason = 'peer'
   /** Frames answered, for the close log line. */
@@ -63,18 +68,25 @@ export class Connection {
   }
 
   get inFlight (): number {
-    return this.#inFlight
+    return this.#unanswered
   }
 
   #data (chunk: Buffer): void {
-    this.#idle.refresh()
+    const before = this.frames + this.#unanswered
     this.#splitter.push(chunk)
-    // A started frame must be finished in time; the timer runs while bytes wait for the rest.
-    if (this.#splitter.buffered > 0) {
-      this.#frameTimer ??= setTimeout(() => this.#slowFrame(), this.#opts.frameTimeoutMs)
-    } else if (this.#frameTimer !== undefined) {
-      clearTimeout(this.#frameTimer)
+    this.#armFrameTimer(this.frames + this.#unanswered !== before)
+  }
+
+  /** A started frame must be finished in time; the timer runs while bytes wait for the rest of one. */
+  #armFrameTimer (progress: boolean): void {
+    if (this.#splitter.buffered === 0 || this.#closing) {
+      if (this.#frameTimer !== undefined) clearTimeout(this.#frameTimer)
       this.#frameTimer = undefined
+    } else if (this.#frameTimer === undefined) {
+      this.#frameTimer = setTimeout(() => this.#slowFrame(), this.#opts.frameTimeoutMs)
+    } else if (progress) {
+      // Frames completed and a new one is under way: its time starts now.
+      this.#frameTimer.refresh()
     }
   }
 
@@ -87,35 +99,47 @@ export class Connection {
   }
 
   #frame (bytes: Buffer): void {
-    this.#inFlight++
-    if (this.#inFlight >= this.#opts.maxInFlightPerConnection && !this.#paused) {
-      // Read only as fast as the journal commits (STYLE rule 10).
-      this.#paused = true
-      this.#io.pause()
-    }
-    this.#enqueue(this.#receiver.handleFrame(bytes, this.meta).finally(() => {
-      this.#inFlight--
-      if (this.#paused && this.#inFlight < this.#opts.maxInFlightPerConnection && !this.#closing) {
-        this.#paused = false
-        this.#io.resume()
-      }
-    }))
+    // A connection is idle when no frame comes; noise does not keep it open.
+    this.#idle.refresh()
+    this.#enqueue(this.#receiver.handleFrame(bytes, this.meta))
   }
 
   #enqueue (answer: Promise<Buffer | null>): void {
+    this.#unanswered++
+    this.#flow()
     this.#tail = this.#tail.then(() => answer).then((bytes) => {
       this.frames++
       if (bytes !== null) this.#write(bytes)
     }, (err: unknown) => {
       // handleFrame resolves for every expected outcome; this is a bug, logged, never swallowed silently.
       this.#log.error({ peer: this.meta.peer, err: (err as Error).message }, 'bug: a frame could not be handled')
+    }).finally(() => {
+      this.#unanswered--
+      this.#flow()
     })
+  }
+
+  /**
+   * Read only as fast as the journal commits and the peer takes its answers (STYLE rules 10, 11):
+   * reading stops while too many answers are pending or the peer's window is full.
+   */
+  #flow (): void {
+    const stop = this.#closing || this.#blocked || this.#unanswered >= this.#opts.maxInFlightPerConnection
+    if (stop && !this.#splitter.paused) {
+      this.#splitter.pause()
+      this.#io.pause()
+    } else if (!stop && this.#splitter.paused) {
+      this.#io.resume()
+      this.#splitter.resume()
+    }
   }
 
   #write (bytes: Buffer): void {
     if (this.#closed || this.#io.destroyed || this.#io.writableEnded) return
-    if (!this.#io.write(bytes) && this.#drainTimer === undefined) {
-      // The peer is not reading: give it a while, then let go of it (STYLE rule 11).
+    if (!this.#io.write(bytes) && !this.#blocked) {
+      // The peer is not reading: stop reading its frames, give it a while, then let go of it.
+      this.#blocked = true
+      this.#flow()
       this.#drainTimer = setTimeout(() => {
         this.#receiver.logLimited(this.meta, 'drainTimeoutMs', 'info', { limitMs: this.#opts.drainTimeoutMs }, 'peer does not read its answers; closing')
         this.#destroy('drain')
@@ -124,22 +148,27 @@ export class Connection {
   }
 
   #drained (): void {
-    if (this.#drainTimer !== undefined) {
-      clearTimeout(this.#drainTimer)
-      this.#drainTimer = undefined
+    if (this.#drainTimer !== undefined) clearTimeout(this.#drainTimer)
+    this.#drainTimer = undefined
+    if (this.#blocked) {
+      this.#blocked = false
+      this.#flow()
     }
   }
 
-  /** Stops reading, answers what is in flight, then closes: for the idle timeout, shutdown, and a peer's end. */
+  /** Stops reading, answers what is in flight, then closes its side: for the idle timeout, shutdown, and a peer's end. */
   #end (reason: CloseReason): void {
     if (this.#closing) return
     this.#closing = true
     this.#reason = reason
     clearTimeout(this.#idle)
-    this.#io.pause()
+    this.#flow()
     if (reason === 'peer') this.#splitter.end()
     void this.#tail.then(() => {
-      if (!this.#io.destroyed) this.#io.end()
+      if (this.#io.destroyed) return
+      this.#io.end()
+      // A peer that keeps its side open after ours is closed must not hold the slot.
+      if (reason !== 'peer') this.#graceTimer = setTimeout(() => this.#io.destroy(), this.#opts.closeGraceMs)
     })
   }
 
@@ -155,7 +184,7 @@ export class Connection {
   }
 
   #destroy (reason: CloseReason): void {
-    this.#reason = this.#closing ? this.#reason : reason
+    if (!this.#closing) this.#reason = reason
     this.#closing = true
     this.#io.destroy()
   }
@@ -164,9 +193,7 @@ export class Connection {
     if (this.#closed) return
     this.#closed = true
     clearTimeout(this.#idle)
-    if (this.#frameTimer !== undefined) clearTimeout(this.#frameTimer)
-    this.#drained()
+    for (const t of [this.#frameTimer, this.#drainTimer, this.#graceTimer]) if (t !== undefined) clearTimeout(t)
     this.#onClosed(this.#reason)
   }
 }
-

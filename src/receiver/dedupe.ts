@@ -14,7 +14,8 @@ export function dedupeKey (f: DecodedFrame): string | undefined {
   const h = createHash('sha256')
   h.update(f.data)
   for (const x of f.xdata) h.update(`\x00${x.id}`).update(x.raw)
-  return `${f.account}|${f.rcvr ?? ''}|${f.lpref ?? ''}|${f.seq}|${f.token}|${h.digest('base64url').slice(0, 22)}`
+  // Upper-case: account numbers, receivers and prefixes are hex, matched without regard to case.
+  return `${f.account.toUpperCase()}|${(f.rcvr ?? '').toUpperCase()}|${(f.lpref ?? '').toUpperCase()}|${f.seq}|${f.token}|${h.digest('base64url').slice(0, 22)}`
 }
 
 type Entry = { at: number, id: number | Promise<number> }
@@ -40,15 +41,25 @@ export class DuplicateWindow {
     return this.#entries.get(key)?.id
   }
 
-  /** Remembers an event, committed (an id) or being committed (its append). */
-  set (key: string, id: number | Promise<number>, at: number): void {
+  /**
+   * Remembers an event, committed (an id) or being committed (its append). Over the memory bound,
+   * the oldest entries go first; returns how many of them were still inside the window (each is
+   * an event whose retransmission would now be journaled again, so the caller reports it).
+   */
+  set (key: string, id: number | Promise<number>, at: number): number {
     this.#entries.delete(key)
     this.#entries.set(key, { at, id })
-    while (this.#entries.size > this.#max) this.#entries.delete(this.#entries.keys().next().value!)
+    let early = 0
+    while (this.#entries.size > this.#max) {
+      const [oldest, e] = this.#entries.entries().next().value!
+      this.#entries.delete(oldest)
+      if (at - e.at <= this.#windowMs) early++
+    }
+    return early
   }
 
   /** Forgets an event whose commit failed: its retransmission must be committed anew. */
-  delete (key: string, id: Promise<number>): void {
+  delete (key: string, id: number | Promise<number>): void {
     if (this.#entries.get(key)?.id === id) this.#entries.delete(key)
   }
 

@@ -23,6 +23,12 @@ export interface ReceiverOptions {
   readonly maxInFlightPerConnection: number
   /** A peer that does not read its answers for this long is dropped. */
   readonly drainTimeoutMs: number
+  /** After the receiver closes its side (idle, slow frame, shutdown), a peer that keeps its side open is dropped after this. */
+  readonly closeGraceMs: number
+  /** Datagrams being committed at once; more are dropped (the panel retries): bounds memory when the disk is slow. */
+  readonly maxUdpInFlight: number
+  /** NAK/DUH answers per second to one address over UDP: source addresses are not authenticated (reflection). */
+  readonly udpRejectionsPerSecond: number
   /** Largest UDP datagram taken: one frame and some slack; anything larger is not DC-09. */
   readonly udpMaxDatagram: number
   /** A tripped limit or a rejection is logged once per peer per window, with a count. */
@@ -50,6 +56,9 @@ export const defaultOptions: ReceiverOptions = Object.freeze({
   frameTimeoutMs: 10_000,
   maxInFlightPerConnection: 32,
   drainTimeoutMs: 10_000,
+  closeGraceMs: 5_000,
+  maxUdpInFlight: 4_096,
+  udpRejectionsPerSecond: 20,
   udpMaxDatagram: 8192,
   logWindowMs: 60_000,
   duplicateWindowMs: 600_000,
@@ -59,3 +68,43 @@ export const defaultOptions: ReceiverOptions = Object.freeze({
   shutdownTimeoutMs: 15_000,
   accountRefreshMs: 1_000,
 })
+
+/** The smallest sensible value of each numeric limit: below it the receiver would refuse or drop everything. */
+const MINIMUM: Readonly<Partial<Record<keyof ReceiverOptions, number>>> = {
+  maxConnections: 1,
+  maxConnectionsPerAddress: 1,
+  maxBodyBytes: 20,
+  maxBufferedBytes: 30,
+  idleTimeoutMs: 1_000,
+  frameTimeoutMs: 100,
+  maxInFlightPerConnection: 1,
+  drainTimeoutMs: 100,
+  closeGraceMs: 0,
+  maxUdpInFlight: 1,
+  udpRejectionsPerSecond: 0,
+  udpMaxDatagram: 64,
+  logWindowMs: 1_000,
+  duplicateWindowMs: 0,
+  maxDuplicateEntries: 1_000,
+  shutdownTimeoutMs: 100,
+  accountRefreshMs: 50,
+}
+
+/** Checks limits given by a user (the `--config` file): known names, right types, sensible values. */
+export function validateOptions (input: Record<string, unknown>): { ok: true, value: Partial<ReceiverOptions> } | { ok: false, reason: string } {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(input)) {
+    const d = (defaultOptions as unknown as Record<string, unknown>)[k]
+    if (d === undefined) return { ok: false, reason: `unknown setting ${JSON.stringify(k)}` }
+    if (typeof d === 'number') {
+      const min = MINIMUM[k as keyof ReceiverOptions] ?? 0
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min) return { ok: false, reason: `${k} must be a whole number, at least ${min}` }
+      if (k === 'maxBodyBytes' && v > 0xfff) return { ok: false, reason: 'maxBodyBytes is at most 4095 (the length field\'s maximum)' }
+    } else if (typeof v !== typeof d) {
+      return { ok: false, reason: `${k} must be a ${typeof d}` }
+    }
+    if (k === 'unknownAccounts' && !['nak', 'duh', 'quarantine'].includes(v as string)) return { ok: false, reason: 'unknownAccounts is "nak", "duh" or "quarantine"' }
+    out[k] = v
+  }
+  return { ok: true, value: out as Partial<ReceiverOptions> }
+}

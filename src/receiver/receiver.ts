@@ -91,33 +91,47 @@ export class Receiver {
     if (d.kind === 'reject') return this.reject(d.rejection, meta, d.account)
     const f = d.frame
     const key = dedupeKey(f)
-    if (key !== undefined) {
-      const earlier = this.#dups.get(key, now)
-      if (earlier !== undefined) {
-        try {
-          const id = await earlier
-          this.stats.duplicates++
-          this.#deps.logger.debug({ peer: meta.peer, account: f.account, seq: f.seq, duplicateOf: id }, 'retransmission acknowledged again')
-          return this.#ack(f, d.account)
-        } catch {
-          // The first copy's commit failed: this copy is committed in its place below.
-        }
+    // An earlier copy within the window, committed or being committed, answers for this one.
+    // Looked up again after each failed commit: of several copies waiting on a commit that
+    // fails, the first to get here commits in its place and the others wait on that one.
+    for (let earlier = key === undefined ? undefined : this.#dups.get(key, now); earlier !== undefined; earlier = this.#dups.get(key!, now)) {
+      try {
+        const id = await earlier
+        this.stats.duplicates++
+        this.#deps.logger.debug({ peer: meta.peer, account: f.account, seq: f.seq, duplicateOf: id }, 'retransmission acknowledged again')
+        return this.#ack(f, d.account)
+      } catch {
+        this.#dups.delete(key!, earlier)
       }
     }
     const commit = this.#deps.journal.append(record(f, meta, now, d.quarantine, key, bytes))
-    if (key !== undefined) this.#dups.set(key, commit, now)
+    if (key !== undefined && this.#dups.set(key, commit, now) > 0) {
+      this.logLimited(meta, 'maxDuplicateEntries', 'warn', { limit: this.#deps.options.maxDuplicateEntries }, 'duplicate window full: the oldest events in it were forgotten early')
+    }
     try {
       await commit
     } catch (err) {
       if (key !== undefined) this.#dups.delete(key, commit)
       this.stats.commitFailures++
+      this.#health(false, err)
       this.logLimited(meta, 'commit', 'error', { err: (err as Error).message, account: f.account, seq: f.seq }, 'the journal could not commit an event; not acknowledged')
       this.#count(ErrorCode.COMMIT)
       return this.#deps.options.nakUnreadable ? serializeNak(this.#clock(), f.crcForm) : null
     }
+    this.#health(true)
     this.stats.accepted++
-    if (d.quarantine) this.logLimited(meta, `quarantine:${f.account}`, 'warn', { account: f.account }, 'event from an unregistered account journaled in quarantine')
+    if (d.quarantine) this.logLimited(meta, 'quarantine', 'warn', { account: f.account }, 'event from an unregistered account journaled in quarantine')
     return this.#ack(f, d.account)
+  }
+
+  #healthy = true
+
+  /** Logs the moment the journal stops committing, and the moment it commits again: once each. */
+  #health (ok: boolean, err?: unknown): void {
+    if (ok === this.#healthy) return
+    this.#healthy = ok
+    if (ok) this.#deps.logger.warn({ stats: { commitFailures: this.stats.commitFailures } }, 'healthy again: the journal commits')
+    else this.#deps.logger.error({ err: (err as Error | undefined)?.message }, 'unhealthy: the journal cannot commit; events are not acknowledged until it can')
   }
 
   #ack (f: DecodedFrame, account: ReceiverAccount | undefined): Buffer {

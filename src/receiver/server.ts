@@ -39,6 +39,7 @@ export class ReceiverServer {
   readonly #connections = new Set<Connection>()
   readonly #perAddress = new Map<string, number>()
   readonly #udpPending = new Set<Promise<unknown>>()
+  readonly #udpBudget: PerSecondBudget
   readonly #log: Logger
   readonly #limitLog: RateLimitedLog
   readonly #deps: ServerDeps
@@ -50,6 +51,7 @@ export class ReceiverServer {
     this.options = { ...defaultOptions, ...deps.options }
     this.#log = deps.logger
     this.#limitLog = new RateLimitedLog(this.options.logWindowMs)
+    this.#udpBudget = new PerSecondBudget(this.options.udpRejectionsPerSecond)
     this.receiver = new Receiver({ ...deps, options: this.options })
   }
 
@@ -139,17 +141,33 @@ export class ReceiverServer {
 
   /** One frame per datagram; the answer goes to the datagram's source address and port (§8). */
   #datagram (msg: Buffer, rinfo: RemoteInfo): void {
-    if (this.#closing) return
+    // Port 0 cannot be answered (and is a spoofing favourite): nothing to do for it.
+    if (this.#closing || rinfo.port === 0) return
     const meta = { transport: 'udp' as const, address: rinfo.address, peer: `${rinfo.address}:${rinfo.port}` }
     if (msg.length > this.options.udpMaxDatagram) {
-      const t = this.#limitLog.take(`${rinfo.address}|udpMaxDatagram`, Date.now())
-      if (t.log) this.#log.info({ peer: meta.peer, bytes: msg.length, limit: this.options.udpMaxDatagram }, 'datagram too large; dropped')
+      this.receiver.logLimited(meta, 'udpMaxDatagram', 'info', { bytes: msg.length, limit: this.options.udpMaxDatagram }, 'datagram too large; dropped')
+      return
+    }
+    if (this.#udpPending.size >= this.options.maxUdpInFlight) {
+      this.receiver.logLimited(meta, 'maxUdpInFlight', 'warn', { limit: this.options.maxUdpInFlight }, 'too many datagrams waiting for their commit; dropped (the panel retries)')
       return
     }
     const whole = wholeFrame(msg, { maxBodyBytes: this.options.maxBodyBytes, maxBufferedBytes: this.options.maxBufferedBytes })
     const answer = whole.ok ? this.receiver.handleFrame(whole.frame, meta) : Promise.resolve(this.receiver.reject(whole, meta))
-    const sent = answer.then((bytes) => {
-      if (bytes !== null && this.#udp !== undefined) this.#udp.send(bytes, rinfo.port, rinfo.address)
+    const sent: Promise<void> = answer.then((bytes) => {
+      if (bytes === null || this.#udp === undefined) return
+      // Refusals to one address are budgeted: its source address is not authenticated, and a
+      // NAK to spoofed datagrams would make the receiver a reflector. ACKs always go.
+      if (!isAck(bytes) && !this.#udpBudget.take(rinfo.address, Date.now())) return
+      try {
+        this.#udp.send(bytes, rinfo.port, rinfo.address, (err) => {
+          if (err !== null && err !== undefined) this.receiver.logLimited(meta, 'udpSend', 'info', { err: err.message }, 'could not send an answer')
+        })
+      } catch (err) {
+        this.receiver.logLimited(meta, 'udpSend', 'info', { err: (err as Error).message }, 'could not send an answer')
+      }
+    }).catch((err: unknown) => {
+      this.#log.error({ peer: meta.peer, err: (err as Error).message }, 'bug: a datagram could not be handled')
     }).finally(() => this.#udpPending.delete(sent))
     this.#udpPending.add(sent)
   }
@@ -179,5 +197,32 @@ export class ReceiverServer {
     await tcpClosed
     if (this.#udp !== undefined) await new Promise<void>((resolve) => this.#udp!.close(() => resolve()))
     this.#log.info({ stats: this.receiver.stats }, 'receiver stopped')
+  }
+}
+
+/** Whether an answer is an ACK (`"ACK"` or `"*ACK"` right after the CRC and length). */
+function isAck (bytes: Buffer): boolean {
+  const q = bytes.indexOf(0x22)
+  return q > 0 && (bytes[q + 1] === 0x41 || (bytes[q + 1] === 0x2a && bytes[q + 2] === 0x41)) && bytes.indexOf('ACK"', q) <= q + 2
+}
+
+/** At most `perSecond` per key per second, with a bounded number of keys. */
+class PerSecondBudget {
+  readonly #perSecond: number
+  readonly #used = new Map<string, { second: number, n: number }>()
+
+  constructor (perSecond: number) {
+    this.#perSecond = perSecond
+  }
+
+  take (key: string, now: number): boolean {
+    const second = Math.floor(now / 1000)
+    const e = this.#used.get(key)
+    if (e === undefined || e.second !== second) {
+      if (this.#used.size >= 10_000) this.#used.clear()
+      this.#used.set(key, { second, n: 1 })
+      return true
+    }
+    return ++e.n <= this.#perSecond
   }
 }

@@ -21,7 +21,8 @@ const ROUNDS = 20
 const PANELS = 30
 
 function startServer (dir: string): Promise<{ child: ChildProcess, port: number }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--data', dir, '--port', '0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // Small segments: the crash lands in the middle of segment rolls too.
+  const child = spawn(process.execPath, [BIN, 'serve', '--data', dir, '--port', '0', '--log-level', 'info', '--segment-bytes', '65536'], { stdio: ['ignore', 'pipe', 'pipe'] })
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the receiver did not start')), 15_000)
     const lines = createInterface({ input: child.stdout! })
@@ -119,7 +120,10 @@ describe('crash test', () => {
       expect(acked.size).toBeGreaterThan(ROUNDS * PANELS)
       expect(lost).toEqual([])
       expect(twice).toEqual([])
-      console.info(`crash test: ${ROUNDS} SIGKILLs, ${acked.size} events acknowledged, ${journaled.size} journaled, none lost, none twice`)
+      const { listSegments } = await import('../../src/journal/file-journal.js')
+      const segments = listSegments(join(dir, 'journal')).length
+      expect(segments).toBeGreaterThan(ROUNDS)
+      console.info(`crash test: ${ROUNDS} SIGKILLs, ${acked.size} events acknowledged, ${journaled.size} journaled in ${segments} segments, none lost, none twice`)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

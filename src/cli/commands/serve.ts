@@ -15,6 +15,7 @@ export interface ServeOptions extends ListenOptions {
   readonly demo: boolean
   readonly logLevel: string
   readonly fsync: FsyncPolicy
+  readonly segmentBytes: number
   readonly receiver: Partial<ReceiverOptions>
 }
 
@@ -43,6 +44,8 @@ export async function serve (o: ServeOptions): Promise<void> {
   try {
     journal = await FileJournal.open<FrameRecord>(o.data, {
       fsync: o.fsync,
+      segmentBytes: o.segmentBytes,
+      onRollError: (err) => { logger.error({ err: err.message }, 'journal: could not start a new segment; still writing to the current one') },
       onRecover: (r) => { if (r.cutBytes > 0) logger.warn({ segment: r.segment, cutBytes: r.cutBytes, records: r.records }, 'journal: torn tail cut on start (a write interrupted by a crash); every complete record kept') },
     })
   } catch (err) {
@@ -75,10 +78,16 @@ export async function serve (o: ServeOptions): Promise<void> {
     logger.info({ signal }, 'stopping: no new connections; committing and answering what is in flight')
     void (async () => {
       await server.close()
-      await journal.close()
+      // A disk that hangs must not keep the process from exiting; what was not committed was
+      // not acknowledged, and the panels will send it again.
+      const closed = await Promise.race([
+        journal.close().then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), server.options.shutdownTimeoutMs).unref()),
+      ])
       accounts.close()
+      if (!closed) logger.error('the journal did not close in time; exiting anyway')
       destination.flushSync()
-      process.exit(0)
+      process.exit(closed ? 0 : 1)
     })()
   }
   process.on('SIGTERM', () => stop('SIGTERM'))

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -5,6 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { MemoryAccountStore } from '../../../src/accounts/memory-store.js'
 import { SqliteAccountStore } from '../../../src/accounts/sqlite-store.js'
 import { accountStoreSuite } from '../../conformance/account-store.suite.js'
+const require = createRequire(import.meta.url)
 
 accountStoreSuite('MemoryAccountStore', () => ({ store: new MemoryAccountStore() }))
 accountStoreSuite('SqliteAccountStore', () => {
@@ -44,5 +46,30 @@ describe('SqliteAccountStore across processes', () => {
     expect(statSync(dir).mode & 0o077).toBe(0)
     expect(statSync(join(dir, 'accounts.db')).mode & 0o077).toBe(0)
     rmSync(dir, { recursive: true, force: true })
+  })
+})
+
+describe('SqliteAccountStore refresh never waits on a writer', () => {
+  it('reads changes while another connection holds the write lock', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dc09-acc-'))
+    const receiver = new SqliteAccountStore(dir)
+    const writer = new SqliteAccountStore(dir)
+    try {
+      receiver.receiverAccount('0000')
+      writer.add({ account: '1234' })
+      // A long import in another process: the write lock is held throughout.
+      const Database = require('better-sqlite3') as typeof import('better-sqlite3')
+      const blocker = new Database(join(dir, 'accounts.db'))
+      blocker.exec('BEGIN IMMEDIATE')
+      const t0 = performance.now()
+      expect(receiver.refresh()).toBe(1)
+      expect(performance.now() - t0).toBeLessThan(1000)
+      blocker.exec('ROLLBACK')
+      blocker.close()
+    } finally {
+      receiver.close()
+      writer.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FileJournal, listSegments, readJournal, verifyJournal, type RecoveryReport } from '../../../src/journal/file-journal.js'
-import { DataDirLockedError } from '../../../src/journal/lock.js'
+import { DataDirLockedError, lockDataDir } from '../../../src/journal/lock.js'
 import { encodeRecord } from '../../../src/journal/record-codec.js'
 
 interface Rec { n: number }
@@ -35,7 +35,7 @@ describe('FileJournal recovery', () => {
     appendFileSync(seg, encodeRecord({ n: 5, id: 6 }).subarray(0, 20))
     const reports: RecoveryReport[] = []
     const again = await FileJournal.open<Rec>(dir, { onRecover: (r) => reports.push(r) })
-    expect(reports).toEqual([{ segment: seg, records: 5, cutBytes: 20 }])
+    expect(reports).toEqual([{ segment: seg, records: 5, cutBytes: 20, cutRecords: 0 }])
     expect(statSync(seg).size).toBe(whole)
     expect(await again.append({ n: 6 })).toBe(6)
     await again.close()
@@ -130,25 +130,27 @@ describe('FileJournal when the disk fails', () => {
 })
 
 describe('data directory lock', () => {
-  it('refuses a second writer while the first is alive, saying who holds it', async () => {
+  it('refuses a second writer while the first runs, naming the process that holds it', async () => {
     const dir = tmp()
-    // Another live process "holds" the lock.
-    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'])
-    try {
-      writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: child.pid, host: (await import('node:os')).hostname(), since: 'then' }))
-      const err = await FileJournal.open<Rec>(dir).catch((e: unknown) => e)
-      expect(err).toBeInstanceOf(DataDirLockedError)
-      expect(String((err as Error).message)).toContain(String(child.pid))
-    } finally {
-      child.kill('SIGKILL')
-    }
+    // The holder: this process. A second lock in the same process is refused just the same.
+    const held = lockDataDir(dir)
+    const err = await FileJournal.open<Rec>(dir).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(DataDirLockedError)
+    expect(String((err as Error).message)).toContain(`process ${process.pid}`)
+    held.release()
+    const j = await FileJournal.open<Rec>(dir)
+    await j.close()
   })
 
-  it('takes over a lock left by a process that is gone (crash, SIGKILL)', async () => {
+  it('is free again after its holder is killed (SIGKILL leaves no stale lock)', async () => {
     const dir = tmp()
-    const child = spawn(process.execPath, ['-e', '0'])
+    const lockModule = new URL('../../../dist/src/journal/lock.js', import.meta.url).pathname
+    const child = spawn(process.execPath, ['-e', `import('${lockModule}').then(m => { m.lockDataDir(${JSON.stringify(dir)}); console.log('locked') }); setTimeout(() => {}, 30000)`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    await new Promise<void>((resolve) => child.stdout!.on('data', () => resolve()))
+    const err = await FileJournal.open<Rec>(dir).catch((e: unknown) => e)
+    expect(String((err as Error).message)).toContain(`process ${child.pid}`)
+    child.kill('SIGKILL')
     await new Promise((r) => child.on('exit', r))
-    writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: child.pid, host: (await import('node:os')).hostname(), since: 'then' }))
     const j = await FileJournal.open<Rec>(dir)
     await j.append({ n: 1 })
     await j.close()
@@ -158,5 +160,61 @@ describe('data directory lock', () => {
     const dir = tmp()
     await (await FileJournal.open<Rec>(dir)).close()
     await (await FileJournal.open<Rec>(dir)).close()
+  })
+})
+
+describe('FileJournal segments and power cuts', () => {
+  it('names each segment after the first record it holds, so readers from an id find it', async () => {
+    const dir = tmp()
+    const j = await FileJournal.open<Rec>(dir, { segmentBytes: 100 })
+    // Concurrent appends while segments roll: every segment's name is its first record's id.
+    await Promise.all(Array.from({ length: 40 }, (_, n) => j.append({ n })))
+    for (let n = 40; n < 60; n++) await j.append({ n })
+    await j.close()
+    for (const seg of listSegments(join(dir, 'journal'))) {
+      const first = []
+      for await (const r of readJournal<Rec>(join(dir, 'journal'), seg.firstId)) { first.push(r.id); break }
+      expect(first[0]).toBe(seg.firstId)
+    }
+    expect(await all(dir)).toEqual(Array.from({ length: 60 }, (_, n) => n))
+  })
+
+  it('keeps writing to the current segment when a new one cannot be made, and rolls later', async () => {
+    const dir = tmp()
+    const state = { failCreate: 1 }
+    const errors: Error[] = []
+    const j = await FileJournal.open<Rec>(dir, {
+      segmentBytes: 50,
+      onRollError: (e) => errors.push(e),
+      openFile: async (path, flags) => {
+        if (flags === 'w+' && listSegments(join(dir, 'journal')).length > 0 && state.failCreate-- > 0) throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' })
+        return open(path, flags, 0o600)
+      },
+    })
+    for (let n = 0; n < 6; n++) await j.append({ n })
+    expect(errors.map((e) => e.message)).toEqual(['EMFILE: too many open files'])
+    expect(j.healthy).toBe(true)
+    await j.close()
+    expect(await all(dir)).toEqual([0, 1, 2, 3, 4, 5])
+    expect(listSegments(join(dir, 'journal')).length).toBeGreaterThan(1)
+    const again = await FileJournal.open<Rec>(dir)
+    expect(again.lastId).toBe(6)
+    await again.close()
+  })
+
+  it('cuts, rather than refuses, a hole of zeros with records after it (unsynced data after a power cut)', async () => {
+    const dir = tmp()
+    const j = await FileJournal.open<Rec>(dir)
+    for (let n = 0; n < 3; n++) await j.append({ n })
+    await j.close()
+    const seg = listSegments(join(dir, 'journal'))[0]!.path
+    // An unsynced group: a hole where its first record was, and its second record whole.
+    appendFileSync(seg, Buffer.concat([Buffer.alloc(40), encodeRecord({ n: 9, id: 5 })]))
+    const reports: RecoveryReport[] = []
+    const again = await FileJournal.open<Rec>(dir, { onRecover: (r) => reports.push(r) })
+    expect(reports[0]).toMatchObject({ records: 3, cutRecords: 1 })
+    expect(again.lastId).toBe(3)
+    await again.close()
+    expect(await all(dir)).toEqual([0, 1, 2])
   })
 })

@@ -173,3 +173,32 @@ describe('wholeFrame (datagrams and text lines)', () => {
       .toEqual([ErrorCode.NOISE, 'frame'])
   })
 })
+
+describe('FrameSplitter pause and resume', () => {
+  it('stops emitting at a frame boundary inside a chunk, and goes on from there on resume', () => {
+    const out: string[] = []
+    const s = new FrameSplitter({
+      frame: (f) => { out.push(f.toString('latin1')); if (out.length === 2) s.pause() },
+      error: () => {},
+    })
+    s.push(Buffer.concat([A, B, NUL, A]))
+    expect(out).toEqual([A, B].map((b) => b.toString('latin1')))
+    s.push(B)
+    expect(out.length).toBe(2)
+    s.resume()
+    expect(out).toEqual([A, B, NUL, A, B].map((b) => b.toString('latin1')))
+  })
+
+  it('gives the same frames, paused after every frame, as unpaused, for any chunking', () => {
+    const stream = Buffer.concat([A, Buffer.from('junk'), B, NUL, A.subarray(0, 9)])
+    for (let cut = 1; cut < stream.length; cut += 3) {
+      const out: string[] = []
+      const s: FrameSplitter = new FrameSplitter({ frame: (f) => { out.push(f.toString('latin1')); s.pause() }, error: () => {} })
+      s.push(stream.subarray(0, cut))
+      s.push(stream.subarray(cut))
+      while (s.paused) s.resume()
+      expect(out).toEqual([A, B, NUL].map((b) => b.toString('latin1')))
+      expect(s.buffered).toBe(9)
+    }
+  })
+})
