@@ -4,24 +4,15 @@
  */
 import { execFileSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { MemoryJournal } from '../../src/journal/memory-journal.js'
 import { serializeFrame } from '../../src/protocol/index.js'
 import type { FrameRecord } from '../../src/receiver/record.js'
-import { startReceiver, TcpPanel, text, udpExchange, type Harness } from './helpers.js'
+import { cidFrame, receivers, sleep, TcpPanel, text, udpExchange } from './helpers.js'
 
-const harnesses: Harness[] = []
-afterEach(async () => { for (const h of harnesses.splice(0)) await h.stop() })
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const receiver = receivers()
+const frame = cidFrame
 
-async function receiver (opts: Parameters<typeof startReceiver>[0] = {}): Promise<Harness> {
-  const h = await startReceiver({ ...opts, setup: (a) => { a.add({ account: '1234' }) } })
-  harnesses.push(h)
-  return h
-}
-
-let seq = 0
-const frame = (acct = '1234', s = ++seq) => serializeFrame({ token: 'ADM-CID', seq: s % 9999 + 1, lpref: '0', acct, data: `#${acct}|1130 01 015` })
 
 function rawUdpFromPort0 (port: number, payload: Buffer): boolean {
   try {

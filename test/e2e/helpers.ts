@@ -5,10 +5,11 @@ import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
+import { afterEach } from 'vitest'
 import { SqliteAccountStore } from '../../src/accounts/sqlite-store.js'
 import { FileJournal } from '../../src/journal/file-journal.js'
 import type { Journal } from '../../src/journal/journal.js'
-import { FrameSplitter } from '../../src/protocol/index.js'
+import { FrameSplitter, serializeFrame } from '../../src/protocol/index.js'
 import { createLogger } from '../../src/receiver/log.js'
 import type { ReceiverOptions } from '../../src/receiver/options.js'
 import type { FrameRecord } from '../../src/receiver/record.js'
@@ -148,3 +149,26 @@ export function udpExchange (port: number, bytes: Buffer, ms = 2000): Promise<Bu
 }
 
 export const text = (b: Buffer | null): string => (b === null ? '(none)' : b.toString('latin1'))
+
+/**
+ * For a test file: `receiver()` starts a receiver with plain account 1234 and stops it after
+ * the test. Call at the top level of the file.
+ */
+export function receivers (): (opts?: Parameters<typeof startReceiver>[0]) => Promise<Harness> {
+  const running: Harness[] = []
+  afterEach(async () => { for (const h of running.splice(0)) await h.stop() })
+  return async (opts = {}) => {
+    const h = await startReceiver({ ...opts, setup: (a) => { a.add({ account: '1234' }); opts.setup?.(a) } })
+    running.push(h)
+    return h
+  }
+}
+
+let nextSeq = 0
+/** A plain Contact ID burglary frame for `acct`, with the next sequence number. */
+export function cidFrame (acct = '1234'): Buffer {
+  nextSeq = nextSeq % 9999 + 1
+  return serializeFrame({ token: 'ADM-CID', seq: nextSeq, lpref: '0', acct, data: `#${acct}|1130 01 015` })
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))

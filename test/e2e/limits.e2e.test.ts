@@ -1,6 +1,6 @@
 /** Every receiver limit, tripped (STYLE rule 28). */
 import { Duplex } from 'node:stream'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { MemoryAccountStore } from '../../src/accounts/memory-store.js'
 import type { Journal, Stored } from '../../src/journal/journal.js'
 import { MemoryJournal } from '../../src/journal/memory-journal.js'
@@ -10,20 +10,11 @@ import { createLogger } from '../../src/receiver/log.js'
 import { defaultOptions } from '../../src/receiver/options.js'
 import { Receiver } from '../../src/receiver/receiver.js'
 import type { FrameRecord } from '../../src/receiver/record.js'
-import { startReceiver, TcpPanel, text, udpExchange, type Harness } from './helpers.js'
+import { cidFrame, receivers, sleep, TcpPanel, text, udpExchange } from './helpers.js'
 
-const harnesses: Harness[] = []
-afterEach(async () => { for (const h of harnesses.splice(0)) await h.stop() })
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const receiver = receivers()
+const frame = cidFrame
 
-async function receiver (opts: Parameters<typeof startReceiver>[0] = {}): Promise<Harness> {
-  const h = await startReceiver({ ...opts, setup: (a) => { a.add({ account: '1234' }) } })
-  harnesses.push(h)
-  return h
-}
-
-let seq = 0
-const frame = () => serializeFrame({ token: 'ADM-CID', seq: ++seq, lpref: '0', acct: '1234', data: '#1234|1130 01 015' })
 
 /** A journal whose commits wait until released. */
 class GatedJournal extends MemoryJournal<FrameRecord> {
