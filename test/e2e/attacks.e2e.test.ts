@@ -6,7 +6,6 @@ import { execFileSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { describe, expect, it } from 'vitest'
 import { MemoryJournal } from '../../src/journal/memory-journal.js'
-import { serializeFrame } from '../../src/protocol/index.js'
 import type { FrameRecord } from '../../src/receiver/record.js'
 import { cidFrame, receivers, sleep, TcpPanel, text, udpExchange } from './helpers.js'
 
