@@ -2,7 +2,7 @@
 /** The `dc09` command: parses arguments and calls into src/*, nothing else. */
 import { createInterface } from 'node:readline'
 import { Command, Option } from 'commander'
-import { isCharset, isTimeZone, type AesEngineName, type AesKey, type KeyFormat, type PanelClock, type TimestampWindow } from '../protocol/index.js'
+import { isCharset, isTimeZone, parseKey, type AesEngineName, type AesKey, type KeyFormat, type PanelClock, type TimestampWindow } from '../protocol/index.js'
 import { readFileSync } from 'node:fs'
 import { validateOptions, type ReceiverOptions } from '../receiver/options.js'
 import * as accounts from './commands/accounts.js'
@@ -10,6 +10,7 @@ import { runDecode } from './commands/decode.js'
 import { exportJournal, verify } from './commands/journal.js'
 import { runSend } from './commands/send.js'
 import { serve } from './commands/serve.js'
+import { runSimulate, writeFleet } from './commands/simulate.js'
 import { loadKey, packageVersion, parseCount, parseNow, parsePort, parseSeconds, parseWindow } from './options.js'
 
 /** Receiver limits from a JSON file: names and types as in the README's limits table. */
@@ -166,6 +167,63 @@ export function buildProgram (): Command {
         process.stderr.write(`dc09 send: ${(err as Error).message}\n`)
         process.exitCode = 1
       }
+    })
+
+  program.command('simulate')
+    .description('drive a receiver like many real panels: events, retries, faults, and a summary with ACK latency')
+    .option('--host <address>', 'receiver address (loopback unless --allow-remote)', '127.0.0.1')
+    .option('--port <port>', 'receiver port', parsePort, 9000)
+    .addOption(new Option('--proto <proto>', 'transport').choices(['tcp', 'udp']).default('tcp'))
+    .option('--connect-per-event', 'TCP: a new connection for every event, as some hubs do')
+    .option('--panels <n>', 'number of panels', parseCount)
+    .option('--account <number>', 'the account every panel reports as')
+    .option('--key-stdin', 'read the AES key for --account from standard input')
+    .option('--key-file <file>', 'read the AES key for --account from a file')
+    .addOption(new Option('--key-format <format>', 'how the key is written').choices(['hex', 'ascii']).default('hex'))
+    .option('--prefix <hex>', 'account prefix (L) with --account', '0')
+    .option('--receiver <hex>', 'receiver number (R) with --account')
+    .option('--accounts <file>', 'one panel per entry of a fleet file (the dc09 accounts import format)')
+    .option('--events <n>', 'events per panel (default 10)', parseCount)
+    .option('--duration <seconds>', 'run this long instead', parseCount)
+    .option('--rate <events/s>', 'events per second per panel (default: ping-pong, the next after each answer)', parseFloat)
+    .option('--mix <weights>', 'kinds of event', 'cid=70,sia=20,null=10')
+    .option('--scenario <file>', 'a JSON scenario each panel plays instead of random events')
+    .option('--ack-timeout <ms>', 'how long a panel waits for its answer', parseCount, 5000)
+    .option('--retries <n>', 'retransmissions of an unanswered or refused frame', parseCount, 3)
+    .option('--clock-skew <seconds>', 'every panel clock runs this far off', parseSeconds, 0)
+    .option('--faults <percentages>', `faults on demand: ${['bad-crc', 'wrong-key', 'skew', 'split', 'merge', 'slow', 'drop'].map((x) => `${x}=P`).join(',')}`)
+    .option('--any-answer', 'count any CR-terminated line as the answer (for the benchmark\'s bare baseline server only)')
+    .option('--allow-remote', 'allow a host that is not loopback')
+    .option('--json', 'print the summary as one JSON object')
+    .action(async (o: { host: string, port: number, proto: 'tcp' | 'udp', connectPerEvent?: boolean, panels?: number, account?: string, keyStdin?: boolean, keyFile?: string, keyFormat: KeyFormat, prefix: string, receiver?: string, accounts?: string, events?: number, duration?: number, rate?: number, mix: string, scenario?: string, ackTimeout: number, retries: number, clockSkew: number, faults?: string, anyAnswer?: boolean, allowRemote?: boolean, json?: boolean }) => {
+      try {
+        let key: AesKey | undefined
+        if (o.keyStdin === true) {
+          const text = readStdin().replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '')
+          const k = parseKey(text, o.keyFormat)
+          if (!k.ok) throw new Error(`the key is not usable: ${k.reason}`)
+          key = k.key
+        } else if (o.account !== undefined) {
+          key = loadKey(o.keyFile, o.keyFormat, 'node')
+        }
+        process.exitCode = await runSimulate({ ...o, key }, (s) => process.stdout.write(s), (s) => process.stderr.write(s))
+      } catch (err) {
+        process.stderr.write(`dc09 simulate: ${(err as Error).message}\n`)
+        process.exitCode = 2
+      }
+    })
+
+  program.command('fleet')
+    .description('write a fleet file (the dc09 accounts import format) with fresh random keys, for the receiver and the simulator')
+    .requiredOption('--count <n>', 'number of accounts', parseCount)
+    .addOption(new Option('--key-format <format>', 'keys as hex or ASCII, or no keys').choices(['hex', 'ascii', 'none']).default('hex'))
+    .requiredOption('--out <file>', 'where to write it (mode 0600: it holds keys)')
+    .option('--first <n>', 'first account number', parseCount, 100000)
+    .option('--tenant <name>', 'tenant of every account')
+    .action((o: { count: number, keyFormat: KeyFormat | 'none', out: string, first: number, tenant?: string }) => {
+      if (o.count < 1 || o.count > 1_000_000) program.error('error: --count is 1 to 1000000', { exitCode: 2 })
+      writeFleet(o.count, o.keyFormat, o.out, o.first, o.tenant)
+      process.stdout.write(`wrote ${o.count} account(s) to ${o.out}\n`)
     })
 
   return program
