@@ -22,7 +22,7 @@ function key (hex: string, engine: AesEngineName = 'node') {
   return k.key
 }
 
-export function runProtocolBench (log: (line: string) => void): MicroCase[] {
+export function runProtocolBench (log: (line: string) => void, quick = false): MicroCase[] {
   const k128 = key('0123456789ABCDEF0123456789ABCDEF')
   const k256 = key('603DEB1015CA71BE2B73AEF0857D77811F352C073B6108D72D9810A30914DFF4')
   const k128js = key('0123456789ABCDEF0123456789ABCDEF', 'aes-js')
@@ -65,7 +65,7 @@ export function runProtocolBench (log: (line: string) => void): MicroCase[] {
   add('encrypted *ACK (AES-128): serializeEncryptedAck', () => serializeEncryptedAck(header, k128, NOW), 300_000)
   add('splitter: 64 frames per 4 KiB chunk (frames/s)', () => splitter.push(stream), undefined, 64)
   log(`measuring ${cases.length} cases, interleaved...`)
-  const results = measureAll(cases).map((result) => {
+  const results = measureAll(cases, quick ? { samples: 3, sampleMs: 50, warmupMs: 100 } : {}).map((result) => {
     log(`${result.name}: ${Math.round(result.opsPerSec).toLocaleString('en-US')}/s ±${result.spreadPct.toFixed(1)}%`)
     const target = targets.get(result.name)
     return target === undefined ? { result } : { result, target }

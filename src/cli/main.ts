@@ -11,7 +11,7 @@ import { exportJournal, verify } from './commands/journal.js'
 import { runSend } from './commands/send.js'
 import { serve } from './commands/serve.js'
 import { runSimulate, writeFleet } from './commands/simulate.js'
-import { loadKey, packageVersion, parseCount, parseNow, parsePort, parseSeconds, parseWindow } from './options.js'
+import { loadKey, packageVersion, parseCount, parseNow, parsePort, parsePositive, parseSeconds, parseWindow } from './options.js'
 
 /** Receiver limits from a JSON file: names and types as in the README's limits table. */
 function readLimits (file: string): Partial<ReceiverOptions> {
@@ -184,8 +184,8 @@ export function buildProgram (): Command {
     .option('--receiver <hex>', 'receiver number (R) with --account')
     .option('--accounts <file>', 'one panel per entry of a fleet file (the dc09 accounts import format)')
     .option('--events <n>', 'events per panel (default 10)', parseCount)
-    .option('--duration <seconds>', 'run this long instead', parseCount)
-    .option('--rate <events/s>', 'events per second per panel (default: ping-pong, the next after each answer)', parseFloat)
+    .option('--duration <seconds>', 'run this long instead', parsePositive)
+    .option('--rate <events/s>', 'events per second per panel (default: ping-pong, the next after each answer)', parsePositive)
     .option('--mix <weights>', 'kinds of event', 'cid=70,sia=20,null=10')
     .option('--scenario <file>', 'a JSON scenario each panel plays instead of random events')
     .option('--ack-timeout <ms>', 'how long a panel waits for its answer', parseCount, 5000)

@@ -56,3 +56,8 @@ export function parseCount (text: string): number {
   if (!/^\d{1,9}$/.test(text)) throw new InvalidArgumentError('expected a whole number')
   return Number(text)
 }
+
+export function parsePositive (text: string): number {
+  if (!/^\d{1,7}(\.\d{1,20})?$/.test(text) || Number(text) <= 0) throw new InvalidArgumentError('expected a positive number')
+  return Number(text)
+}

@@ -16,10 +16,10 @@ export interface Journal<T extends object> {
   /** Records with id >= `fromId`, in order, up to what was committed when the read reached it. */
   read (fromId?: number): AsyncIterable<Stored<T>>
   /**
-   * An id from which reading finds every record committed at or after `sinceMs` (epoch ms);
-   * it may be earlier, never later. Lets a reader skip old segments.
+   * The newest committed records, newest first, for rebuilding state on start: reads back from
+   * the end only as far as the caller keeps going.
    */
-  firstIdSince (sinceMs: number): Promise<number>
+  readBackwards (): AsyncIterable<Stored<T>>
   /** The id of the last committed record (0 when empty). */
   readonly lastId: number
   /** False after a failed commit, until a commit succeeds again. */

@@ -37,13 +37,13 @@ export class MemoryJournal<T extends object> implements Journal<T> {
     })
   }
 
-  async firstIdSince (_sinceMs: number): Promise<number> {
-    return 1
-  }
-
   async * read (fromId = 1): AsyncIterable<Stored<T>> {
     const upTo = this.lastId
     for (const r of this.#records) if (r.id >= fromId && r.id <= upTo) yield r
+  }
+
+  async * readBackwards (): AsyncIterable<Stored<T>> {
+    for (let i = this.#records.length - 1; i >= 0; i--) yield this.#records[i]!
   }
 
   async close (): Promise<void> {

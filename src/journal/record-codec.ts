@@ -13,13 +13,16 @@ export const HEADER_BYTES = 12
 /** Largest payload accepted when reading: a frame is at most 4 KiB, its decoded record a few times that. */
 export const MAX_PAYLOAD_BYTES = 1 << 20
 
-export function encodeRecord (payload: object): Buffer {
-  const json = Buffer.from(JSON.stringify(payload), 'utf8')
-  const out = Buffer.allocUnsafe(HEADER_BYTES + json.length)
+/** Encodes `payload` (an object, or its JSON text) with `id` as its first field (without copying the payload). */
+export function encodeRecord (payload: object | string, id?: number): Buffer {
+  const body = typeof payload === 'string' ? payload : JSON.stringify(payload)
+  const text = id === undefined ? body : body === '{}' ? `{"id":${id}}` : `{"id":${id},${body.slice(1)}`
+  const len = Buffer.byteLength(text, 'utf8')
+  const out = Buffer.allocUnsafe(HEADER_BYTES + len)
   out.writeUInt32BE(MAGIC, 0)
-  out.writeUInt32BE(json.length, 4)
-  out.writeUInt32BE(crc32(json), 8)
-  json.copy(out, HEADER_BYTES)
+  out.writeUInt32BE(len, 4)
+  out.write(text, HEADER_BYTES, 'utf8')
+  out.writeUInt32BE(crc32(out.subarray(HEADER_BYTES)), 8)
   return out
 }
 

@@ -25,8 +25,6 @@ export class Connection {
   readonly #opts: ReceiverOptions
   readonly #log: Logger
   readonly #splitter: FrameSplitter
-  /** The answers so far are written once this settles: keeps them in frame order. */
-  #tail: Promise<void> = Promise.resolve()
   /** Frames (and refusals) whose answer is not written yet. */
   #unanswered = 0
   /** Set while the peer's receive window is full. */
@@ -104,19 +102,43 @@ export class Connection {
     this.#enqueue(this.#receiver.handleFrame(bytes, this.meta))
   }
 
+  /** Answers waiting to be written, in frame order; each is written once it and all before it are ready. */
+  readonly #pending: Array<{ done: boolean, bytes: Buffer | null }> = []
+  #drainedAll: Array<() => void> = []
+
   #enqueue (answer: Promise<Buffer | null>): void {
     this.#unanswered++
+    const slot = { done: false, bytes: null as Buffer | null }
+    this.#pending.push(slot)
     this.#flow()
-    this.#tail = this.#tail.then(() => answer).then((bytes) => {
-      this.frames++
-      if (bytes !== null) this.#write(bytes)
-    }, (err: unknown) => {
+    answer.then((bytes) => { slot.bytes = bytes }, (err: unknown) => {
       // handleFrame resolves for every expected outcome; this is a bug, logged, never swallowed silently.
       this.#log.error({ peer: this.meta.peer, err: (err as Error).message }, 'bug: a frame could not be handled')
     }).finally(() => {
-      this.#unanswered--
-      this.#flow()
+      slot.done = true
+      this.#pump()
     })
+  }
+
+  /** Writes every answer that is ready, in order, stopping at the first that is not. */
+  #pump (): void {
+    let n = 0
+    while (n < this.#pending.length && this.#pending[n]!.done) {
+      const bytes = this.#pending[n]!.bytes
+      this.frames++
+      if (bytes !== null) this.#write(bytes)
+      n++
+    }
+    if (n === 0) return
+    this.#pending.splice(0, n)
+    this.#unanswered -= n
+    this.#flow()
+    if (this.#pending.length === 0) for (const f of this.#drainedAll.splice(0)) f()
+  }
+
+  /** Resolves once every answer so far is written. */
+  #answered (): Promise<void> {
+    return this.#pending.length === 0 ? Promise.resolve() : new Promise((resolve) => this.#drainedAll.push(resolve))
   }
 
   /**
@@ -164,7 +186,7 @@ export class Connection {
     clearTimeout(this.#idle)
     this.#flow()
     if (reason === 'peer') this.#splitter.end()
-    void this.#tail.then(() => {
+    void this.#answered().then(() => {
       if (this.#io.destroyed) return
       this.#io.end()
       // A peer that keeps its side open after ours is closed must not hold the slot.
@@ -175,7 +197,7 @@ export class Connection {
   /** Graceful close for shutdown: resolves once every answer is written. */
   async shutdown (): Promise<void> {
     this.#end('shutdown')
-    await this.#tail
+    await this.#answered()
   }
 
   /** Drops the connection now (shutdown, after its answers are out). */

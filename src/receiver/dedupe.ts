@@ -10,12 +10,17 @@ import type { DecodedFrame } from '../protocol/index.js'
 /** Identifies an event for retransmission purposes; undefined for link tests (each proves liveness). */
 export function dedupeKey (f: DecodedFrame): string | undefined {
   if (f.token === 'NULL') return undefined
-  // A 128-bit digest of the content: a collision would silently drop a real event, so not a short hash.
-  const h = createHash('sha256')
-  h.update(f.data)
-  for (const x of f.xdata) h.update(`\x00${x.id}`).update(x.raw)
+  // The content itself when short (exact, and cheaper than hashing); a 128-bit digest when
+  // long: a collision would silently drop a real event, so never a short hash.
+  let content = f.data.length <= 128 ? f.data.toString('latin1') : ''
+  if (content === '' || f.xdata.length > 0) {
+    const h = createHash('sha256')
+    h.update(f.data)
+    for (const x of f.xdata) h.update(`\x00${x.id}`).update(x.raw)
+    content = '#' + h.digest('base64url').slice(0, 22)
+  }
   // Upper-case: account numbers, receivers and prefixes are hex, matched without regard to case.
-  return `${f.account.toUpperCase()}|${(f.rcvr ?? '').toUpperCase()}|${(f.lpref ?? '').toUpperCase()}|${f.seq}|${f.token}|${h.digest('base64url').slice(0, 22)}`
+  return `${f.account.toUpperCase()}|${(f.rcvr ?? '').toUpperCase()}|${(f.lpref ?? '').toUpperCase()}|${f.seq}|${f.token}|${content}`
 }
 
 type Entry = { at: number, id: number | Promise<number> }
@@ -63,7 +68,12 @@ export class DuplicateWindow {
     if (this.#entries.get(key)?.id === id) this.#entries.delete(key)
   }
 
+  #expiredAt = -1
+
   #expire (now: number): void {
+    // Once per millisecond is enough: frames of the same tick share the answer.
+    if (now === this.#expiredAt) return
+    this.#expiredAt = now
     for (const [k, e] of this.#entries) {
       if (now - e.at <= this.#windowMs) break
       this.#entries.delete(k)

@@ -73,14 +73,15 @@ export class Receiver {
    */
   async start (): Promise<number> {
     const since = this.#clock() - this.#deps.options.duplicateWindowMs
-    let n = 0
-    for await (const r of this.#deps.journal.read(await this.#deps.journal.firstIdSince(since))) {
-      if (r.type === 'frame' && r.dedupe !== undefined && r.receivedAt >= since) {
-        this.#dups.set(r.dedupe, Promise.resolve(r.id), r.receivedAt)
-        n++
-      }
+    // Newest first, and no further back than the window or than the window can hold: a busy
+    // journal has millions of records within ten minutes, and the start must stay quick.
+    const recent: Array<{ key: string, id: number, at: number }> = []
+    for await (const r of this.#deps.journal.readBackwards()) {
+      if (r.type !== 'frame' || r.receivedAt < since || recent.length >= this.#deps.options.maxDuplicateEntries) break
+      if (r.dedupe !== undefined) recent.push({ key: r.dedupe, id: r.id, at: r.receivedAt })
     }
-    return n
+    for (let i = recent.length - 1; i >= 0; i--) this.#dups.set(recent[i]!.key, Promise.resolve(recent[i]!.id), recent[i]!.at)
+    return recent.length
   }
 
   /** Handles one whole frame; resolves with the answer to send (null: send nothing). */

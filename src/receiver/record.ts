@@ -33,3 +33,19 @@ export interface FrameRecord {
   /** The frame exactly as received, base64 (an encrypted payload stays encrypted). */
   readonly raw: string
 }
+
+const str = (v: string | undefined): string => (v === undefined ? 'null' : JSON.stringify(v))
+
+/**
+ * The record as JSON, the same text JSON.stringify would give (undefined fields as null), written
+ * out field by field: about twice as fast for this fixed shape, on the path every event takes.
+ */
+export function recordJson (r: FrameRecord): string {
+  return '{"type":"frame","receivedAt":' + r.receivedAt +
+    ',"transport":' + str(r.transport) + ',"peer":' + str(r.peer) + ',"account":' + str(r.account) +
+    ',"rcvr":' + str(r.rcvr) + ',"lpref":' + str(r.lpref) + ',"seq":' + str(r.seq) + ',"token":' + str(r.token) +
+    ',"encrypted":' + r.encrypted + ',"events":' + JSON.stringify(r.events) + ',"xdata":' + JSON.stringify(r.xdata) +
+    ',"text":' + str(r.text) + ',"panelTime":' + (r.panelTime === undefined ? 'null' : r.panelTime) +
+    ',"flags":' + JSON.stringify(r.flags) + ',"quirks":' + JSON.stringify(r.quirks) +
+    ',"dedupe":' + str(r.dedupe) + ',"raw":"' + r.raw + '"}'
+}

@@ -190,8 +190,9 @@ export async function simulate (o: SimOptions): Promise<SimSummary> {
 
 async function runPanel (panel: Panel, index: number, o: SimOptions, stats: Stats, target: LinkTarget, start: number, deadline: number): Promise<void> {
   const link: Link = o.proto === 'udp' ? new UdpLink(target) : new TcpLink(target)
-  // Panels do not all start in the same millisecond.
-  await sleep((index % 100) * (o.rate === undefined ? 0.2 : 1000 / o.rate / 100))
+  // Panels do not all start in the same millisecond: spread over up to a second.
+  const phase = (index % 1000) * (o.rate === undefined ? 0.02 : Math.min(1000, 1000 / o.rate) / 1000)
+  await sleep(phase)
   const steps = o.scenario?.steps
   const count = steps?.length ?? o.events ?? Infinity
   const interval = o.rate === undefined ? 0 : 1000 / o.rate
@@ -203,7 +204,7 @@ async function runPanel (panel: Panel, index: number, o: SimOptions, stats: Stat
         if (wait > 0) await sleep(Math.min(wait, deadline - performance.now()))
         if (performance.now() >= deadline) break
       } else if (interval > 0) {
-        const wait = start + (index % 100) * interval / 100 + n * interval - performance.now()
+        const wait = start + phase + n * interval - performance.now()
         if (wait > 0) await sleep(wait)
       }
       await deliver(panel, step?.event ?? randomEvent(o.mix), link, o, stats)

@@ -42,6 +42,19 @@ export function journalSuite (name: string, open: () => Promise<{ journal: Journ
       cleanup?.()
     })
 
+    it('reads backwards from the newest record', async () => {
+      const { journal, cleanup } = await open()
+      for (let n = 0; n < 25; n++) await journal.append({ n })
+      const got: number[] = []
+      for await (const r of journal.readBackwards()) {
+        got.push(r.n)
+        if (got.length === 12) break
+      }
+      expect(got).toEqual(Array.from({ length: 12 }, (_, i) => 24 - i))
+      await journal.close()
+      cleanup?.()
+    })
+
     it('commits many concurrent appends, every one of them', async () => {
       const { journal, cleanup } = await open()
       const ids = await Promise.all(Array.from({ length: 500 }, (_, n) => journal.append({ n })))

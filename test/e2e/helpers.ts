@@ -12,7 +12,7 @@ import type { Journal } from '../../src/journal/journal.js'
 import { FrameSplitter, serializeFrame } from '../../src/protocol/index.js'
 import { createLogger } from '../../src/receiver/log.js'
 import type { ReceiverOptions } from '../../src/receiver/options.js'
-import type { FrameRecord } from '../../src/receiver/record.js'
+import { recordJson, type FrameRecord } from '../../src/receiver/record.js'
 import { ReceiverServer, type ListenOptions } from '../../src/receiver/server.js'
 
 export interface Harness {
@@ -49,7 +49,7 @@ export async function startReceiver (opts: {
     },
   })
   const logger = createLogger({ level: 'debug', destination })
-  const journal = opts.journal !== undefined ? await opts.journal(dir) : await FileJournal.open<FrameRecord>(dir)
+  const journal = opts.journal !== undefined ? await opts.journal(dir) : await FileJournal.open<FrameRecord>(dir, { toJson: recordJson })
   const accounts = new SqliteAccountStore(dir)
   opts.setup?.(accounts)
   const server = await ReceiverServer.start(

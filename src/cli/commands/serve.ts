@@ -7,7 +7,7 @@ import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
 import { FileJournal, type FsyncPolicy } from '../../journal/file-journal.js'
 import { createLogger } from '../../receiver/log.js'
 import type { ReceiverOptions } from '../../receiver/options.js'
-import type { FrameRecord } from '../../receiver/record.js'
+import { recordJson, type FrameRecord } from '../../receiver/record.js'
 import { ReceiverServer, type ListenOptions } from '../../receiver/server.js'
 
 export interface ServeOptions extends ListenOptions {
@@ -45,6 +45,7 @@ export async function serve (o: ServeOptions): Promise<void> {
     journal = await FileJournal.open<FrameRecord>(o.data, {
       fsync: o.fsync,
       segmentBytes: o.segmentBytes,
+      toJson: recordJson,
       onRollError: (err) => { logger.error({ err: err.message }, 'journal: could not start a new segment; still writing to the current one') },
       onRecover: (r) => { if (r.cutBytes > 0) logger.warn({ segment: r.segment, cutBytes: r.cutBytes, records: r.records }, 'journal: torn tail cut on start (a write interrupted by a crash); every complete record kept') },
     })

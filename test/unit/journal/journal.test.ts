@@ -16,10 +16,10 @@ journalSuite('FileJournal', async () => {
   }
 })
 
-journalSuite('FileJournal, fsync each', async () => {
+journalSuite('FileJournal, fsync each, small segments', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dc09-journal-'))
   return {
-    journal: await FileJournal.open<Rec>(dir, { fsync: 'each', segmentBytes: 512 }),
+    journal: await FileJournal.open<Rec>(dir, { fsync: 'each', segmentBytes: 128 }),
     reopen: () => FileJournal.open<Rec>(dir, { segmentBytes: 512 }),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   }

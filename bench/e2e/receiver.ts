@@ -1,0 +1,190 @@
+/**
+ * End-to-end benchmark: the receiver (real on-disk journal, in a temporary directory) and the
+ * simulator in separate processes, and for every case the same simulator run against the bare
+ * baseline server in the same benchmark run. The receiver is reported as a ratio of the
+ * baseline: what it keeps of what this machine can do for that load.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { SqliteAccountStore } from '../../src/accounts/sqlite-store.js'
+import { makeFleet } from '../../src/sim/fleet.js'
+import type { SimSummary } from '../../src/sim/simulator.js'
+
+const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname
+const BASELINE = new URL('./baseline-server.js', import.meta.url).pathname
+
+export interface E2eCase {
+  readonly name: string
+  readonly proto: 'tcp' | 'udp'
+  readonly panels: number
+  readonly aes: boolean
+  readonly connectPerEvent: boolean
+}
+
+export interface E2eResult {
+  readonly case: E2eCase
+  readonly receiver: SimSummary
+  readonly baseline: SimSummary
+}
+
+export interface MemoryResult {
+  readonly connections: number
+  readonly idleRssBytes: number
+  readonly loadedRssBytes: number
+  readonly bytesPerConnection: number
+  readonly connected: boolean
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+async function freePort (): Promise<number> {
+  const s = createServer()
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()))
+  const port = (s.address() as { port: number }).port
+  await new Promise<void>((r) => s.close(() => r()))
+  return port
+}
+
+async function waitForPort (port: number, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`the process exited with ${child.exitCode} before listening`)
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true) })
+      s.on('error', () => resolve(false))
+    })
+    if (ok) return
+    await sleep(50)
+  }
+  throw new Error(`nothing listens on ${port}`)
+}
+
+async function stop (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return
+  const exited = new Promise<void>((r) => child.once('exit', () => r()))
+  child.kill('SIGTERM')
+  await Promise.race([exited, sleep(20_000).then(() => { child.kill('SIGKILL') })])
+  await exited
+}
+
+function rss (pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m === null ? 0 : Number(m[1]) * 1024
+}
+
+async function simulate (args: string[]): Promise<SimSummary> {
+  const child = spawn(process.execPath, [CLI, 'simulate', '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout!.on('data', (c: Buffer) => { out += c.toString() })
+  child.stderr!.on('data', (c: Buffer) => { err += c.toString() })
+  await new Promise<void>((r) => child.on('exit', () => r()))
+  const line = out.trim().split('\n').at(-1) ?? ''
+  try {
+    return JSON.parse(line) as SimSummary
+  } catch {
+    throw new Error(`the simulator printed no summary: ${err.trim() || out.trim()}`)
+  }
+}
+
+/** A receiver process on a fresh data directory with the given fleets imported. */
+async function startReceiver (dir: string, fleets: object[][], log: string): Promise<{ child: ChildProcess, port: number }> {
+  const store = new SqliteAccountStore(join(dir, 'data'))
+  for (const f of fleets) {
+    const r = store.import(f)
+    if (!r.ok) throw new Error(r.reason)
+  }
+  store.close()
+  // Everything comes from 127.0.0.1 here, so the per-address limit must allow the whole load.
+  writeFileSync(join(dir, 'limits.json'), JSON.stringify({ maxConnectionsPerAddress: 20_000, maxConnections: 20_000 }))
+  const port = await freePort()
+  const logFd = openSync(join(dir, log), 'a')
+  const child = spawn(process.execPath, [CLI, 'serve', '--data', join(dir, 'data'), '--port', String(port), '--config', join(dir, 'limits.json')], { stdio: ['ignore', logFd, logFd] })
+  await waitForPort(port, child)
+  return { child, port }
+}
+
+async function startBaseline (): Promise<{ child: ChildProcess, port: number }> {
+  const child = spawn(process.execPath, [BASELINE], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (c: Buffer) => resolve(Number(c.toString().trim())))
+    child.once('exit', () => reject(new Error('the baseline server exited')))
+  })
+  return { child, port }
+}
+
+export function cases (quick: boolean): E2eCase[] {
+  const all: E2eCase[] = [
+    { name: 'TCP, 1 panel, plain', proto: 'tcp', panels: 1, aes: false, connectPerEvent: false },
+    { name: 'TCP, 1 panel, AES-128', proto: 'tcp', panels: 1, aes: true, connectPerEvent: false },
+    { name: 'TCP, 100 panels, plain', proto: 'tcp', panels: 100, aes: false, connectPerEvent: false },
+    { name: 'TCP, 100 panels, AES-128', proto: 'tcp', panels: 100, aes: true, connectPerEvent: false },
+    { name: 'TCP, 1000 panels, plain', proto: 'tcp', panels: 1000, aes: false, connectPerEvent: false },
+    { name: 'TCP, 1000 panels, AES-128', proto: 'tcp', panels: 1000, aes: true, connectPerEvent: false },
+    { name: 'UDP, 100 panels, plain', proto: 'udp', panels: 100, aes: false, connectPerEvent: false },
+    { name: 'TCP connect-per-event, 100 panels, plain', proto: 'tcp', panels: 100, aes: false, connectPerEvent: true },
+  ]
+  return quick ? all.filter((c) => c.panels === 100) : all
+}
+
+export async function runE2e (opts: { quick: boolean, log: (s: string) => void, only?: (c: E2eCase) => boolean, seconds?: number, memory?: boolean }): Promise<{ results: E2eResult[], memory: MemoryResult | undefined }> {
+  const dir = mkdtempSync(join(tmpdir(), 'dc09-bench-'))
+  const seconds = opts.seconds ?? (opts.quick ? 1.5 : 6)
+  try {
+    const plain = makeFleet(1000, 'none', 100000)
+    const aes = makeFleet(1000, 'hex', 200000)
+    writeFileSync(join(dir, 'plain.json'), JSON.stringify(plain))
+    writeFileSync(join(dir, 'aes.json'), JSON.stringify(aes))
+    const receiver = await startReceiver(dir, [plain, aes], 'receiver.log')
+    const baseline = await startBaseline()
+    const results: E2eResult[] = []
+    try {
+      for (const c of cases(opts.quick).filter(opts.only ?? (() => true))) {
+        const args = [
+          '--proto', c.proto, '--panels', String(c.panels), '--accounts', join(dir, c.aes ? 'aes.json' : 'plain.json'),
+          '--duration', String(seconds), '--ack-timeout', '5000',
+          ...(c.connectPerEvent ? ['--connect-per-event'] : []),
+        ]
+        const r = await simulate([...args, '--port', String(receiver.port)])
+        const b = await simulate([...args, '--port', String(baseline.port), '--any-answer'])
+        opts.log(`${c.name}: receiver ${r.framesPerSecond}/s p99 ${r.latencyMs.p99} ms (failed ${r.failed}, flawed ${r.flawed}); baseline ${b.framesPerSecond}/s p99 ${b.latencyMs.p99} ms`)
+        results.push({ case: c, receiver: r, baseline: b })
+      }
+    } finally {
+      await stop(receiver.child)
+      await stop(baseline.child)
+    }
+    const memory = opts.memory === false ? undefined : await measureMemory(dir, opts.quick ? 1000 : 10_000, opts.log)
+    return { results, memory }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** RSS of a receiver holding `n` idle TCP panel connections (each sends a NULL every 60 s). */
+async function measureMemory (base: string, n: number, log: (s: string) => void): Promise<MemoryResult> {
+  const dir = mkdtempSync(join(base, 'mem-'))
+  const fleet = makeFleet(n, 'none', 300000)
+  writeFileSync(join(dir, 'fleet.json'), JSON.stringify(fleet))
+  const receiver = await startReceiver(dir, [fleet], 'receiver.log')
+  try {
+    await sleep(1000)
+    const idle = rss(receiver.child.pid!)
+    const seconds = n >= 10_000 ? 25 : 8
+    const sim = simulate(['--panels', String(n), '--accounts', join(dir, 'fleet.json'), '--rate', String(1 / 60), '--mix', 'null=1', '--duration', String(seconds), '--port', String(receiver.port)])
+    // Every panel connects and sends its first link test within a second or two of starting.
+    let loaded = 0
+    for (let t = 0; t < seconds - 2; t++) {
+      await sleep(1000)
+      loaded = Math.max(loaded, rss(receiver.child.pid!))
+    }
+    const summary = await sim
+    const connected = summary.acknowledged >= n
+    log(`memory: ${n} idle connections: RSS ${(loaded / 2 ** 20).toFixed(0)} MiB (idle receiver ${(idle / 2 ** 20).toFixed(0)} MiB); ${summary.acknowledged} link tests acknowledged`)
+    return { connections: n, idleRssBytes: idle, loadedRssBytes: loaded, bytesPerConnection: Math.round((loaded - idle) / n), connected }
+  } finally {
+    await stop(receiver.child)
+  }
+}
