@@ -205,7 +205,9 @@ async function runPanel (panel: Panel, index: number, o: SimOptions, stats: Stat
         if (performance.now() >= deadline) break
       } else if (interval > 0) {
         const wait = start + phase + n * interval - performance.now()
-        if (wait > 0) await sleep(wait)
+        // Never past the end of the run: a panel that would send after it sends nothing more.
+        if (wait > 0) await sleep(Math.min(wait, deadline - performance.now()))
+        if (performance.now() >= deadline) break
       }
       await deliver(panel, step?.event ?? randomEvent(o.mix), link, o, stats)
       if (o.connectPerEvent && o.proto === 'tcp') await link.close()

@@ -114,3 +114,16 @@ describe('simulator pieces', () => {
     expect(() => parseFaults('drop=60,split=60')).toThrow(/100/)
   })
 })
+
+describe('rate-limited panels', () => {
+  it('send at their rate and stop at the end of the run', async () => {
+    const h = await receiver()
+    const t0 = performance.now()
+    const s = await simulate(options(h, { events: undefined, durationMs: 1200, rate: 2 }))
+    expect(performance.now() - t0).toBeLessThan(2500)
+    // 4 panels x 2 events/s x 1.2 s: the first at once, then every 500 ms.
+    expect(s.events).toBeGreaterThanOrEqual(8)
+    expect(s.events).toBeLessThanOrEqual(12)
+    expect(s.acknowledged).toBe(s.events)
+  })
+})

@@ -1,0 +1,25 @@
+/** `npm run bench -- --quick` works, so the benchmark script cannot rot. */
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { expect, it } from 'vitest'
+
+it('runs the quick benchmark end to end and writes its tables', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dc09-benchq-'))
+  try {
+    const out = join(dir, 'RESULTS.md')
+    const r = spawnSync(process.execPath, [new URL('../../dist/bench/run.js', import.meta.url).pathname, '--quick', '--out', out], { encoding: 'utf8', timeout: 170_000 })
+    expect(r.status, r.stderr.slice(-2000)).toBe(0)
+    const md = readFileSync(out, 'utf8')
+    expect(md).toContain('## End to end')
+    expect(md).toMatch(/\| TCP, 100 panels, AES-128 \| [\d,]+ \| [\d,]+ \| \d+\.\d\d \|/)
+    expect(md).toContain('| UDP, 100 panels, plain |')
+    expect(md).toContain('| TCP connect-per-event, 100 panels, plain |')
+    expect(md).toMatch(/Memory: 1,000 idle TCP panel connections .* receiver RSS \d+ MiB/)
+    expect(md).toContain('## Protocol core, one core (micro)')
+    expect(md).not.toContain('failed,')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}, 180_000)
