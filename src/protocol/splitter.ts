@@ -261,14 +261,26 @@ export type WholeFrame = { readonly ok: true, readonly frame: Buffer } | Rejecti
  * the receiver a UDP reflector).
  */
 export function wholeFrame (bytes: Buffer, opts?: SplitterOptions): WholeFrame {
+  // The common case, without a splitter: exactly one frame, maybe followed by benign bytes.
+  let end = bytes.length
+  while (end > 0 && bytes[end - 1] !== CR && isBenign(bytes[end - 1]!)) end--
+  if (bytes[0] === LF && bytes[end - 1] === CR) {
+    const h = lengthFieldOffset(bytes, 0, end)
+    if (h >= 0) {
+      const body = readHex(bytes, h + 1, 3)
+      const total = h + 4 + body + 1
+      // total - 1: Eldes counts the CR in the length.
+      if (body <= (opts?.maxBodyBytes ?? MAX_BODY_BYTES) && total <= (opts?.maxBufferedBytes ?? Infinity) && (total === end || (total - 1 === end && bytes[end - 2] !== CR))) {
+        return { ok: true, frame: bytes.subarray(0, end) }
+      }
+    }
+  }
   const items = splitAll(bytes, opts)
   const frames = items.filter((i): i is { frame: Buffer } => 'frame' in i)
   if (frames.length === 1) return { ok: true, frame: frames[0]!.frame }
   if (frames.length > 1) return reject(ErrorCode.FRAMING, `${frames.length} frames where one was expected`)
   let start = 0
-  let end = bytes.length
   while (start < end && bytes[start] !== LF && isBenign(bytes[start]!)) start++
-  while (end > start && bytes[end - 1] !== CR && isBenign(bytes[end - 1]!)) end--
   if (bytes[start] === LF && lengthFieldOffset(bytes, start, end) >= 0) {
     const parsed = parseFrame(bytes.subarray(start, end))
     if (!parsed.ok) return parsed
