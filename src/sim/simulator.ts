@@ -204,10 +204,12 @@ async function runPanel (panel: Panel, index: number, o: SimOptions, stats: Stat
         if (wait > 0) await sleep(Math.min(wait, deadline - performance.now()))
         if (performance.now() >= deadline) break
       } else if (interval > 0) {
-        const wait = start + phase + n * interval - performance.now()
-        // Never past the end of the run: a panel that would send after it sends nothing more.
-        if (wait > 0) await sleep(Math.min(wait, deadline - performance.now()))
-        if (performance.now() >= deadline) break
+        // An event due at or after the end of the run is not sent (decided on the schedule,
+        // not after sleeping: timers may wake a fraction of a millisecond early).
+        const due = start + phase + n * interval
+        if (due >= deadline) break
+        const wait = due - performance.now()
+        if (wait > 0) await sleep(wait)
       }
       await deliver(panel, step?.event ?? randomEvent(o.mix), link, o, stats)
       if (o.connectPerEvent && o.proto === 'tcp') await link.close()
