@@ -14,7 +14,7 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { JournalClosedError, type Journal, type Stored } from './journal.js'
+import { JournalClosedError, type Journal, type JournalReader, type Stored } from './journal.js'
 import { lockDataDir, type DirLock } from './lock.js'
 import { decodeRecord, encodeRecord, HEADER_BYTES, MAGIC } from './record-codec.js'
 
@@ -78,6 +78,7 @@ export class FileJournal<T extends object> implements Journal<T> {
   readonly #opts: Required<Pick<FileJournalOptions, 'fsync' | 'segmentBytes'>> & FileJournalOptions
   readonly #lock: DirLock
   #fh: FileHandle | undefined
+  #segmentPath: string | undefined
   #size = 0
   #lastId = 0
   #nextId = 1
@@ -89,6 +90,7 @@ export class FileJournal<T extends object> implements Journal<T> {
   #rollDue = false
   /** A failed group's bytes are still in the file past #size: cut them before writing again. */
   #dirty = false
+  #pendingPath: string | undefined
 
   private constructor (dir: string, lock: DirLock, opts: FileJournalOptions) {
     this.#dir = dir
@@ -133,10 +135,12 @@ export class FileJournal<T extends object> implements Journal<T> {
     const last = segments.at(-1)
     if (last === undefined) {
       this.#fh = await this.#createSegment(1)
+      this.#segmentPath = this.#pendingPath
       this.#size = 0
       return
     }
     const fh = await this.#openFile(last.path, 'r+')
+    this.#segmentPath = last.path
     const { size } = await fh.stat()
     const buf = Buffer.allocUnsafe(size)
     if (size > 0) await fh.read(buf, 0, size, 0)
@@ -180,9 +184,11 @@ export class FileJournal<T extends object> implements Journal<T> {
    * (not O_APPEND, under which Linux ignores the position), and its name made durable.
    */
   async #createSegment (firstId: number): Promise<FileHandle> {
-    const fh = await this.#openFile(join(this.#dir, segmentName(firstId)), 'w+')
+    const path = join(this.#dir, segmentName(firstId))
+    const fh = await this.#openFile(path, 'w+')
     try {
       await syncDir(this.#dir)
+      this.#pendingPath = path
       return fh
     } catch (err) {
       await fh.close().catch(() => {})
@@ -196,6 +202,7 @@ export class FileJournal<T extends object> implements Journal<T> {
       const next = await this.#createSegment(firstId)
       const old = this.#fh!
       this.#fh = next
+      this.#segmentPath = this.#pendingPath
       this.#size = 0
       this.#rollDue = false
       await old.close().catch(() => {})
@@ -260,6 +267,73 @@ export class FileJournal<T extends object> implements Journal<T> {
 
   async * read (fromId = 1): AsyncIterable<Stored<T>> {
     yield * readJournal<T>(this.#dir, fromId, this.#lastId)
+  }
+
+  /**
+   * Follows the journal from `fromId`: reads only what was committed since the last call, from
+   * where it stopped, moving on to the next segment when one is finished.
+   */
+  reader (fromId: number): JournalReader<T> {
+    let segment: { path: string, firstId: number } | undefined
+    let fh: FileHandle | undefined
+    let offset = 0
+    let buffered = Buffer.alloc(0)
+    let wanted = fromId
+    const committedEnd = (path: string, size: number): number => {
+      // The segment being written: only up to what is committed; older ones: to their end.
+      const current = listSegments(this.#dir).at(-1)
+      return current !== undefined && current.path === path ? Math.min(size, this.#committedSize(path, size)) : size
+    }
+    return {
+      next: async (max) => {
+        const out: Array<Stored<T>> = []
+        for (;;) {
+          const segments = listSegments(this.#dir)
+          if (segment === undefined) {
+            segment = [...segments].reverse().find((sg) => sg.firstId <= wanted) ?? segments[0]
+            if (segment === undefined) return out
+            fh = await open(segment.path, 'r')
+            offset = 0
+            buffered = Buffer.alloc(0)
+          }
+          const size = (await fh!.stat()).size
+          const end = committedEnd(segment.path, size)
+          if (offset < end) {
+            const chunk = Buffer.allocUnsafe(Math.min(end - offset, 1 << 20))
+            const { bytesRead } = await fh!.read(chunk, 0, chunk.length, offset)
+            offset += bytesRead
+            buffered = buffered.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buffered, chunk.subarray(0, bytesRead)])
+          }
+          let pos = 0
+          while (out.length < max) {
+            const d = decodeRecord(buffered, pos)
+            if (d.kind !== 'record') break
+            pos += d.size
+            if (d.payload.id >= wanted && d.payload.id <= this.#lastId) {
+              out.push(d.payload as unknown as Stored<T>)
+              wanted = d.payload.id + 1
+            }
+          }
+          buffered = Buffer.from(buffered.subarray(pos))
+          if (out.length >= max) return out
+          const later = segments.find((sg) => sg.firstId > segment!.firstId)
+          if (offset >= end && buffered.length === 0 && later !== undefined && end === size) {
+            // This segment is finished: go on with the next one.
+            await fh!.close()
+            segment = undefined
+            wanted = Math.max(wanted, later.firstId)
+            continue
+          }
+          return out
+        }
+      },
+      close: async () => { await fh?.close() },
+    }
+  }
+
+  /** Committed bytes of the segment at `path` if it is the one being written. */
+  #committedSize (path: string, size: number): number {
+    return this.#fh !== undefined && this.#segmentPath === path ? this.#size : size
   }
 
   async * readBackwards (): AsyncIterable<Stored<T>> {

@@ -20,6 +20,8 @@ export interface Journal<T extends object> {
    * the end only as far as the caller keeps going.
    */
   readBackwards (): AsyncIterable<Stored<T>>
+  /** A reader that keeps its place, for following the journal as it grows (the pipeline). */
+  reader (fromId: number): JournalReader<T>
   /** The id of the last committed record (0 when empty). */
   readonly lastId: number
   /** False after a failed commit, until a commit succeeds again. */
@@ -33,4 +35,10 @@ export class JournalClosedError extends Error {
   constructor () {
     super('the journal is closed')
   }
+}
+
+export interface JournalReader<T extends object> {
+  /** Up to `max` committed records after the last one returned (none when caught up). */
+  next (max: number): Promise<Array<Stored<T>>>
+  close (): Promise<void>
 }

@@ -1,5 +1,5 @@
 /** A journal in memory, for tests: same contract as FileJournal, durable only as long as the process. */
-import { JournalClosedError, type Journal, type Stored } from './journal.js'
+import { JournalClosedError, type Journal, type JournalReader, type Stored } from './journal.js'
 
 export class MemoryJournal<T extends object> implements Journal<T> {
   readonly #records: Array<Stored<T>> = []
@@ -40,6 +40,21 @@ export class MemoryJournal<T extends object> implements Journal<T> {
   async * read (fromId = 1): AsyncIterable<Stored<T>> {
     const upTo = this.lastId
     for (const r of this.#records) if (r.id >= fromId && r.id <= upTo) yield r
+  }
+
+  reader (fromId: number): JournalReader<T> {
+    let next = fromId
+    return {
+      next: async (max) => {
+        const out: Array<Stored<T>> = []
+        for (const r of this.#records) {
+          if (r.id >= next && out.length < max) out.push(r)
+        }
+        if (out.length > 0) next = out.at(-1)!.id + 1
+        return out
+      },
+      close: async () => {},
+    }
   }
 
   async * readBackwards (): AsyncIterable<Stored<T>> {

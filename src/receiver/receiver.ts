@@ -15,7 +15,7 @@ import { decide, SECURITY_CODES } from './decide.js'
 import { dedupeKey, DuplicateWindow } from './dedupe.js'
 import { RateLimitedLog, type Logger } from './log.js'
 import type { ReceiverOptions } from './options.js'
-import type { FrameRecord } from './record.js'
+import type { FrameRecord, JournalRecord } from './record.js'
 
 export interface FrameMeta {
   readonly transport: 'tcp' | 'udp'
@@ -26,7 +26,7 @@ export interface FrameMeta {
 }
 
 export interface ReceiverDeps {
-  readonly journal: Journal<FrameRecord>
+  readonly journal: Journal<JournalRecord>
   readonly accounts: AccountStore
   readonly logger: Logger
   readonly options: ReceiverOptions
@@ -77,8 +77,8 @@ export class Receiver {
     // journal has millions of records within ten minutes, and the start must stay quick.
     const recent: Array<{ key: string, id: number, at: number }> = []
     for await (const r of this.#deps.journal.readBackwards()) {
-      if (r.type !== 'frame' || r.receivedAt < since || recent.length >= this.#deps.options.maxDuplicateEntries) break
-      if (r.dedupe !== undefined) recent.push({ key: r.dedupe, id: r.id, at: r.receivedAt })
+      if (r.receivedAt < since || recent.length >= this.#deps.options.maxDuplicateEntries) break
+      if (r.type === 'frame' && r.dedupe !== undefined) recent.push({ key: r.dedupe, id: r.id, at: r.receivedAt })
     }
     for (let i = recent.length - 1; i >= 0; i--) this.#dups.set(recent[i]!.key, Promise.resolve(recent[i]!.id), recent[i]!.at)
     return recent.length

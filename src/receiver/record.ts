@@ -1,4 +1,4 @@
-/** What the receiver writes to the journal for each accepted frame. */
+/** What the journal holds: frames the receiver accepted, and events stages and commands derived from them. */
 import type { DecodedEvent, Quirk } from '../protocol/index.js'
 
 export interface FrameRecord {
@@ -48,4 +48,31 @@ export function recordJson (r: FrameRecord): string {
     ',"text":' + str(r.text) + ',"panelTime":' + (r.panelTime === undefined ? 'null' : r.panelTime) +
     ',"flags":' + JSON.stringify(r.flags) + ',"quirks":' + JSON.stringify(r.quirks) +
     ',"dedupe":' + str(r.dedupe) + ',"raw":"' + r.raw + '"}'
+}
+
+/**
+ * An event made by a pipeline stage or a command (a supervision failure, a case opened, a
+ * verification, a duress), journaled so the journal stays the one ordered history.
+ */
+export interface DerivedRecord {
+  readonly type: 'derived'
+  /** Receiver clock, epoch ms. */
+  readonly receivedAt: number
+  /** What happened: `supervision-failure`, `case-opened`, `verification`, `duress`, ... */
+  readonly kind: string
+  readonly account: string
+  /** The stage (or command, e.g. `verify`) that made it. */
+  readonly stage: string
+  /** The journal id of the event that caused it (0: none, e.g. a code presented by an operator). */
+  readonly causedBy: number
+  /** The position among the events its stage made from that cause: with causedBy and stage, what makes a replay recognisable. */
+  readonly n: number
+  readonly data: Readonly<Record<string, unknown>>
+}
+
+export type JournalRecord = FrameRecord | DerivedRecord
+
+/** JSON for any record: the fast writer for frames, JSON.stringify for the rest. */
+export function journalJson (r: JournalRecord): string {
+  return r.type === 'frame' ? recordJson(r) : JSON.stringify(r)
 }

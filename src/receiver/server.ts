@@ -12,7 +12,7 @@ import { Connection, type CloseReason } from './connection.js'
 import { RateLimitedLog, type Logger } from './log.js'
 import { defaultOptions, type ReceiverOptions } from './options.js'
 import { Receiver } from './receiver.js'
-import type { FrameRecord } from './record.js'
+import type { FrameRecord, JournalRecord } from './record.js'
 
 export interface ListenOptions {
   readonly host: string
@@ -23,7 +23,7 @@ export interface ListenOptions {
 }
 
 export interface ServerDeps {
-  readonly journal: Journal<FrameRecord>
+  readonly journal: Journal<JournalRecord>
   readonly accounts: AccountStore
   readonly logger: Logger
   readonly options?: Partial<ReceiverOptions> | undefined

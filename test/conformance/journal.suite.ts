@@ -42,6 +42,26 @@ export function journalSuite (name: string, open: () => Promise<{ journal: Journ
       cleanup?.()
     })
 
+    it('follows the journal with a reader that keeps its place', async () => {
+      const { journal, cleanup } = await open()
+      for (let n = 0; n < 5; n++) await journal.append({ n })
+      const reader = journal.reader(3)
+      expect((await reader.next(100)).map((r) => r.n)).toEqual([2, 3, 4])
+      expect(await reader.next(100)).toEqual([])
+      const more = []
+      for (let n = 5; n < 40; n++) more.push(journal.append({ n, text: 'x'.repeat(n) }))
+      await Promise.all(more)
+      const got: number[] = []
+      for (let batch = await reader.next(7); batch.length > 0; batch = await reader.next(7)) {
+        expect(batch.length).toBeLessThanOrEqual(7)
+        got.push(...batch.map((r) => r.n))
+      }
+      expect(got).toEqual(Array.from({ length: 35 }, (_, i) => 5 + i))
+      await reader.close()
+      await journal.close()
+      cleanup?.()
+    })
+
     it('reads backwards from the newest record', async () => {
       const { journal, cleanup } = await open()
       for (let n = 0; n < 25; n++) await journal.append({ n })
