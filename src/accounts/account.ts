@@ -3,6 +3,7 @@
  * Validation lives here, once, for every way an account arrives: the CLI, a JSON import, the API.
  */
 import { isCharset, isTimeZone, parseKey, type AesEngine, type AesKey, type KeyFormat } from '../protocol/index.js'
+import { supervisionSeconds } from './supervision-presets.js'
 
 /** What anyone may see of an account. The key itself is never part of it: only whether one is set. */
 export interface Account {
@@ -49,7 +50,8 @@ export interface AccountInput {
   readonly clockOffsetSeconds?: number | null | undefined
   readonly timeZone?: string | null | undefined
   readonly charset?: string | null | undefined
-  readonly supervisionSeconds?: number | null | undefined
+  /** Seconds, or an EN 50136-1 category name: `SP4`, `DP2`, ... */
+  readonly supervisionSeconds?: number | string | null | undefined
   readonly tenant?: string | null | undefined
 }
 
@@ -95,7 +97,13 @@ function int (v: unknown, name: string, min: number, max: number): string | unde
  */
 export function validateAccount (input: Record<string, unknown>, current?: AccountRow): AccountResult<AccountRow> {
   for (const k of Object.keys(input)) if (!FIELDS.has(k)) return invalid(`unknown field ${JSON.stringify(k)}`)
-  const v = input as Partial<Record<keyof AccountInput, unknown>>
+  const v = { ...input } as Partial<Record<keyof AccountInput, unknown>>
+  // A reporting interval may be named by its EN 50136-1 category (SP4, DP2, ...).
+  if (typeof v.supervisionSeconds === 'string') {
+    const s = supervisionSeconds(v.supervisionSeconds)
+    if (s === undefined) return invalid('supervisionSeconds must be a number of seconds or a category: SP2-SP6, DP1-DP4')
+    v.supervisionSeconds = s
+  }
   const account = current?.account ?? v.account
   if (typeof account !== 'string' || !ACCOUNT_RE.test(account)) return invalid('account must be 3 to 16 letters or digits (hex for standard panels)')
   const pick = <K extends keyof AccountInput>(k: K, cur: unknown): unknown => (k in v ? v[k] : cur)
