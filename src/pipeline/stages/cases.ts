@@ -1,0 +1,145 @@
+/**
+ * cases: an alarm opens a case for its account; later alarms join the open case. Following
+ * ANSI/SIA CP-01's false-alarm practice, a cancel from the panel (Contact ID 406, SIA OC/BC), or
+ * an opening by a valid user within the cancel window, closes the case as cancelled at the
+ * premises. Otherwise the case waits for verification: a valid disarm code (a `verification`
+ * event) closes it as verified by that user; a case not verified within its verification window
+ * is escalated. A duress code raises a silent emergency on the open case, or on a new one.
+ */
+import type { FrameRecord } from '../../receiver/record.js'
+import type { Stage, StageContext, StageEnvironment, StageResult } from '../stage.js'
+
+export interface Case {
+  /** The journal id of the event that opened it. */
+  readonly id: number
+  readonly account: string
+  readonly openedAt: number
+  /** Journal ids of the alarms in it: the first MAX_CASE_EVENTS (a panel in an alarm storm must not grow a case without bound). */
+  readonly events: number[]
+  /** How many alarm events joined it, all told. */
+  alarms: number
+  state: 'open' | 'cancelled' | 'verified'
+  cancelUntil: number
+  verifyBy: number
+  escalated: boolean
+  duress: boolean
+  closedAt?: number
+  /** Who or what closed it: `panel cancel`, `user 3`, ... */
+  closedBy?: string
+}
+
+export interface CasesOptions {
+  /** Seconds after the alarm in which a cancel or an opening by a user closes the case (CP-01: 5 minutes). */
+  readonly cancelWindowSeconds?: number
+  /** Seconds after the alarm in which it must be verified, or it is escalated. */
+  readonly verificationWindowSeconds?: number
+  /** Days a closed case stays listed (the journal keeps its history for good). Default 30. */
+  readonly keepClosedDays?: number
+}
+
+export const MAX_CASE_EVENTS = 100
+
+const caseKey = (id: number) => `case:${String(id).padStart(16, '0')}`
+const openKey = (account: string) => `open:${account}`
+
+function isCancel (e: FrameRecord['events'][number]): boolean {
+  return e.format === 'ADM-CID' ? e.code === '406' : e.code === 'OC' || e.code === 'BC'
+}
+
+export function cases (options: CasesOptions, env: StageEnvironment): Stage {
+  const cancelMs = (options.cancelWindowSeconds ?? 300) * 1000
+  const verifyMs = (options.verificationWindowSeconds ?? 600) * 1000
+  const keepMs = (options.keepClosedDays ?? 30) * 86_400_000
+  if (!(cancelMs > 0) || !(verifyMs > 0)) throw new Error('cases: the windows are positive numbers of seconds')
+  if (!(keepMs >= 0)) throw new Error('cases: keepClosedDays is a number of days')
+
+  const open = (ctx: StageContext, account: string): Case | undefined => {
+    const id = ctx.state.get<number>(openKey(account))
+    return id === undefined ? undefined : ctx.state.get<Case>(caseKey(id))
+  }
+  const save = (ctx: StageContext, c: Case): void => {
+    ctx.state.set(caseKey(c.id), c)
+    if (c.state === 'open') ctx.state.set(openKey(c.account), c.id)
+    else ctx.state.delete(openKey(c.account))
+  }
+  const close = (ctx: StageContext, c: Case, state: 'cancelled' | 'verified', by: string, at: number, cause: number): StageResult['emit'] => {
+    c.state = state
+    c.closedAt = at
+    c.closedBy = by
+    save(ctx, c)
+    ctx.cancel(`esc:${c.id}`)
+    return [{ kind: state === 'cancelled' ? 'case-cancelled' : 'case-verified', account: c.account, causedBy: cause, data: { caseId: c.id, by } }]
+  }
+  const create = (ctx: StageContext, account: string, id: number, at: number, duress: boolean): Case => {
+    const c: Case = { id, account, openedAt: at, events: [id], alarms: duress ? 0 : 1, state: 'open', cancelUntil: at + cancelMs, verifyBy: at + verifyMs, escalated: false, duress }
+    save(ctx, c)
+    ctx.schedule(`esc:${id}`, c.verifyBy)
+    return c
+  }
+
+  return {
+    name: 'cases',
+    start (ctx) {
+      for (const [key, c] of ctx.state.list<Case>('case:')) {
+        if (c.state !== 'open' && c.closedAt !== undefined && c.closedAt + keepMs < ctx.now) ctx.state.delete(key)
+      }
+      for (const [, id] of ctx.state.list<number>('open:')) {
+        const c = ctx.state.get<Case>(caseKey(id))
+        if (c !== undefined && c.state === 'open' && !c.escalated) ctx.schedule(`esc:${c.id}`, c.verifyBy)
+      }
+    },
+    run ({ record }, ctx): StageResult | undefined {
+      const emit: NonNullable<StageResult['emit']>[number][] = []
+      const at = record.receivedAt
+      if (record.type === 'frame') {
+        let joined = false
+        for (const e of record.events) {
+          const c = open(ctx, record.account)
+          if (isCancel(e)) {
+            if (c !== undefined) emit.push(...close(ctx, c, 'cancelled', e.user === undefined ? 'panel cancel' : `panel cancel, user ${e.user}`, at, record.id)!)
+          } else if (e.class === 'alarm') {
+            if (c === undefined) {
+              create(ctx, record.account, record.id, at, false)
+              emit.push({ kind: 'case-opened', account: record.account, data: { caseId: record.id, code: e.code, ...(e.zone === undefined ? {} : { zone: e.zone }) } })
+            } else if (c.id !== record.id && !joined) {
+              // Once per frame, however many alarm events it carries.
+              joined = true
+              c.alarms++
+              if (c.events.length < MAX_CASE_EVENTS) c.events.push(record.id)
+              save(ctx, c)
+            }
+          } else if (e.class === 'opening' && c !== undefined && e.user !== undefined && at <= c.cancelUntil && env.isUser(record.account, e.user)) {
+            emit.push(...close(ctx, c, 'cancelled', `opening by user ${e.user}`, at, record.id)!)
+          }
+        }
+      } else if (record.kind === 'verification' && record.data.outcome === 'valid') {
+        const c = open(ctx, record.account)
+        if (c !== undefined) {
+          // After the window the case was escalated; the code still closes it, marked late.
+          const [closed] = close(ctx, c, 'verified', `user ${String(record.data.user)}`, at, record.id)!
+          emit.push(at <= c.verifyBy ? closed! : { ...closed!, data: { ...closed!.data, late: true } })
+        }
+      } else if (record.kind === 'duress') {
+        // Silent: the caller was told "valid"; here it is an emergency, on the open case or a new one.
+        let c = open(ctx, record.account)
+        if (c === undefined) {
+          c = create(ctx, record.account, record.id, at, true)
+          emit.push({ kind: 'case-opened', account: record.account, data: { caseId: c.id, duress: true } })
+        } else {
+          c.duress = true
+          save(ctx, c)
+        }
+        emit.push({ kind: 'case-duress', account: record.account, data: { caseId: c.id, user: record.data.user ?? null } })
+      }
+      return emit.length === 0 ? undefined : { emit }
+    },
+    due (key, ctx): StageResult | undefined {
+      const id = Number(key.slice(4))
+      const c = ctx.state.get<Case>(caseKey(id))
+      if (c === undefined || c.state !== 'open' || c.escalated) return undefined
+      c.escalated = true
+      save(ctx, c)
+      return { emit: [{ kind: 'case-escalated', account: c.account, causedBy: c.id, data: { caseId: c.id, minutesOpen: Math.round((ctx.now - c.openedAt) / 60_000) } }] }
+    },
+  }
+}
