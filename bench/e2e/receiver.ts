@@ -4,6 +4,7 @@
  * baseline server in the same benchmark run. The receiver is reported as a ratio of the
  * baseline: what it keeps of what this machine can do for that load.
  */
+import { randomBytes } from 'node:crypto'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
@@ -101,7 +102,8 @@ async function startReceiver (dir: string, fleets: object[][], log: string): Pro
   writeFileSync(join(dir, 'limits.json'), JSON.stringify({ maxConnectionsPerAddress: 20_000, maxConnections: 20_000 }))
   const port = await freePort()
   const logFd = openSync(join(dir, log), 'a')
-  const child = spawn(process.execPath, [CLI, 'serve', '--data', join(dir, 'data'), '--port', String(port), '--config', join(dir, 'limits.json')], { stdio: ['ignore', logFd, logFd] })
+  writeFileSync(join(dir, 'pepper'), randomBytes(32), { mode: 0o600 })
+  const child = spawn(process.execPath, [CLI, 'serve', '--data', join(dir, 'data'), '--port', String(port), '--config', join(dir, 'limits.json'), '--pepper-file', join(dir, 'pepper')], { stdio: ['ignore', logFd, logFd] })
   await waitForPort(port, child)
   return { child, port }
 }

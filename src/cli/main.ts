@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 /** The `dc09` command: parses arguments and calls into src/*, nothing else. */
 import { createInterface } from 'node:readline'
-import { Command, Option } from 'commander'
+import { Command, InvalidArgumentError, Option } from 'commander'
 import { isCharset, isTimeZone, parseKey, type AesEngineName, type AesKey, type KeyFormat, type PanelClock, type TimestampWindow } from '../protocol/index.js'
 import { readFileSync } from 'node:fs'
 import { validateOptions, type ReceiverOptions } from '../receiver/options.js'
+import type { Policy } from '../verification/verifier.js'
+import { supervisionSeconds } from '../accounts/supervision-presets.js'
 import * as accounts from './commands/accounts.js'
+import * as codes from './commands/codes.js'
+import * as pipeline from './commands/pipeline.js'
 import { runDecode } from './commands/decode.js'
 import { exportJournal, verify } from './commands/journal.js'
 import { runSend } from './commands/send.js'
@@ -29,6 +33,22 @@ function readLimits (file: string): Partial<ReceiverOptions> {
 
 const readStdin = (): string => readFileSync(0, 'utf8')
 const io: accounts.Io = { out: (s) => process.stdout.write(s), readStdin }
+const codesIo: codes.Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), readStdin }
+
+/** Seconds, or an EN 50136-1 category: SP2-SP6, DP1-DP4. */
+function parseSupervision (v: string): number {
+  const s = supervisionSeconds(v)
+  if (s === undefined) throw new InvalidArgumentError('seconds, or a category: SP2 (25 h), SP3 (30 min), SP4 (3 min), SP5 (90 s), SP6 (20 s), DP1-DP4')
+  return s
+}
+
+function parseUser (v: string): number {
+  try {
+    return codes.parseUser(v)
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message)
+  }
+}
 
 export function buildProgram (): Command {
   const program = new Command()
@@ -81,7 +101,9 @@ export function buildProgram (): Command {
     .option('--config <file>', 'JSON file with receiver limits (names as in the README)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .option('--segment-bytes <n>', 'journal segment size (advanced)', parseCount, 64 << 20)
-    .action(async (o: { data: string, host: string, port: number, tcp: boolean, udp: boolean, demo?: boolean, unknownAccounts: ReceiverOptions['unknownAccounts'], silentUnreadable?: boolean, fsync: 'group' | 'each', config?: string, logLevel: string, segmentBytes: number }) => {
+    .option('--pepper-file <file>', 'the secret that keys disarm-code hashes (else DC09_PEPPER_FILE; --demo makes one)')
+    .option('--pipeline <file>', 'JSON pipeline configuration (default: classify, supervision, cases, jsonl to DATA/events.jsonl)')
+    .action(async (o: { data: string, host: string, port: number, tcp: boolean, udp: boolean, demo?: boolean, unknownAccounts: ReceiverOptions['unknownAccounts'], silentUnreadable?: boolean, fsync: 'group' | 'each', config?: string, logLevel: string, segmentBytes: number, pepperFile?: string, pipeline?: string }) => {
       let limits: Partial<ReceiverOptions> = {}
       try {
         if (o.config !== undefined) limits = readLimits(o.config)
@@ -90,6 +112,7 @@ export function buildProgram (): Command {
       }
       await serve({
         data: o.data, host: o.host, port: o.port, tcp: o.tcp, udp: o.udp, demo: o.demo === true, logLevel: o.logLevel, fsync: o.fsync, segmentBytes: Math.max(4096, o.segmentBytes),
+        pepperFile: o.pepperFile, pipeline: o.pipeline,
         receiver: { ...limits, unknownAccounts: o.unknownAccounts, ...(o.silentUnreadable === true ? { nakUnreadable: false } : {}) },
       })
     })
@@ -104,7 +127,7 @@ export function buildProgram (): Command {
     .option('--prefix <hex>', 'the account prefix (L) frames must carry ("" clears)')
     .option('--receiver <hex>', 'the receiver number (R) frames must carry ("" clears)')
     .option('--tenant <name>', 'the installer company that owns the account')
-    .option('--supervision <seconds>', 'expected reporting interval', parseCount)
+    .option('--supervision <interval>', 'expected reporting interval: seconds, or SP2-SP6, DP1-DP4 (EN 50136-1)', parseSupervision)
     .option('--encryption-required', 'refuse plain frames (the default when a key is set)')
     .option('--no-encryption-required', 'accept plain frames even with a key set')
     .option('--window <+ahead,-behind>', 'timestamp window in seconds', parseWindow)
@@ -139,6 +162,64 @@ export function buildProgram (): Command {
   journal.command('verify').description('check every record\'s checksum and report what was found')
     .requiredOption('--data <dir>', 'data directory')
     .action(async (o: { data: string }) => { process.exitCode = (await verify(o.data, (s) => process.stdout.write(s))) ? 0 : 1 })
+
+  // Keyholders and their codes. Codes come from stdin only; --pepper-file or DC09_PEPPER_FILE.
+  const common = (c: Command) => c
+    .requiredOption('--data <dir>', 'data directory')
+    .option('--pepper-file <file>', 'the pepper (else DC09_PEPPER_FILE, else the demo\'s DATA/pepper)')
+    .option('--by <name>', 'who does this, for the audit trail (default cli:USER)')
+  const users = program.command('users').description('the users (keyholders) of an account')
+  common(users.command('add').description('add a user to an account'))
+    .requiredOption('--account <number>', 'account number').requiredOption('--user <n>', 'user number (1-9999, as the panel reports it)', parseUser)
+    .option('--name <name>', 'the user\'s name')
+    .action((o: codes.Common & { account: string, user: number, name?: string }) => { process.exitCode = codes.usersAdd(o, codesIo) })
+  common(users.command('list').description('list an account\'s users and whether each has a code (never the code)'))
+    .requiredOption('--account <number>', 'account number').option('--json', 'as JSON lines')
+    .action((o: codes.Common & { account: string, json?: boolean }) => { process.exitCode = codes.usersList(o, codesIo) })
+  common(users.command('remove').description('remove a user and their codes'))
+    .requiredOption('--account <number>', 'account number').requiredOption('--user <n>', 'user number', parseUser)
+    .action((o: codes.Common & { account: string, user: number }) => { process.exitCode = codes.usersRemove(o, codesIo) })
+
+  const codeCmd = program.command('codes').description('disarm and duress codes (write-only: stored as salted, peppered scrypt hashes)')
+  common(codeCmd.command('set').description('set a user\'s disarm code (or duress code), read from standard input'))
+    .requiredOption('--account <number>', 'account number').requiredOption('--user <n>', 'user number', parseUser)
+    .option('--duress', 'set the duress code: it verifies like the disarm code and silently raises a duress event')
+    .action(async (o: codes.Common & { account: string, user: number, duress?: boolean }) => { process.exitCode = await codes.codesSet(o, codesIo) })
+  common(codeCmd.command('reset-all').description('make every code on every account invalid at once (a leak is suspected)'))
+    .action((o: codes.Common) => { process.exitCode = codes.codesResetAll(o, codesIo) })
+  common(codeCmd.command('policy').description('show or change the lockout and enrolment policy (audited; applies to every verification from then on)'))
+    .option('--max-failures <n>', 'consecutive failures that lock an account (default 5)', parseCount)
+    .option('--lock-minutes <n>', 'how long the account stays locked (default 15)', parseCount)
+    .option('--caller-max-failures <n>', 'failures one caller may have across accounts within its window (default 20)', parseCount)
+    .option('--caller-window-minutes <n>', 'the caller\'s window (default 60)', parseCount)
+    .option('--caller-lock-minutes <n>', 'how long a caller stays locked (default 60)', parseCount)
+    .option('--min-length <n>', 'fewest digits of a new code (default 6, at least 4)', parseCount)
+    .option('--json', 'as JSON')
+    .action((o: codes.Common & Partial<Policy> & { json?: boolean }) => { process.exitCode = codes.codesPolicy(o, codesIo) })
+  common(codeCmd.command('unlock').description('lift an account\'s verification lock after failed attempts (audited)'))
+    .requiredOption('--account <number>', 'account number')
+    .action((o: codes.Common & { account: string }) => { process.exitCode = codes.codesUnlock(o, codesIo) })
+
+  common(program.command('verify').description('check a disarm code presented for an account (read from standard input); prints {"result": "valid"|"invalid"|"locked", ...}'))
+    .requiredOption('--account <number>', 'account number')
+    .option('--caller <id>', 'who presents the code (an operator, an IVR line): attempts are limited per caller')
+    .action(async (o: codes.Common & { account: string, caller?: string }) => { process.exitCode = await codes.verifyCode(o, codesIo) })
+
+  common(program.command('audit').description('the audit trail of users, codes and verifications (never a code)'))
+    .option('--limit <n>', 'the last N entries', parseCount, 100).option('--json', 'as JSON lines')
+    .action((o: codes.Common & { limit: number, json?: boolean }) => { process.exitCode = codes.auditList(o, codesIo) })
+
+  const pipe = program.command('pipeline').description('the event pipeline\'s progress (works while the receiver runs)')
+  pipe.command('status').description('where the pipeline is in the journal, and how many events are parked')
+    .requiredOption('--data <dir>', 'data directory').option('--json', 'as JSON')
+    .action(async (o: { data: string, json?: boolean }) => { process.exitCode = await pipeline.status(o.data, o.json === true, (s) => process.stdout.write(s)) })
+  pipe.command('dead-letters').description('events a stage failed on after its retries, with the error')
+    .requiredOption('--data <dir>', 'data directory').option('--json', 'as JSON lines')
+    .action((o: { data: string, json?: boolean }) => { process.exitCode = pipeline.deadLetters(o.data, o.json === true, (s) => process.stdout.write(s)) })
+
+  program.command('cases').description('alarm cases').command('list').description('open cases (or all with --all)')
+    .requiredOption('--data <dir>', 'data directory').option('--all', 'closed cases too').option('--account <number>', 'only this account\'s').option('--json', 'as JSON lines')
+    .action((o: { data: string, all?: boolean, account?: string, json?: boolean }) => { process.exitCode = pipeline.listCases(o.data, { all: o.all === true, account: o.account, json: o.json === true }, (s) => process.stdout.write(s)) })
 
   program.command('send')
     .description('send frames (C-escaped lines, or events with --account) to a receiver and check each answer')

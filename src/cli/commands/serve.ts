@@ -1,14 +1,21 @@
 /** `dc09 serve`: the receiver, on the data directory's journal and accounts. */
-import { randomInt } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { randomBytes, randomInt } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pino from 'pino'
 import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
 import { FileJournal, type FsyncPolicy } from '../../journal/file-journal.js'
 import { createLogger } from '../../receiver/log.js'
 import type { ReceiverOptions } from '../../receiver/options.js'
-import { recordJson, type FrameRecord } from '../../receiver/record.js'
+import { journalJson, type FrameRecord, type JournalRecord } from '../../receiver/record.js'
 import { ReceiverServer, type ListenOptions } from '../../receiver/server.js'
+import { startControl } from '../../pipeline/control.js'
+import { DEFAULT_PIPELINE, loadPipeline, readPipelineConfig } from '../../pipeline/loader.js'
+import { PipelineRunner } from '../../pipeline/runner.js'
+import { PipelineStore } from '../../pipeline/store.js'
+import { Verifier } from '../../verification/verifier.js'
+import { demoPepperPath, loadPepper, pepperFile } from '../pepper.js'
+import type { Journal } from '../../journal/journal.js'
 
 export interface ServeOptions extends ListenOptions {
   readonly data: string
@@ -16,6 +23,10 @@ export interface ServeOptions extends ListenOptions {
   readonly logLevel: string
   readonly fsync: FsyncPolicy
   readonly segmentBytes: number
+  /** The pepper for disarm-code hashes (else DC09_PEPPER_FILE; --demo makes one). */
+  readonly pepperFile?: string | undefined
+  /** The pipeline's configuration (default: classify, supervision, cases, jsonl). */
+  readonly pipeline?: string | undefined
   readonly receiver: Partial<ReceiverOptions>
 }
 
@@ -36,16 +47,25 @@ function demoAccounts (accounts: SqliteAccountStore, data: string): string[] {
 export async function serve (o: ServeOptions): Promise<void> {
   const destination = pino.destination({ fd: 1, sync: false })
   const logger = createLogger({ level: o.logLevel, destination })
+  let journalForReceiver: Journal<JournalRecord>
   const fail = (msg: string): never => {
     process.stderr.write(`dc09 serve: ${msg}\n`)
     process.exit(1)
   }
-  let journal: FileJournal<FrameRecord>
+  // The pepper keys every disarm-code hash: without it no code can be verified, so no start.
+  if (o.demo && pepperFile(o.data, o.pepperFile) === undefined) {
+    mkdirSync(o.data, { recursive: true, mode: 0o700 })
+    writeFileSync(demoPepperPath(o.data), randomBytes(32), { mode: 0o600 })
+  }
+  const p = loadPepper(o.data, o.pepperFile)
+  if (!p.ok) return fail(p.reason)
+  const pepper = p.pepper
+  let journal: FileJournal<JournalRecord>
   try {
-    journal = await FileJournal.open<FrameRecord>(o.data, {
+    journal = await FileJournal.open<JournalRecord>(o.data, {
       fsync: o.fsync,
       segmentBytes: o.segmentBytes,
-      toJson: recordJson,
+      toJson: journalJson,
       onRollError: (err) => { logger.error({ err: err.message }, 'journal: could not start a new segment; still writing to the current one') },
       onRecover: (r) => { if (r.cutBytes > 0) logger.warn({ segment: r.segment, cutBytes: r.cutBytes, records: r.records }, 'journal: torn tail cut on start (a write interrupted by a crash); every complete record kept') },
     })
@@ -54,13 +74,86 @@ export async function serve (o: ServeOptions): Promise<void> {
   }
   const accounts = new SqliteAccountStore(o.data)
   const demo = o.demo ? demoAccounts(accounts, o.data) : []
-  let server: ReceiverServer
+  let verifier: Verifier
   try {
-    server = await ReceiverServer.start({ journal, accounts, logger, options: o.receiver }, o)
+    verifier = new Verifier(o.data, accounts, { pepper })
   } catch (err) {
     await journal.close()
     accounts.close()
-    return fail(`cannot listen on ${o.host}:${o.port}: ${(err as Error).message}`)
+    return fail((err as Error).message)
+  }
+  if (!o.demo && pepperFile(o.data, o.pepperFile) === demoPepperPath(o.data)) {
+    logger.warn('the pepper is the demo\'s, inside the data directory: a copy of the directory then holds everything needed to attack the code hashes; move it elsewhere and pass --pepper-file')
+  }
+  const store = new PipelineStore(o.data)
+  let runner: PipelineRunner
+  try {
+    const { config, baseDir } = o.pipeline === undefined ? { config: DEFAULT_PIPELINE, baseDir: process.cwd() } : readPipelineConfig(o.pipeline)
+    const stages = await loadPipeline(config, { accounts, isUser: (a, u) => verifier.isUser(a, u), dataDir: o.data, log: logger }, baseDir)
+    // Every commit wakes the pipeline, which otherwise looks for new events a few times a second.
+    const notifying: Journal<JournalRecord> = {
+      append: (r) => journal.append(r).then((id) => { runner.notify(); return id }),
+      read: (fromId) => journal.read(fromId),
+      readBackwards: () => journal.readBackwards(),
+      reader: (fromId) => journal.reader(fromId),
+      get lastId () { return journal.lastId },
+      get healthy () { return journal.healthy },
+      close: () => journal.close(),
+    }
+    runner = new PipelineRunner({ journal, store, stages, log: logger })
+    journalForReceiver = notifying
+  } catch (err) {
+    await journal.close()
+    verifier.close()
+    store.close()
+    accounts.close()
+    return fail((err as Error).message)
+  }
+  // The pipeline and the control socket first, and the signal handlers, so that a signal at
+  // any moment after this finds everything it has to close; panels come last.
+  await runner.start()
+  // Without it, `dc09 verify` cannot journal while this receiver runs (it says so); panels are unaffected.
+  const control = await startControl(o.data, journalForReceiver, logger).catch((err: unknown) => {
+    logger.error({ err: (err as Error).message }, 'control socket: cannot listen; dc09 verify will not work while this receiver runs')
+    return { close: async () => {} }
+  })
+  let server: ReceiverServer | undefined
+  let stopping = false
+  const stop = (signal: string, exitCode = 0): void => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal }, 'stopping: no new connections; committing and answering what is in flight')
+    void (async () => {
+      await server?.close()
+      await control.close()
+      await runner.stop()
+      // A disk that hangs must not keep the process from exiting; what was not committed was
+      // not acknowledged, and the panels will send it again.
+      const closed = await Promise.race([
+        journal.close().then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), server?.options.shutdownTimeoutMs ?? 15_000).unref()),
+      ])
+      store.close()
+      verifier.close()
+      accounts.close()
+      if (!closed) logger.error('the journal did not close in time; exiting anyway')
+      destination.flushSync()
+      process.exit(closed ? exitCode : 1)
+    })()
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+  try {
+    server = await ReceiverServer.start({ journal: journalForReceiver, accounts, logger, options: o.receiver }, o)
+  } catch (err) {
+    process.stderr.write(`dc09 serve: cannot listen on ${o.host}:${o.port}: ${(err as Error).message}\n`)
+    stop('listen failed', 1)
+    return
+  }
+  if (stopping) {
+    // A signal came while it was starting to listen.
+    await server.close()
+    return
   }
   if (o.demo) {
     const port = server.port === 9000 ? '' : ` --port ${server.port}`
@@ -72,25 +165,4 @@ export async function serve (o: ServeOptions): Promise<void> {
       `  npx dc09 journal export --data ${o.data}`,
     ]) process.stderr.write(line + '\n')
   }
-  let stopping = false
-  const stop = (signal: string): void => {
-    if (stopping) return
-    stopping = true
-    logger.info({ signal }, 'stopping: no new connections; committing and answering what is in flight')
-    void (async () => {
-      await server.close()
-      // A disk that hangs must not keep the process from exiting; what was not committed was
-      // not acknowledged, and the panels will send it again.
-      const closed = await Promise.race([
-        journal.close().then(() => true),
-        new Promise<false>((resolve) => setTimeout(() => resolve(false), server.options.shutdownTimeoutMs).unref()),
-      ])
-      accounts.close()
-      if (!closed) logger.error('the journal did not close in time; exiting anyway')
-      destination.flushSync()
-      process.exit(closed ? 0 : 1)
-    })()
-  }
-  process.on('SIGTERM', () => stop('SIGTERM'))
-  process.on('SIGINT', () => stop('SIGINT'))
 }

@@ -1,0 +1,61 @@
+/** `dc09 pipeline status|dead-letters` and `dc09 cases list`: read the pipeline's state (works while the receiver runs). */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { readJournal } from '../../journal/file-journal.js'
+import type { Case } from '../../pipeline/stages/cases.js'
+import { PipelineStore } from '../../pipeline/store.js'
+
+export type Out = (s: string) => void
+
+function withStore<T> (data: string, fn: (s: PipelineStore) => T): T | undefined {
+  if (!existsSync(join(data, 'pipeline.db'))) return undefined
+  const store = new PipelineStore(data)
+  try {
+    return fn(store)
+  } finally {
+    store.close()
+  }
+}
+
+/** The last journal id, read from the pipeline's cursor on, without the lock. */
+async function lastJournalId (data: string, from: number): Promise<number> {
+  let last = from - 1
+  for await (const r of readJournal(join(data, 'journal'), from)) last = r.id
+  return last
+}
+
+export async function status (data: string, json: boolean, out: Out): Promise<number> {
+  const s = withStore(data, (store) => ({ cursor: store.cursor(), deadLetters: store.deadLetters().length }))
+  const cursor = s?.cursor ?? 0
+  const last = await lastJournalId(data, cursor + 1)
+  const r = { cursor, journalLastId: last, lag: Math.max(0, last - cursor), deadLetters: s?.deadLetters ?? 0 }
+  if (json) out(JSON.stringify(r) + '\n')
+  else out(`pipeline at journal id ${r.cursor} of ${r.journalLastId} (${r.lag} behind); ${r.deadLetters} event(s) in the dead-letter list\n`)
+  return 0
+}
+
+export function deadLetters (data: string, json: boolean, out: Out): number {
+  const list = withStore(data, (store) => store.deadLetters()) ?? []
+  for (const d of list) {
+    if (json) out(JSON.stringify(d) + '\n')
+    else out(`${d.at} stage ${d.stage} ${d.timer === '' ? `event ${d.id}` : `timer ${d.timer}`}: ${d.error} (after ${d.attempts} attempts)\n`)
+  }
+  if (!json && list.length === 0) out('the dead-letter list is empty\n')
+  return 0
+}
+
+export function listCases (data: string, o: { all: boolean, account?: string | undefined, json: boolean }, out: Out): number {
+  const cases = (withStore(data, (store) => store.read<Case>('cases', 'case:')) ?? [])
+    .map(([, c]) => c)
+    .filter((c) => (o.all || c.state === 'open') && (o.account === undefined || c.account === o.account.toUpperCase()))
+  for (const c of cases) {
+    if (o.json) {
+      out(JSON.stringify({ ...c, openedAt: new Date(c.openedAt).toISOString(), cancelUntil: new Date(c.cancelUntil).toISOString(), verifyBy: new Date(c.verifyBy).toISOString(), ...(c.closedAt === undefined ? {} : { closedAt: new Date(c.closedAt).toISOString() }) }) + '\n')
+    } else {
+      const flags = [c.duress ? 'DURESS' : '', c.escalated ? 'escalated' : ''].filter((f) => f !== '').join(', ')
+      out(`case ${c.id} account ${c.account} ${c.state}${c.closedBy === undefined ? '' : ` by ${c.closedBy}`}${flags === '' ? '' : ` [${flags}]`}: opened ${new Date(c.openedAt).toISOString()}, ${c.alarms ?? c.events.length} alarm frame(s)\n`)
+    }
+  }
+  if (!o.json && cases.length === 0) out(o.all ? 'no cases\n' : 'no open cases\n')
+  return 0
+}
