@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { describe, expect, it } from 'vitest'
 import { MemoryJournal } from '../../src/journal/memory-journal.js'
-import type { FrameRecord } from '../../src/receiver/record.js'
+import type { FrameRecord, JournalRecord } from '../../src/receiver/record.js'
 import { cidFrame, receivers, sleep, TcpPanel, text, udpExchange } from './helpers.js'
 
 const receiver = receivers()
@@ -54,7 +54,7 @@ describe('hostile datagrams', () => {
   it('maxUdpInFlight: datagrams over the limit while commits wait are dropped, not queued', async () => {
     let release: () => void = () => {}
     const gate = new Promise<void>((r) => { release = r })
-    class Gated extends MemoryJournal<FrameRecord> {
+    class Gated extends MemoryJournal<JournalRecord> {
       override async append (r: FrameRecord): Promise<number> { await gate; return super.append(r) }
     }
     const h = await receiver({ journal: async () => new Gated(), options: { maxUdpInFlight: 3 } })
@@ -140,7 +140,7 @@ describe('hostile connections', () => {
 describe('retransmissions while the journal fails', () => {
   it('journals an event once when several copies wait on a commit that fails', async () => {
     let failures = 1
-    class FailOnce extends MemoryJournal<FrameRecord> {
+    class FailOnce extends MemoryJournal<JournalRecord> {
       override append (r: FrameRecord): Promise<number> {
         if (failures-- > 0) return new Promise((_, reject) => setTimeout(() => reject(new Error('EIO')), 50))
         return super.append(r)

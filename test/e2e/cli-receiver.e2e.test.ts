@@ -1,5 +1,6 @@
 /** dc09 accounts, journal and serve as a user runs them (the built binary). */
 import { spawn, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,7 +10,9 @@ import { afterAll, describe, expect, it } from 'vitest'
 const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
 const KEY = 'Sup3rS3cretAjaxK'
 const dir = mkdtempSync(join(tmpdir(), 'dc09-cli-'))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const pepper = `${dir}.pepper`
+writeFileSync(pepper, randomBytes(32), { mode: 0o600 })
+afterAll(() => { rmSync(dir, { recursive: true, force: true }); rmSync(pepper, { force: true }) })
 
 function dc09 (args: string[], input = '') {
   const r = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', timeout: 20_000 })
@@ -54,7 +57,7 @@ describe('dc09 accounts', () => {
 
 describe('dc09 serve and journal', () => {
   it('journals what it acknowledges, refuses a second serve on the same data, exports and verifies', async () => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--data', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [BIN, 'serve', '--data', dir, '--port', '0', '--pepper-file', pepper], { stdio: ['ignore', 'pipe', 'pipe'] })
     const port = await new Promise<number>((resolve, reject) => {
       createInterface({ input: child.stdout! }).on('line', (l) => {
         const j = JSON.parse(l) as { msg?: string, port?: number }
@@ -62,16 +65,19 @@ describe('dc09 serve and journal', () => {
       })
       child.on('exit', () => reject(new Error('serve exited')))
     })
-    const second = dc09(['serve', '--data', dir, '--port', '0'])
+    const second = dc09(['serve', '--data', dir, '--port', '0', '--pepper-file', pepper])
     expect(second.code).toBe(1)
     expect(second.err).toContain(`held by process ${child.pid}`)
     const sent = dc09(['send', '--port', String(port), '--account', '7002', '--prefix', '0'], 'ADM-CID 1130 01 015\nSIA-DCS Nri1/BA01/BA02\nNULL\n')
     expect(sent.code).toBe(0)
     expect(sent.out.trim().split('\n').map((l) => (JSON.parse(l) as { token: string }).token)).toEqual(['ACK', 'ACK', 'ACK'])
     const exported = dc09(['journal', 'export', '--data', dir])
-    const recs = exported.out.trim().split('\n').map((l) => JSON.parse(l) as { account: string, token: string, flags: object })
+    // Frames, and between them any events the pipeline made by now (the alarms open a case).
+    const all = exported.out.trim().split('\n').map((l) => JSON.parse(l) as { id: number, type: string, account: string, token: string, kind: string })
+    const recs = all.filter((r) => r.type === 'frame')
     expect(recs.map((r) => r.token)).toEqual(['ADM-CID', 'SIA-DCS', 'NULL'])
-    expect(dc09(['journal', 'export', '--data', dir, '--from', '3']).out.trim().split('\n')).toHaveLength(1)
+    const lastFrame = recs.at(-1)!.id
+    expect(dc09(['journal', 'export', '--data', dir, '--from', String(lastFrame)]).out.trim().split('\n').map((l) => (JSON.parse(l) as { id: number }).id)[0]).toBe(lastFrame)
     const exit = new Promise<number | null>((resolve) => child.on('exit', resolve))
     child.kill('SIGTERM')
     expect(await exit).toBe(0)

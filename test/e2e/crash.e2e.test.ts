@@ -6,14 +6,16 @@
  * journal on start, must recognise what was committed but never acknowledged).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { describe, expect, it } from 'vitest'
 import { readJournal } from '../../src/journal/file-journal.js'
+import { PipelineStore } from '../../src/pipeline/store.js'
 import { checkAnswer, nodeAes, parseFrame, serializeFrame, type AesKey } from '../../src/protocol/index.js'
-import type { FrameRecord } from '../../src/receiver/record.js'
+import type { FrameRecord, JournalRecord } from '../../src/receiver/record.js'
 import { TcpPanel } from './helpers.js'
 
 const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
@@ -21,8 +23,12 @@ const ROUNDS = 20
 const PANELS = 30
 
 function startServer (dir: string): Promise<{ child: ChildProcess, port: number }> {
-  // Small segments: the crash lands in the middle of segment rolls too.
-  const child = spawn(process.execPath, [BIN, 'serve', '--data', dir, '--port', '0', '--log-level', 'info', '--segment-bytes', '65536'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // Small segments: the crash lands in the middle of segment rolls too. The pipeline runs the
+  // built-in stages and a counting one, and is killed mid-way as often as the receiver.
+  const child = spawn(process.execPath, [
+    BIN, 'serve', '--data', dir, '--port', '0', '--log-level', 'info', '--segment-bytes', '65536',
+    '--pepper-file', join(dir, '..', `${basename(dir)}.pepper`), '--pipeline', join(dir, '..', `${basename(dir)}.pipeline.json`),
+  ], { stdio: ['ignore', 'pipe', 'pipe'] })
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the receiver did not start')), 15_000)
     const lines = createInterface({ input: child.stdout! })
@@ -75,6 +81,10 @@ async function drive (p: Panel, port: number, acked: Map<string, number>, stop: 
 describe('crash test', () => {
   it(`loses no acknowledged event and journals none twice, over ${ROUNDS} SIGKILLs`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dc09-crash-'))
+    writeFileSync(`${dir}.pepper`, randomBytes(32), { mode: 0o600 })
+    writeFileSync(`${dir}.pipeline.json`, JSON.stringify({
+      stages: ['classify', 'supervision', 'cases', { module: new URL('../fixtures/stages/counter.mjs', import.meta.url).pathname }, 'jsonl'],
+    }))
     try {
       const panels: Panel[] = Array.from({ length: PANELS }, (_, i) => {
         const account = String(3000 + i)
@@ -110,8 +120,32 @@ describe('crash test', () => {
       expect(kills).toBe(ROUNDS)
       expect(panels.every((p) => p.pending === undefined)).toBe(true)
 
+      // One more start, without panels, for the pipeline to catch up with the journal.
+      {
+        const { child } = await startServer(dir)
+        const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+        const deadline = Date.now() + 60_000
+        for (let stable = 0; stable < 3 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+          const store = new PipelineStore(dir)
+          const cursor = store.cursor()
+          store.close()
+          let last = 0
+          for await (const r of readJournal<JournalRecord>(join(dir, 'journal'), Math.max(1, cursor))) last = r.id
+          stable = cursor === last ? stable + 1 : 0
+        }
+        child.kill('SIGTERM')
+        expect(await exited).toBe(0)
+      }
+
       const journaled = new Map<string, number>()
-      for await (const r of readJournal<FrameRecord>(join(dir, 'journal'))) {
+      const frames: number[] = []
+      const counted = new Map<number, number[]>()
+      for await (const r of readJournal<JournalRecord>(join(dir, 'journal'))) {
+        if (r.type === 'derived') {
+          if (r.kind === 'counted') counted.set(r.causedBy, [...(counted.get(r.causedBy) ?? []), r.data.n as number])
+          continue
+        }
+        frames.push(r.id)
         const k = `${r.account}/${Number(r.seq)}`
         journaled.set(k, (journaled.get(k) ?? 0) + 1)
       }
@@ -120,12 +154,25 @@ describe('crash test', () => {
       expect(acked.size).toBeGreaterThan(ROUNDS * PANELS)
       expect(lost).toEqual([])
       expect(twice).toEqual([])
+      // The pipeline, killed mid-way 20 times: every frame counted exactly once, in journal order,
+      // and its event journaled once.
+      const store = new PipelineStore(dir)
+      const count = store.read<number>('counter', 'count')[0]?.[1]
+      const pipelineCursor = store.cursor()
+      store.close()
+      expect(pipelineCursor).toBeGreaterThanOrEqual(frames.at(-1)!)
+      expect(count).toBe(frames.length)
+      expect(frames.filter((id) => counted.get(id)?.length !== 1)).toEqual([])
+      expect(frames.map((id) => counted.get(id)![0])).toEqual(frames.map((_, i) => i + 1))
+      expect(counted.size).toBe(frames.length)
       const { listSegments } = await import('../../src/journal/file-journal.js')
       const segments = listSegments(join(dir, 'journal')).length
       expect(segments).toBeGreaterThan(ROUNDS)
-      console.info(`crash test: ${ROUNDS} SIGKILLs, ${acked.size} events acknowledged, ${journaled.size} journaled in ${segments} segments, none lost, none twice`)
+      console.info(`crash test: ${ROUNDS} SIGKILLs, ${acked.size} events acknowledged, ${journaled.size} journaled in ${segments} segments, none lost, none twice; the pipeline counted each once`)
     } finally {
       rmSync(dir, { recursive: true, force: true })
+      rmSync(`${dir}.pepper`, { force: true })
+      rmSync(`${dir}.pipeline.json`, { force: true })
     }
   }, 240_000)
 })

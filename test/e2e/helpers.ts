@@ -12,19 +12,20 @@ import type { Journal } from '../../src/journal/journal.js'
 import { FrameSplitter, serializeFrame } from '../../src/protocol/index.js'
 import { createLogger } from '../../src/receiver/log.js'
 import type { ReceiverOptions } from '../../src/receiver/options.js'
-import { recordJson, type FrameRecord } from '../../src/receiver/record.js'
+import { journalJson, type FrameRecord, type JournalRecord } from '../../src/receiver/record.js'
 import { ReceiverServer, type ListenOptions } from '../../src/receiver/server.js'
 
 export interface Harness {
   readonly server: ReceiverServer
   readonly port: number
   readonly dir: string
-  readonly journal: Journal<FrameRecord>
+  readonly journal: Journal<JournalRecord>
   readonly accounts: SqliteAccountStore
   /** Every log line so far, parsed. */
   readonly logs: Array<Record<string, unknown>>
   /** The raw log text (to prove no secret is in it). */
   logText (): string
+  /** The frame records (not the pipeline's derived events). */
   records (): Promise<FrameRecord[]>
   stop (): Promise<void>
 }
@@ -32,7 +33,7 @@ export interface Harness {
 export async function startReceiver (opts: {
   options?: Partial<ReceiverOptions>
   listen?: Partial<ListenOptions>
-  journal?: (dir: string) => Promise<Journal<FrameRecord>>
+  journal?: (dir: string) => Promise<Journal<JournalRecord>>
   setup?: (accounts: SqliteAccountStore) => void
   dir?: string
   clock?: () => number
@@ -49,7 +50,7 @@ export async function startReceiver (opts: {
     },
   })
   const logger = createLogger({ level: 'debug', destination })
-  const journal = opts.journal !== undefined ? await opts.journal(dir) : await FileJournal.open<FrameRecord>(dir, { toJson: recordJson })
+  const journal = opts.journal !== undefined ? await opts.journal(dir) : await FileJournal.open<JournalRecord>(dir, { toJson: journalJson })
   const accounts = new SqliteAccountStore(dir)
   opts.setup?.(accounts)
   const server = await ReceiverServer.start(
@@ -67,7 +68,7 @@ export async function startReceiver (opts: {
     logText: () => chunks.join(''),
     async records () {
       const out: FrameRecord[] = []
-      for await (const r of journal.read()) out.push(r)
+      for await (const r of journal.read()) if (r.type === 'frame') out.push(r)
       return out
     },
     async stop () {

@@ -8,7 +8,7 @@ import { Connection } from '../../src/receiver/connection.js'
 import { createLogger } from '../../src/receiver/log.js'
 import { defaultOptions } from '../../src/receiver/options.js'
 import { Receiver } from '../../src/receiver/receiver.js'
-import type { FrameRecord } from '../../src/receiver/record.js'
+import type { FrameRecord, JournalRecord } from '../../src/receiver/record.js'
 import { cidFrame, receivers, sleep, TcpPanel, text, udpExchange } from './helpers.js'
 
 const receiver = receivers()
@@ -16,7 +16,7 @@ const frame = cidFrame
 
 
 /** A journal whose commits wait until released. */
-class GatedJournal extends MemoryJournal<FrameRecord> {
+class GatedJournal extends MemoryJournal<JournalRecord> {
   #gate: Promise<void> = new Promise(() => {})
   #open: () => void = () => {}
   constructor () {
@@ -147,7 +147,7 @@ describe('back-pressure', () => {
     const logger = createLogger({ level: 'silent' })
     const accounts = new MemoryAccountStore()
     accounts.add({ account: '1234' })
-    const journal: Journal<FrameRecord> = new MemoryJournal<FrameRecord>()
+    const journal: Journal<JournalRecord> = new MemoryJournal<JournalRecord>()
     const options = { ...defaultOptions, drainTimeoutMs: 150 }
     const receiver = new Receiver({ journal, accounts, logger, options })
     // A peer whose receive window is full: every write is refused, and it never drains.
@@ -159,7 +159,7 @@ describe('back-pressure', () => {
     expect(io.destroyed).toBe(true)
     expect(reason).toBe('drain')
     void conn
-    const stored: Array<Stored<FrameRecord>> = []
+    const stored: Array<Stored<JournalRecord>> = []
     for await (const r of journal.read()) stored.push(r)
     expect(stored).toHaveLength(1)
   })

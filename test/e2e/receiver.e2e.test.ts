@@ -7,7 +7,7 @@ import { MemoryJournal } from '../../src/journal/memory-journal.js'
 import {
   checkAnswer, nodeAes, parseFrame, serializeFrame, type FrameFields, type FrameHeader,
 } from '../../src/protocol/index.js'
-import type { FrameRecord } from '../../src/receiver/record.js'
+import type { FrameRecord, JournalRecord } from '../../src/receiver/record.js'
 import { startReceiver, TcpPanel, text, udpExchange, type Harness } from './helpers.js'
 
 const KEY = '0123456789ABCDEF0123456789ABCDEF'
@@ -205,7 +205,7 @@ describe('retransmissions', () => {
 
 describe('journal failures', () => {
   it('acknowledges nothing it could not commit, reports unhealthy, and recovers when the journal does', async () => {
-    const memory = new MemoryJournal<FrameRecord>()
+    const memory = new MemoryJournal<JournalRecord>()
     const h = await receiver({ journal: async () => memory })
     memory.failWith = Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })
     const f = frame({ seq: 900 })
@@ -237,7 +237,7 @@ describe('accounts', () => {
 
 describe('shutdown', () => {
   it('stops accepting, then commits and answers what is in flight', async () => {
-    const memory = new MemoryJournal<FrameRecord>()
+    const memory = new MemoryJournal<JournalRecord>()
     const h = await receiver({ journal: async () => memory })
     const p = await TcpPanel.connect(h.port)
     const frames = Array.from({ length: 20 }, () => frame())
