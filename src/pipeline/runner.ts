@@ -86,8 +86,10 @@ export class PipelineRunner {
     for (const stage of stages) {
       if (stage.start === undefined) continue
       const batch = new Batch()
-      await stage.start(this.#context(stage, [batch], now, []))
+      const timers: Array<() => void> = []
+      await stage.start(this.#context(stage, [batch], now, timers))
       store.commit(batch, undefined)
+      for (const t of timers) t()
     }
     this.#reader = journal.reader(this.#cursor + 1)
     this.#running = true
