@@ -42,7 +42,7 @@ export function readPipelineConfig (file: string): { config: PipelineConfig, bas
   } catch (err) {
     throw new PipelineConfigError(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not valid JSON'}`)
   }
-  const stages = (raw as { stages?: unknown }).stages
+  const stages = typeof raw === 'object' && raw !== null ? (raw as { stages?: unknown }).stages : undefined
   if (!Array.isArray(stages) || stages.length === 0) throw new PipelineConfigError(`${file}: expected {"stages": [...]} with at least one stage`)
   return { config: { stages: stages as StageSpec[] }, baseDir: dirname(resolve(file)) }
 }

@@ -179,7 +179,7 @@ export class Verifier {
   /** Changes the policy (only the given fields); audited. */
   setPolicy (patch: Partial<Policy>, actor: string): Done<Policy> {
     for (const [k, v] of Object.entries(patch)) {
-      const b = POLICY_BOUNDS[k as keyof Policy]
+      const b = Object.hasOwn(POLICY_BOUNDS, k) ? POLICY_BOUNDS[k as keyof Policy] : undefined
       if (b === undefined) return err('DC09_ERR_POLICY_INVALID', `no policy setting ${k}`)
       if (!Number.isInteger(v) || (v as number) < b[0] || (v as number) > b[1]) return err('DC09_ERR_POLICY_INVALID', `${k} is a whole number from ${b[0]} to ${b[1]}`)
     }
@@ -318,6 +318,8 @@ export class Verifier {
       const renew = this.#db.prepare('UPDATE code_slots SET salt = ?, n = ?, slots = ?, needs_new_codes = 1 WHERE account = ?')
       for (const { account } of accounts) renew.run(randomBytes(16), this.#opts.scryptN, buildSlots([]), account)
       n = accounts.length
+      // No hash is left that the pepper keyed: a new pepper may be adopted (the lost-pepper case).
+      this.#db.prepare('DELETE FROM verify_meta WHERE key = ?').run('pepper_check')
     })()
     this.audit(actor, 'codes-reset-all', null, 'ok', null, `${n} account(s)`)
     return n
@@ -337,29 +339,33 @@ export class Verifier {
     const now = this.#opts.clock()
     const lim = this.#limitsNow()
     const row = this.#slots.get(acct, DUMMY, DUMMY)!
-    const limits = this.#limits.all(`a:${acct}`, `c:${caller}`)
     // Bounded: no enrolled code is longer than 16 digits, so a cut longer input still matches nothing.
     const hash = await hashCode(pepper, row.salt, code.slice(0, 64), row.n)
     const m = matchSlots(hash, row.slots)
-    const accountLimit = limits.find((l) => l.key === `a:${acct}`) ?? { failures: 0, locked_until: 0, since: now }
-    const callerLimit = limits.find((l) => l.key === `c:${caller}`) ?? { failures: 0, locked_until: 0, since: now }
-    const lockedUntil = Math.max(accountLimit.locked_until, callerLimit.locked_until)
-    const locked = lockedUntil > now
-    const outcome: Outcome = locked ? 'locked' : m.found === 1 ? 'valid' : 'invalid'
-    const duress = !locked && m.found === 1 && m.duress === 1
-    const failed = outcome === 'invalid' ? 1 : 0
-    // The same writes for every outcome: both counters, one audit row.
-    const aFailures = outcome === 'valid' ? 0 : accountLimit.failures + failed
-    const aLocked = aFailures >= lim.maxFailures && failed === 1 ? now + lim.lockMs : accountLimit.locked_until
-    const cFresh = now - callerLimit.since > lim.callerWindowMs
-    const cFailures = (cFresh ? 0 : callerLimit.failures) + failed
-    const cLocked = cFailures >= lim.callerMaxFailures && failed === 1 ? now + lim.callerLockMs : callerLimit.locked_until
-    this.#db.transaction(() => {
+    // A duress code raises its silent event whatever the answer: a keyholder forced to call while
+    // the account is locked (perhaps by whoever forces them) is an emergency all the same.
+    const duress = m.found === 1 && m.duress === 1
+    // The counters are read and written in one transaction after the hash, so attempts running at
+    // the same time (here or in another process) each count: none can overwrite another's failure.
+    const { outcome, lockedUntil } = this.#db.transaction((): { outcome: Outcome, lockedUntil: number } => {
+      const limits = this.#limits.all(`a:${acct}`, `c:${caller}`)
+      const accountLimit = limits.find((l) => l.key === `a:${acct}`) ?? { failures: 0, locked_until: 0, since: now }
+      const callerLimit = limits.find((l) => l.key === `c:${caller}`) ?? { failures: 0, locked_until: 0, since: now }
+      const lockedUntil = Math.max(accountLimit.locked_until, callerLimit.locked_until)
+      const outcome: Outcome = lockedUntil > now ? 'locked' : m.found === 1 ? 'valid' : 'invalid'
+      const failed = outcome === 'invalid' ? 1 : 0
+      // The same writes for every outcome: both counters, one audit row.
+      const aFailures = outcome === 'valid' ? 0 : accountLimit.failures + failed
+      const aLocked = aFailures >= lim.maxFailures && failed === 1 ? now + lim.lockMs : accountLimit.locked_until
+      const cFresh = now - callerLimit.since > lim.callerWindowMs
+      const cFailures = (cFresh ? 0 : callerLimit.failures) + failed
+      const cLocked = cFailures >= lim.callerMaxFailures && failed === 1 ? now + lim.callerLockMs : callerLimit.locked_until
       this.#putLimit.run(`a:${acct}`, aFailures >= lim.maxFailures ? 0 : aFailures, aLocked, now)
       this.#putLimit.run(`c:${caller}`, cFailures >= lim.callerMaxFailures ? 0 : cFailures, cLocked, cFresh ? now : callerLimit.since)
-      this.#audit.run(new Date(now).toISOString(), caller, 'verify', acct, duress ? 'duress' : outcome, outcome === 'valid' ? m.user : null, null)
-    })()
-    await record({ kind: duress ? 'duress' : 'verification', account: acct, data: { outcome, user: outcome === 'valid' ? m.user : null, caller } })
+      this.#audit.run(new Date(now).toISOString(), caller, 'verify', acct, duress ? 'duress' : outcome, outcome === 'valid' || duress ? m.user : null, duress && outcome === 'locked' ? 'answered locked' : null)
+      return { outcome, lockedUntil }
+    }).immediate()
+    await record({ kind: duress ? 'duress' : 'verification', account: acct, data: { outcome, user: outcome === 'valid' || duress ? m.user : null, caller } })
     if (outcome === 'valid') return { result: 'valid', account: acct, user: m.user }
     if (outcome === 'locked') return { result: 'locked', account: acct, lockedUntil: new Date(lockedUntil).toISOString() }
     return { result: 'invalid', account: acct }

@@ -8,11 +8,11 @@ export function classify (): Stage {
       if (record.type === 'derived') return { add: { class: record.kind, classes: [record.kind] } }
       if (record.token === 'NULL') return { add: { class: 'link-test', classes: ['link-test'] } }
       const classes = record.events.map((e) => e.class)
-      const first = record.events[0]
+      // The most urgent event of the frame names it, with its zone, user and area.
+      const first = record.events.find((e) => e.class === 'alarm') ?? record.events[0]
       return {
         add: {
-          // The most urgent class of the frame's events names it.
-          class: classes.includes('alarm') ? 'alarm' : classes[0] ?? 'other',
+          class: first?.class ?? 'other',
           classes,
           ...(first?.zone === undefined ? {} : { zone: first.zone }),
           ...(first?.user === undefined ? {} : { user: first.user }),

@@ -1,0 +1,437 @@
+/**
+ * cases: alarms open a case per account and join it; a cancel from the panel or an opening by a
+ * valid user within the cancel window closes it as cancelled (ANSI/SIA CP-01); a valid code
+ * verifies it; an unverified case is escalated once; a duress code marks or opens a case.
+ * Tested on the stage with a hand-made context (state in a map, timers recorded, `now` set here).
+ */
+import pino from 'pino'
+import { describe, expect, it } from 'vitest'
+import { MemoryAccountStore } from '../../../src/accounts/memory-store.js'
+import type { Emit, Stage, StageContext, StageState } from '../../../src/pipeline/stage.js'
+import { cases, MAX_CASE_EVENTS, type Case, type CasesOptions } from '../../../src/pipeline/stages/cases.js'
+import { parseContactId, parseSia, type DecodedEvent } from '../../../src/protocol/index.js'
+import type { DerivedRecord, FrameRecord, JournalRecord } from '../../../src/receiver/record.js'
+
+const log = pino({ level: 'silent' })
+const T0 = Date.UTC(2026, 10, 26, 8)
+const SECOND = 1000
+const MINUTE = 60 * SECOND
+
+function frameOf (account: string, token: string, events: readonly DecodedEvent[], receivedAt: number): FrameRecord {
+  return {
+    type: 'frame', receivedAt, transport: 'tcp', peer: '127.0.0.1:5000', account, rcvr: undefined, lpref: '0', seq: '0001', token,
+    encrypted: false, events, xdata: [], text: undefined, panelTime: undefined, flags: {}, quirks: [], dedupe: undefined, raw: '',
+  }
+}
+
+/** A Contact ID frame: `cid('1234', '1130 01 015', t)`. */
+function cid (account: string, data: string, receivedAt: number): FrameRecord {
+  const parsed = parseContactId(Buffer.from(`#${account}|${data}`))
+  if (!parsed.ok) throw new Error(parsed.reason)
+  return frameOf(account, 'ADM-CID', [parsed.event], receivedAt)
+}
+
+/** A SIA frame: `sia('1234', 'Nri1/BA01', t)`. */
+function sia (account: string, data: string, receivedAt: number): FrameRecord {
+  const parsed = parseSia(Buffer.from(`#${account}|${data}`))
+  if (!parsed.ok) throw new Error(parsed.reason)
+  return frameOf(account, 'SIA-DCS', parsed.block.events, receivedAt)
+}
+
+function derived (account: string, kind: string, data: Record<string, unknown>, receivedAt: number): DerivedRecord {
+  return { type: 'derived', receivedAt, kind, account, stage: 'verify', causedBy: 0, n: 0, data }
+}
+
+const verification = (account: string, user: number, at: number) => derived(account, 'verification', { outcome: 'valid', user, caller: 'operator' }, at)
+const duress = (account: string, user: number, at: number) => derived(account, 'duress', { outcome: 'valid', user, caller: 'operator' }, at)
+
+/** Users the tests' accounts have: user 3 on 1234. */
+const VALID_USERS = new Set(['1234/3'])
+
+/**
+ * The stage with a context the test drives: state in a map (values copied as JSON, as the
+ * pipeline store does), timers recorded by key, journal ids handed out in order.
+ */
+class Harness {
+  readonly values = new Map<string, unknown>()
+  readonly timers = new Map<string, number>()
+  readonly emitted: Emit[] = []
+  readonly userChecks: Array<[string, number]> = []
+  now = T0
+  nextId = 1
+  readonly stage: Stage
+
+  constructor (options: CasesOptions = {}) {
+    this.stage = cases(options, {
+      accounts: new MemoryAccountStore(),
+      isUser: (account, user) => { this.userChecks.push([account, user]); return VALID_USERS.has(`${account}/${user}`) },
+      dataDir: '/nonexistent',
+      log,
+    })
+  }
+
+  get ctx (): StageContext {
+    const values = this.values
+    const copy = <T>(v: unknown): T => JSON.parse(JSON.stringify(v)) as T
+    const state: StageState = {
+      get: <T>(key: string) => (values.has(key) ? copy<T>(values.get(key)) : undefined),
+      set: (key, value) => { values.set(key, copy(value)) },
+      delete: (key) => { values.delete(key) },
+      list: <T>(prefix: string) => [...values].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]): [string, T] => [k, copy<T>(v)]),
+    }
+    return {
+      state,
+      now: this.now,
+      schedule: (key, at) => { this.timers.set(key, at) },
+      scheduled: (key) => this.timers.has(key),
+      cancel: (key) => { this.timers.delete(key) },
+      log,
+    }
+  }
+
+  /** Runs a record as the runner would (its receive time as `now`); returns its journal id and what it emitted. */
+  async run (record: JournalRecord): Promise<{ id: number, emit: readonly Emit[] }> {
+    const id = this.nextId++
+    this.now = record.receivedAt
+    const result = await this.stage.run({ record: { ...record, id }, annotations: {} }, this.ctx)
+    const emit = result?.emit ?? []
+    this.emitted.push(...emit)
+    return { id, emit }
+  }
+
+  /** Fires every timer due up to `until`, earliest first, each with its due time as `now`. */
+  async advance (until: number): Promise<void> {
+    for (;;) {
+      const next = [...this.timers].filter(([, at]) => at <= until).sort(([, a], [, b]) => a - b)[0]
+      if (next === undefined) break
+      const [key, at] = next
+      this.timers.delete(key)
+      this.now = at
+      const result = await this.stage.due!(key, this.ctx)
+      this.emitted.push(...(result?.emit ?? []))
+    }
+    this.now = until
+  }
+
+  async start (at: number): Promise<void> {
+    this.now = at
+    await this.stage.start!(this.ctx)
+  }
+
+  /** Every case the stage keeps, oldest first. */
+  cases (): Case[] {
+    return this.ctx.state.list<Case>('case:').map(([, c]) => c)
+  }
+
+  case (id: number): Case {
+    const c = this.cases().find((x) => x.id === id)
+    if (c === undefined) throw new Error(`no case ${id}`)
+    return c
+  }
+
+  kinds (): string[] {
+    return this.emitted.map((e) => e.kind)
+  }
+}
+
+/** A harness with a burglary alarm on 1234 at T0 that opened case `caseId`. */
+async function withOpenCase (options: CasesOptions = {}): Promise<{ h: Harness, caseId: number }> {
+  const h = new Harness(options)
+  const { id } = await h.run(cid('1234', '1130 01 015', T0))
+  return { h, caseId: id }
+}
+
+describe('cases: opening and joining', () => {
+  it('an alarm opens a case for its account, to be verified within 10 minutes', async () => {
+    const h = new Harness()
+    const { id, emit } = await h.run(cid('1234', '1130 01 015', T0))
+    expect(emit).toEqual([{ kind: 'case-opened', account: '1234', data: { caseId: id, code: '130', zone: 15 } }])
+    expect(h.cases()).toEqual([{
+      id, account: '1234', openedAt: T0, events: [id], alarms: 1, state: 'open',
+      cancelUntil: T0 + 5 * MINUTE, verifyBy: T0 + 10 * MINUTE, escalated: false, duress: false,
+    }])
+    expect(h.timers).toEqual(new Map([[`esc:${id}`, T0 + 10 * MINUTE]]))
+  })
+
+  it('a SIA alarm opens a case too', async () => {
+    const h = new Harness()
+    const { id, emit } = await h.run(sia('1234', 'Nri1/FA04', T0))
+    expect(emit).toEqual([{ kind: 'case-opened', account: '1234', data: { caseId: id, code: 'FA', zone: 4 } }])
+  })
+
+  it.each([
+    ['a restore', '3130 01 015'], ['an opening', '1401 01 003'], ['a closing', '3401 01 003'], ['a periodic test', '1602 00 000'], ['a trouble', '1301 00 000'],
+  ])('%s opens no case', async (_, data) => {
+    const h = new Harness()
+    expect((await h.run(cid('1234', data, T0))).emit).toEqual([])
+    expect(h.cases()).toEqual([])
+  })
+
+  it('later alarms join the open case, counted, without opening another', async () => {
+    const { h, caseId } = await withOpenCase()
+    const second = await h.run(sia('1234', 'Nri1/BA02', T0 + MINUTE))
+    const third = await h.run(cid('1234', '1110 01 007', T0 + 2 * MINUTE))
+    expect([second.emit, third.emit]).toEqual([[], []])
+    expect(h.case(caseId)).toMatchObject({ state: 'open', events: [caseId, second.id, third.id], alarms: 3 })
+    expect(h.cases()).toHaveLength(1)
+  })
+
+  it('a frame with several alarm events joins once', async () => {
+    const { h, caseId } = await withOpenCase()
+    const { id } = await h.run(sia('1234', 'Nri1/BA02/BA03/BA04', T0 + MINUTE))
+    expect(h.case(caseId)).toMatchObject({ events: [caseId, id], alarms: 2 })
+  })
+
+  it('each account has its own case', async () => {
+    const { h, caseId } = await withOpenCase()
+    const other = await h.run(cid('5678', '1130 01 001', T0 + MINUTE))
+    expect(other.emit.map((e) => [e.kind, e.account])).toEqual([['case-opened', '5678']])
+    expect(h.cases().map((c) => [c.id, c.account, c.alarms])).toEqual([[caseId, '1234', 1], [other.id, '5678', 1]])
+  })
+
+  it(`keeps the first ${MAX_CASE_EVENTS} alarms of a storm in the case, and counts them all`, async () => {
+    const { h, caseId } = await withOpenCase()
+    const ids = [caseId]
+    for (let i = 1; i < 150; i++) ids.push((await h.run(cid('1234', '1130 01 015', T0 + i * SECOND))).id)
+    const c = h.case(caseId)
+    expect(c.alarms).toBe(150)
+    expect(c.events).toEqual(ids.slice(0, MAX_CASE_EVENTS))
+  })
+})
+
+describe('cases: cancelled at the premises', () => {
+  it('a Contact ID 406 cancel closes the open case', async () => {
+    const { h, caseId } = await withOpenCase()
+    const { id, emit } = await h.run(cid('1234', '1406 01 003', T0 + 2 * MINUTE))
+    expect(emit).toEqual([{ kind: 'case-cancelled', account: '1234', causedBy: id, data: { caseId, by: 'panel cancel, user 3' } }])
+    expect(h.case(caseId)).toMatchObject({ state: 'cancelled', closedAt: T0 + 2 * MINUTE, closedBy: 'panel cancel, user 3' })
+    expect(h.timers.has(`esc:${caseId}`)).toBe(false)
+  })
+
+  it.each([
+    ['OC with a user', 'NOC05', 'panel cancel, user 5'],
+    ['BC', 'NBC', 'panel cancel'],
+  ])('a SIA %s cancel closes the open case', async (_, data, by) => {
+    const { h, caseId } = await withOpenCase()
+    const { emit } = await h.run(sia('1234', data, T0 + MINUTE))
+    expect(emit).toEqual([expect.objectContaining({ kind: 'case-cancelled', data: { caseId, by } })])
+    expect(h.case(caseId).state).toBe('cancelled')
+  })
+
+  it('a cancel with no case open does nothing', async () => {
+    const h = new Harness()
+    expect((await h.run(cid('1234', '1406 01 003', T0))).emit).toEqual([])
+    expect(h.cases()).toEqual([])
+  })
+
+  it('a cancel for another account leaves the case open', async () => {
+    const { h, caseId } = await withOpenCase()
+    expect((await h.run(cid('5678', '1406 01 003', T0 + MINUTE))).emit).toEqual([])
+    expect(h.case(caseId).state).toBe('open')
+  })
+
+  it('an alarm after the case was closed opens a new case', async () => {
+    const { h, caseId } = await withOpenCase()
+    await h.run(cid('1234', '1406 01 003', T0 + MINUTE))
+    const { id, emit } = await h.run(cid('1234', '1130 01 015', T0 + 2 * MINUTE))
+    expect(emit.map((e) => e.kind)).toEqual(['case-opened'])
+    expect(h.cases().map((c) => [c.id, c.state])).toEqual([[caseId, 'cancelled'], [id, 'open']])
+  })
+
+  it.each([
+    ['Contact ID 1401', () => cid('1234', '1401 01 003', T0 + 4 * MINUTE)],
+    ['SIA OP', () => sia('1234', 'Nri1/OP03', T0 + 4 * MINUTE)],
+  ])('an opening (%s) by a valid user within 5 minutes closes the case as cancelled', async (_, opening) => {
+    const { h, caseId } = await withOpenCase()
+    const { id, emit } = await h.run(opening())
+    expect(emit).toEqual([{ kind: 'case-cancelled', account: '1234', causedBy: id, data: { caseId, by: 'opening by user 3' } }])
+    expect(h.case(caseId)).toMatchObject({ state: 'cancelled', closedBy: 'opening by user 3' })
+    expect(h.userChecks).toEqual([['1234', 3]])
+    expect(h.timers.has(`esc:${caseId}`)).toBe(false)
+  })
+
+  it('an opening at the end of the cancel window still counts', async () => {
+    const { h, caseId } = await withOpenCase()
+    await h.run(cid('1234', '1401 01 003', T0 + 5 * MINUTE))
+    expect(h.case(caseId).state).toBe('cancelled')
+  })
+
+  it('an opening after the cancel window does not close the case', async () => {
+    const { h, caseId } = await withOpenCase()
+    expect((await h.run(cid('1234', '1401 01 003', T0 + 5 * MINUTE + SECOND))).emit).toEqual([])
+    expect(h.case(caseId).state).toBe('open')
+    expect(h.timers.has(`esc:${caseId}`)).toBe(true)
+  })
+
+  it('an opening by a user the account does not have does not close the case', async () => {
+    const { h, caseId } = await withOpenCase()
+    expect((await h.run(cid('1234', '1401 01 009', T0 + MINUTE))).emit).toEqual([])
+    expect(h.userChecks).toEqual([['1234', 9]])
+    expect(h.case(caseId).state).toBe('open')
+  })
+
+  it('an opening that names no user does not close the case', async () => {
+    const { h, caseId } = await withOpenCase()
+    expect((await h.run(sia('1234', 'NOP', T0 + MINUTE))).emit).toEqual([])
+    expect(h.case(caseId).state).toBe('open')
+  })
+
+  it('a closing (arming) by a valid user does not close the case', async () => {
+    const { h, caseId } = await withOpenCase()
+    expect((await h.run(cid('1234', '3401 01 003', T0 + MINUTE))).emit).toEqual([])
+    expect(h.case(caseId).state).toBe('open')
+  })
+
+  it('the cancel window is an option', async () => {
+    const { h, caseId } = await withOpenCase({ cancelWindowSeconds: 60 })
+    expect(h.case(caseId).cancelUntil).toBe(T0 + MINUTE)
+    await h.run(cid('1234', '1401 01 003', T0 + MINUTE + SECOND))
+    expect(h.case(caseId).state).toBe('open')
+  })
+})
+
+describe('cases: verification and escalation', () => {
+  it('a valid code within the window closes the case as verified by that user', async () => {
+    const { h, caseId } = await withOpenCase()
+    const { id, emit } = await h.run(verification('1234', 3, T0 + 7 * MINUTE))
+    expect(emit).toEqual([{ kind: 'case-verified', account: '1234', causedBy: id, data: { caseId, by: 'user 3' } }])
+    expect(h.case(caseId)).toMatchObject({ state: 'verified', closedAt: T0 + 7 * MINUTE, closedBy: 'user 3' })
+    expect(h.timers.has(`esc:${caseId}`)).toBe(false)
+    await h.advance(T0 + 60 * MINUTE)
+    expect(h.kinds()).toEqual(['case-opened', 'case-verified'])
+  })
+
+  it('a verification that was not valid changes nothing', async () => {
+    const { h, caseId } = await withOpenCase()
+    expect((await h.run(derived('1234', 'verification', { outcome: 'invalid', user: null, caller: 'operator' }, T0 + MINUTE))).emit).toEqual([])
+    expect(h.case(caseId).state).toBe('open')
+  })
+
+  it('a verification for an account with no open case does nothing', async () => {
+    const h = new Harness()
+    expect((await h.run(verification('1234', 3, T0))).emit).toEqual([])
+  })
+
+  it('a case not verified in time is escalated, once', async () => {
+    const { h, caseId } = await withOpenCase()
+    await h.advance(T0 + 10 * MINUTE - 1)
+    expect(h.kinds()).toEqual(['case-opened'])
+    await h.advance(T0 + 10 * MINUTE)
+    expect(h.emitted.at(-1)).toEqual({ kind: 'case-escalated', account: '1234', causedBy: caseId, data: { caseId, minutesOpen: 10 } })
+    expect(h.case(caseId)).toMatchObject({ state: 'open', escalated: true })
+    // The timer firing again (a replay, a restart) says nothing more.
+    expect(await h.stage.due!(`esc:${caseId}`, h.ctx)).toBeUndefined()
+    await h.start(T0 + 20 * MINUTE)
+    expect(h.timers.size).toBe(0)
+    expect(h.kinds()).toEqual(['case-opened', 'case-escalated'])
+  })
+
+  it('a late verification still closes the case, flagged late', async () => {
+    const { h, caseId } = await withOpenCase()
+    await h.advance(T0 + 10 * MINUTE)
+    const { id, emit } = await h.run(verification('1234', 3, T0 + 12 * MINUTE))
+    expect(emit).toEqual([{ kind: 'case-verified', account: '1234', causedBy: id, data: { caseId, by: 'user 3', late: true } }])
+    expect(h.case(caseId).state).toBe('verified')
+  })
+
+  it('a closed case is not escalated, even when its timer fires', async () => {
+    const { h, caseId } = await withOpenCase()
+    await h.run(cid('1234', '1406 01 003', T0 + MINUTE))
+    expect(await h.stage.due!(`esc:${caseId}`, h.ctx)).toBeUndefined()
+    expect(h.case(caseId).escalated).toBe(false)
+  })
+
+  it('the verification window is an option', async () => {
+    const { h, caseId } = await withOpenCase({ verificationWindowSeconds: 120 })
+    expect(h.timers.get(`esc:${caseId}`)).toBe(T0 + 2 * MINUTE)
+    const { emit } = await h.run(verification('1234', 3, T0 + 3 * MINUTE))
+    expect(emit[0]?.data).toEqual({ caseId, by: 'user 3', late: true })
+  })
+})
+
+describe('cases: duress', () => {
+  it('marks the open case', async () => {
+    const { h, caseId } = await withOpenCase()
+    const { emit } = await h.run(duress('1234', 3, T0 + MINUTE))
+    expect(emit).toEqual([{ kind: 'case-duress', account: '1234', data: { caseId, user: 3 } }])
+    expect(h.cases()).toHaveLength(1)
+    expect(h.case(caseId)).toMatchObject({ state: 'open', duress: true })
+  })
+
+  it('opens a new case, to be verified, when none is open', async () => {
+    const h = new Harness()
+    const { id, emit } = await h.run(duress('1234', 3, T0))
+    expect(emit).toEqual([
+      { kind: 'case-opened', account: '1234', data: { caseId: id, duress: true } },
+      { kind: 'case-duress', account: '1234', data: { caseId: id, user: 3 } },
+    ])
+    expect(h.case(id)).toMatchObject({ state: 'open', duress: true, alarms: 0, events: [id] })
+    expect(h.timers.get(`esc:${id}`)).toBe(T0 + 10 * MINUTE)
+  })
+
+  it('an alarm after a duress joins the duress case', async () => {
+    const h = new Harness()
+    const { id } = await h.run(duress('1234', 3, T0))
+    const alarm = await h.run(cid('1234', '1130 01 015', T0 + MINUTE))
+    expect(alarm.emit).toEqual([])
+    expect(h.case(id)).toMatchObject({ alarms: 1, events: [id, alarm.id] })
+  })
+})
+
+describe('cases: start', () => {
+  it('re-arms the escalation of open cases from the state, and only theirs', async () => {
+    const h = new Harness()
+    const open = (await h.run(cid('1234', '1130 01 015', T0))).id
+    const cancelled = (await h.run(cid('5678', '1130 01 015', T0))).id
+    await h.run(cid('5678', '1406 01 003', T0 + MINUTE))
+    const escalated = (await h.run(cid('9999', '1130 01 015', T0 - 20 * MINUTE))).id
+    await h.advance(T0)
+    expect(h.case(escalated).escalated).toBe(true)
+
+    h.timers.clear()
+    await h.start(T0 + 2 * MINUTE)
+    expect(h.timers).toEqual(new Map([[`esc:${open}`, T0 + 10 * MINUTE]]))
+    expect(h.case(cancelled).state).toBe('cancelled')
+    await h.advance(T0 + 10 * MINUTE)
+    expect(h.emitted.filter((e) => e.kind === 'case-escalated').map((e) => e.account)).toEqual(['9999', '1234'])
+  })
+
+  it('drops closed cases older than keepClosedDays (default 30), never open ones', async () => {
+    const DAY = 86_400_000
+    const h = new Harness()
+    const open = (await h.run(cid('1111', '1130 01 015', T0))).id
+    const closed = (await h.run(cid('2222', '1130 01 015', T0))).id
+    await h.run(cid('2222', '1406 01 003', T0 + MINUTE))
+
+    await h.start(T0 + MINUTE + 30 * DAY)
+    expect(h.cases().map((c) => c.id)).toEqual([open, closed])
+    await h.start(T0 + MINUTE + 30 * DAY + 1)
+    expect(h.cases().map((c) => c.id)).toEqual([open])
+  })
+
+  it('keepClosedDays is an option', async () => {
+    const DAY = 86_400_000
+    const h = new Harness({ keepClosedDays: 1 })
+    await h.run(cid('2222', '1130 01 015', T0))
+    await h.run(verification('2222', 3, T0 + MINUTE))
+    await h.start(T0 + MINUTE + DAY + 1)
+    expect(h.cases()).toEqual([])
+  })
+})
+
+describe('cases: options', () => {
+  it.each([
+    [{ cancelWindowSeconds: 0 }], [{ cancelWindowSeconds: -300 }], [{ cancelWindowSeconds: 'five' }],
+    [{ verificationWindowSeconds: 0 }], [{ verificationWindowSeconds: -1 }],
+  ])('refuses %j', (options) => {
+    expect(() => new Harness(options as unknown as CasesOptions)).toThrow('cases: the windows are positive numbers of seconds')
+  })
+
+  it.each([[{ keepClosedDays: -1 }], [{ keepClosedDays: 'month' }]])('refuses %j', (options) => {
+    expect(() => new Harness(options as unknown as CasesOptions)).toThrow('cases: keepClosedDays is a number of days')
+  })
+
+  it('accepts keepClosedDays: 0', () => {
+    expect(new Harness({ keepClosedDays: 0 }).stage.name).toBe('cases')
+  })
+})

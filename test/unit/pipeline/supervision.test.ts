@@ -1,0 +1,434 @@
+/**
+ * supervision: EN 50136-1 reporting intervals, and the stage that declares a silent panel in
+ * supervision failure (once), restores it when it reports again, and gives every panel a full
+ * interval after a receiver restart. Rules are tested on the stage with a hand-made context; the
+ * restart goes through the real PipelineRunner with an injected clock.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { AccountError } from '../../../src/accounts/account.js'
+import { MemoryAccountStore } from '../../../src/accounts/memory-store.js'
+import { SUPERVISION_PRESETS, supervisionSeconds } from '../../../src/accounts/supervision-presets.js'
+import { MemoryJournal } from '../../../src/journal/memory-journal.js'
+import type { Stored } from '../../../src/journal/journal.js'
+import { PipelineRunner } from '../../../src/pipeline/runner.js'
+import type { Emit, Stage, StageContext, StageEnvironment, StageState } from '../../../src/pipeline/stage.js'
+import { supervision, type SupervisionOptions } from '../../../src/pipeline/stages/supervision.js'
+import { PipelineStore } from '../../../src/pipeline/store.js'
+import { parseContactId } from '../../../src/protocol/index.js'
+import type { DerivedRecord, FrameRecord, JournalRecord } from '../../../src/receiver/record.js'
+
+const log = pino({ level: 'silent' })
+const T0 = Date.UTC(2026, 10, 26, 8)
+const SECOND = 1000
+
+function frame (account: string, receivedAt: number, cid = '1602 00 000'): FrameRecord {
+  const parsed = parseContactId(Buffer.from(`#${account}|${cid}`))
+  if (!parsed.ok) throw new Error(parsed.reason)
+  return {
+    type: 'frame', receivedAt, transport: 'tcp', peer: '127.0.0.1:5000', account, rcvr: undefined, lpref: '0', seq: '0001', token: 'ADM-CID',
+    encrypted: false, events: [parsed.event], xdata: [], text: undefined, panelTime: undefined, flags: {}, quirks: [], dedupe: undefined, raw: '',
+  }
+}
+
+/** A NULL link test: no events, only proof the panel is there. */
+function linkTest (account: string, receivedAt: number): FrameRecord {
+  return { ...frame(account, receivedAt), token: 'NULL', events: [], flags: { linkTest: true } }
+}
+
+/**
+ * The stage with a context the test drives: state in a map (values copied as JSON, as the
+ * pipeline store does), timers recorded by key, and `now` set by the test.
+ */
+class Harness {
+  readonly values = new Map<string, unknown>()
+  readonly timers = new Map<string, number>()
+  readonly emitted: Emit[] = []
+  now = T0
+  #nextId = 1
+  readonly stage: Stage
+
+  constructor (readonly accounts: MemoryAccountStore, options: SupervisionOptions = {}) {
+    const env: StageEnvironment = { accounts, isUser: () => false, dataDir: '/nonexistent', log }
+    this.stage = supervision(options, env)
+  }
+
+  get ctx (): StageContext {
+    const values = this.values
+    const copy = <T>(v: unknown): T => JSON.parse(JSON.stringify(v)) as T
+    const state: StageState = {
+      get: <T>(key: string) => (values.has(key) ? copy<T>(values.get(key)) : undefined),
+      set: (key, value) => { values.set(key, copy(value)) },
+      delete: (key) => { values.delete(key) },
+      list: <T>(prefix: string) => [...values].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]): [string, T] => [k, copy<T>(v)]),
+    }
+    return {
+      state,
+      now: this.now,
+      schedule: (key, at) => { this.timers.set(key, at) },
+      scheduled: (key) => this.timers.has(key),
+      cancel: (key) => { this.timers.delete(key) },
+      log,
+    }
+  }
+
+  async start (at: number): Promise<void> {
+    this.now = at
+    await this.stage.start!(this.ctx)
+  }
+
+  /** Runs a record as the runner would (receive time as `now`); returns its journal id. */
+  async run (record: JournalRecord): Promise<number> {
+    const id = this.#nextId++
+    this.now = record.receivedAt
+    const result = await this.stage.run({ record: { ...record, id }, annotations: {} }, this.ctx)
+    this.emitted.push(...(result?.emit ?? []))
+    return id
+  }
+
+  /** Fires every timer due up to `until`, earliest first, each with its due time as `now` (as the runner does). */
+  async advance (until: number): Promise<void> {
+    for (;;) {
+      const next = [...this.timers].filter(([, at]) => at <= until).sort(([, a], [, b]) => a - b)[0]
+      if (next === undefined) break
+      const [key, at] = next
+      this.timers.delete(key)
+      this.now = at
+      const result = await this.stage.due!(key, this.ctx)
+      this.emitted.push(...(result?.emit ?? []))
+    }
+    this.now = until
+  }
+
+  kinds (): string[] {
+    return this.emitted.map((e) => `${e.kind} ${e.account}`)
+  }
+}
+
+function accountsWith (...entries: Array<{ account: string, supervisionSeconds?: number | string }>): MemoryAccountStore {
+  const accounts = new MemoryAccountStore()
+  for (const e of entries) {
+    const r = accounts.add(e)
+    if (!r.ok) throw new Error(r.reason)
+  }
+  return accounts
+}
+
+describe('supervisionSeconds: EN 50136-1 categories', () => {
+  it.each([
+    ['SP2', 25 * 3600], ['SP3', 30 * 60], ['SP4', 3 * 60], ['SP5', 90], ['SP6', 20],
+    ['DP1', 25 * 3600], ['DP2', 30 * 60], ['DP3', 3 * 60], ['DP4', 90],
+  ])('%s is %i seconds', (name, seconds) => {
+    expect(supervisionSeconds(name)).toBe(seconds)
+    expect(SUPERVISION_PRESETS[name]).toBe(seconds)
+  })
+
+  it('has exactly the nine categories SP2-SP6 and DP1-DP4', () => {
+    expect(Object.keys(SUPERVISION_PRESETS).sort()).toEqual(['DP1', 'DP2', 'DP3', 'DP4', 'SP2', 'SP3', 'SP4', 'SP5', 'SP6'])
+  })
+
+  it('reads a name in any case, with spaces around it', () => {
+    expect(supervisionSeconds(' dp3 ')).toBe(180)
+  })
+
+  it('accepts plain seconds, as a number or as digits', () => {
+    expect(supervisionSeconds(300)).toBe(300)
+    expect(supervisionSeconds('300')).toBe(300)
+  })
+
+  it.each([['SP1'], ['SP7'], ['DP5'], ['ATS4'], [''], ['12s'], ['-5'], [0], [-5], [1.5], ['0']])('rejects %j', (value) => {
+    expect(supervisionSeconds(value)).toBeUndefined()
+  })
+
+  it('is how accounts take a category name, and unknown names are refused', () => {
+    const accounts = new MemoryAccountStore()
+    expect(accounts.add({ account: '1234', supervisionSeconds: 'DP2' })).toMatchObject({ ok: true, value: { supervisionSeconds: 1800 } })
+    expect(accounts.add({ account: '1235', supervisionSeconds: 'SP9' })).toMatchObject({ ok: false, code: AccountError.INVALID })
+    expect(accounts.get('1235')).toBeUndefined()
+  })
+})
+
+describe('supervision stage', () => {
+  it('declares a panel silent for its interval in supervision failure', async () => {
+    const h = new Harness(accountsWith({ account: '1234', supervisionSeconds: 60 }))
+    await h.start(T0)
+    const id = await h.run(frame('1234', T0 + 10 * SECOND))
+    await h.advance(T0 + 69 * SECOND)
+    expect(h.emitted).toEqual([])
+    await h.advance(T0 + 70 * SECOND)
+    expect(h.emitted).toEqual([{
+      kind: 'supervision-failure', account: '1234', causedBy: id,
+      data: { lastSeen: new Date(T0 + 10 * SECOND).toISOString(), intervalSeconds: 60 },
+    }])
+  })
+
+  it('takes any frame as proof of life, a NULL link test included', async () => {
+    const h = new Harness(accountsWith({ account: '1234', supervisionSeconds: 60 }))
+    await h.start(T0)
+    await h.run(frame('1234', T0 + 10 * SECOND))
+    await h.run(linkTest('1234', T0 + 50 * SECOND))
+    await h.advance(T0 + 109 * SECOND)
+    expect(h.emitted).toEqual([])
+    await h.advance(T0 + 110 * SECOND)
+    expect(h.kinds()).toEqual(['supervision-failure 1234'])
+  })
+
+  it('does not take an event a stage derived for the account as a report from the panel', async () => {
+    const h = new Harness(accountsWith({ account: '1234', supervisionSeconds: 60 }))
+    await h.start(T0)
+    await h.run(frame('1234', T0 + 10 * SECOND))
+    const derived: DerivedRecord = { type: 'derived', receivedAt: T0 + 50 * SECOND, kind: 'case-opened', account: '1234', stage: 'cases', causedBy: 1, n: 0, data: {} }
+    await h.run(derived)
+    await h.advance(T0 + 70 * SECOND)
+    expect(h.kinds()).toEqual(['supervision-failure 1234'])
+  })
+
+  it('emits one failure for a silent panel, not one per scan', async () => {
+    const h = new Harness(accountsWith({ account: '1234', supervisionSeconds: 60 }), { scanSeconds: 10 })
+    await h.start(T0)
+    await h.run(frame('1234', T0))
+    await h.advance(T0 + 3600 * SECOND)
+    expect(h.kinds()).toEqual(['supervision-failure 1234'])
+    expect(h.timers.has('1234')).toBe(false)
+    expect(h.timers.get('~scan')).toBe(T0 + 3600 * SECOND + 10 * SECOND)
+    // Its timer firing again (a replay after a crash) says nothing more.
+    expect(await h.stage.due!('1234', h.ctx)).toBeUndefined()
+  })
+
+  it('watches each account on its own interval', async () => {
+    const h = new Harness(accountsWith({ account: '1111', supervisionSeconds: 'SP6' }, { account: '2222', supervisionSeconds: 'SP5' }))
+    await h.start(T0)
+    await h.run(frame('1111', T0 + SECOND))
+    await h.run(frame('2222', T0 + SECOND))
+    await h.advance(T0 + 21 * SECOND)
+    expect(h.kinds()).toEqual(['supervision-failure 1111'])
+    await h.advance(T0 + 91 * SECOND)
+    expect(h.kinds()).toEqual(['supervision-failure 1111', 'supervision-failure 2222'])
+  })
+
+  it('restores when the panel reports again, then watches it again', async () => {
+    const h = new Harness(accountsWith({ account: '1234', supervisionSeconds: 60 }))
+    await h.start(T0)
+    await h.run(frame('1234', T0))
+    await h.advance(T0 + 60 * SECOND)
+    await h.run(linkTest('1234', T0 + 100 * SECOND))
+    expect(h.emitted.at(-1)).toEqual({ kind: 'supervision-restore', account: '1234', data: { reports: 1 } })
+    await h.run(linkTest('1234', T0 + 120 * SECOND))
+    expect(h.kinds()).toEqual(['supervision-failure 1234', 'supervision-restore 1234'])
+    await h.advance(T0 + 180 * SECOND)
+    expect(h.kinds()).toEqual(['supervision-failure 1234', 'supervision-restore 1234', 'supervision-failure 1234'])
+  })
+
+  it('with restoreAfter: 2 (Sur-Gard), restores only at the second report', async () => {
+    const h = new Harness(accountsWith({ account: '1234', supervisionSeconds: 60 }), { restoreAfter: 2 })
+    await h.start(T0)
+    await h.run(frame('1234', T0))
+    await h.advance(T0 + 60 * SECOND)
+    await h.run(linkTest('1234', T0 + 100 * SECOND))
+    expect(h.kinds()).toEqual(['supervision-failure 1234'])
+    await h.run(linkTest('1234', T0 + 110 * SECOND))
+    expect(h.emitted.at(-1)).toEqual({ kind: 'supervision-restore', account: '1234', data: { reports: 2 } })
+  })
+
+  it('with restoreAfter: 2, a panel that stays silent after one report is not declared failed again', async () => {
+    const h = new Harness(accountsWith({ account: '1234', supervisionSeconds: 60 }), { restoreAfter: 2 })
+    await h.start(T0)
+    await h.run(frame('1234', T0))
+    await h.advance(T0 + 60 * SECOND)
+    await h.run(linkTest('1234', T0 + 100 * SECOND))
+    await h.advance(T0 + 3600 * SECOND)
+    expect(h.kinds()).toEqual(['supervision-failure 1234'])
+  })
+
+  it('ignores accounts without a reporting interval, and unknown accounts', async () => {
+    const h = new Harness(accountsWith({ account: '1234', supervisionSeconds: 60 }, { account: '5678' }))
+    await h.start(T0)
+    await h.run(frame('5678', T0))
+    await h.run(frame('9999', T0))
+    await h.advance(T0 + 3600 * SECOND)
+    expect([...h.values.keys()]).toEqual(['1234'])
+    expect(h.kinds()).toEqual(['supervision-failure 1234'])
+  })
+
+  describe('start', () => {
+    it('rebuilds the timers from the state, and none for a panel already failed', async () => {
+      const h = new Harness(accountsWith({ account: '1111', supervisionSeconds: 60 }, { account: '2222', supervisionSeconds: 60 }))
+      h.values.set('1111', { lastSeen: T0 - 10 * SECOND, lastId: 7, failed: false, reports: 0, notBefore: 0 })
+      h.values.set('2222', { lastSeen: T0 - 600 * SECOND, lastId: 3, failed: true, reports: 0, notBefore: 0 })
+      await h.start(T0)
+      expect(h.timers).toEqual(new Map([['1111', T0 + 60 * SECOND], ['~scan', T0 + 60 * SECOND]]))
+      await h.advance(T0 + 3600 * SECOND)
+      expect(h.emitted.map((e) => [e.kind, e.account, e.causedBy])).toEqual([['supervision-failure', '1111', 7]])
+    })
+
+    it('waits one full interval after a start before declaring a panel silent, however long ago it reported', async () => {
+      const h = new Harness(accountsWith({ account: '1234', supervisionSeconds: 60 }))
+      h.values.set('1234', { lastSeen: T0 - 10 * 3600 * SECOND, lastId: 7, failed: false, reports: 0, notBefore: 0 })
+      await h.start(T0)
+      await h.advance(T0 + 59 * SECOND)
+      expect(h.emitted).toEqual([])
+      await h.advance(T0 + 60 * SECOND)
+      expect(h.emitted).toEqual([{
+        kind: 'supervision-failure', account: '1234', causedBy: 7,
+        data: { lastSeen: new Date(T0 - 10 * 3600 * SECOND).toISOString(), intervalSeconds: 60 },
+      }])
+    })
+
+    it('keeps the grace when the panel reports soon after the start', async () => {
+      const h = new Harness(accountsWith({ account: '1234', supervisionSeconds: 60 }))
+      h.values.set('1234', { lastSeen: T0 - 3600 * SECOND, lastId: 7, failed: false, reports: 0, notBefore: 0 })
+      await h.start(T0)
+      await h.run(linkTest('1234', T0 + 5 * SECOND))
+      await h.advance(T0 + 64 * SECOND)
+      expect(h.emitted).toEqual([])
+      await h.advance(T0 + 65 * SECOND)
+      expect(h.kinds()).toEqual(['supervision-failure 1234'])
+    })
+
+    it('watches a supervised account that never reported from the start, one interval on', async () => {
+      const h = new Harness(accountsWith({ account: '1234', supervisionSeconds: 60 }))
+      await h.start(T0)
+      await h.advance(T0 + 60 * SECOND)
+      expect(h.emitted).toEqual([{ kind: 'supervision-failure', account: '1234', causedBy: 0, data: { lastSeen: null, intervalSeconds: 60 } }])
+    })
+  })
+
+  describe('the periodic scan', () => {
+    it('picks up an account added while running and watches it from the scan, one interval on', async () => {
+      const accounts = accountsWith()
+      const h = new Harness(accounts, { scanSeconds: 30 })
+      await h.start(T0)
+      expect(h.timers).toEqual(new Map([['~scan', T0 + 30 * SECOND]]))
+      accounts.add({ account: '1234', supervisionSeconds: 60 })
+      await h.advance(T0 + 30 * SECOND)
+      expect(h.timers).toEqual(new Map([['~scan', T0 + 60 * SECOND], ['1234', T0 + 90 * SECOND]]))
+      await h.advance(T0 + 89 * SECOND)
+      expect(h.emitted).toEqual([])
+      await h.advance(T0 + 90 * SECOND)
+      expect(h.kinds()).toEqual(['supervision-failure 1234'])
+    })
+
+    it('picks up an account given an interval while running', async () => {
+      const accounts = accountsWith({ account: '1234' })
+      const h = new Harness(accounts)
+      await h.start(T0)
+      await h.run(frame('1234', T0 + SECOND))
+      accounts.update('1234', { supervisionSeconds: 'SP6' })
+      await h.advance(T0 + 60 * SECOND)
+      expect(h.timers.get('1234')).toBe(T0 + 80 * SECOND)
+      await h.advance(T0 + 80 * SECOND)
+      expect(h.kinds()).toEqual(['supervision-failure 1234'])
+    })
+
+    it('scans every 60 seconds by default', async () => {
+      const h = new Harness(accountsWith())
+      await h.start(T0)
+      expect(h.timers.get('~scan')).toBe(T0 + 60 * SECOND)
+    })
+  })
+
+  describe('options', () => {
+    it.each([[0], [11], [1.5], ['2']])('refuses restoreAfter %j', (restoreAfter) => {
+      expect(() => new Harness(accountsWith(), { restoreAfter } as unknown as SupervisionOptions))
+        .toThrow('supervision: restoreAfter is a whole number from 1 to 10')
+    })
+
+    it.each([[0], [0.5], [86_401], ['x']])('refuses scanSeconds %j', (scanSeconds) => {
+      expect(() => new Harness(accountsWith(), { scanSeconds } as unknown as SupervisionOptions))
+        .toThrow('supervision: scanSeconds is from 1 to 86400')
+    })
+
+    it('accepts the limits', () => {
+      for (const options of [{ restoreAfter: 1 }, { restoreAfter: 10 }, { scanSeconds: 1 }, { scanSeconds: 86_400 }]) {
+        expect(new Harness(accountsWith(), options).stage.name).toBe('supervision')
+      }
+    })
+  })
+})
+
+describe('supervision through the runner, across a restart', () => {
+  let dir: string
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'dc09-supervision-')) })
+  afterEach(() => rmSync(dir, { recursive: true, force: true }))
+
+  const INTERVAL = 60 * SECOND
+
+  async function until (what: () => boolean): Promise<void> {
+    const deadline = Date.now() + 5000
+    while (!what() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+  }
+
+  async function failures (journal: MemoryJournal<JournalRecord>): Promise<Array<Stored<DerivedRecord>>> {
+    const out: Array<Stored<DerivedRecord>> = []
+    for await (const r of journal.read()) if (r.type === 'derived' && r.kind === 'supervision-failure') out.push(r)
+    return out
+  }
+
+  it('after a restart long past the deadline, waits one interval from the start, then declares the panel silent once', async () => {
+    const accounts = accountsWith({ account: '1234', supervisionSeconds: 60 })
+    const env: StageEnvironment = { accounts, isUser: () => false, dataDir: dir, log }
+    const journal = new MemoryJournal<JournalRecord>()
+    const store = new PipelineStore(dir)
+    let now = T0
+    const clock = (): number => now
+
+    // First run: the panel reports, then the receiver stops before its deadline.
+    const first = new PipelineRunner({ journal, store, stages: [supervision({}, env)], log, clock, options: { pollMs: 5 } })
+    await first.start()
+    const id = await journal.append(frame('1234', T0 + SECOND))
+    first.notify()
+    await until(() => first.cursor === id)
+    await first.stop()
+    expect(first.cursor).toBe(id)
+
+    // Ten intervals later the receiver starts again: the panel is not blamed for its absence.
+    const restart = T0 + 10 * INTERVAL
+    now = restart
+    const second = new PipelineRunner({ journal, store, stages: [supervision({}, env)], log, clock, options: { pollMs: 5 } })
+    await second.start()
+    expect(second.scheduled('supervision', '1234')).toBe(true)
+    await new Promise((r) => setTimeout(r, 50))
+    expect(await failures(journal)).toEqual([])
+
+    now = restart + INTERVAL - 1
+    await new Promise((r) => setTimeout(r, 50))
+    expect(await failures(journal)).toEqual([])
+
+    now = restart + INTERVAL
+    second.notify()
+    await until(() => journal.lastId > id)
+    now = restart + 20 * INTERVAL
+    await new Promise((r) => setTimeout(r, 50))
+    await second.stop()
+    store.close()
+    const found = await failures(journal)
+    expect(found.map((f) => [f.account, f.causedBy, f.stage, f.data])).toEqual([
+      ['1234', id, 'supervision', { lastSeen: new Date(T0 + SECOND).toISOString(), intervalSeconds: 60 }],
+    ])
+  })
+
+  it('before any restart, a silent panel is declared failed one interval after its last frame', async () => {
+    const accounts = accountsWith({ account: '1234', supervisionSeconds: 60 })
+    const journal = new MemoryJournal<JournalRecord>()
+    const store = new PipelineStore(dir)
+    let now = T0
+    const runner = new PipelineRunner({ journal, store, stages: [supervision({}, { accounts, isUser: () => false, dataDir: dir, log })], log, clock: () => now, options: { pollMs: 5 } })
+    await runner.start()
+    const id = await journal.append(frame('1234', T0 + 30 * SECOND))
+    now = T0 + 30 * SECOND
+    runner.notify()
+    await until(() => runner.cursor === id)
+    now = T0 + 89 * SECOND
+    await new Promise((r) => setTimeout(r, 50))
+    expect(await failures(journal)).toEqual([])
+    now = T0 + 90 * SECOND
+    runner.notify()
+    await until(() => journal.lastId > id)
+    await runner.stop()
+    store.close()
+    expect((await failures(journal)).map((f) => [f.account, f.causedBy])).toEqual([['1234', id]])
+  })
+})
