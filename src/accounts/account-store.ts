@@ -6,6 +6,8 @@ export interface ListOptions {
   /** Accounts after this one (by account number): pages. */
   readonly after?: string | undefined
   readonly limit?: number | undefined
+  /** Only accounts whose number or site name contains this text (case-insensitive). */
+  readonly search?: string | undefined
 }
 
 export interface AccountStore {

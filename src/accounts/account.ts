@@ -32,6 +32,13 @@ export interface Account {
   readonly supervisionSeconds: number | undefined
   /** The installer company that owns the account. */
   readonly tenant: string | undefined
+  /** The protected site, as a centre needs it to act on an alarm (personal data). */
+  readonly siteName: string | undefined
+  readonly siteAddress: string | undefined
+  /** Whom to call, in order (personal data). */
+  readonly keyholders: readonly Keyholder[]
+  /** A prominent person lives or works here: shown only to operators and admins. */
+  readonly vip: boolean
   readonly createdAt: string
   readonly updatedAt: string
 }
@@ -53,7 +60,24 @@ export interface AccountInput {
   /** Seconds, or an EN 50136-1 category name: `SP4`, `DP2`, ... */
   readonly supervisionSeconds?: number | string | null | undefined
   readonly tenant?: string | null | undefined
+  readonly siteName?: string | null | undefined
+  readonly siteAddress?: string | null | undefined
+  readonly keyholders?: readonly Keyholder[] | null | undefined
+  readonly vip?: boolean | undefined
 }
+
+/** Someone the centre calls when the site alarms: by `order`, lowest first. */
+export interface Keyholder {
+  readonly name: string
+  readonly phone: string
+  readonly order: number
+}
+
+/** The most keyholders an account has, and the longest texts (every input is bounded). */
+export const MAX_KEYHOLDERS = 20
+export const MAX_SITE_NAME = 200
+export const MAX_SITE_ADDRESS = 500
+export const MAX_PERSON_NAME = 100
 
 /** A change to an existing account: any field but `account`; `null` clears a field. */
 export type AccountPatch = Omit<AccountInput, 'account'>
@@ -70,11 +94,35 @@ export type AccountResult<T> = { readonly ok: true, readonly value: T } | { read
 const FIELDS = new Set([
   'account', 'key', 'keyFormat', 'receiver', 'prefix', 'encryptionRequired', 'windowAhead', 'windowBehind',
   'checkPlainTimestamp', 'clockOffsetSeconds', 'timeZone', 'charset', 'supervisionSeconds', 'tenant',
+  'siteName', 'siteAddress', 'keyholders', 'vip',
 ])
 
 const ACCOUNT_RE = /^[0-9A-Za-z]{3,16}$/
 const HEX_RE = /^[0-9A-Fa-f]{1,6}$/
-const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+export const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+const PHONE_RE = /^\+?[0-9][0-9 ()./-]{2,31}$/
+
+/** Printable text of at most `max` characters (no control characters: they end up on screens and in logs). */
+function text (v: unknown, max: number): boolean {
+  return typeof v === 'string' && v.length > 0 && v.length <= max && !/[\u0000-\u001f\u007f]/.test(v) && v.trim() === v
+}
+
+function keyholders (v: unknown): string | Keyholder[] {
+  if (!Array.isArray(v)) return 'keyholders must be a list'
+  if (v.length > MAX_KEYHOLDERS) return `an account has at most ${MAX_KEYHOLDERS} keyholders`
+  const out: Keyholder[] = []
+  for (const [i, k] of v.entries()) {
+    if (typeof k !== 'object' || k === null || Array.isArray(k)) return `keyholders[${i}] must be an object with name, phone and order`
+    for (const f of Object.keys(k)) if (f !== 'name' && f !== 'phone' && f !== 'order') return `keyholders[${i}]: unknown field ${JSON.stringify(f)}`
+    const { name, phone, order } = k as Record<string, unknown>
+    if (!text(name, MAX_PERSON_NAME)) return `keyholders[${i}].name must be 1 to ${MAX_PERSON_NAME} printable characters`
+    if (typeof phone !== 'string' || !PHONE_RE.test(phone)) return `keyholders[${i}].phone must be a phone number (digits, optional +, spaces, dashes)`
+    if (typeof order !== 'number' || !Number.isInteger(order) || order < 1 || order > 99) return `keyholders[${i}].order must be a whole number from 1 to 99`
+    if (out.some((o) => o.order === order)) return `keyholders[${i}].order ${order} is given twice`
+    out.push({ name: name as string, phone, order })
+  }
+  return out.sort((a, b) => a.order - b.order)
+}
 
 /** The stored row: validated, normalised, with the key text (which only the store holds). */
 export interface AccountRow extends Omit<Account, 'hasKey' | 'createdAt' | 'updatedAt'> {
@@ -149,6 +197,15 @@ export function validateAccount (input: Record<string, unknown>, current?: Accou
   if (charset !== undefined && charset !== null && (typeof charset !== 'string' || !isCharset(charset))) return invalid('charset is not one this receiver knows (e.g. auto, utf-8, windows-1252, windows-1251)')
   const tenant = pick('tenant', current?.tenant)
   if (tenant !== undefined && tenant !== null && (typeof tenant !== 'string' || !TENANT_RE.test(tenant))) return invalid('tenant must be 1 to 64 letters, digits, dots, dashes or underscores')
+  const siteName = pick('siteName', current?.siteName)
+  if (siteName !== undefined && siteName !== null && !text(siteName, MAX_SITE_NAME)) return invalid(`siteName must be 1 to ${MAX_SITE_NAME} printable characters`)
+  const siteAddress = pick('siteAddress', current?.siteAddress)
+  if (siteAddress !== undefined && siteAddress !== null && !text(siteAddress, MAX_SITE_ADDRESS)) return invalid(`siteAddress must be 1 to ${MAX_SITE_ADDRESS} printable characters`)
+  const kh = pick('keyholders', current?.keyholders)
+  const holders = kh === undefined || kh === null ? [] : keyholders(kh)
+  if (typeof holders === 'string') return invalid(holders)
+  const vip = pick('vip', current?.vip) ?? false
+  if (typeof vip !== 'boolean') return invalid('vip must be true or false')
   const opt = <T>(x: unknown): T | undefined => (x === null || x === undefined ? undefined : x as T)
   return {
     ok: true,
@@ -167,6 +224,10 @@ export function validateAccount (input: Record<string, unknown>, current?: Accou
       charset: opt<string>(charset),
       supervisionSeconds: opt<number>(numbers[3]![1]),
       tenant: opt<string>(tenant),
+      siteName: opt<string>(siteName),
+      siteAddress: opt<string>(siteAddress),
+      keyholders: holders,
+      vip,
     },
   }
 }

@@ -6,6 +6,12 @@ import {
 } from './account.js'
 import type { AccountStore, ListOptions } from './account-store.js'
 
+function matches (row: AccountRow, search: string | undefined): boolean {
+  if (search === undefined) return true
+  const s = search.toLowerCase()
+  return row.account.toLowerCase().includes(s) || (row.siteName ?? '').toLowerCase().includes(s)
+}
+
 interface Entry { row: AccountRow, createdAt: string, updatedAt: string, resolved: ReceiverAccount }
 
 export class MemoryAccountStore implements AccountStore {
@@ -30,7 +36,7 @@ export class MemoryAccountStore implements AccountStore {
     const limit = Math.max(1, Math.min(opts.limit ?? 1000, 10_000))
     const after = opts.after?.toUpperCase()
     return [...this.#rows.keys()].sort()
-      .filter((a) => (after === undefined || a > after) && (opts.tenant === undefined || this.#rows.get(a)!.row.tenant === opts.tenant))
+      .filter((a) => (after === undefined || a > after) && (opts.tenant === undefined || this.#rows.get(a)!.row.tenant === opts.tenant) && matches(this.#rows.get(a)!.row, opts.search))
       .slice(0, limit)
       .map((a) => this.#rows.get(a)!.resolved.account)
   }

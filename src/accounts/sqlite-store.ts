@@ -15,7 +15,7 @@ import Database from 'better-sqlite3'
 import type { AesEngine } from '../protocol/index.js'
 import {
   AccountError, publicAccount, receiverAccount, validateAccount,
-  type Account, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type ReceiverAccount,
+  type Account, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type Keyholder, type ReceiverAccount,
 } from './account.js'
 import type { AccountStore, ListOptions } from './account-store.js'
 
@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS accounts (
   charset TEXT,
   supervision_seconds INTEGER,
   tenant TEXT,
+  site_name TEXT,
+  site_address TEXT,
+  keyholders TEXT,
+  vip INTEGER NOT NULL DEFAULT 0,
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL
 );
@@ -60,6 +64,10 @@ interface Row {
   charset: string | null
   supervision_seconds: number | null
   tenant: string | null
+  site_name: string | null
+  site_address: string | null
+  keyholders: string | null
+  vip: number
   created_at: string
   updated_at: string
 }
@@ -82,8 +90,17 @@ function toAccountRow (r: Row): AccountRow {
     charset: u(r.charset),
     supervisionSeconds: u(r.supervision_seconds),
     tenant: u(r.tenant),
+    siteName: u(r.site_name),
+    siteAddress: u(r.site_address),
+    keyholders: r.keyholders === null ? [] : JSON.parse(r.keyholders) as Keyholder[],
+    vip: r.vip === 1,
   }
 }
+
+/** Columns added after the first release, for data directories made before them. */
+const ADDED_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+  ['site_name', 'TEXT'], ['site_address', 'TEXT'], ['keyholders', 'TEXT'], ['vip', 'INTEGER NOT NULL DEFAULT 0'],
+]
 
 function params (row: AccountRow, now: string) {
   return {
@@ -101,6 +118,10 @@ function params (row: AccountRow, now: string) {
     charset: row.charset ?? null,
     supervision_seconds: row.supervisionSeconds ?? null,
     tenant: row.tenant ?? null,
+    site_name: row.siteName ?? null,
+    site_address: row.siteAddress ?? null,
+    keyholders: row.keyholders.length === 0 ? null : JSON.stringify(row.keyholders),
+    vip: row.vip ? 1 : 0,
     now,
   }
 }
@@ -138,10 +159,20 @@ export class SqliteAccountStore implements AccountStore {
     this.#db.pragma('busy_timeout = 5000')
     this.#db.pragma('synchronous = FULL')
     this.#db.exec(SCHEMA)
+    const have = new Set((this.#db.prepare('PRAGMA table_info(accounts)').all() as Array<{ name: string }>).map((c) => c.name))
+    for (const [name, type] of ADDED_COLUMNS) {
+      if (have.has(name)) continue
+      try {
+        this.#db.exec(`ALTER TABLE accounts ADD COLUMN ${name} ${type}`)
+      } catch (err) {
+        // Another process opening the same directory added it first.
+        if (!/duplicate column/i.test((err as Error).message)) throw err
+      }
+    }
     this.#engine = opts.engine
     this.#now = opts.now ?? (() => new Date())
-    const cols = 'account, receiver, prefix, key_text, key_format, encryption_required, window_ahead, window_behind, check_plain_timestamp, clock_offset, time_zone, charset, supervision_seconds, tenant'
-    const vals = ':account, :receiver, :prefix, :key_text, :key_format, :encryption_required, :window_ahead, :window_behind, :check_plain_timestamp, :clock_offset, :time_zone, :charset, :supervision_seconds, :tenant'
+    const cols = 'account, receiver, prefix, key_text, key_format, encryption_required, window_ahead, window_behind, check_plain_timestamp, clock_offset, time_zone, charset, supervision_seconds, tenant, site_name, site_address, keyholders, vip'
+    const vals = ':account, :receiver, :prefix, :key_text, :key_format, :encryption_required, :window_ahead, :window_behind, :check_plain_timestamp, :clock_offset, :time_zone, :charset, :supervision_seconds, :tenant, :site_name, :site_address, :keyholders, :vip'
     this.#stmt = {
       get: this.#db.prepare('SELECT * FROM accounts WHERE account = ?'),
       insert: this.#db.prepare(`INSERT INTO accounts (${cols}, created_at, updated_at) VALUES (${vals}, :now, :now)`),
@@ -169,6 +200,11 @@ export class SqliteAccountStore implements AccountStore {
     const args: unknown[] = []
     if (opts.tenant !== undefined) { where.push('tenant = ?'); args.push(opts.tenant) }
     if (opts.after !== undefined) { where.push('account > ?'); args.push(opts.after.toUpperCase()) }
+    if (opts.search !== undefined) {
+      const like = '%' + opts.search.replace(/[\\%_]/g, (c) => '\\' + c) + '%'
+      where.push("(account LIKE ? ESCAPE '\\' OR site_name LIKE ? ESCAPE '\\')")
+      args.push(like, like)
+    }
     const limit = Math.max(1, Math.min(opts.limit ?? 1000, 10_000))
     const rows = this.#db.prepare(`SELECT * FROM accounts ${where.length > 0 ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY account LIMIT ${limit}`).all(...args) as Row[]
     return rows.map((r) => publicAccount(toAccountRow(r), r.created_at, r.updated_at))

@@ -42,3 +42,22 @@ export interface JournalReader<T extends object> {
   next (max: number): Promise<Array<Stored<T>>>
   close (): Promise<void>
 }
+
+/**
+ * The same journal, telling `onCommit` of every record appended through it once it is committed
+ * (the pipeline's wake-up, the interface's recent events), and timing each commit with `time`.
+ */
+export function tapJournal<T extends object> (j: Journal<T>, onCommit: (r: Stored<T>) => void, time: (commit: () => Promise<number>) => Promise<number> = (c) => c()): Journal<T> {
+  return {
+    append: (record) => time(() => j.append(record)).then((id) => {
+      onCommit({ ...record, id })
+      return id
+    }),
+    read: (fromId) => j.read(fromId),
+    readBackwards: () => j.readBackwards(),
+    reader: (fromId) => j.reader(fromId),
+    get lastId () { return j.lastId },
+    get healthy () { return j.healthy },
+    close: () => j.close(),
+  }
+}

@@ -116,6 +116,12 @@ export class PipelineStore {
     return this.#prefix.all(stage, prefix, prefix + '\uffff').map((r) => [r.key, JSON.parse(r.value) as T])
   }
 
+  /** One key of a stage's state, read-only, as committed. */
+  readOne<T> (stage: string, key: string): T | undefined {
+    const v = this.#get.get(stage, key)?.value
+    return v === undefined ? undefined : JSON.parse(v) as T
+  }
+
   close (): void {
     this.#db.close()
   }

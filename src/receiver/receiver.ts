@@ -11,7 +11,7 @@ import {
   ErrorCode, serializeAck, serializeEncryptedAck, serializeNak, serializeRejection,
   type CrcForm, type DecodedFrame, type Rejection,
 } from '../protocol/index.js'
-import { decide, SECURITY_CODES } from './decide.js'
+import { decide, SECURITY_CODES, type Decision } from './decide.js'
 import { dedupeKey, DuplicateWindow } from './dedupe.js'
 import { RateLimitedLog, type Logger } from './log.js'
 import type { ReceiverOptions } from './options.js'
@@ -41,6 +41,19 @@ export interface ReceiverStats {
   duplicates: number
   commitFailures: number
   rejected: Record<string, number>
+  /** Frames by DC-09 message type (`SIA-DCS`, `*ADM-CID`, ..., `other`) and answer (`ACK`, `NAK`, `DUH`, `none`): `type answer` -> count. */
+  answered: Record<string, number>
+}
+
+/** What #accept answers when the journal failed and NAKs are configured (the NAK is made by the caller). */
+const NAK_MARK = Symbol('nak')
+
+/** Message types counted by name; anything else a sender makes up is `other`, so counters stay few. */
+const COUNTED_TYPES: ReadonlySet<string> = new Set(['SIA-DCS', 'ADM-CID', 'NULL', 'ACK', 'NAK', 'DUH', 'RSP'])
+
+function messageType (header: { readonly token: string, readonly encrypted: boolean } | undefined): string {
+  if (header === undefined) return 'unreadable'
+  return COUNTED_TYPES.has(header.token) ? (header.encrypted ? '*' : '') + header.token : 'other'
 }
 
 /** Codes for frames that could not even be read: answered NAK, or nothing when so configured. */
@@ -49,7 +62,7 @@ const UNREADABLE: ReadonlySet<string> = new Set([
 ])
 
 export class Receiver {
-  readonly stats: ReceiverStats = { frames: 0, accepted: 0, duplicates: 0, commitFailures: 0, rejected: {} }
+  readonly stats: ReceiverStats = { frames: 0, accepted: 0, duplicates: 0, commitFailures: 0, rejected: {}, answered: {} }
   readonly #deps: ReceiverDeps
   readonly #clock: () => number
   readonly #dups: DuplicateWindow
@@ -89,9 +102,24 @@ export class Receiver {
     const now = this.#clock()
     this.stats.frames++
     const d = decide(bytes, { accounts: this.#deps.accounts, unknownAccounts: this.#deps.options.unknownAccounts, now })
-    if (d.kind === 'reject') return this.reject(d.rejection, meta, d.account)
+    if (d.kind === 'reject') {
+      const answer = this.reject(d.rejection, meta, d.account)
+      this.#answered(messageType(d.rejection.header), answer === null ? 'none' : d.rejection.reply === 'DUH' && d.rejection.header !== undefined ? 'DUH' : 'NAK')
+      return answer
+    }
     const f = d.frame
-    const key = dedupeKey(f)
+    const type = messageType(f)
+    const answer = await this.#accept(d, f, dedupeKey(f), meta, now, bytes)
+    this.#answered(type, answer === null ? 'none' : answer === NAK_MARK ? 'NAK' : 'ACK')
+    return answer === NAK_MARK ? serializeNak(this.#clock(), f.crcForm) : answer
+  }
+
+  #answered (type: string, answer: string): void {
+    const k = `${type} ${answer}`
+    this.stats.answered[k] = (this.stats.answered[k] ?? 0) + 1
+  }
+
+  async #accept (d: Extract<Decision, { kind: 'accept' }>, f: DecodedFrame, key: string | undefined, meta: FrameMeta, now: number, bytes: Buffer): Promise<Buffer | null | typeof NAK_MARK> {
     // An earlier copy within the window, committed or being committed, answers for this one.
     // Looked up again after each failed commit: of several copies waiting on a commit that
     // fails, the first to get here commits in its place and the others wait on that one.
@@ -117,7 +145,7 @@ export class Receiver {
       this.#health(false, err)
       this.logLimited(meta, 'commit', 'error', { err: (err as Error).message, account: f.account, seq: f.seq }, 'the journal could not commit an event; not acknowledged')
       this.#count(ErrorCode.COMMIT)
-      return this.#deps.options.nakUnreadable ? serializeNak(this.#clock(), f.crcForm) : null
+      return this.#deps.options.nakUnreadable ? NAK_MARK : null
     }
     this.#health(true)
     this.stats.accepted++

@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS verify_meta (key TEXT PRIMARY KEY, value BLOB NOT NUL
 CREATE TABLE IF NOT EXISTS verify_limits (key TEXT PRIMARY KEY, failures INTEGER NOT NULL, locked_until INTEGER NOT NULL, since INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-  account TEXT, outcome TEXT, user INTEGER, detail TEXT
+  account TEXT, outcome TEXT, user INTEGER, detail TEXT, source TEXT
 );
 `
 
@@ -111,6 +111,18 @@ export class VerifierError extends Error {
 
 const err = (code: string, reason: string): VerifyError => ({ ok: false, code, reason })
 
+export interface AuditRow {
+  readonly id: number
+  readonly at: string
+  readonly actor: string
+  readonly action: string
+  readonly account: string | null
+  readonly outcome: string | null
+  readonly user: number | null
+  readonly detail: string | null
+  readonly source: string | null
+}
+
 interface SlotRow { account: string, salt: Buffer, n: number, slots: Buffer }
 
 export class Verifier {
@@ -121,7 +133,7 @@ export class Verifier {
   readonly #slots: Database.Statement<[string, string, string], SlotRow>
   readonly #limits: Database.Statement<[string, string], { key: string, failures: number, locked_until: number, since: number }>
   readonly #putLimit: Database.Statement<[string, number, number, number]>
-  readonly #audit: Database.Statement<[string, string, string, string | null, string | null, number | null, string | null]>
+  readonly #audit: Database.Statement<[string, string, string, string | null, string | null, number | null, string | null, string | null]>
 
   constructor (dataDir: string, accounts: AccountStore, options: VerifierOptions) {
     if (options.pepper !== undefined && options.pepper.length < 32) throw new VerifierError('DC09_ERR_PEPPER', 'the pepper must be at least 32 bytes')
@@ -136,6 +148,10 @@ export class Verifier {
     this.#db.pragma('journal_mode = WAL')
     this.#db.pragma('busy_timeout = 5000')
     this.#db.exec(SCHEMA)
+    // Audit rows say where a request came from since the HTTP interface; older directories gain the column.
+    if (!(this.#db.prepare('PRAGMA table_info(audit)').all() as Array<{ name: string }>).some((c) => c.name === 'source')) {
+      try { this.#db.exec('ALTER TABLE audit ADD COLUMN source TEXT') } catch (err) { if (!/duplicate column/i.test((err as Error).message)) throw err }
+    }
     if (options.pepper !== undefined) this.#checkPepper(options.pepper)
     if (this.#db.prepare('SELECT 1 FROM code_slots WHERE account = ?').get(DUMMY) === undefined) {
       this.#db.prepare('INSERT INTO code_slots (account, salt, n, slots) VALUES (?, ?, ?, ?)').run(DUMMY, randomBytes(16), this.#opts.scryptN, buildSlots([]))
@@ -147,7 +163,7 @@ export class Verifier {
     this.#slots = this.#db.prepare('SELECT account, salt, n, slots FROM code_slots WHERE account IN (?, ?) ORDER BY account = ? LIMIT 1')
     this.#limits = this.#db.prepare('SELECT key, failures, locked_until, since FROM verify_limits WHERE key IN (?, ?)')
     this.#putLimit = this.#db.prepare('INSERT INTO verify_limits (key, failures, locked_until, since) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, since = excluded.since')
-    this.#audit = this.#db.prepare('INSERT INTO audit (at, actor, action, account, outcome, user, detail) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this.#audit = this.#db.prepare('INSERT INTO audit (at, actor, action, account, outcome, user, detail, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
   }
 
   /**
@@ -207,8 +223,9 @@ export class Verifier {
     return new Date(this.#opts.clock()).toISOString()
   }
 
-  audit (actor: string, action: string, account: string | null, outcome: string | null, user: number | null, detail: string | null): void {
-    this.#audit.run(this.#now(), actor, action, account, outcome, user, detail)
+  /** One row of the audit trail: who, what, on which account, the outcome, and from where (never a secret). */
+  audit (actor: string, action: string, account: string | null, outcome: string | null, user: number | null, detail: string | null, source: string | null = null): void {
+    this.#audit.run(this.#now(), actor, action, account, outcome, user, detail, source)
   }
 
   // ------------------------------------------------------------ users and codes
@@ -331,7 +348,7 @@ export class Verifier {
    * Checks a code for an account, journals the outcome through `record`, and only then answers.
    * If `record` fails, the error propagates: nothing is answered that was not journaled.
    */
-  async verify (account: string, code: string, caller: string, record: (e: VerificationEvent) => Promise<void>): Promise<VerifyResult> {
+  async verify (account: string, code: string, caller: string, record: (e: VerificationEvent) => Promise<void>, source?: string): Promise<VerifyResult> {
     const acct = account.toUpperCase()
     // Callers check the form first (a bad one is a usage error, not an attempt).
     if (!/^[0-9A-Z]{3,16}$/.test(acct)) throw new VerifierError('DC09_ERR_ACCOUNT_INVALID', 'an account number is 3 to 16 letters or digits')
@@ -362,7 +379,7 @@ export class Verifier {
       const cLocked = cFailures >= lim.callerMaxFailures && failed === 1 ? now + lim.callerLockMs : callerLimit.locked_until
       this.#putLimit.run(`a:${acct}`, aFailures >= lim.maxFailures ? 0 : aFailures, aLocked, now)
       this.#putLimit.run(`c:${caller}`, cFailures >= lim.callerMaxFailures ? 0 : cFailures, cLocked, cFresh ? now : callerLimit.since)
-      this.#audit.run(new Date(now).toISOString(), caller, 'verify', acct, duress ? 'duress' : outcome, outcome === 'valid' || duress ? m.user : null, duress && outcome === 'locked' ? 'answered locked' : null)
+      this.#audit.run(new Date(now).toISOString(), caller, 'verify', acct, duress ? 'duress' : outcome, outcome === 'valid' || duress ? m.user : null, duress && outcome === 'locked' ? 'answered locked' : null, source ?? null)
       return { outcome, lockedUntil }
     }).immediate()
     await record({ kind: duress ? 'duress' : 'verification', account: acct, data: { outcome, user: outcome === 'valid' || duress ? m.user : null, caller } })
@@ -371,8 +388,25 @@ export class Verifier {
     return { result: 'invalid', account: acct }
   }
 
-  auditTrail (limit = 100): Array<{ id: number, at: string, actor: string, action: string, account: string | null, outcome: string | null, user: number | null, detail: string | null }> {
-    return this.#db.prepare('SELECT id, at, actor, action, account, outcome, user, detail FROM audit ORDER BY id DESC LIMIT ?').all(limit) as never
+  /** The newest rows first, `limit` of them, before row `before` (pages). */
+  auditTrail (limit = 100, before?: number): AuditRow[] {
+    return this.#db.prepare('SELECT id, at, actor, action, account, outcome, user, detail, source FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?').all(before ?? Number.MAX_SAFE_INTEGER, limit) as AuditRow[]
+  }
+
+  /**
+   * Forgets an account's users (their names are personal data), codes, salt and counters: the
+   * account was removed. Audited.
+   */
+  forgetAccount (account: string, actor: string, source: string | null = null): number {
+    const acct = account.toUpperCase()
+    let users = 0
+    this.#db.transaction(() => {
+      users = this.#db.prepare('DELETE FROM users WHERE account = ?').run(acct).changes
+      this.#db.prepare('DELETE FROM code_slots WHERE account = ?').run(acct)
+      this.#db.prepare('DELETE FROM verify_limits WHERE key = ?').run(`a:${acct}`)
+    })()
+    this.audit(actor, 'account-forget', acct, 'ok', null, `${users} user(s)`, source)
+    return users
   }
 
   close (): void {

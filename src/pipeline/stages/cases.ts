@@ -4,7 +4,8 @@
  * an opening by a valid user within the cancel window, closes the case as cancelled at the
  * premises. Otherwise the case waits for verification: a valid disarm code (a `verification`
  * event) closes it as verified by that user; a case not verified within its verification window
- * is escalated. A duress code raises a silent emergency on the open case, or on a new one.
+ * is escalated. A duress code raises a silent emergency on the open case, or on a new one. An
+ * operator may resolve an open case (a `case-resolve` event the HTTP interface journals).
  */
 import type { FrameRecord } from '../../receiver/record.js'
 import type { Stage, StageContext, StageEnvironment, StageResult } from '../stage.js'
@@ -18,7 +19,7 @@ export interface Case {
   readonly events: number[]
   /** How many alarm events joined it, all told. */
   alarms: number
-  state: 'open' | 'cancelled' | 'verified'
+  state: 'open' | 'cancelled' | 'verified' | 'resolved'
   cancelUntil: number
   verifyBy: number
   escalated: boolean
@@ -62,13 +63,13 @@ export function cases (options: CasesOptions, env: StageEnvironment): Stage {
     if (c.state === 'open') ctx.state.set(openKey(c.account), c.id)
     else ctx.state.delete(openKey(c.account))
   }
-  const close = (ctx: StageContext, c: Case, state: 'cancelled' | 'verified', by: string, at: number, cause: number): StageResult['emit'] => {
+  const close = (ctx: StageContext, c: Case, state: 'cancelled' | 'verified' | 'resolved', by: string, at: number, cause: number): StageResult['emit'] => {
     c.state = state
     c.closedAt = at
     c.closedBy = by
     save(ctx, c)
     ctx.cancel(`esc:${c.id}`)
-    return [{ kind: state === 'cancelled' ? 'case-cancelled' : 'case-verified', account: c.account, causedBy: cause, data: { caseId: c.id, by } }]
+    return [{ kind: `case-${state}`, account: c.account, causedBy: cause, data: { caseId: c.id, by } }]
   }
   const create = (ctx: StageContext, account: string, id: number, at: number, duress: boolean): Case => {
     const c: Case = { id, account, openedAt: at, events: [id], alarms: duress ? 0 : 1, state: 'open', cancelUntil: at + cancelMs, verifyBy: at + verifyMs, escalated: false, duress }
@@ -119,6 +120,10 @@ export function cases (options: CasesOptions, env: StageEnvironment): Stage {
           const [closed] = close(ctx, c, 'verified', `user ${String(record.data.user)}`, at, record.id)!
           emit.push(at <= c.verifyBy ? closed! : { ...closed!, data: { ...closed!.data, late: true } })
         }
+      } else if (record.kind === 'case-resolve' && record.stage === 'api') {
+        // An operator closed it (the HTTP interface journals the request; this stage owns cases).
+        const c = open(ctx, record.account)
+        if (c !== undefined && c.id === record.data.caseId) emit.push(...close(ctx, c, 'resolved', String(record.data.by).slice(0, 120), at, record.id)!)
       } else if (record.kind === 'duress') {
         // Silent: the caller was told "valid"; here it is an emergency, on the open case or a new one.
         let c = open(ctx, record.account)

@@ -1,0 +1,88 @@
+/**
+ * Prometheus metrics (prom-client), served at `GET /metrics`. Labels are message types, answers,
+ * rejection codes, outcomes and route patterns: never an account number, a peer address or any
+ * personal data, so a scrape says how the receiver is doing and nothing about whom it watches.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/** What the metrics read when scraped; every part is optional (the API alone has no receiver). */
+export interface MetricSources {
+  /** Receiver counters: `type answer` -> frames, and rejection code -> count. */
+  readonly receiverStats?: (() => { readonly answered: Readonly<Record<string, number>>, readonly rejected: Readonly<Record<string, number>> }) | undefined
+  readonly connections?: (() => number) | undefined
+  readonly pipelineLag?: (() => number) | undefined
+  readonly deadLetters?: (() => number) | undefined
+}
+
+export class Metrics {
+  readonly registry = new Registry()
+  readonly commitSeconds: Histogram<string>
+  readonly verifications: Counter<'outcome'>
+  readonly requests: Counter<'method' | 'route' | 'status'>
+  readonly securityEvents: Counter<'reason'>
+  #sources: MetricSources = {}
+
+  constructor () {
+    const registers = [this.registry]
+    collectDefaultMetrics({ register: this.registry, prefix: 'dc09_process_' })
+    // Counters the receiver keeps are copied in at scrape time: the hot path pays nothing for them.
+    const seen = new Map<string, number>()
+    const sync = (counter: Counter<string>, prefix: string, values: Readonly<Record<string, number>>, labels: (k: string) => Record<string, string>): void => {
+      for (const [k, v] of Object.entries(values)) {
+        const before = seen.get(prefix + k) ?? 0
+        if (v > before) counter.inc(labels(k), v - before)
+        seen.set(prefix + k, v)
+      }
+    }
+    const sources = (): MetricSources => this.#sources
+    new Counter({
+      name: 'dc09_frames_total',
+      help: 'DC-09 frames received, by message type (* = encrypted) and the answer sent',
+      labelNames: ['type', 'answer'],
+      registers,
+      collect () {
+        const s = sources().receiverStats?.()
+        if (s !== undefined) sync(this, 'f:', s.answered, (k) => { const [type, answer] = k.split(' '); return { type: type!, answer: answer! } })
+      },
+    })
+    new Counter({
+      name: 'dc09_rejections_total',
+      help: 'frames refused, by error code (DC09_ERR_...)',
+      labelNames: ['code'],
+      registers,
+      collect () {
+        const s = sources().receiverStats?.()
+        if (s !== undefined) sync(this, 'r:', s.rejected, (code) => ({ code }))
+      },
+    })
+    new Gauge({ name: 'dc09_connections', help: 'open panel TCP connections', registers, collect () { this.set(sources().connections?.() ?? 0) } })
+    new Gauge({ name: 'dc09_pipeline_lag_events', help: 'journaled events the pipeline has not run yet', registers, collect () { this.set(sources().pipelineLag?.() ?? 0) } })
+    new Gauge({ name: 'dc09_pipeline_dead_letters', help: 'events and timers a stage failed on after its retries', registers, collect () { this.set(sources().deadLetters?.() ?? 0) } })
+    this.commitSeconds = new Histogram({
+      name: 'dc09_journal_commit_seconds',
+      help: 'time from handing a record to the journal to its durable commit',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    })
+    this.verifications = new Counter({
+      name: 'dc09_verifications_total',
+      // A duress code answers valid here too: whoever scrapes must not learn of one.
+      help: 'disarm-code verifications through the HTTP interface, by the answer given (valid, invalid, locked)',
+      labelNames: ['outcome'],
+      registers,
+    })
+    this.requests = new Counter({ name: 'dc09_api_requests_total', help: 'HTTP interface requests, by method, route pattern and status', labelNames: ['method', 'route', 'status'], registers })
+    this.securityEvents = new Counter({ name: 'dc09_api_security_events_total', help: 'security events the HTTP interface raised (bulk reads)', labelNames: ['reason'], registers })
+  }
+
+  /** Where scrape-time values come from (set once the receiver and pipeline run). */
+  setSources (s: MetricSources): void {
+    this.#sources = s
+  }
+
+  /** Wraps a commit so its latency is observed. */
+  timeCommit<T> (p: () => Promise<T>): Promise<T> {
+    const end = this.commitSeconds.startTimer()
+    return p().finally(() => end())
+  }
+}

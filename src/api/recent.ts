@@ -1,0 +1,107 @@
+/**
+ * The recent events of each account, in memory, for the HTTP interface: the journal is ordered
+ * by time, not by account, so reading "the last 50 events of account 1234" from it would mean
+ * scanning it. Every record the process journals is added here as it commits; at start the
+ * journal's tail fills it. Bounded twice: events per account, and events in all (the accounts
+ * heard from longest ago are forgotten first).
+ */
+import type { Stored } from '../journal/journal.js'
+import type { JournalRecord } from '../receiver/record.js'
+
+/** An event as the interface shows it: no raw frame bytes, no peer address. */
+export interface EventView {
+  readonly id: number
+  readonly receivedAt: string
+  readonly type: 'frame' | 'derived'
+  readonly account: string
+  /** Frames: the DC-09 message type, sequence number, whether it was encrypted, and the decoded events. */
+  readonly messageType?: string
+  readonly seq?: string
+  readonly encrypted?: boolean
+  readonly events?: unknown
+  readonly text?: string | null
+  readonly flags?: unknown
+  /** Derived events: what happened, which stage said so, and its data. */
+  readonly kind?: string
+  readonly stage?: string
+  readonly causedBy?: number
+  readonly data?: unknown
+}
+
+export function eventView (r: Stored<JournalRecord>): EventView {
+  const base = { id: r.id, receivedAt: new Date(r.receivedAt).toISOString(), account: r.account }
+  if (r.type === 'frame') {
+    return { ...base, type: 'frame', messageType: (r.encrypted ? '*' : '') + r.token, seq: r.seq, encrypted: r.encrypted, events: r.events, text: r.text ?? null, flags: r.flags }
+  }
+  return { ...base, type: 'derived', kind: r.kind, stage: r.stage, causedBy: r.causedBy, data: r.data }
+}
+
+export interface RecentOptions {
+  readonly perAccount: number
+  readonly total: number
+}
+
+export class RecentEvents {
+  /** Account -> its events, oldest first; the map's order is least recently heard from first. */
+  readonly #byAccount = new Map<string, EventView[]>()
+  readonly #opts: RecentOptions
+  #total = 0
+
+  constructor (opts: RecentOptions) {
+    this.#opts = opts
+  }
+
+  get size (): number {
+    return this.#total
+  }
+
+  add (r: Stored<JournalRecord>): void {
+    // Events not tied to an account (an API security event) are not anyone's recent events.
+    if (r.account === '') return
+    let list = this.#byAccount.get(r.account)
+    if (list === undefined) list = []
+    else this.#byAccount.delete(r.account)
+    this.#byAccount.set(r.account, list)
+    list.push(eventView(r))
+    this.#total++
+    if (list.length > this.#opts.perAccount) {
+      list.shift()
+      this.#total--
+    }
+    while (this.#total > this.#opts.total) {
+      const [oldest, events] = this.#byAccount.entries().next().value as [string, EventView[]]
+      this.#byAccount.delete(oldest)
+      this.#total -= events.length
+    }
+  }
+
+  /** Fills from the journal's newest records backwards, as far as the bounds hold them. */
+  async fill (records: AsyncIterable<Stored<JournalRecord>>): Promise<number> {
+    const newestFirst: Array<Stored<JournalRecord>> = []
+    for await (const r of records) {
+      if (newestFirst.length >= this.#opts.total) break
+      newestFirst.push(r)
+    }
+    for (let i = newestFirst.length - 1; i >= 0; i--) this.add(newestFirst[i]!)
+    return newestFirst.length
+  }
+
+  /** Newest first: up to `limit` events of the account with ids below `before`, that `keep` lets through. */
+  list (account: string, limit: number, before = Number.MAX_SAFE_INTEGER, keep: (e: EventView) => boolean = () => true): EventView[] {
+    const list = this.#byAccount.get(account) ?? []
+    const out: EventView[] = []
+    for (let i = list.length - 1; i >= 0 && out.length < limit; i--) {
+      const e = list[i]!
+      if (e.id < before && keep(e)) out.push(e)
+    }
+    return out
+  }
+
+  /** An account removed: its events leave memory (the journal keeps its history). */
+  forget (account: string): void {
+    const events = this.#byAccount.get(account)
+    if (events === undefined) return
+    this.#byAccount.delete(account)
+    this.#total -= events.length
+  }
+}

@@ -1,0 +1,503 @@
+/**
+ * The route table of the HTTP interface: every route, who may call it, what it accepts, what it
+ * audits. The server registers exactly these, the OpenAPI description is made from them, and
+ * the tenant-isolation tests are generated from them.
+ *
+ * Tenant scoping is done once, in `visibleAccount`: an account outside an installer's tenant is
+ * looked up by the same query and answered by the same not-found as an account that does not
+ * exist. Everything under an account goes through it first.
+ */
+import type { Account } from '../accounts/account.js'
+import type { Case } from '../pipeline/stages/cases.js'
+import type { DerivedRecord } from '../receiver/record.js'
+import type { Role, TokenInfo } from './access.js'
+import type { EventView } from './recent.js'
+import {
+  accountCreate, accountParam, accountPatch, auditQuery, caseParam, casesQuery, codeBody, eventsQuery, keyBody,
+  pageQuery, params, resetAllBody, resolveBody, tenantBody, tokenBody, tokenParam, userBody, userParam,
+} from './schemas.js'
+import type { ApiContext, Answer } from './server.js'
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+
+export interface RouteDef {
+  readonly method: Method
+  /** Fastify's form: `/v1/accounts/:account`. */
+  readonly path: string
+  /** Who may call it; empty: anyone, without a token. */
+  readonly roles: readonly Role[]
+  readonly summary: string
+  /** The audit trail's action name, for routes that read or change accounts, users, codes, keys, cases, tokens. */
+  readonly audit?: string
+  readonly schema?: { readonly params?: object, readonly querystring?: object, readonly body?: object }
+  readonly handler: (c: ApiContext) => Answer | Promise<Answer>
+}
+
+const ALL: readonly Role[] = ['admin', 'operator', 'installer']
+const MANAGE: readonly Role[] = ['admin', 'installer']
+const CENTRE: readonly Role[] = ['admin', 'operator']
+const ADMIN: readonly Role[] = ['admin']
+
+// ------------------------------------------------------------ answers
+
+export const NOT_FOUND_BODY = { error: 'not-found', message: 'not found' } as const
+export const notFound = (): Answer => ({ status: 404, body: NOT_FOUND_BODY })
+export const conflict = (): Answer => ({ status: 409, body: { error: 'conflict', message: 'the request conflicts with the current state' } })
+export const invalid = (message: string): Answer => ({ status: 400, body: { error: 'invalid', message } })
+const ok = (body: unknown, status = 200): Answer => ({ status, body })
+const noContent = (): Answer => ({ status: 204 })
+
+// ------------------------------------------------------------ views
+
+/** An account as this role may see it: installers never see the prominent-person marker. */
+export function accountView (a: Account, role: Role): Record<string, unknown> {
+  if (role !== 'installer') return { ...a }
+  const { vip: _vip, ...rest } = a
+  return rest
+}
+
+function caseView (c: Case): Record<string, unknown> {
+  const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString())
+  return {
+    id: c.id, account: c.account, state: c.state, openedAt: iso(c.openedAt), alarms: c.alarms ?? c.events.length, events: c.events,
+    cancelUntil: iso(c.cancelUntil), verifyBy: iso(c.verifyBy), escalated: c.escalated, duress: c.duress, closedAt: iso(c.closedAt), closedBy: c.closedBy ?? null,
+  }
+}
+
+/** Installers see what their panels sent and whether they report; case and verification events are the centre's. */
+function installerMaySee (e: EventView): boolean {
+  return e.type === 'frame' || (e.kind !== undefined && e.kind.startsWith('supervision'))
+}
+
+const limitOf = (c: ApiContext): number => Math.min(Number(c.query.limit ?? c.opts.pageSize), c.opts.pageSize)
+
+// ------------------------------------------------------------ scoping
+
+/**
+ * The account named in the path, if this token may see it. One lookup whatever the answer; an
+ * installer's reads are counted toward the bulk-read alarm, found or not.
+ */
+export function visibleAccount (c: ApiContext): Account | undefined {
+  const number = c.params.account!.toUpperCase()
+  c.audit.account = number
+  const a = c.deps.accounts.get(number)
+  c.countReads(1)
+  if (a === undefined) return undefined
+  if (c.who.role === 'installer' && a.tenant !== c.who.tenant) return undefined
+  return a
+}
+
+/** Fields an installer may not set: the marker it cannot see, and another tenant. */
+function installerFields (c: ApiContext, body: Record<string, unknown>): Answer | undefined {
+  if (c.who.role !== 'installer') return undefined
+  if ('vip' in body) return invalid('body must NOT have additional properties')
+  if ('tenant' in body && body.tenant !== c.who.tenant) return invalid('tenant: an installer manages its own tenant\'s accounts only')
+  return undefined
+}
+
+function accountFailure (r: { code: string, reason: string }): Answer {
+  // A number that is taken says nothing of whose it is.
+  if (r.code === 'DC09_ERR_ACCOUNT_EXISTS') return conflict()
+  if (r.code === 'DC09_ERR_ACCOUNT_NOT_FOUND') return notFound()
+  return invalid(r.reason)
+}
+
+function userFailure (r: { code: string, reason: string }): Answer {
+  if (r.code === 'DC09_ERR_USER_NOT_FOUND') return notFound()
+  if (r.code === 'DC09_ERR_USER_EXISTS' || r.code === 'DC09_ERR_CODE_TAKEN') return { status: 409, body: { error: 'conflict', message: r.code === 'DC09_ERR_CODE_TAKEN' ? r.reason : 'the request conflicts with the current state' } }
+  return invalid(r.reason)
+}
+
+function allCases (c: ApiContext): Case[] {
+  return c.deps.pipeline.store.read<Case>('cases', 'case:').map(([, v]) => v)
+}
+
+function caseOf (c: ApiContext, account: string): Case | undefined {
+  const id = Number(c.params.id)
+  const found = c.deps.pipeline.store.readOne<Case>('cases', `case:${String(id).padStart(16, '0')}`)
+  return found !== undefined && found.account === account ? found : undefined
+}
+
+async function journal (c: ApiContext, r: Omit<DerivedRecord, 'type' | 'receivedAt' | 'causedBy' | 'n' | 'stage'>): Promise<number | Answer> {
+  try {
+    return await c.deps.journal.append({ type: 'derived', receivedAt: c.now(), stage: 'api', causedBy: 0, n: 0, ...r })
+  } catch {
+    return { status: 503, body: { error: 'unavailable', message: 'the journal cannot commit; try again' } }
+  }
+}
+
+const me = (who: TokenInfo): Record<string, unknown> => ({ id: who.id, role: who.role, tenant: who.tenant, name: who.name, expiresAt: who.expiresAt })
+
+// ------------------------------------------------------------ the table
+
+export const ROUTES: readonly RouteDef[] = [
+  {
+    method: 'GET', path: '/healthz', roles: [], summary: 'up, and whether the journal commits (no token needed)',
+    handler: (c) => {
+      const journal = c.deps.journal.healthy
+      return ok({ status: journal ? 'ok' : 'degraded', journal: journal ? 'ok' : 'failing' }, journal ? 200 : 503)
+    },
+  },
+  {
+    method: 'GET', path: '/metrics', roles: [], summary: 'Prometheus metrics (no account numbers or personal data in them)',
+    handler: async (c) => ({ status: 200, body: await c.deps.metrics.registry.metrics(), type: c.deps.metrics.registry.contentType }),
+  },
+  {
+    method: 'GET', path: '/v1/openapi.json', roles: [], summary: 'this interface, described in OpenAPI 3.1',
+    handler: (c) => ok(c.openapi()),
+  },
+  {
+    method: 'GET', path: '/v1/me', roles: ALL, summary: 'the token in use: its role, tenant and name',
+    handler: (c) => ok(me(c.who)),
+  },
+
+  // Accounts.
+  {
+    method: 'GET', path: '/v1/accounts', roles: ALL, summary: 'one page of accounts (an installer: its own tenant\'s); q searches number and site name', audit: 'accounts-list',
+    schema: { querystring: pageQuery },
+    handler: (c) => {
+      const limit = limitOf(c)
+      let tenant = c.query.tenant
+      if (c.who.role === 'installer') {
+        // An installer's list is its tenant's, whatever it asks for.
+        if (tenant !== undefined && tenant !== c.who.tenant) return ok({ items: [], next: null })
+        tenant = c.who.tenant ?? '\u0000'
+      }
+      const items = c.deps.accounts.list({ tenant, after: c.query.after, limit, search: c.query.q })
+      c.countReads(items.length)
+      c.audit.detail = `${items.length} account(s)`
+      return ok({ items: items.map((a) => accountView(a, c.who.role)), next: items.length === limit ? items.at(-1)!.account : null })
+    },
+  },
+  {
+    method: 'POST', path: '/v1/accounts', roles: MANAGE, summary: 'add an account (the JSON of an entry of dc09 accounts import)', audit: 'account-create',
+    schema: { body: accountCreate },
+    handler: (c) => {
+      const body = c.body as Record<string, unknown> & { account: string }
+      c.audit.account = body.account.toUpperCase()
+      const refused = installerFields(c, body)
+      if (refused !== undefined) return refused
+      const input = c.who.role === 'installer' ? { ...body, tenant: c.who.tenant } : body
+      const r = c.deps.accounts.add(input)
+      if (!r.ok) {
+        // Probing numbers is how enumeration looks: a taken number counts as a read.
+        if (r.code === 'DC09_ERR_ACCOUNT_EXISTS') c.countReads(1)
+        return accountFailure(r)
+      }
+      return ok(accountView(r.value, c.who.role), 201)
+    },
+  },
+  {
+    method: 'GET', path: '/v1/accounts/:account', roles: ALL, summary: 'an account: settings, site, keyholders (never its key)', audit: 'account-read',
+    schema: { params: params(accountParam) },
+    handler: (c) => {
+      const a = visibleAccount(c)
+      return a === undefined ? notFound() : ok(accountView(a, c.who.role))
+    },
+  },
+  {
+    method: 'PATCH', path: '/v1/accounts/:account', roles: MANAGE, summary: 'change an account (only the given fields; null clears one)', audit: 'account-update',
+    schema: { params: params(accountParam), body: accountPatch },
+    handler: (c) => {
+      const a = visibleAccount(c)
+      if (a === undefined) return notFound()
+      const body = c.body as Record<string, unknown>
+      const refused = installerFields(c, body)
+      if (refused !== undefined) return refused
+      const r = c.deps.accounts.update(a.account, body)
+      return r.ok ? ok(accountView(r.value, c.who.role)) : accountFailure(r)
+    },
+  },
+  {
+    method: 'DELETE', path: '/v1/accounts/:account', roles: MANAGE, summary: 'remove an account, its users and their codes', audit: 'account-remove',
+    schema: { params: params(accountParam) },
+    handler: (c) => {
+      const a = visibleAccount(c)
+      if (a === undefined) return notFound()
+      const r = c.deps.accounts.remove(a.account)
+      if (!r.ok) return accountFailure(r)
+      c.deps.verifier.forgetAccount(a.account, c.actor, c.source)
+      c.deps.recent.forget(a.account)
+      return noContent()
+    },
+  },
+  {
+    method: 'PUT', path: '/v1/accounts/:account/key', roles: MANAGE, summary: 'set or rotate the account\'s AES key (write-only)', audit: 'key-set',
+    schema: { params: params(accountParam), body: keyBody },
+    handler: (c) => {
+      const a = visibleAccount(c)
+      if (a === undefined) return notFound()
+      const body = c.body as { key: string, keyFormat?: 'hex' | 'ascii' }
+      const r = c.deps.accounts.update(a.account, { key: body.key, keyFormat: body.keyFormat ?? 'hex' })
+      return r.ok ? noContent() : accountFailure(r)
+    },
+  },
+  {
+    method: 'DELETE', path: '/v1/accounts/:account/key', roles: MANAGE, summary: 'remove the account\'s AES key (its panel then sends plain frames)', audit: 'key-remove',
+    schema: { params: params(accountParam) },
+    handler: (c) => {
+      const a = visibleAccount(c)
+      if (a === undefined) return notFound()
+      const r = c.deps.accounts.update(a.account, { key: null })
+      return r.ok ? noContent() : accountFailure(r)
+    },
+  },
+
+  // Users and their codes.
+  {
+    method: 'GET', path: '/v1/accounts/:account/users', roles: ALL, summary: 'the account\'s users, and whether each has a code (never the code)', audit: 'users-list',
+    schema: { params: params(accountParam) },
+    handler: (c) => {
+      const a = visibleAccount(c)
+      if (a === undefined) return notFound()
+      const needsNew = c.deps.verifier.needsNewCodes(a.account)
+      return ok({ items: c.deps.verifier.listUsers(a.account).map((u) => ({ ...u, needsNewCode: needsNew && !u.hasCode })) })
+    },
+  },
+  {
+    method: 'POST', path: '/v1/accounts/:account/users', roles: MANAGE, summary: 'add a user (keyholder) to the account', audit: 'user-add',
+    schema: { params: params(accountParam), body: userBody },
+    handler: (c) => {
+      const a = visibleAccount(c)
+      if (a === undefined) return notFound()
+      const body = c.body as { user: number, name?: string }
+      c.audit.user = body.user
+      const r = c.deps.verifier.addUser(a.account, body.user, body.name, c.actor)
+      return r.ok ? ok({ user: body.user, name: body.name ?? null, hasCode: false, hasDuressCode: false }, 201) : userFailure(r)
+    },
+  },
+  {
+    method: 'DELETE', path: '/v1/accounts/:account/users/:user', roles: MANAGE, summary: 'remove a user and their codes', audit: 'user-remove',
+    schema: { params: params(accountParam, userParam) },
+    handler: (c) => {
+      const a = visibleAccount(c)
+      if (a === undefined) return notFound()
+      c.audit.user = Number(c.params.user)
+      const r = c.deps.verifier.removeUser(a.account, Number(c.params.user), c.actor)
+      return r.ok ? noContent() : userFailure(r)
+    },
+  },
+  ...(['code', 'duress-code'] as const).map((which): RouteDef => ({
+    method: 'PUT', path: `/v1/accounts/:account/users/:user/${which}`, roles: MANAGE,
+    summary: which === 'code' ? 'set or reset the user\'s disarm code (write-only)' : 'set or reset the user\'s duress code (write-only)',
+    audit: which === 'code' ? 'code-set' : 'duress-code-set',
+    schema: { params: params(accountParam, userParam), body: codeBody },
+    handler: async (c) => {
+      const a = visibleAccount(c)
+      if (a === undefined) return notFound()
+      const user = Number(c.params.user)
+      c.audit.user = user
+      if (!c.deps.verifier.isUser(a.account, user)) return notFound()
+      const r = await c.deps.verifier.setCode(a.account, user, (c.body as { code: string }).code, which === 'duress-code', c.actor)
+      return r.ok ? noContent() : userFailure(r)
+    },
+  })),
+
+  // What the account's panel said, and whether it reports.
+  {
+    method: 'GET', path: '/v1/accounts/:account/events', roles: ALL, summary: 'the account\'s recent events, newest first (before: an event id, for the next page)', audit: 'events-read',
+    schema: { params: params(accountParam), querystring: eventsQuery },
+    handler: (c) => {
+      const a = visibleAccount(c)
+      if (a === undefined) return notFound()
+      const limit = limitOf(c)
+      const items = c.deps.recent.list(a.account, limit, c.query.before === undefined ? undefined : Number(c.query.before), c.who.role === 'installer' ? installerMaySee : undefined)
+      return ok({ items, next: items.length === limit ? items.at(-1)!.id : null })
+    },
+  },
+  {
+    method: 'GET', path: '/v1/accounts/:account/supervision', roles: ALL, summary: 'whether the account\'s panel reports within its interval', audit: 'supervision-read',
+    schema: { params: params(accountParam) },
+    handler: (c) => {
+      const a = visibleAccount(c)
+      if (a === undefined) return notFound()
+      const s = c.deps.pipeline.store.readOne<{ lastSeen: number, failed: boolean, notBefore?: number }>('supervision', a.account)
+      return ok({
+        account: a.account,
+        supervisionSeconds: a.supervisionSeconds ?? null,
+        supervised: a.supervisionSeconds !== undefined,
+        lastSeen: s === undefined || s.lastSeen === 0 ? null : new Date(s.lastSeen).toISOString(),
+        failed: s?.failed ?? false,
+      })
+    },
+  },
+
+  // Cases, verification.
+  {
+    method: 'GET', path: '/v1/cases', roles: CENTRE, summary: 'one page of alarm cases (state: open, closed or all; default open)', audit: 'cases-list',
+    schema: { querystring: casesQuery },
+    handler: (c) => {
+      const limit = limitOf(c)
+      const state = c.query.state ?? 'open'
+      const after = Number(c.query.after ?? 0)
+      const items = allCases(c)
+        .filter((k) => k.id > after && (state === 'all' || (state === 'open') === (k.state === 'open')))
+        .slice(0, limit)
+      c.audit.detail = `${items.length} case(s)`
+      return ok({ items: items.map(caseView), next: items.length === limit ? items.at(-1)!.id : null })
+    },
+  },
+  {
+    method: 'GET', path: '/v1/accounts/:account/cases', roles: CENTRE, summary: 'the account\'s alarm cases, open and closed', audit: 'cases-read',
+    schema: { params: params(accountParam), querystring: casesQuery },
+    handler: (c) => {
+      const a = visibleAccount(c)
+      if (a === undefined) return notFound()
+      const limit = limitOf(c)
+      const after = Number(c.query.after ?? 0)
+      const state = c.query.state ?? 'all'
+      const items = allCases(c).filter((k) => k.account === a.account && k.id > after && (state === 'all' || (state === 'open') === (k.state === 'open'))).slice(0, limit)
+      return ok({ items: items.map(caseView), next: items.length === limit ? items.at(-1)!.id : null })
+    },
+  },
+  {
+    method: 'GET', path: '/v1/accounts/:account/cases/:id', roles: CENTRE, summary: 'one alarm case', audit: 'case-read',
+    schema: { params: params(accountParam, caseParam) },
+    handler: (c) => {
+      const a = visibleAccount(c)
+      const k = a === undefined ? undefined : caseOf(c, a.account)
+      return k === undefined ? notFound() : ok(caseView(k))
+    },
+  },
+  {
+    method: 'POST', path: '/v1/accounts/:account/cases/:id/resolve', roles: CENTRE, summary: 'close an open case as resolved by the operator (with a note)', audit: 'case-resolve',
+    schema: { params: params(accountParam, caseParam), body: resolveBody },
+    handler: async (c) => {
+      const a = visibleAccount(c)
+      const k = a === undefined ? undefined : caseOf(c, a.account)
+      if (k === undefined) return notFound()
+      if (k.state !== 'open') return conflict()
+      const note = (c.body as { note?: string } | undefined)?.note
+      // The cases stage owns cases: the request is journaled, and the stage closes the case.
+      const id = await journal(c, { kind: 'case-resolve', account: k.account, data: { caseId: k.id, by: c.actor, ...(note === undefined ? {} : { note }) } })
+      if (typeof id !== 'number') return id
+      const done = await c.waitForPipeline(id)
+      const now = caseOf(c, k.account)!
+      return done ? ok(caseView(now)) : ok({ ...caseView(now), state: 'resolving' }, 202)
+    },
+  },
+  {
+    method: 'POST', path: '/v1/accounts/:account/verify', roles: CENTRE,
+    summary: 'check a disarm code the keyholder gave (constant time; a duress code answers as valid and silently raises a duress case)', audit: 'verify',
+    schema: { params: params(accountParam), body: codeBody },
+    handler: async (c) => {
+      const account = c.params.account!.toUpperCase()
+      c.audit.account = account
+      let failed = false
+      const r = await c.deps.verifier.verify(account, (c.body as { code: string }).code, c.actor, async (e) => {
+        const id = await journal(c, { kind: e.kind, account: e.account, data: e.data })
+        if (typeof id !== 'number') {
+          failed = true
+          throw new Error('journal')
+        }
+      }, c.source).catch((err: unknown) => {
+        if (failed) return undefined
+        throw err
+      })
+      if (r === undefined) return { status: 503, body: { error: 'unavailable', message: 'the journal cannot commit; try again' } }
+      c.deps.metrics.verifications.inc({ outcome: r.result })
+      c.audit.outcome = r.result
+      return ok(r)
+    },
+  },
+  {
+    method: 'POST', path: '/v1/accounts/:account/unlock', roles: CENTRE, summary: 'lift the account\'s verification lock after failed attempts', audit: 'verify-unlock',
+    schema: { params: params(accountParam) },
+    handler: (c) => {
+      const a = visibleAccount(c)
+      if (a === undefined) return notFound()
+      c.deps.verifier.unlock(a.account, c.actor)
+      return noContent()
+    },
+  },
+
+  // Running the centre.
+  {
+    method: 'GET', path: '/v1/tenants', roles: ADMIN, summary: 'the tenants (installer companies)', audit: 'tenants-list',
+    handler: (c) => ok({ items: c.deps.access.listTenants() }),
+  },
+  {
+    method: 'POST', path: '/v1/tenants', roles: ADMIN, summary: 'register a tenant', audit: 'tenant-create',
+    schema: { body: tenantBody },
+    handler: (c) => {
+      const b = c.body as { tenant: string, name?: string }
+      const r = c.deps.access.addTenant(b.tenant, b.name)
+      return r.ok ? ok(r.value, 201) : r.code === 'DC09_ERR_ACCESS_EXISTS' ? conflict() : invalid(r.reason)
+    },
+  },
+  {
+    method: 'GET', path: '/v1/tokens', roles: ADMIN, summary: 'the API tokens (never a secret or hash)', audit: 'tokens-list',
+    handler: (c) => ok({ items: c.deps.access.listTokens() }),
+  },
+  {
+    method: 'POST', path: '/v1/tokens', roles: ADMIN, summary: 'make a token; the answer holds it, the only time it is shown', audit: 'token-create',
+    schema: { body: tokenBody },
+    handler: (c) => {
+      const b = c.body as { role: string, tenant?: string, name?: string, expiresInDays?: number }
+      const r = c.deps.access.createToken({ role: b.role, tenant: b.tenant, name: b.name, expiresAt: b.expiresInDays === undefined ? undefined : new Date(c.now() + b.expiresInDays * 86_400_000) })
+      if (!r.ok) return invalid(r.reason)
+      c.audit.detail = `token ${r.value.info.id} (${r.value.info.role}${r.value.info.tenant === null ? '' : `, tenant ${r.value.info.tenant}`})`
+      return ok({ token: r.value.token, ...r.value.info }, 201)
+    },
+  },
+  {
+    method: 'DELETE', path: '/v1/tokens/:id', roles: ADMIN, summary: 'revoke a token, for good', audit: 'token-revoke',
+    schema: { params: params(tokenParam) },
+    handler: (c) => {
+      c.audit.detail = `token ${c.params.id}`
+      const r = c.deps.access.revokeToken(c.params.id!)
+      return r.ok ? ok(r.value) : notFound()
+    },
+  },
+  {
+    method: 'GET', path: '/v1/audit', roles: ADMIN, summary: 'the audit trail, newest first (before: a row id, for the next page)',
+    schema: { querystring: auditQuery },
+    handler: (c) => {
+      const limit = limitOf(c)
+      const items = c.deps.verifier.auditTrail(limit, c.query.before === undefined ? undefined : Number(c.query.before))
+      return ok({ items, next: items.length === limit ? items.at(-1)!.id : null })
+    },
+  },
+  {
+    method: 'POST', path: '/v1/codes/reset-all', roles: ADMIN, summary: 'make every disarm and duress code invalid at once (a leak is suspected)', audit: 'codes-reset-all',
+    schema: { body: resetAllBody },
+    handler: (c) => {
+      const n = c.deps.verifier.resetAll(c.actor)
+      c.audit.detail = `${n} account(s)`
+      return ok({ accounts: n })
+    },
+  },
+]
+
+/** The OpenAPI 3.1 description, made from the table. */
+export function openapi (routes: readonly RouteDef[]): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {}
+  for (const r of routes) {
+    const path = r.path.replace(/:([a-z]+)/g, '{$1}')
+    const parameters: unknown[] = []
+    const p = r.schema?.params as { properties?: Record<string, unknown> } | undefined
+    for (const [name, schema] of Object.entries(p?.properties ?? {})) parameters.push({ name, in: 'path', required: true, schema })
+    const q = r.schema?.querystring as { properties?: Record<string, unknown> } | undefined
+    for (const [name, schema] of Object.entries(q?.properties ?? {})) parameters.push({ name, in: 'query', required: false, schema })
+    paths[path] ??= {}
+    paths[path][r.method.toLowerCase()] = {
+      summary: r.summary,
+      ...(r.roles.length === 0 ? { security: [] } : { description: `Roles: ${r.roles.join(', ')}.` }),
+      ...(parameters.length === 0 ? {} : { parameters }),
+      ...(r.schema?.body === undefined ? {} : { requestBody: { required: true, content: { 'application/json': { schema: r.schema.body } } } }),
+      responses: {
+        200: { description: 'done' },
+        ...(r.roles.length === 0 ? {} : { 401: { description: 'no valid token' }, 403: { description: 'the token\'s role may not do this' }, 429: { description: 'too many requests from this token' } }),
+        ...(r.schema?.params === undefined ? {} : { 404: { description: 'not found (or not this token\'s to see: the same answer)' } }),
+        ...(r.schema?.body === undefined && r.schema?.querystring === undefined ? {} : { 400: { description: 'the request does not follow the schema' } }),
+      },
+    }
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'dc09 alarm receiver', version: '1', description: 'Accounts, users, codes, events, supervision and cases. Bearer tokens: dc09 tokens create.' },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    security: [{ bearer: [] }],
+    paths,
+  }
+}

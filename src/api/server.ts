@@ -1,0 +1,299 @@
+/**
+ * The HTTP interface (fastify): JSON over HTTP on its own port, for operators, installers and
+ * admins. Every request passes, in this order: the route's schema is known; the bearer token is
+ * checked (401); its role may use the route (403); its rate (429); fastify validates the request
+ * against the schema (400); the handler runs; the answer gets its security headers; an audit row
+ * and a metric are written. Errors never carry a secret or a piece of the request back.
+ */
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import type { AccountStore } from '../accounts/account-store.js'
+import type { Journal } from '../journal/journal.js'
+import type { PipelineStore } from '../pipeline/store.js'
+import type { Logger } from '../receiver/log.js'
+import type { DerivedRecord, JournalRecord } from '../receiver/record.js'
+import type { Verifier } from '../verification/verifier.js'
+import type { AccessStore, TokenInfo } from './access.js'
+import type { Metrics } from './metrics.js'
+import type { RecentEvents } from './recent.js'
+import { NOT_FOUND_BODY, openapi, ROUTES, type RouteDef } from './routes.js'
+
+export interface ApiDeps {
+  readonly accounts: AccountStore
+  readonly verifier: Verifier
+  readonly access: AccessStore
+  /** Where verifications, duress and case resolutions are journaled (the receiver's journal). */
+  readonly journal: Pick<Journal<JournalRecord>, 'append' | 'healthy'>
+  readonly recent: RecentEvents
+  /** The pipeline's committed state (cases, supervision) and how far it has run. */
+  readonly pipeline: { readonly store: PipelineStore, readonly cursor: () => number }
+  readonly metrics: Metrics
+  readonly log: Logger
+  readonly clock?: (() => number) | undefined
+}
+
+export interface ApiOptions {
+  /** The largest request body, in bytes. */
+  readonly bodyLimit: number
+  /** Requests a token may make at once, and how fast that allowance refills (per second). */
+  readonly rateBurst: number
+  readonly ratePerSecond: number
+  /** The most items a list returns (and its default). */
+  readonly pageSize: number
+  /** Accounts an installer token may read in a minute before a security event is journaled. */
+  readonly bulkReadPerMinute: number
+  /** How long resolving a case waits for the pipeline to close it before answering 202. */
+  readonly resolveWaitMs: number
+}
+
+export const defaultApiOptions: ApiOptions = Object.freeze({
+  bodyLimit: 64 * 1024,
+  rateBurst: 60,
+  ratePerSecond: 10,
+  pageSize: 100,
+  bulkReadPerMinute: 100,
+  resolveWaitMs: 3000,
+})
+
+/** What a handler answers: a status, a body (JSON unless `type` says otherwise), nothing else. */
+export interface Answer {
+  readonly status: number
+  readonly body?: unknown
+  readonly type?: string
+}
+
+/** What a handler gets: the request's parts, who is asking, and the services. */
+export interface ApiContext {
+  readonly deps: ApiDeps
+  readonly opts: ApiOptions
+  /** The token (public routes: a placeholder with no role that can do anything). */
+  readonly who: TokenInfo
+  /** Who, for the audit trail: `role:token-id`. */
+  readonly actor: string
+  /** Where from: the peer address. */
+  readonly source: string
+  readonly params: Readonly<Record<string, string | undefined>>
+  readonly query: Readonly<Record<string, string | undefined>>
+  readonly body: unknown
+  /** What the audit row says beyond who, what, when, where and the status. */
+  readonly audit: { account?: string | null, user?: number | null, detail?: string | null, outcome?: string }
+  /** Counts accounts an installer read (found or not) toward the bulk-read alarm. */
+  countReads (n: number): void
+  now (): number
+  openapi (): Record<string, unknown>
+  /** Resolves true once the pipeline has run the journal up to this id (false after resolveWaitMs). */
+  waitForPipeline (id: number): Promise<boolean>
+}
+
+const UNAUTHENTICATED = { error: 'unauthenticated', message: 'a valid bearer token is needed' }
+const FORBIDDEN = { error: 'forbidden', message: 'this token\'s role may not do this' }
+const TOO_MANY = { error: 'rate-limited', message: 'too many requests from this token; slow down' }
+
+/** Per-token allowance: a bucket of `burst` requests refilled at `perSecond`. Bounded by the number of tokens. */
+class RateLimiter {
+  readonly #buckets = new Map<string, { tokens: number, at: number }>()
+  constructor (readonly burst: number, readonly perSecond: number) {}
+
+  /** 0 when the request may go, else the seconds until it may. */
+  take (key: string, now: number): number {
+    const b = this.#buckets.get(key) ?? { tokens: this.burst, at: now }
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond)
+    b.at = now
+    this.#buckets.set(key, b)
+    if (b.tokens >= 1) {
+      b.tokens -= 1
+      return 0
+    }
+    return Math.max(1, Math.ceil((1 - b.tokens) / this.perSecond))
+  }
+}
+
+/** Accounts each installer token read in the current minute; crossing the limit raises one event per minute. */
+class BulkReads {
+  readonly #windows = new Map<string, { start: number, n: number, raised: boolean }>()
+  constructor (readonly perMinute: number) {}
+
+  add (key: string, n: number, now: number): number | undefined {
+    let w = this.#windows.get(key)
+    if (w === undefined || now - w.start >= 60_000) {
+      w = { start: now, n: 0, raised: false }
+      this.#windows.set(key, w)
+    }
+    w.n += n
+    if (w.n <= this.perMinute || w.raised) return undefined
+    w.raised = true
+    return w.n
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    def?: RouteDef
+  }
+  interface FastifyRequest {
+    who: TokenInfo | null
+    audit: ApiContext['audit'] | null
+  }
+}
+
+const PUBLIC: TokenInfo = Object.freeze({ id: '-', role: 'admin', tenant: null, name: 'public', createdAt: '', expiresAt: null, revokedAt: null, lastUsedAt: null })
+
+function outcomeOf (status: number): string {
+  if (status < 300) return 'ok'
+  return ({ 400: 'invalid', 401: 'unauthenticated', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 413: 'too-large', 429: 'rate-limited', 503: 'unavailable' } as Record<number, string>)[status] ?? `error ${status}`
+}
+
+/** Builds the interface (not listening: `listen`, or `inject` in tests). */
+export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, routes: readonly RouteDef[] = ROUTES): FastifyInstance {
+  const opts: ApiOptions = { ...defaultApiOptions, ...options }
+  const clock = deps.clock ?? Date.now
+  const rate = new RateLimiter(opts.rateBurst, opts.ratePerSecond)
+  const bulk = new BulkReads(opts.bulkReadPerMinute)
+  let description: Record<string, unknown> | undefined
+  const app = Fastify({
+    logger: false,
+    bodyLimit: opts.bodyLimit,
+    routerOptions: { maxParamLength: 64 },
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 5_000,
+    return503OnClosing: true,
+    // Unknown fields are refused (not silently dropped) and types are not coerced: "5" is not 5.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
+  })
+  app.decorateRequest('who', null)
+  app.decorateRequest('audit', null)
+
+  app.addHook('onRequest', async (req, reply) => {
+    const def = req.routeOptions.config.def
+    if (def === undefined || def.roles.length === 0) return
+    const header = req.headers.authorization
+    const who = typeof header === 'string' && header.startsWith('Bearer ') ? deps.access.authenticate(header.slice(7).trim()) : undefined
+    if (who === undefined) {
+      await reply.code(401).header('www-authenticate', 'Bearer').send(UNAUTHENTICATED)
+      return reply
+    }
+    req.who = who
+    req.audit = {}
+    if (!def.roles.includes(who.role)) {
+      await reply.code(403).send(FORBIDDEN)
+      return reply
+    }
+    const wait = rate.take(who.id, clock())
+    if (wait > 0) {
+      await reply.code(429).header('retry-after', String(wait)).send(TOO_MANY)
+      return reply
+    }
+  })
+
+  app.addHook('onSend', async (_req, reply, payload) => {
+    // Personal data: no cache keeps it, no browser guesses at it.
+    void reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff')
+    return payload
+  })
+
+  app.addHook('onResponse', async (req, reply) => {
+    const def = req.routeOptions.config.def
+    deps.metrics.requests.inc({ method: req.method, route: def?.path ?? 'unmatched', status: String(reply.statusCode) })
+    if (def?.audit === undefined || req.who === null) return
+    const a = req.audit ?? {}
+    // A request refused before its handler ran still names the account it asked for.
+    const asked = (req.params as { account?: unknown } | undefined)?.account
+    const account = a.account ?? (typeof asked === 'string' ? asked.toUpperCase().slice(0, 16) : null)
+    try {
+      deps.verifier.audit(`${req.who.role}:${req.who.id}`, `api:${def.audit}`, account, a.outcome ?? outcomeOf(reply.statusCode), a.user ?? null, a.detail ?? null, req.ip)
+    } catch (err) {
+      deps.log.error({ err: (err as Error).message, route: def.path }, 'api: could not write the audit row')
+    }
+  })
+
+  app.setNotFoundHandler(async (_req, reply) => reply.code(404).send(NOT_FOUND_BODY))
+
+  app.setErrorHandler(async (err: Error & { code?: string, statusCode?: number, validation?: unknown }, req, reply) => {
+    if (err.validation !== undefined) return reply.code(400).send({ error: 'invalid', message: err.message })
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: 'too-large', message: `a request body is at most ${opts.bodyLimit} bytes` })
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send({ error: 'unsupported-media-type', message: 'send application/json' })
+    if (err.statusCode === 400) {
+      // The parser's message may quote the body (a code, a key): never sent back, never logged.
+      return reply.code(400).send({ error: 'invalid', message: 'the body is not valid JSON' })
+    }
+    deps.log.error({ err: err.message, code: err.code, route: req.routeOptions.config.def?.path }, 'api: request failed')
+    return reply.code(500).send({ error: 'internal', message: 'internal error' })
+  })
+
+  const waitForPipeline = async (id: number): Promise<boolean> => {
+    const until = clock() + opts.resolveWaitMs
+    while (deps.pipeline.cursor() < id) {
+      if (clock() >= until) return false
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    return true
+  }
+
+  for (const def of routes) {
+    app.route({
+      method: def.method,
+      url: def.path,
+      config: { def },
+      ...(def.schema === undefined ? {} : { schema: def.schema }),
+      handler: async (req: FastifyRequest, reply) => {
+        const who = req.who ?? PUBLIC
+        const audit = req.audit ?? {}
+        const c: ApiContext = {
+          deps,
+          opts,
+          who,
+          actor: `${who.role}:${who.id}`,
+          source: req.ip,
+          params: (req.params ?? {}) as Record<string, string>,
+          query: (req.query ?? {}) as Record<string, string>,
+          body: req.body,
+          audit,
+          countReads: (n) => {
+            if (who.role !== 'installer' || n === 0) return
+            const total = bulk.add(who.id, n, clock())
+            if (total !== undefined) raiseBulkRead(deps, who, total, req.ip, clock())
+          },
+          now: clock,
+          openapi: () => (description ??= openapi(routes)),
+          waitForPipeline,
+        }
+        const answer = await def.handler(c)
+        reply.code(answer.status)
+        if (answer.body === undefined) return reply.send()
+        if (answer.type !== undefined) return reply.type(answer.type).send(answer.body)
+        return reply.send(answer.body)
+      },
+    })
+  }
+  return app
+}
+
+/** An installer reading accounts in bulk: journaled as a security event, logged, counted. */
+function raiseBulkRead (deps: ApiDeps, who: TokenInfo, count: number, source: string, now: number): void {
+  const record: DerivedRecord = {
+    type: 'derived', receivedAt: now, kind: 'security', account: '', stage: 'api', causedBy: 0, n: 0,
+    data: { reason: 'bulk-read', token: who.id, tenant: who.tenant, accountsInMinute: count, source },
+  }
+  deps.metrics.securityEvents.inc({ reason: 'bulk-read' })
+  deps.log.warn({ security: true, token: who.id, tenant: who.tenant, accountsInMinute: count, source }, 'api: an installer token is reading accounts in bulk')
+  deps.journal.append(record).catch((err: unknown) => {
+    deps.log.error({ err: (err as Error).message }, 'api: could not journal a security event')
+  })
+  deps.verifier.audit(`${who.role}:${who.id}`, 'api:bulk-read', null, 'alarm', null, `${count} account(s) in a minute`, source)
+}
+
+export interface RunningApi {
+  readonly port: number
+  close (): Promise<void>
+}
+
+/** Builds the interface and listens on host:port (port 0: any free port). */
+export async function startApi (deps: ApiDeps, options: Partial<ApiOptions>, listen: { host: string, port: number }): Promise<RunningApi> {
+  const app = buildApi(deps, options)
+  await app.listen({ host: listen.host, port: listen.port })
+  const addr = app.server.address()
+  return {
+    port: typeof addr === 'object' && addr !== null ? addr.port : listen.port,
+    close: () => app.close(),
+  }
+}
