@@ -54,6 +54,26 @@ export const defaultApiOptions: ApiOptions = Object.freeze({
   resolveWaitMs: 3000,
 })
 
+const API_BOUNDS: Readonly<Record<keyof ApiOptions, readonly [number, number]>> = {
+  bodyLimit: [1024, 16 << 20],
+  rateBurst: [1, 100_000],
+  ratePerSecond: [1, 100_000],
+  pageSize: [1, 999],
+  bulkReadPerMinute: [1, 1_000_000],
+  resolveWaitMs: [0, 60_000],
+}
+
+/** Checks the `api` object of a limits file: known names, whole numbers within bounds. */
+export function validateApiOptions (raw: unknown): { ok: true, value: Partial<ApiOptions> } | { ok: false, reason: string } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'must be a JSON object' }
+  for (const [k, v] of Object.entries(raw)) {
+    const b = Object.hasOwn(API_BOUNDS, k) ? API_BOUNDS[k as keyof ApiOptions] : undefined
+    if (b === undefined) return { ok: false, reason: `no setting ${k} (known: ${Object.keys(API_BOUNDS).join(', ')})` }
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < b[0] || v > b[1]) return { ok: false, reason: `${k} is a whole number from ${b[0]} to ${b[1]}` }
+  }
+  return { ok: true, value: raw as Partial<ApiOptions> }
+}
+
 /** What a handler answers: a status, a body (JSON unless `type` says otherwise), nothing else. */
 export interface Answer {
   readonly status: number

@@ -6,10 +6,12 @@ import { isCharset, isTimeZone, parseKey, type AesEngineName, type AesKey, type 
 import { readFileSync } from 'node:fs'
 import { validateOptions, type ReceiverOptions } from '../receiver/options.js'
 import type { Policy } from '../verification/verifier.js'
+import { validateApiOptions, type ApiOptions } from '../api/server.js'
 import { supervisionSeconds } from '../accounts/supervision-presets.js'
 import * as accounts from './commands/accounts.js'
 import * as codes from './commands/codes.js'
 import * as pipeline from './commands/pipeline.js'
+import * as tokens from './commands/tokens.js'
 import { runDecode } from './commands/decode.js'
 import { exportJournal, verify } from './commands/journal.js'
 import { runSend } from './commands/send.js'
@@ -18,7 +20,8 @@ import { runSimulate, writeFleet } from './commands/simulate.js'
 import { loadKey, packageVersion, parseCount, parseNow, parsePort, parsePositive, parseSeconds, parseWindow } from './options.js'
 
 /** Receiver limits from a JSON file: names and types as in the README's limits table. */
-function readLimits (file: string): Partial<ReceiverOptions> {
+/** The receiver's limits, and under `api` the HTTP interface's. */
+function readLimits (file: string): { receiver: Partial<ReceiverOptions>, api: Partial<ApiOptions> } {
   let raw: unknown
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'))
@@ -26,9 +29,12 @@ function readLimits (file: string): Partial<ReceiverOptions> {
     throw new Error(`${file} is not valid JSON`)
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file} must hold a JSON object`)
-  const v = validateOptions(raw as Record<string, unknown>)
+  const { api, ...receiver } = raw as Record<string, unknown>
+  const v = validateOptions(receiver)
   if (!v.ok) throw new Error(`${file}: ${v.reason}`)
-  return v.value
+  const a = validateApiOptions(api ?? {})
+  if (!a.ok) throw new Error(`${file}: api: ${a.reason}`)
+  return { receiver: v.value, api: a.value }
 }
 
 const readStdin = (): string => readFileSync(0, 'utf8')
@@ -103,16 +109,21 @@ export function buildProgram (): Command {
     .option('--segment-bytes <n>', 'journal segment size (advanced)', parseCount, 64 << 20)
     .option('--pepper-file <file>', 'the secret that keys disarm-code hashes (else DC09_PEPPER_FILE; --demo makes one)')
     .option('--pipeline <file>', 'JSON pipeline configuration (default: classify, supervision, cases, jsonl to DATA/events.jsonl)')
-    .action(async (o: { data: string, host: string, port: number, tcp: boolean, udp: boolean, demo?: boolean, unknownAccounts: ReceiverOptions['unknownAccounts'], silentUnreadable?: boolean, fsync: 'group' | 'each', config?: string, logLevel: string, segmentBytes: number, pepperFile?: string, pipeline?: string }) => {
+    .option('--api-host <address>', 'address the HTTP interface listens on', '127.0.0.1')
+    .option('--api-port <port>', 'port of the HTTP interface (0: any free port)', parsePort, 9080)
+    .option('--no-api', 'do not serve the HTTP interface')
+    .action(async (o: { data: string, host: string, port: number, tcp: boolean, udp: boolean, demo?: boolean, unknownAccounts: ReceiverOptions['unknownAccounts'], silentUnreadable?: boolean, fsync: 'group' | 'each', config?: string, logLevel: string, segmentBytes: number, pepperFile?: string, pipeline?: string, apiHost: string, apiPort: number, api: boolean }) => {
       let limits: Partial<ReceiverOptions> = {}
+      let apiLimits: Partial<ApiOptions> = {}
       try {
-        if (o.config !== undefined) limits = readLimits(o.config)
+        if (o.config !== undefined) ({ receiver: limits, api: apiLimits } = readLimits(o.config))
       } catch (err) {
         program.error(`error: ${(err as Error).message}`, { exitCode: 2 })
       }
       await serve({
         data: o.data, host: o.host, port: o.port, tcp: o.tcp, udp: o.udp, demo: o.demo === true, logLevel: o.logLevel, fsync: o.fsync, segmentBytes: Math.max(4096, o.segmentBytes),
         pepperFile: o.pepperFile, pipeline: o.pipeline,
+        api: o.api ? { host: o.apiHost, port: o.apiPort, options: apiLimits } : undefined,
         receiver: { ...limits, unknownAccounts: o.unknownAccounts, ...(o.silentUnreadable === true ? { nakUnreadable: false } : {}) },
       })
     })
@@ -135,6 +146,10 @@ export function buildProgram (): Command {
     .option('--time-zone <zone>', 'the panel sends local time in this IANA zone')
     .option('--charset <name>', 'charset of text in its events')
     .option('--check-plain-timestamp', 'check the window on plain frames too')
+    .option('--site-name <text>', 'the protected site\'s name ("" clears)')
+    .option('--site-address <text>', 'the site\'s address ("" clears); keyholders come with accounts import')
+    .option('--vip', 'a prominent person lives or works here (shown to operators and admins only)')
+    .option('--no-vip', 'clear the prominent-person marker')
   accountOptions(acc.command('add').description('add an account'))
     .action((o: accounts.AccountFlags & { data: string, account: string }) => { process.exitCode = accounts.add(o.data, o.account, o, io) })
   accountOptions(acc.command('update').description('change an account (only the given fields)'))
@@ -142,7 +157,7 @@ export function buildProgram (): Command {
     .action((o: accounts.AccountFlags & { data: string, account: string }) => { process.exitCode = accounts.update(o.data, o.account, o, io) })
   acc.command('remove').description('remove an account')
     .requiredOption('--data <dir>', 'data directory').requiredOption('--account <number>', 'account number')
-    .action((o: { data: string, account: string }) => { process.exitCode = accounts.remove(o.data, o.account, io) })
+    .action((o: { data: string, account: string }) => { process.exitCode = accounts.remove(o.data, o.account, io, codes.actor(undefined)) })
   acc.command('show').description('show an account (never its key: only whether one is set)')
     .requiredOption('--data <dir>', 'data directory').requiredOption('--account <number>', 'account number').option('--json', 'as JSON')
     .action((o: { data: string, account: string, json?: boolean }) => { process.exitCode = accounts.show(o.data, o.account, o.json === true, io) })
@@ -220,6 +235,23 @@ export function buildProgram (): Command {
   program.command('cases').description('alarm cases').command('list').description('open cases (or all with --all)')
     .requiredOption('--data <dir>', 'data directory').option('--all', 'closed cases too').option('--account <number>', 'only this account\'s').option('--json', 'as JSON lines')
     .action((o: { data: string, all?: boolean, account?: string, json?: boolean }) => { process.exitCode = pipeline.listCases(o.data, { all: o.all === true, account: o.account, json: o.json === true }, (s) => process.stdout.write(s)) })
+
+  const tok = program.command('tokens').description('bearer tokens for the HTTP interface (stored only as hashes)')
+  tok.command('create').description('make a token and print it, once, as the only output line')
+    .requiredOption('--data <dir>', 'data directory')
+    .addOption(new Option('--role <role>', 'what the token may do').choices(['admin', 'operator', 'installer']).makeOptionMandatory())
+    .option('--tenant <name>', 'the tenant an installer token is bound to (registered if new)')
+    .option('--name <text>', 'whose token it is, for lists and the audit trail')
+    .option('--expires-days <n>', 'the token stops working after this many days', parsePositive)
+    .option('--by <name>', 'who does this, for the audit trail (default cli:USER)')
+    .action((o: { data: string, role: string, tenant?: string, name?: string, expiresDays?: number, by?: string }) => { process.exitCode = tokens.create(o, codesIo) })
+  tok.command('list').description('the tokens: id, role, tenant, name, state (never a secret or hash)')
+    .requiredOption('--data <dir>', 'data directory').option('--json', 'as JSON lines')
+    .action((o: { data: string, json?: boolean }) => { process.exitCode = tokens.list(o, codesIo) })
+  tok.command('revoke').description('revoke a token, for good')
+    .requiredOption('--data <dir>', 'data directory').requiredOption('--id <id>', 'the token\'s id (dc09 tokens list)')
+    .option('--by <name>', 'who does this, for the audit trail (default cli:USER)')
+    .action((o: { data: string, id: string, by?: string }) => { process.exitCode = tokens.revoke(o, codesIo) })
 
   program.command('send')
     .description('send frames (C-escaped lines, or events with --account) to a receiver and check each answer')

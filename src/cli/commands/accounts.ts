@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import type { Account, AccountInput, AccountPatch, AccountResult } from '../../accounts/account.js'
 import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
 import type { KeyFormat, TimestampWindow } from '../../protocol/index.js'
+import { Verifier } from '../../verification/verifier.js'
 
 export interface AccountFlags {
   readonly keyStdin?: boolean
@@ -19,6 +20,9 @@ export interface AccountFlags {
   readonly timeZone?: string
   readonly charset?: string
   readonly checkPlainTimestamp?: boolean
+  readonly siteName?: string
+  readonly siteAddress?: string
+  readonly vip?: boolean
 }
 
 export type Io = { readonly out: (s: string) => void, readonly readStdin: () => string }
@@ -46,6 +50,9 @@ function fields (f: AccountFlags, io: Io): AccountPatch {
   if (f.timeZone !== undefined) p.timeZone = f.timeZone === '' ? null : f.timeZone
   if (f.charset !== undefined) p.charset = f.charset
   if (f.checkPlainTimestamp !== undefined) p.checkPlainTimestamp = f.checkPlainTimestamp
+  if (f.siteName !== undefined) p.siteName = f.siteName === '' ? null : f.siteName
+  if (f.siteAddress !== undefined) p.siteAddress = f.siteAddress === '' ? null : f.siteAddress
+  if (f.vip !== undefined) p.vip = f.vip
   return p as AccountPatch
 }
 
@@ -64,6 +71,9 @@ export function describeAccount (a: Account): string {
   if (a.clockOffsetSeconds !== undefined) parts.push(`clock offset ${a.clockOffsetSeconds} s`)
   if (a.timeZone !== undefined) parts.push(`time zone ${a.timeZone}`)
   if (a.charset !== undefined) parts.push(`charset ${a.charset}`)
+  if (a.siteName !== undefined) parts.push(`site ${JSON.stringify(a.siteName)}`)
+  if (a.keyholders.length > 0) parts.push(`${a.keyholders.length} keyholder(s)`)
+  if (a.vip) parts.push('VIP')
   return parts.join(', ')
 }
 
@@ -90,8 +100,17 @@ export function update (data: string, account: string, f: AccountFlags, io: Io):
   return withStore(data, (s) => report(s.update(account, fields(f, io)), io, (a) => `updated ${describeAccount(a)}`))
 }
 
-export function remove (data: string, account: string, io: Io): number {
-  return withStore(data, (s) => report(s.remove(account), io, (a) => `removed account ${a.account}`))
+export function remove (data: string, account: string, io: Io, actor = 'cli'): number {
+  return withStore(data, (s) => report(s.remove(account), io, (a) => {
+    // Its users' names are personal data and its codes are of no further use: they go too.
+    const v = new Verifier(data, s, {})
+    try {
+      const users = v.forgetAccount(a.account, actor)
+      return `removed account ${a.account}${users > 0 ? ` and its ${users} user(s)` : ''}`
+    } finally {
+      v.close()
+    }
+  }))
 }
 
 export function show (data: string, account: string, json: boolean, io: Io): number {

@@ -15,7 +15,11 @@ import { PipelineRunner } from '../../pipeline/runner.js'
 import { PipelineStore } from '../../pipeline/store.js'
 import { Verifier } from '../../verification/verifier.js'
 import { demoPepperPath, loadPepper, pepperFile } from '../pepper.js'
-import type { Journal } from '../../journal/journal.js'
+import { tapJournal, type Journal } from '../../journal/journal.js'
+import { AccessStore } from '../../api/access.js'
+import { Metrics } from '../../api/metrics.js'
+import { RecentEvents } from '../../api/recent.js'
+import { startApi, type ApiOptions, type RunningApi } from '../../api/server.js'
 
 export interface ServeOptions extends ListenOptions {
   readonly data: string
@@ -28,6 +32,8 @@ export interface ServeOptions extends ListenOptions {
   /** The pipeline's configuration (default: classify, supervision, cases, jsonl). */
   readonly pipeline?: string | undefined
   readonly receiver: Partial<ReceiverOptions>
+  /** The HTTP interface; undefined: none. */
+  readonly api?: { readonly host: string, readonly port: number, readonly options: Partial<ApiOptions> } | undefined
 }
 
 /** Two accounts to try the receiver with: plain 1234 and AES-128 5678 (key written to a file, never printed). */
@@ -86,26 +92,28 @@ export async function serve (o: ServeOptions): Promise<void> {
     logger.warn('the pepper is the demo\'s, inside the data directory: a copy of the directory then holds everything needed to attack the code hashes; move it elsewhere and pass --pepper-file')
   }
   const store = new PipelineStore(o.data)
+  const access = new AccessStore(o.data)
+  const metrics = new Metrics()
+  // The HTTP interface shows each account's recent events from memory (the journal is in time order).
+  const recent = o.api === undefined ? undefined : new RecentEvents({ perAccount: 100, total: 200_000 })
+  if (recent !== undefined) await recent.fill(journal.readBackwards())
   let runner: PipelineRunner
   try {
     const { config, baseDir } = o.pipeline === undefined ? { config: DEFAULT_PIPELINE, baseDir: process.cwd() } : readPipelineConfig(o.pipeline)
     const stages = await loadPipeline(config, { accounts, isUser: (a, u) => verifier.isUser(a, u), dataDir: o.data, log: logger }, baseDir)
-    // Every commit wakes the pipeline, which otherwise looks for new events a few times a second.
-    const notifying: Journal<JournalRecord> = {
-      append: (r) => journal.append(r).then((id) => { runner.notify(); return id }),
-      read: (fromId) => journal.read(fromId),
-      readBackwards: () => journal.readBackwards(),
-      reader: (fromId) => journal.reader(fromId),
-      get lastId () { return journal.lastId },
-      get healthy () { return journal.healthy },
-      close: () => journal.close(),
-    }
-    runner = new PipelineRunner({ journal, store, stages, log: logger })
-    journalForReceiver = notifying
+    // Every commit wakes the pipeline (which otherwise looks for new events a few times a second),
+    // joins the account's recent events, and has its latency measured.
+    const tapped = tapJournal(journal, (r) => {
+      recent?.add(r)
+      runner.notify()
+    }, (commit) => metrics.timeCommit(commit))
+    runner = new PipelineRunner({ journal: tapped, store, stages, log: logger })
+    journalForReceiver = tapped
   } catch (err) {
     await journal.close()
     verifier.close()
     store.close()
+    access.close()
     accounts.close()
     return fail((err as Error).message)
   }
@@ -117,6 +125,26 @@ export async function serve (o: ServeOptions): Promise<void> {
     logger.error({ err: (err as Error).message }, 'control socket: cannot listen; dc09 verify will not work while this receiver runs')
     return { close: async () => {} }
   })
+  let api: RunningApi | undefined
+  if (o.api !== undefined) {
+    try {
+      api = await startApi({
+        accounts, verifier, access, journal: journalForReceiver, recent: recent!, metrics, log: logger,
+        pipeline: { store, cursor: () => runner.cursor },
+      }, o.api.options, o.api)
+      logger.info({ host: o.api.host, port: api.port }, 'HTTP interface listening')
+    } catch (err) {
+      process.stderr.write(`dc09 serve: the HTTP interface cannot listen on ${o.api.host}:${o.api.port}: ${(err as Error).message}\n`)
+      await control.close()
+      await runner.stop()
+      await journal.close()
+      store.close()
+      verifier.close()
+      access.close()
+      accounts.close()
+      process.exit(1)
+    }
+  }
   let server: ReceiverServer | undefined
   let stopping = false
   const stop = (signal: string, exitCode = 0): void => {
@@ -124,6 +152,7 @@ export async function serve (o: ServeOptions): Promise<void> {
     stopping = true
     logger.info({ signal }, 'stopping: no new connections; committing and answering what is in flight')
     void (async () => {
+      await api?.close()
       await server?.close()
       await control.close()
       await runner.stop()
@@ -135,6 +164,7 @@ export async function serve (o: ServeOptions): Promise<void> {
       ])
       store.close()
       verifier.close()
+      access.close()
       accounts.close()
       if (!closed) logger.error('the journal did not close in time; exiting anyway')
       destination.flushSync()
@@ -155,6 +185,13 @@ export async function serve (o: ServeOptions): Promise<void> {
     await server.close()
     return
   }
+  const receiving = server
+  metrics.setSources({
+    receiverStats: () => receiving.receiver.stats,
+    connections: () => receiving.connections,
+    pipelineLag: () => runner.lag,
+    deadLetters: () => store.deadLetters().length,
+  })
   if (o.demo) {
     const port = server.port === 9000 ? '' : ` --port ${server.port}`
     for (const line of [
@@ -163,6 +200,13 @@ export async function serve (o: ServeOptions): Promise<void> {
       `  printf 'ADM-CID 1130 01 015\\nSIA-DCS Nri1/BA02\\nNULL\\n' | npx dc09 send${port} --account 1234`,
       `  printf 'ADM-CID 1401 01 003\\n' | npx dc09 send${port} --account 5678 --key-file ${join(o.data, 'demo-key.txt')} --key-format ascii`,
       `  npx dc09 journal export --data ${o.data}`,
+      ...(api === undefined
+        ? []
+        : [
+            `the HTTP interface is on http://${o.api!.host}:${api.port}; make a token and ask it:`,
+            `  TOKEN=$(npx dc09 tokens create --data ${o.data} --role admin --name me)`,
+            `  curl -s -H "Authorization: Bearer $TOKEN" http://${o.api!.host}:${api.port}/v1/accounts`,
+          ]),
     ]) process.stderr.write(line + '\n')
   }
 }
