@@ -103,7 +103,7 @@ async function startReceiver (dir: string, fleets: object[][], log: string): Pro
   const port = await freePort()
   const logFd = openSync(join(dir, log), 'a')
   writeFileSync(join(dir, 'pepper'), randomBytes(32), { mode: 0o600 })
-  const child = spawn(process.execPath, [CLI, 'serve', '--data', join(dir, 'data'), '--port', String(port), '--config', join(dir, 'limits.json'), '--pepper-file', join(dir, 'pepper')], { stdio: ['ignore', logFd, logFd] })
+  const child = spawn(process.execPath, [CLI, 'serve', '--data', join(dir, 'data'), '--port', String(port), '--api-port', '0', '--config', join(dir, 'limits.json'), '--pepper-file', join(dir, 'pepper')], { stdio: ['ignore', logFd, logFd] })
   await waitForPort(port, child)
   return { child, port }
 }

@@ -220,6 +220,7 @@ export class SqliteAccountStore implements AccountStore {
     if (this.#row(v.value.account) !== undefined) return { ok: false, code: AccountError.EXISTS, reason: `account ${v.value.account} already exists` }
     this.#stmt.insert.run(params(v.value, this.#now().toISOString()))
     this.#stmt.prune.run()
+    this.#followOwn()
     return { ok: true, value: this.get(v.value.account)! }
   }
 
@@ -231,6 +232,7 @@ export class SqliteAccountStore implements AccountStore {
     if (!v.ok) return v
     this.#stmt.update.run(params(v.value, this.#now().toISOString()))
     this.#stmt.prune.run()
+    this.#followOwn()
     return { ok: true, value: this.get(account)! }
   }
 
@@ -239,6 +241,7 @@ export class SqliteAccountStore implements AccountStore {
     if (existing === undefined) return { ok: false, code: AccountError.NOT_FOUND, reason: `no account ${account.toUpperCase()}` }
     this.#stmt.remove.run(existing.account)
     this.#stmt.prune.run()
+    this.#followOwn()
     return { ok: true, value: existing }
   }
 
@@ -266,8 +269,14 @@ export class SqliteAccountStore implements AccountStore {
       for (const { row, exists } of rows) (exists ? this.#stmt.update : this.#stmt.insert).run(params(row, now))
       this.#stmt.prune.run()
     })()
+    this.#followOwn()
     const updated = rows.filter((r) => r.exists).length
     return { ok: true, value: { added: rows.length - updated, updated } }
+  }
+
+  /** A change made through this store (the HTTP interface in the receiver's process) applies at once. */
+  #followOwn (): void {
+    if (this.#cache !== undefined) this.refresh()
   }
 
   receiverAccount (account: string): ReceiverAccount | undefined {

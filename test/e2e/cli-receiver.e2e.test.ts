@@ -57,7 +57,7 @@ describe('dc09 accounts', () => {
 
 describe('dc09 serve and journal', () => {
   it('journals what it acknowledges, refuses a second serve on the same data, exports and verifies', async () => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--data', dir, '--port', '0', '--pepper-file', pepper], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [BIN, 'serve', '--data', dir, '--port', '0', '--api-port', '0', '--pepper-file', pepper], { stdio: ['ignore', 'pipe', 'pipe'] })
     const port = await new Promise<number>((resolve, reject) => {
       createInterface({ input: child.stdout! }).on('line', (l) => {
         const j = JSON.parse(l) as { msg?: string, port?: number }
@@ -65,7 +65,7 @@ describe('dc09 serve and journal', () => {
       })
       child.on('exit', () => reject(new Error('serve exited')))
     })
-    const second = dc09(['serve', '--data', dir, '--port', '0', '--pepper-file', pepper])
+    const second = dc09(['serve', '--data', dir, '--port', '0', '--api-port', '0', '--pepper-file', pepper])
     expect(second.code).toBe(1)
     expect(second.err).toContain(`held by process ${child.pid}`)
     const sent = dc09(['send', '--port', String(port), '--account', '7002', '--prefix', '0'], 'ADM-CID 1130 01 015\nSIA-DCS Nri1/BA01/BA02\nNULL\n')

@@ -26,7 +26,7 @@ function startServer (dir: string): Promise<{ child: ChildProcess, port: number 
   // Small segments: the crash lands in the middle of segment rolls too. The pipeline runs the
   // built-in stages and a counting one, and is killed mid-way as often as the receiver.
   const child = spawn(process.execPath, [
-    BIN, 'serve', '--data', dir, '--port', '0', '--log-level', 'info', '--segment-bytes', '65536',
+    BIN, 'serve', '--data', dir, '--port', '0', '--api-port', '0', '--log-level', 'info', '--segment-bytes', '65536',
     '--pepper-file', join(dir, '..', `${basename(dir)}.pepper`), '--pipeline', join(dir, '..', `${basename(dir)}.pipeline.json`),
   ], { stdio: ['ignore', 'pipe', 'pipe'] })
   return new Promise((resolve, reject) => {

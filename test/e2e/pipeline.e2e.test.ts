@@ -47,7 +47,7 @@ async function until<T> (what: string, f: () => T | undefined, ms = 15_000): Pro
 let server: { child: ChildProcess, port: number, exited: Promise<number | null> }
 
 function startServe (args: string[]): Promise<typeof server> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--data', dir, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DC09_PEPPER_FILE: '' } })
+  const child = spawn(process.execPath, [BIN, 'serve', '--data', dir, '--port', '0', '--api-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DC09_PEPPER_FILE: '' } })
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
   child.stderr!.on('data', (c: Buffer) => printed.push(c.toString()))
   return new Promise((resolve, reject) => {
@@ -89,7 +89,7 @@ afterAll(async () => {
 
 describe('the pepper', () => {
   it('serve refuses to start without one (outside demo mode), and says how to make one', () => {
-    const r = spawnSync(process.execPath, [BIN, 'serve', '--data', join(root, 'nopepper'), '--port', '0'], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, DC09_PEPPER_FILE: '' } })
+    const r = spawnSync(process.execPath, [BIN, 'serve', '--data', join(root, 'nopepper'), '--port', '0', '--api-port', '0'], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, DC09_PEPPER_FILE: '' } })
     expect(r.status).toBe(1)
     expect(r.stderr).toContain('a pepper is needed')
     expect(r.stderr).toContain('/dev/urandom')
@@ -139,7 +139,7 @@ describe('users and codes', () => {
   it('refuses to start with a pepper other than the one the codes were enrolled with', () => {
     const other = join(root, 'other-pepper')
     writeFileSync(other, randomBytes(32))
-    const r = spawnSync(process.execPath, [BIN, 'serve', '--data', dir, '--port', '0', '--pepper-file', other], { encoding: 'utf8', timeout: 20_000 })
+    const r = spawnSync(process.execPath, [BIN, 'serve', '--data', dir, '--port', '0', '--api-port', '0', '--pepper-file', other], { encoding: 'utf8', timeout: 20_000 })
     expect(r.status).toBe(1)
     expect(r.stderr).toContain('not the one the codes in this data directory were enrolled with')
     expect(dc09(['verify', '--data', dir, '--account', '1001', '--pepper-file', other], CODES.alice).code).toBe(2)
