@@ -177,6 +177,8 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
     requestTimeout: 30_000,
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
+    // Exactly the routes of the table: no HEAD twins that the table (and its tests) would not know of.
+    exposeHeadRoutes: false,
     // Unknown fields are refused (not silently dropped) and types are not coerced: "5" is not 5.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
   })
