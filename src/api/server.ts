@@ -43,6 +43,9 @@ export interface ApiOptions {
   readonly bulkReadPerMinute: number
   /** How long resolving a case waits for the pipeline to close it before answering 202. */
   readonly resolveWaitMs: number
+  /** Recent events kept in memory for GET .../events: per account, and in all. */
+  readonly recentPerAccount: number
+  readonly recentTotal: number
 }
 
 export const defaultApiOptions: ApiOptions = Object.freeze({
@@ -52,6 +55,8 @@ export const defaultApiOptions: ApiOptions = Object.freeze({
   pageSize: 100,
   bulkReadPerMinute: 100,
   resolveWaitMs: 3000,
+  recentPerAccount: 50,
+  recentTotal: 50_000,
 })
 
 const API_BOUNDS: Readonly<Record<keyof ApiOptions, readonly [number, number]>> = {
@@ -61,6 +66,8 @@ const API_BOUNDS: Readonly<Record<keyof ApiOptions, readonly [number, number]>> 
   pageSize: [1, 999],
   bulkReadPerMinute: [1, 1_000_000],
   resolveWaitMs: [0, 60_000],
+  recentPerAccount: [1, 1000],
+  recentTotal: [1, 10_000_000],
 }
 
 /** Checks the `api` object of a limits file: known names, whole numbers within bounds. */

@@ -19,7 +19,7 @@ import { tapJournal, type Journal } from '../../journal/journal.js'
 import { AccessStore } from '../../api/access.js'
 import { Metrics } from '../../api/metrics.js'
 import { RecentEvents } from '../../api/recent.js'
-import { startApi, type ApiOptions, type RunningApi } from '../../api/server.js'
+import { defaultApiOptions, startApi, type ApiOptions, type RunningApi } from '../../api/server.js'
 
 export interface ServeOptions extends ListenOptions {
   readonly data: string
@@ -95,7 +95,8 @@ export async function serve (o: ServeOptions): Promise<void> {
   const access = new AccessStore(o.data)
   const metrics = new Metrics()
   // The HTTP interface shows each account's recent events from memory (the journal is in time order).
-  const recent = o.api === undefined ? undefined : new RecentEvents({ perAccount: 100, total: 200_000 })
+  const recentLimits = { ...defaultApiOptions, ...o.api?.options }
+  const recent = o.api === undefined ? undefined : new RecentEvents({ perAccount: recentLimits.recentPerAccount, total: recentLimits.recentTotal })
   if (recent !== undefined) await recent.fill(journal.readBackwards())
   let runner: PipelineRunner
   try {
