@@ -435,3 +435,26 @@ describe('cases: options', () => {
     expect(new Harness({ keepClosedDays: 0 }).stage.name).toBe('cases')
   })
 })
+
+describe('cases: resolved by an operator', () => {
+  const resolve = (account: string, caseId: number, at: number, stage = 'api'): DerivedRecord =>
+    ({ type: 'derived', receivedAt: at, kind: 'case-resolve', account, stage, causedBy: 0, n: 0, data: { caseId, by: 'operator:0123456789ab', note: 'police sent' } })
+
+  it('closes the open case named, as resolved by the operator, and stops its escalation', async () => {
+    const { h, caseId } = await withOpenCase()
+    const { emit } = await h.run(resolve('1234', caseId, T0 + MINUTE))
+    expect(emit).toEqual([{ kind: 'case-resolved', account: '1234', causedBy: expect.any(Number), data: { caseId, by: 'operator:0123456789ab' } }])
+    expect(h.case(caseId)).toMatchObject({ state: 'resolved', closedBy: 'operator:0123456789ab', closedAt: T0 + MINUTE })
+    expect(h.timers.has(`esc:${caseId}`)).toBe(false)
+  })
+
+  it('ignores a resolution of another case, of another account, of a closed case, or not from the API', async () => {
+    const { h, caseId } = await withOpenCase()
+    for (const r of [resolve('1234', caseId + 99, T0 + 1), resolve('5678', caseId, T0 + 2), resolve('1234', caseId, T0 + 3, 'verify')]) {
+      expect((await h.run(r)).emit).toEqual([])
+    }
+    expect(h.case(caseId).state).toBe('open')
+    await h.run(resolve('1234', caseId, T0 + 4))
+    expect((await h.run(resolve('1234', caseId, T0 + 5))).emit).toEqual([])
+  })
+})
