@@ -159,6 +159,7 @@ export class SqliteAccountStore implements AccountStore {
     this.#db.pragma('busy_timeout = 5000')
     this.#db.pragma('synchronous = FULL')
     this.#db.exec(SCHEMA)
+    this.#db.function('dc09_fold', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : null))
     const have = new Set((this.#db.prepare('PRAGMA table_info(accounts)').all() as Array<{ name: string }>).map((c) => c.name))
     for (const [name, type] of ADDED_COLUMNS) {
       if (have.has(name)) continue
@@ -201,9 +202,9 @@ export class SqliteAccountStore implements AccountStore {
     if (opts.tenant !== undefined) { where.push('tenant = ?'); args.push(opts.tenant) }
     if (opts.after !== undefined) { where.push('account > ?'); args.push(opts.after.toUpperCase()) }
     if (opts.search !== undefined) {
-      const like = '%' + opts.search.replace(/[\\%_]/g, (c) => '\\' + c) + '%'
-      where.push("(account LIKE ? ESCAPE '\\' OR site_name LIKE ? ESCAPE '\\')")
-      args.push(like, like)
+      // Case folded in JavaScript, as the memory store does: SQLite's LIKE folds ASCII only.
+      where.push('(instr(account, ?) > 0 OR instr(dc09_fold(site_name), ?) > 0)')
+      args.push(opts.search.toUpperCase(), opts.search.toLowerCase())
     }
     const limit = Math.max(1, Math.min(opts.limit ?? 1000, 10_000))
     const rows = this.#db.prepare(`SELECT * FROM accounts ${where.length > 0 ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY account LIMIT ${limit}`).all(...args) as Row[]

@@ -182,9 +182,10 @@ export class AccessStore {
   addTenant (tenant: string, name: string | undefined): AccessResult<Tenant> {
     if (!TENANT_RE.test(tenant)) return fail(AccessError.INVALID, 'tenant must be 1 to 64 letters, digits, dots, dashes or underscores')
     if (name !== undefined && (name.length === 0 || name.length > 200 || /[\u0000-\u001f\u007f]/.test(name))) return fail(AccessError.INVALID, 'a name is 1 to 200 printable characters')
-    const r = this.#db.prepare('INSERT INTO tenants (tenant, name, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(tenant, name ?? null, this.#now())
+    const createdAt = this.#now()
+    const r = this.#db.prepare('INSERT INTO tenants (tenant, name, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(tenant, name ?? null, createdAt)
     if (r.changes === 0) return fail(AccessError.EXISTS, `tenant ${tenant} exists`)
-    return { ok: true, value: { tenant, name: name ?? null, createdAt: this.#now() } }
+    return { ok: true, value: { tenant, name: name ?? null, createdAt } }
   }
 
   close (): void {

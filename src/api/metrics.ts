@@ -72,7 +72,7 @@ export class Metrics {
       registers,
     })
     this.requests = new Counter({ name: 'dc09_api_requests_total', help: 'HTTP interface requests, by method, route pattern and status', labelNames: ['method', 'route', 'status'], registers })
-    this.securityEvents = new Counter({ name: 'dc09_api_security_events_total', help: 'security events the HTTP interface raised (bulk reads)', labelNames: ['reason'], registers })
+    this.securityEvents = new Counter({ name: 'dc09_api_security_events_total', help: 'security events the HTTP interface raised (bulk reads, code probing)', labelNames: ['reason'], registers })
   }
 
   /** Where scrape-time values come from (set once the receiver and pipeline run). */

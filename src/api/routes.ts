@@ -81,7 +81,7 @@ export function visibleAccount (c: ApiContext): Account | undefined {
   const number = c.params.account!.toUpperCase()
   c.audit.account = number
   const a = c.deps.accounts.get(number)
-  c.countReads(1)
+  c.countReads([number])
   if (a === undefined) return undefined
   if (c.who.role === 'installer' && a.tenant !== c.who.tenant) return undefined
   return a
@@ -112,10 +112,11 @@ function allCases (c: ApiContext): Case[] {
   return c.deps.pipeline.store.read<Case>('cases', 'case:').map(([, v]) => v)
 }
 
-function caseOf (c: ApiContext, account: string): Case | undefined {
+/** The case in the path, if it is this account's (since the account was made: not a previous holder's of the number). */
+function caseOf (c: ApiContext, a: Account): Case | undefined {
   const id = Number(c.params.id)
   const found = c.deps.pipeline.store.readOne<Case>('cases', `case:${String(id).padStart(16, '0')}`)
-  return found !== undefined && found.account === account ? found : undefined
+  return found !== undefined && found.account === a.account && found.openedAt >= Date.parse(a.createdAt) ? found : undefined
 }
 
 async function journal (c: ApiContext, r: Omit<DerivedRecord, 'type' | 'receivedAt' | 'causedBy' | 'n' | 'stage'>): Promise<number | Answer> {
@@ -164,7 +165,7 @@ export const ROUTES: readonly RouteDef[] = [
         tenant = c.who.tenant ?? '\u0000'
       }
       const items = c.deps.accounts.list({ tenant, after: c.query.after, limit, search: c.query.q })
-      c.countReads(items.length)
+      c.countReads(items.map((a) => a.account))
       c.audit.detail = `${items.length} account(s)`
       return ok({ items: items.map((a) => accountView(a, c.who.role)), next: items.length === limit ? items.at(-1)!.account : null })
     },
@@ -181,7 +182,7 @@ export const ROUTES: readonly RouteDef[] = [
       const r = c.deps.accounts.add(input)
       if (!r.ok) {
         // Probing numbers is how enumeration looks: a taken number counts as a read.
-        if (r.code === 'DC09_ERR_ACCOUNT_EXISTS') c.countReads(1)
+        if (r.code === 'DC09_ERR_ACCOUNT_EXISTS') c.countReads([body.account.toUpperCase()])
         return accountFailure(r)
       }
       return ok(accountView(r.value, c.who.role), 201)
@@ -288,7 +289,9 @@ export const ROUTES: readonly RouteDef[] = [
       const user = Number(c.params.user)
       c.audit.user = user
       if (!c.deps.verifier.isUser(a.account, user)) return notFound()
+      if (!c.mayTryCodes()) return { status: 429, body: { error: 'rate-limited', message: 'too many codes were refused as already in use; this token may set codes again later' } }
       const r = await c.deps.verifier.setCode(a.account, user, (c.body as { code: string }).code, which === 'duress-code', c.actor)
+      if (!r.ok && r.code === 'DC09_ERR_CODE_TAKEN') c.codeConflict()
       return r.ok ? noContent() : userFailure(r)
     },
   })),
@@ -301,7 +304,10 @@ export const ROUTES: readonly RouteDef[] = [
       const a = visibleAccount(c)
       if (a === undefined) return notFound()
       const limit = limitOf(c)
-      const items = c.deps.recent.list(a.account, limit, c.query.before === undefined ? undefined : Number(c.query.before), c.who.role === 'installer' ? installerMaySee : undefined)
+      // Only since the account was made: a number reused after a removal does not show the last owner's events.
+      const since = a.createdAt
+      const installer = c.who.role === 'installer'
+      const items = c.deps.recent.list(a.account, limit, c.query.before === undefined ? undefined : Number(c.query.before), (e) => e.receivedAt >= since && (!installer || installerMaySee(e)))
       return ok({ items, next: items.length === limit ? items.at(-1)!.id : null })
     },
   },
@@ -311,7 +317,9 @@ export const ROUTES: readonly RouteDef[] = [
     handler: (c) => {
       const a = visibleAccount(c)
       if (a === undefined) return notFound()
-      const s = c.deps.pipeline.store.readOne<{ lastSeen: number, failed: boolean, notBefore?: number }>('supervision', a.account)
+      const kept = c.deps.pipeline.store.readOne<{ lastSeen: number, failed: boolean, notBefore?: number }>('supervision', a.account)
+      // State from before the account was made belongs to a previous holder of the number.
+      const s = kept !== undefined && kept.lastSeen >= Date.parse(a.createdAt) ? kept : undefined
       return ok({
         account: a.account,
         supervisionSeconds: a.supervisionSeconds ?? null,
@@ -346,7 +354,8 @@ export const ROUTES: readonly RouteDef[] = [
       const limit = limitOf(c)
       const after = Number(c.query.after ?? 0)
       const state = c.query.state ?? 'all'
-      const items = allCases(c).filter((k) => k.account === a.account && k.id > after && (state === 'all' || (state === 'open') === (k.state === 'open'))).slice(0, limit)
+      const since = Date.parse(a.createdAt)
+      const items = allCases(c).filter((k) => k.account === a.account && k.openedAt >= since && k.id > after && (state === 'all' || (state === 'open') === (k.state === 'open'))).slice(0, limit)
       return ok({ items: items.map(caseView), next: items.length === limit ? items.at(-1)!.id : null })
     },
   },
@@ -355,7 +364,7 @@ export const ROUTES: readonly RouteDef[] = [
     schema: { params: params(accountParam, caseParam) },
     handler: (c) => {
       const a = visibleAccount(c)
-      const k = a === undefined ? undefined : caseOf(c, a.account)
+      const k = a === undefined ? undefined : caseOf(c, a)
       return k === undefined ? notFound() : ok(caseView(k))
     },
   },
@@ -364,16 +373,23 @@ export const ROUTES: readonly RouteDef[] = [
     schema: { params: params(accountParam, caseParam), body: resolveBody },
     handler: async (c) => {
       const a = visibleAccount(c)
-      const k = a === undefined ? undefined : caseOf(c, a.account)
-      if (k === undefined) return notFound()
-      if (k.state !== 'open') return conflict()
-      const note = (c.body as { note?: string } | undefined)?.note
-      // The cases stage owns cases: the request is journaled, and the stage closes the case.
-      const id = await journal(c, { kind: 'case-resolve', account: k.account, data: { caseId: k.id, by: c.actor, ...(note === undefined ? {} : { note }) } })
-      if (typeof id !== 'number') return id
-      const done = await c.waitForPipeline(id)
-      const now = caseOf(c, k.account)!
-      return done ? ok(caseView(now)) : ok({ ...caseView(now), state: 'resolving' }, 202)
+      const k = a === undefined ? undefined : caseOf(c, a)
+      if (a === undefined || k === undefined) return notFound()
+      // One resolution of a case at a time: of two at once, the second is a conflict.
+      if (k.state !== 'open' || c.resolving.has(k.id)) return conflict()
+      c.resolving.add(k.id)
+      try {
+        const note = (c.body as { note?: string } | undefined)?.note
+        // The cases stage owns cases: the request is journaled, and the stage closes the case.
+        const id = await journal(c, { kind: 'case-resolve', account: k.account, data: { caseId: k.id, by: c.actor, ...(note === undefined ? {} : { note }) } })
+        if (typeof id !== 'number') return id
+        const done = await c.waitForPipeline(id)
+        const now = caseOf(c, a)!
+        if (done && (now.state !== 'resolved' || now.closedBy !== c.actor)) return conflict()
+        return done ? ok(caseView(now)) : ok({ ...caseView(now), state: 'resolving' }, 202)
+      } finally {
+        c.resolving.delete(k.id)
+      }
     },
   },
   {

@@ -43,6 +43,8 @@ export interface ApiOptions {
   readonly bulkReadPerMinute: number
   /** How long resolving a case waits for the pipeline to close it before answering 202. */
   readonly resolveWaitMs: number
+  /** Codes a token may have refused as already in use on an account, per hour (each tells that a code is in use). */
+  readonly codeConflictsPerHour: number
   /** Recent events kept in memory for GET .../events: per account, and in all. */
   readonly recentPerAccount: number
   readonly recentTotal: number
@@ -55,6 +57,7 @@ export const defaultApiOptions: ApiOptions = Object.freeze({
   pageSize: 100,
   bulkReadPerMinute: 100,
   resolveWaitMs: 3000,
+  codeConflictsPerHour: 5,
   recentPerAccount: 50,
   recentTotal: 50_000,
 })
@@ -66,6 +69,7 @@ const API_BOUNDS: Readonly<Record<keyof ApiOptions, readonly [number, number]>> 
   pageSize: [1, 999],
   bulkReadPerMinute: [1, 1_000_000],
   resolveWaitMs: [0, 60_000],
+  codeConflictsPerHour: [1, 1000],
   recentPerAccount: [1, 1000],
   recentTotal: [1, 10_000_000],
 }
@@ -104,9 +108,15 @@ export interface ApiContext {
   /** What the audit row says beyond who, what, when, where and the status. */
   readonly audit: { account?: string | null, user?: number | null, detail?: string | null, outcome?: string }
   /** Counts accounts an installer read (found or not) toward the bulk-read alarm. */
-  countReads (n: number): void
+  countReads (accounts: readonly string[]): void
+  /** Whether this token may set codes now (not after too many conflicts this hour). */
+  mayTryCodes (): boolean
+  /** Counts a code refused because another user of the account has it. */
+  codeConflict (): void
   now (): number
   openapi (): Record<string, unknown>
+  /** Cases being resolved right now (one resolution of a case at a time). */
+  readonly resolving: Set<number>
   /** Resolves true once the pipeline has run the journal up to this id (false after resolveWaitMs). */
   waitForPipeline (id: number): Promise<boolean>
 }
@@ -134,21 +144,58 @@ class RateLimiter {
   }
 }
 
-/** Accounts each installer token read in the current minute; crossing the limit raises one event per minute. */
+/**
+ * Distinct accounts each installer token read in the current minute (found or not): crossing the
+ * limit raises one event per minute. Polling one account again and again is not a bulk read.
+ * Bounded: a window stops collecting once it has raised.
+ */
 class BulkReads {
-  readonly #windows = new Map<string, { start: number, n: number, raised: boolean }>()
+  readonly #windows = new Map<string, { start: number, accounts: Set<string>, raised: boolean }>()
   constructor (readonly perMinute: number) {}
 
-  add (key: string, n: number, now: number): number | undefined {
+  add (key: string, accounts: readonly string[], now: number): number | undefined {
     let w = this.#windows.get(key)
     if (w === undefined || now - w.start >= 60_000) {
-      w = { start: now, n: 0, raised: false }
+      w = { start: now, accounts: new Set(), raised: false }
       this.#windows.set(key, w)
     }
-    w.n += n
-    if (w.n <= this.perMinute || w.raised) return undefined
+    if (w.raised) return undefined
+    for (const a of accounts) w.accounts.add(a)
+    if (w.accounts.size <= this.perMinute) return undefined
     w.raised = true
-    return w.n
+    const n = w.accounts.size
+    w.accounts.clear()
+    return n
+  }
+}
+
+/**
+ * Codes refused because another user of the account has them, per token per hour. Each such
+ * answer says "this code is in use here", so past a few the token may set no more codes for the
+ * hour and a security event is raised: that is how guessing a keyholder's code this way looks.
+ */
+class CodeConflicts {
+  readonly #windows = new Map<string, { start: number, n: number }>()
+  constructor (readonly perHour: number) {}
+
+  #window (key: string, now: number): { start: number, n: number } {
+    let w = this.#windows.get(key)
+    if (w === undefined || now - w.start >= 3_600_000) {
+      w = { start: now, n: 0 }
+      this.#windows.set(key, w)
+    }
+    return w
+  }
+
+  blocked (key: string, now: number): boolean {
+    return this.#window(key, now).n >= this.perHour
+  }
+
+  /** Counts one; true when this one reached the limit. */
+  add (key: string, now: number): boolean {
+    const w = this.#window(key, now)
+    w.n++
+    return w.n === this.perHour
   }
 }
 
@@ -175,6 +222,8 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
   const clock = deps.clock ?? Date.now
   const rate = new RateLimiter(opts.rateBurst, opts.ratePerSecond)
   const bulk = new BulkReads(opts.bulkReadPerMinute)
+  const conflicts = new CodeConflicts(opts.codeConflictsPerHour)
+  const resolving = new Set<number>()
   let description: Record<string, unknown> | undefined
   const app = Fastify({
     logger: false,
@@ -189,6 +238,8 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
     // Unknown fields are refused (not silently dropped) and types are not coerced: "5" is not 5.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
   })
+  // JSON only: fastify would otherwise take text/plain bodies as strings.
+  app.removeContentTypeParser('text/plain')
   app.decorateRequest('who', null)
   app.decorateRequest('audit', null)
 
@@ -277,14 +328,19 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
           query: (req.query ?? {}) as Record<string, string>,
           body: req.body,
           audit,
-          countReads: (n) => {
-            if (who.role !== 'installer' || n === 0) return
-            const total = bulk.add(who.id, n, clock())
-            if (total !== undefined) raiseBulkRead(deps, who, total, req.ip, clock())
+          countReads: (accounts) => {
+            if (who.role !== 'installer' || accounts.length === 0) return
+            const total = bulk.add(who.id, accounts, clock())
+            if (total !== undefined) raise(deps, who, req.ip, clock(), 'bulk-read', { accountsInMinute: total }, `${total} account(s) in a minute`)
+          },
+          mayTryCodes: () => !conflicts.blocked(who.id, clock()),
+          codeConflict: () => {
+            if (conflicts.add(who.id, clock())) raise(deps, who, req.ip, clock(), 'code-probe', { conflictsInHour: opts.codeConflictsPerHour }, `${opts.codeConflictsPerHour} code(s) refused as in use within an hour; code setting stopped for the hour`)
           },
           now: clock,
           openapi: () => (description ??= openapi(routes)),
           waitForPipeline,
+          resolving,
         }
         const answer = await def.handler(c)
         reply.code(answer.status)
@@ -297,18 +353,18 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
   return app
 }
 
-/** An installer reading accounts in bulk: journaled as a security event, logged, counted. */
-function raiseBulkRead (deps: ApiDeps, who: TokenInfo, count: number, source: string, now: number): void {
+/** A security event (bulk reads, code probing): journaled, logged, counted and audited. */
+function raise (deps: ApiDeps, who: TokenInfo, source: string, now: number, reason: string, data: Record<string, unknown>, detail: string): void {
   const record: DerivedRecord = {
     type: 'derived', receivedAt: now, kind: 'security', account: '', stage: 'api', causedBy: 0, n: 0,
-    data: { reason: 'bulk-read', token: who.id, tenant: who.tenant, accountsInMinute: count, source },
+    data: { reason, token: who.id, role: who.role, tenant: who.tenant, ...data, source },
   }
-  deps.metrics.securityEvents.inc({ reason: 'bulk-read' })
-  deps.log.warn({ security: true, token: who.id, tenant: who.tenant, accountsInMinute: count, source }, 'api: an installer token is reading accounts in bulk')
+  deps.metrics.securityEvents.inc({ reason })
+  deps.log.warn({ security: true, reason, token: who.id, tenant: who.tenant, ...data, source }, 'api: security event')
   deps.journal.append(record).catch((err: unknown) => {
     deps.log.error({ err: (err as Error).message }, 'api: could not journal a security event')
   })
-  deps.verifier.audit(`${who.role}:${who.id}`, 'api:bulk-read', null, 'alarm', null, `${count} account(s) in a minute`, source)
+  deps.verifier.audit(`${who.role}:${who.id}`, `api:${reason}`, null, 'alarm', null, detail, source)
 }
 
 export interface RunningApi {

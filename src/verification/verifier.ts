@@ -379,10 +379,20 @@ export class Verifier {
       const cLocked = cFailures >= lim.callerMaxFailures && failed === 1 ? now + lim.callerLockMs : callerLimit.locked_until
       this.#putLimit.run(`a:${acct}`, aFailures >= lim.maxFailures ? 0 : aFailures, aLocked, now)
       this.#putLimit.run(`c:${caller}`, cFailures >= lim.callerMaxFailures ? 0 : cFailures, cLocked, cFresh ? now : callerLimit.since)
-      this.#audit.run(new Date(now).toISOString(), caller, 'verify', acct, duress ? 'duress' : outcome, outcome === 'valid' || duress ? m.user : null, duress && outcome === 'locked' ? 'answered locked' : null, source ?? null)
       return { outcome, lockedUntil }
     }).immediate()
-    await record({ kind: duress ? 'duress' : 'verification', account: acct, data: { outcome, user: outcome === 'valid' || duress ? m.user : null, caller } })
+    // The audit row says what the caller was told, so it is written once the event is journaled:
+    // an attempt whose event could not be journaled was not answered, and says so.
+    const audited = (result: string, detail: string | null): void => {
+      this.#audit.run(new Date(now).toISOString(), caller, 'verify', acct, result, outcome === 'valid' || duress ? m.user : null, detail, source ?? null)
+    }
+    try {
+      await record({ kind: duress ? 'duress' : 'verification', account: acct, data: { outcome, user: outcome === 'valid' || duress ? m.user : null, caller } })
+    } catch (err) {
+      audited('unanswered', 'the event could not be journaled')
+      throw err
+    }
+    audited(duress ? 'duress' : outcome, duress && outcome === 'locked' ? 'answered locked' : null)
     if (outcome === 'valid') return { result: 'valid', account: acct, user: m.user }
     if (outcome === 'locked') return { result: 'locked', account: acct, lockedUntil: new Date(lockedUntil).toISOString() }
     return { result: 'invalid', account: acct }

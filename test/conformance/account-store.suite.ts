@@ -95,5 +95,121 @@ export function accountStoreSuite (name: string, open: () => { store: AccountSto
       expect(s.list({ limit: 10, after: first.at(-1)!.account })[0]!.account).toBe('110')
       expect(s.list({ tenant: 'odd' }).length).toBe(15)
     }))
+
+    it('stores and returns site, keyholders (sorted by order) and the VIP marker', withStore((s) => {
+      const r = s.add({
+        account: 'S100',
+        siteName: 'Green Bakery',
+        siteAddress: 'Gedimino pr. 1, Vilnius',
+        keyholders: [
+          { name: 'Cid', phone: '+370 600 00003', order: 3 },
+          { name: 'Ann', phone: '+370 600 00001', order: 1 },
+          { name: 'Bob', phone: '8 (600) 00002', order: 2 },
+        ],
+        vip: true,
+      })
+      expect(r.ok).toBe(true)
+      const want = {
+        siteName: 'Green Bakery',
+        siteAddress: 'Gedimino pr. 1, Vilnius',
+        keyholders: [
+          { name: 'Ann', phone: '+370 600 00001', order: 1 },
+          { name: 'Bob', phone: '8 (600) 00002', order: 2 },
+          { name: 'Cid', phone: '+370 600 00003', order: 3 },
+        ],
+        vip: true,
+      }
+      expect(r).toMatchObject({ ok: true, value: want })
+      expect(s.get('S100')).toMatchObject(want)
+      expect(s.list()[0]).toMatchObject(want)
+      expect(s.receiverAccount('S100')?.account).toMatchObject(want)
+      // Defaults: no site, no keyholders, not a VIP.
+      expect(s.add({ account: 'S200' })).toMatchObject({ ok: true, value: { siteName: undefined, siteAddress: undefined, keyholders: [], vip: false } })
+    }))
+
+    it('changes the new fields by patch, keeps them when not named, and clears them with null', withStore((s) => {
+      s.add({ account: 'S100', siteName: 'Old', siteAddress: 'Addr', keyholders: [{ name: 'Ann', phone: '+370 600 00001', order: 1 }], vip: true })
+      expect(s.update('S100', { windowAhead: 30 })).toMatchObject({ ok: true, value: { siteName: 'Old', siteAddress: 'Addr', vip: true, keyholders: [{ name: 'Ann' }] } })
+      expect(s.update('S100', { siteName: 'New', keyholders: [{ name: 'Bob', phone: '+370 600 00002', order: 5 }, { name: 'Ann', phone: '+370 600 00001', order: 4 }] }))
+        .toMatchObject({ ok: true, value: { siteName: 'New', keyholders: [{ name: 'Ann', order: 4 }, { name: 'Bob', order: 5 }] } })
+      expect(s.update('S100', { siteName: null, siteAddress: null, keyholders: null, vip: false }))
+        .toMatchObject({ ok: true, value: { siteName: undefined, siteAddress: undefined, keyholders: [], vip: false } })
+      expect(s.get('S100')).toMatchObject({ siteName: undefined, siteAddress: undefined, keyholders: [], vip: false })
+      expect(s.update('S100', { keyholders: [] })).toMatchObject({ ok: true, value: { keyholders: [] } })
+    }))
+
+    it('refuses bad site and keyholder input, naming the field', withStore((s) => {
+      const kh = (i: number, extra: Record<string, unknown> = {}) => ({ name: `Person ${i}`, phone: `+370 600 ${String(i).padStart(5, '0')}`, order: i, ...extra })
+      const cases: Array<[Record<string, unknown>, RegExp]> = [
+        [{ keyholders: Array.from({ length: 21 }, (_, i) => kh(i + 1)) }, /at most 20 keyholders/],
+        [{ keyholders: [kh(1, { phone: 'call me' })] }, /keyholders\[0\]\.phone/],
+        [{ keyholders: [kh(1, { phone: '12' })] }, /keyholders\[0\]\.phone/],
+        [{ keyholders: [kh(1), kh(2, { order: 1 })] }, /keyholders\[1\]\.order/],
+        [{ keyholders: [kh(1, { order: 0 })] }, /keyholders\[0\]\.order/],
+        [{ keyholders: [kh(1, { order: 1.5 })] }, /keyholders\[0\]\.order/],
+        [{ keyholders: [kh(1, { email: 'a@b.c' })] }, /keyholders\[0\]: unknown field "email"/],
+        [{ keyholders: [kh(1, { name: 'Ann\u0007' })] }, /keyholders\[0\]\.name/],
+        [{ keyholders: [kh(1, { name: '' })] }, /keyholders\[0\]\.name/],
+        [{ keyholders: ['Ann'] }, /keyholders\[0\]/],
+        [{ keyholders: 'Ann' }, /keyholders/],
+        [{ siteName: 'Home\u0000' }, /siteName/],
+        [{ siteName: 'Home\nOffice' }, /siteName/],
+        [{ siteName: 'Home\u007f' }, /siteName/],
+        [{ siteName: ' padded' }, /siteName/],
+        [{ siteName: '' }, /siteName/],
+        [{ siteName: 'x'.repeat(201) }, /siteName/],
+        [{ siteAddress: 'Main St\t1' }, /siteAddress/],
+        [{ siteAddress: 'x'.repeat(501) }, /siteAddress/],
+        [{ vip: 'yes' }, /vip/],
+      ]
+      for (const [fields, re] of cases) {
+        const r = s.add({ account: 'S300', ...fields } as never)
+        expect(r.ok, JSON.stringify(fields)).toBe(false)
+        if (!r.ok) {
+          expect(r.code).toBe('DC09_ERR_ACCOUNT_INVALID')
+          expect(r.reason, JSON.stringify(fields)).toMatch(re)
+        }
+      }
+      expect(s.count()).toBe(0)
+      // The same rules for a patch; the account is left as it was.
+      s.add({ account: 'S300', siteName: 'Kept' })
+      for (const [fields, re] of cases) {
+        const r = s.update('S300', fields as never)
+        expect(r.ok, JSON.stringify(fields)).toBe(false)
+        if (!r.ok) expect(r.reason).toMatch(re)
+      }
+      expect(s.get('S300')).toMatchObject({ siteName: 'Kept', keyholders: [], vip: false })
+      // Exactly 20 keyholders, and the longest texts, are fine.
+      expect(s.update('S300', { keyholders: Array.from({ length: 20 }, (_, i) => kh(i + 1)), siteName: 'x'.repeat(200), siteAddress: 'y'.repeat(500) }).ok).toBe(true)
+    }))
+
+    it('searches account numbers and site names, case-insensitively, with % and _ taken literally', withStore((s) => {
+      s.add({ account: 'AB100', siteName: 'Green Bakery' })
+      s.add({ account: 'CD200', siteName: 'Blue 100% Cotton' })
+      s.add({ account: 'EF300', siteName: 'snake_case Ltd' })
+      s.add({ account: 'GH400', siteName: 'snakeXcase Ltd' })
+      s.add({ account: 'IJ500' })
+      const find = (search: string) => s.list({ search }).map((a) => a.account)
+      expect(find('bakery')).toEqual(['AB100'])
+      expect(find('GREEN')).toEqual(['AB100'])
+      expect(find('ab1')).toEqual(['AB100'])
+      expect(find('100')).toEqual(['AB100', 'CD200'])
+      expect(find('%')).toEqual(['CD200'])
+      expect(find('0%')).toEqual(['CD200'])
+      expect(find('e_c')).toEqual(['EF300'])
+      expect(find('_')).toEqual(['EF300'])
+      expect(find('snake')).toEqual(['EF300', 'GH400'])
+      expect(find('\\')).toEqual([])
+      expect(find('nothing')).toEqual([])
+      // With paging and tenant filters together.
+      expect(s.list({ search: 'ltd', limit: 1 }).map((a) => a.account)).toEqual(['EF300'])
+      expect(s.list({ search: 'ltd', after: 'EF300' }).map((a) => a.account)).toEqual(['GH400'])
+    }))
+
+    it('searches site names case-insensitively beyond ASCII', withStore((s) => {
+      s.add({ account: 'LT100', siteName: 'Šiaulių Ūkis' })
+      expect(s.list({ search: 'šiaulių' }).map((a) => a.account)).toEqual(['LT100'])
+      expect(s.list({ search: 'ŪKIS' }).map((a) => a.account)).toEqual(['LT100'])
+    }))
   })
 }
