@@ -12,6 +12,11 @@ export interface ListOptions {
 
 export interface AccountStore {
   get (account: string): Account | undefined
+  /**
+   * The account if it belongs to this tenant. An account of another tenant is not even read: it
+   * costs what a missing one costs (tenant scoping that cannot be timed).
+   */
+  getInTenant (account: string, tenant: string): Account | undefined
   list (opts?: ListOptions): Account[]
   count (): number
   add (input: AccountInput): AccountResult<Account>

@@ -32,6 +32,11 @@ export class MemoryAccountStore implements AccountStore {
     return this.#rows.get(account.toUpperCase())?.resolved.account
   }
 
+  getInTenant (account: string, tenant: string): Account | undefined {
+    const e = this.#rows.get(account.toUpperCase())
+    return e !== undefined && e.row.tenant === tenant ? e.resolved.account : undefined
+  }
+
   list (opts: ListOptions = {}): Account[] {
     const limit = Math.max(1, Math.min(opts.limit ?? 1000, 10_000))
     const after = opts.after?.toUpperCase()

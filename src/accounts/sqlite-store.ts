@@ -140,6 +140,7 @@ export class SqliteAccountStore implements AccountStore {
   #changeSeq = 0
   readonly #stmt: {
     get: Database.Statement<[string], Row>
+    getInTenant: Database.Statement<[string, string], Row>
     insert: Database.Statement<[ReturnType<typeof params>]>
     update: Database.Statement<[ReturnType<typeof params>]>
     remove: Database.Statement<[string]>
@@ -176,6 +177,7 @@ export class SqliteAccountStore implements AccountStore {
     const vals = ':account, :receiver, :prefix, :key_text, :key_format, :encryption_required, :window_ahead, :window_behind, :check_plain_timestamp, :clock_offset, :time_zone, :charset, :supervision_seconds, :tenant, :site_name, :site_address, :keyholders, :vip'
     this.#stmt = {
       get: this.#db.prepare('SELECT * FROM accounts WHERE account = ?'),
+      getInTenant: this.#db.prepare('SELECT * FROM accounts WHERE account = ? AND tenant = ?'),
       insert: this.#db.prepare(`INSERT INTO accounts (${cols}, created_at, updated_at) VALUES (${vals}, :now, :now)`),
       update: this.#db.prepare(`UPDATE accounts SET ${cols.split(', ').slice(1).map((c) => `${c} = :${c}`).join(', ')}, updated_at = :now WHERE account = :account`),
       remove: this.#db.prepare('DELETE FROM accounts WHERE account = ?'),
@@ -193,6 +195,12 @@ export class SqliteAccountStore implements AccountStore {
 
   get (account: string): Account | undefined {
     const r = this.#row(account)
+    return r === undefined ? undefined : publicAccount(toAccountRow(r), r.created_at, r.updated_at)
+  }
+
+  getInTenant (account: string, tenant: string): Account | undefined {
+    // The tenant is in the query: a row of another tenant is never loaded or parsed.
+    const r = this.#stmt.getInTenant.get(account.toUpperCase(), tenant)
     return r === undefined ? undefined : publicAccount(toAccountRow(r), r.created_at, r.updated_at)
   }
 

@@ -45,6 +45,8 @@ export interface ApiOptions {
   readonly resolveWaitMs: number
   /** Codes a token may have refused as already in use on an account, per hour (each tells that a code is in use). */
   readonly codeConflictsPerHour: number
+  /** Codes a token may set on one account, per hour. */
+  readonly codeSetsPerAccountPerHour: number
   /** Recent events kept in memory for GET .../events: per account, and in all. */
   readonly recentPerAccount: number
   readonly recentTotal: number
@@ -58,6 +60,7 @@ export const defaultApiOptions: ApiOptions = Object.freeze({
   bulkReadPerMinute: 100,
   resolveWaitMs: 3000,
   codeConflictsPerHour: 5,
+  codeSetsPerAccountPerHour: 20,
   recentPerAccount: 50,
   recentTotal: 50_000,
 })
@@ -70,6 +73,7 @@ const API_BOUNDS: Readonly<Record<keyof ApiOptions, readonly [number, number]>> 
   bulkReadPerMinute: [1, 1_000_000],
   resolveWaitMs: [0, 60_000],
   codeConflictsPerHour: [1, 1000],
+  codeSetsPerAccountPerHour: [1, 10_000],
   recentPerAccount: [1, 1000],
   recentTotal: [1, 10_000_000],
 }
@@ -109,8 +113,8 @@ export interface ApiContext {
   readonly audit: { account?: string | null, user?: number | null, detail?: string | null, outcome?: string }
   /** Counts accounts an installer read (found or not) toward the bulk-read alarm. */
   countReads (accounts: readonly string[]): void
-  /** Whether this token may set codes now (not after too many conflicts this hour). */
-  mayTryCodes (): boolean
+  /** Whether this token may try a code on this account now (counts the attempt). */
+  mayTryCode (account: string): boolean
   /** Counts a code refused because another user of the account has it. */
   codeConflict (): void
   now (): number
@@ -170,32 +174,39 @@ class BulkReads {
 }
 
 /**
- * Codes refused because another user of the account has them, per token per hour. Each such
- * answer says "this code is in use here", so past a few the token may set no more codes for the
- * hour and a security event is raised: that is how guessing a keyholder's code this way looks.
+ * Setting codes, per token per hour. A code refused because another user of the account has it
+ * says "this code is in use here": the first such refusal raises a security event, and past a few
+ * the token may set no more codes for the hour. Attempts on one account are limited too, so
+ * guessing by trying codes that are accepted is slow as well. Bounded: expired windows are swept
+ * when the map grows.
  */
-class CodeConflicts {
+class CodeAttempts {
   readonly #windows = new Map<string, { start: number, n: number }>()
-  constructor (readonly perHour: number) {}
+  constructor (readonly conflictsPerHour: number, readonly perAccountPerHour: number) {}
 
   #window (key: string, now: number): { start: number, n: number } {
     let w = this.#windows.get(key)
     if (w === undefined || now - w.start >= 3_600_000) {
+      if (this.#windows.size >= 100_000) for (const [k, v] of this.#windows) if (now - v.start >= 3_600_000) this.#windows.delete(k)
       w = { start: now, n: 0 }
       this.#windows.set(key, w)
     }
     return w
   }
 
-  blocked (key: string, now: number): boolean {
-    return this.#window(key, now).n >= this.perHour
+  /** Whether this token may try a code on this account now; counts the attempt if so. */
+  attempt (token: string, account: string, now: number): boolean {
+    if (this.#window(`c:${token}`, now).n >= this.conflictsPerHour) return false
+    const a = this.#window(`a:${token}:${account}`, now)
+    if (a.n >= this.perAccountPerHour) return false
+    a.n++
+    return true
   }
 
-  /** Counts one; true when this one reached the limit. */
-  add (key: string, now: number): boolean {
-    const w = this.#window(key, now)
-    w.n++
-    return w.n === this.perHour
+  /** Counts a refusal as in use; the number of refusals this hour. */
+  conflict (token: string, now: number): number {
+    const w = this.#window(`c:${token}`, now)
+    return ++w.n
   }
 }
 
@@ -222,7 +233,7 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
   const clock = deps.clock ?? Date.now
   const rate = new RateLimiter(opts.rateBurst, opts.ratePerSecond)
   const bulk = new BulkReads(opts.bulkReadPerMinute)
-  const conflicts = new CodeConflicts(opts.codeConflictsPerHour)
+  const codes = new CodeAttempts(opts.codeConflictsPerHour, opts.codeSetsPerAccountPerHour)
   const resolving = new Set<number>()
   let description: Record<string, unknown> | undefined
   const app = Fastify({
@@ -333,9 +344,13 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
             const total = bulk.add(who.id, accounts, clock())
             if (total !== undefined) raise(deps, who, req.ip, clock(), 'bulk-read', { accountsInMinute: total }, `${total} account(s) in a minute`)
           },
-          mayTryCodes: () => !conflicts.blocked(who.id, clock()),
+          mayTryCode: (account) => codes.attempt(who.id, account, clock()),
           codeConflict: () => {
-            if (conflicts.add(who.id, clock())) raise(deps, who, req.ip, clock(), 'code-probe', { conflictsInHour: opts.codeConflictsPerHour }, `${opts.codeConflictsPerHour} code(s) refused as in use within an hour; code setting stopped for the hour`)
+            const n = codes.conflict(who.id, clock())
+            if (n === 1 || n === opts.codeConflictsPerHour) {
+              raise(deps, who, req.ip, clock(), 'code-probe', { conflictsInHour: n, blocked: n >= opts.codeConflictsPerHour },
+                n === 1 ? 'a code was refused as already in use on the account' : `${n} codes refused as in use within an hour; code setting stopped for the hour`)
+            }
           },
           now: clock,
           openapi: () => (description ??= openapi(routes)),

@@ -116,6 +116,42 @@ export class PipelineStore {
     return this.#prefix.all(stage, prefix, prefix + '\uffff').map((r) => [r.key, JSON.parse(r.value) as T])
   }
 
+  /**
+   * One page of a stage's state, read-only, in key order after `after`: up to `limit` entries
+   * whose JSON has each of `where`'s fields equal (or, for `!field`, unequal) to the value given,
+   * looking at no more than `window` keys. The work of a call is bounded however many entries
+   * there are; `next` is the key to go on after (undefined: nothing more).
+   */
+  page<T> (stage: string, prefix: string, after: string | undefined, limit: number, where: Readonly<Record<string, string>> = {}, window = 5000): { items: Array<[string, T]>, next: string | undefined } {
+    const conds: string[] = []
+    const args: string[] = []
+    for (const [field, value] of Object.entries(where)) {
+      const not = field.startsWith('!')
+      const name = not ? field.slice(1) : field
+      // Field names come from the code, never from a request; checked all the same.
+      if (!/^[a-zA-Z]+$/.test(name)) throw new Error(`bad field ${name}`)
+      conds.push(`json_extract(value, '$.${name}') ${not ? '<>' : '='} ?`)
+      args.push(value)
+    }
+    const from = after ?? prefix
+    const scan = 'SELECT key, value FROM stage_state WHERE stage = ? AND key > ? AND key < ? ORDER BY key LIMIT ?'
+    const rows = this.#db.prepare(`SELECT key, value FROM (${scan}) ${conds.length === 0 ? '' : 'WHERE ' + conds.join(' AND ')} ORDER BY key LIMIT ?`)
+      .all(stage, from, prefix + '\uffff', window, ...args, limit) as Array<{ key: string, value: string }>
+    const items = rows.map((r): [string, T] => [r.key, JSON.parse(r.value) as T])
+    let next: string | undefined
+    if (items.length === limit) next = items.at(-1)![0]
+    else {
+      const last = this.#db.prepare('SELECT key FROM stage_state WHERE stage = ? AND key > ? AND key < ? ORDER BY key LIMIT 1 OFFSET ?').get(stage, from, prefix + '\uffff', window - 1) as { key: string } | undefined
+      next = last?.key
+    }
+    return { items, next }
+  }
+
+  /** How many events and timers are in the dead-letter list. */
+  deadLetterCount (): number {
+    return (this.#db.prepare('SELECT count(*) AS n FROM dead_letter').get() as { n: number }).n
+  }
+
   /** One key of a stage's state, read-only, as committed. */
   readOne<T> (stage: string, key: string): T | undefined {
     const v = this.#get.get(stage, key)?.value

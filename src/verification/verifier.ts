@@ -331,10 +331,10 @@ export class Verifier {
     let n = 0
     this.#db.transaction(() => {
       this.#db.prepare('UPDATE users SET code_hash = NULL, duress_hash = NULL, updated_at = ?').run(this.#now())
-      const accounts = this.#db.prepare('SELECT account FROM code_slots WHERE account <> ?').all(DUMMY) as Array<{ account: string }>
-      const renew = this.#db.prepare('UPDATE code_slots SET salt = ?, n = ?, slots = ?, needs_new_codes = 1 WHERE account = ?')
-      for (const { account } of accounts) renew.run(randomBytes(16), this.#opts.scryptN, buildSlots([]), account)
-      n = accounts.length
+      // One statement, quick enough for the receiver's event loop with many accounts: new salts
+      // (SQLite's randomness: a salt must be unique, not secret) and one blob of dummies for every
+      // account (none holds a code to hide).
+      n = this.#db.prepare('UPDATE code_slots SET salt = randomblob(16), n = ?, slots = ?, needs_new_codes = 1 WHERE account <> ?').run(this.#opts.scryptN, buildSlots([]), DUMMY).changes
       // No hash is left that the pepper keyed: a new pepper may be adopted (the lost-pepper case).
       this.#db.prepare('DELETE FROM verify_meta WHERE key = ?').run('pepper_check')
     })()

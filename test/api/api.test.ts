@@ -527,10 +527,13 @@ describe('code probing', () => {
     // Each 409 tells the installer that user 2's candidate is someone's code on the account.
     for (let i = 0; i < 3; i++) expect((await h.request('PUT', '/v1/accounts/P100/users/2/code', inst, { code: CODE })).status).toBe(409)
     await tick()
+    // One event at the first refusal, one when the token is stopped.
     const events = (await derived(h, 'security')).filter((r) => r.data.reason === 'code-probe')
-    expect(events).toHaveLength(1)
-    expect(events[0]!.data).toMatchObject({ token: idOf(inst), tenant: 'probe' })
-    expect(h.verifier.auditTrail(1000).filter((r) => r.action === 'api:code-probe')).toHaveLength(1)
+    expect(events.map((e) => e.data)).toMatchObject([
+      { token: idOf(inst), tenant: 'probe', conflictsInHour: 1, blocked: false },
+      { token: idOf(inst), tenant: 'probe', conflictsInHour: 3, blocked: true },
+    ])
+    expect(h.verifier.auditTrail(1000).filter((r) => r.action === 'api:code-probe')).toHaveLength(2)
     // Now even a fresh code is refused, before any hashing, until the hour is over.
     const blocked = await h.request('PUT', '/v1/accounts/P100/users/2/code', inst, { code: '920417' })
     expect(blocked.status).toBe(429)
@@ -540,6 +543,27 @@ describe('code probing', () => {
     expectOk(await h.request('PUT', '/v1/accounts/P100/users/2/code', h.token('installer', 'probe'), { code: '920417' }), 204)
     now += 3_600_001
     expectOk(await h.request('PUT', '/v1/accounts/P100/users/2/duress-code', inst, { code: '317760' }), 204)
+  })
+
+  it('limits the codes one token may set on one account in an hour, accepted or not', async () => {
+    const h2 = await new Harness({ clock: () => now, api: { codeSetsPerAccountPerHour: 4, rateBurst: 10_000 } }).start()
+    try {
+      const admin = h2.token('admin')
+      for (const account of ['Q100', 'Q200']) {
+        expectOk(await h2.request('POST', '/v1/accounts', admin, { account, tenant: 'probe' }), 201)
+        expectOk(await h2.request('POST', `/v1/accounts/${account}/users`, admin, { user: 1 }), 201)
+      }
+      const inst = h2.token('installer', 'probe')
+      const codes = ['582039', '693140', '704251', '815362', '926473']
+      for (const code of codes.slice(0, 4)) expectOk(await h2.request('PUT', '/v1/accounts/Q100/users/1/code', inst, { code }), 204)
+      expect((await h2.request('PUT', '/v1/accounts/Q100/users/1/code', inst, { code: codes[4] })).status).toBe(429)
+      // Another account, or the next hour, is a new allowance.
+      expectOk(await h2.request('PUT', '/v1/accounts/Q200/users/1/code', inst, { code: codes[4] }), 204)
+      now += 3_600_001
+      expectOk(await h2.request('PUT', '/v1/accounts/Q100/users/1/code', inst, { code: codes[4] }), 204)
+    } finally {
+      await h2.close()
+    }
   })
 })
 
