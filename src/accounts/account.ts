@@ -104,7 +104,10 @@ const PHONE_RE = /^\+?[0-9][0-9 ()./-]{2,31}$/
 
 /** Printable text of at most `max` characters (no control characters: they end up on screens and in logs). */
 function text (v: unknown, max: number): boolean {
-  return typeof v === 'string' && v.length > 0 && v.length <= max && !/[\u0000-\u001f\u007f]/.test(v) && v.trim() === v
+  // No control or format characters (a right-to-left override or a zero-width space makes what
+  // an operator reads differ from what is stored), and no lone surrogates. The zero-width
+  // (non-)joiners stay: Persian and Indic names need them.
+  return typeof v === 'string' && v.length > 0 && v.length <= max && !/[\p{Cc}\p{Cs}]|(?![\u200C\u200D])\p{Cf}/u.test(v) && v.trim() === v
 }
 
 function keyholders (v: unknown): string | Keyholder[] {

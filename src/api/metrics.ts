@@ -75,6 +75,19 @@ export class Metrics {
     this.securityEvents = new Counter({ name: 'dc09_api_security_events_total', help: 'security events the HTTP interface raised (bulk reads, code probing)', labelNames: ['reason'], registers })
   }
 
+  #cached: { at: number, text: string } | undefined
+
+  /**
+   * The metrics text, made at most once a second: /metrics needs no token, so however often it is
+   * asked, the receiver's loop does the work of one scrape a second.
+   */
+  async scrape (now: number): Promise<string> {
+    if (this.#cached === undefined || now - this.#cached.at >= 1000 || now < this.#cached.at) {
+      this.#cached = { at: now, text: await this.registry.metrics() }
+    }
+    return this.#cached.text
+  }
+
   /** Where scrape-time values come from (set once the receiver and pipeline run). */
   setSources (s: MetricSources): void {
     this.#sources = s

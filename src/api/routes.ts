@@ -154,7 +154,7 @@ export const ROUTES: readonly RouteDef[] = [
   },
   {
     method: 'GET', path: '/metrics', roles: [], summary: 'Prometheus metrics (no account numbers or personal data in them)',
-    handler: async (c) => ({ status: 200, body: await c.deps.metrics.registry.metrics(), type: c.deps.metrics.registry.contentType }),
+    handler: async (c) => ({ status: 200, body: await c.deps.metrics.scrape(c.now()), type: c.deps.metrics.registry.contentType }),
   },
   {
     method: 'GET', path: '/v1/openapi.json', roles: [], summary: 'this interface, described in OpenAPI 3.1',
@@ -391,8 +391,8 @@ export const ROUTES: readonly RouteDef[] = [
         const id = await journal(c, { kind: 'case-resolve', account: k.account, data: { caseId: k.id, by: c.actor, ...(note === undefined ? {} : { note }) } })
         if (typeof id !== 'number') return id
         const done = await c.waitForPipeline(id)
-        const now = caseOf(c, a)!
-        if (done && (now.state !== 'resolved' || now.closedBy !== c.actor)) return conflict()
+        const now = caseOf(c, a)
+        if (now === undefined || (done && (now.state !== 'resolved' || now.closedBy !== c.actor))) return conflict()
         return done ? ok(caseView(now)) : ok({ ...caseView(now), state: 'resolving' }, 202)
       } finally {
         c.resolving.delete(k.id)

@@ -129,13 +129,17 @@ const UNAUTHENTICATED = { error: 'unauthenticated', message: 'a valid bearer tok
 const FORBIDDEN = { error: 'forbidden', message: 'this token\'s role may not do this' }
 const TOO_MANY = { error: 'rate-limited', message: 'too many requests from this token; slow down' }
 
-/** Per-token allowance: a bucket of `burst` requests refilled at `perSecond`. Bounded by the number of tokens. */
+/** Per-token (and, for public routes and bad tokens, per-address) allowance: a bucket of `burst` requests refilled at `perSecond`. */
 class RateLimiter {
   readonly #buckets = new Map<string, { tokens: number, at: number }>()
   constructor (readonly burst: number, readonly perSecond: number) {}
 
   /** 0 when the request may go, else the seconds until it may. */
   take (key: string, now: number): number {
+    // Bounded: a full bucket is the same as none, so full ones go when there are many.
+    if (this.#buckets.size >= 100_000 && !this.#buckets.has(key)) {
+      for (const [k, v] of this.#buckets) if (v.tokens + ((now - v.at) / 1000) * this.perSecond >= this.burst) this.#buckets.delete(k)
+    }
     const b = this.#buckets.get(key) ?? { tokens: this.burst, at: now }
     b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond)
     b.at = now
@@ -217,10 +221,13 @@ declare module 'fastify' {
   interface FastifyRequest {
     who: TokenInfo | null
     audit: ApiContext['audit'] | null
+    audited: boolean
+    limited: boolean
   }
 }
 
-const PUBLIC: TokenInfo = Object.freeze({ id: '-', role: 'admin', tenant: null, name: 'public', createdAt: '', expiresAt: null, revokedAt: null, lastUsedAt: null })
+/** Who a public route's handler runs as: an installer of no tenant, which can reach nothing. */
+const PUBLIC: TokenInfo = Object.freeze({ id: '-', role: 'installer', tenant: '\u0000', name: 'public', createdAt: '', expiresAt: null, revokedAt: null, lastUsedAt: null })
 
 function outcomeOf (status: number): string {
   if (status < 300) return 'ok'
@@ -253,25 +260,52 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
   app.removeContentTypeParser('text/plain')
   app.decorateRequest('who', null)
   app.decorateRequest('audit', null)
+  app.decorateRequest('audited', false)
+  app.decorateRequest('limited', false)
+  // Requests without a valid token: one audit row per address per minute, with how many came since the last.
+  const failures = new Map<string, { start: number, n: number }>()
+  const failedAuth = (source: string): void => {
+    const now = clock()
+    const w = failures.get(source)
+    if (w !== undefined && now - w.start < 60_000) {
+      w.n++
+      return
+    }
+    if (failures.size >= 10_000) failures.clear()
+    failures.set(source, { start: now, n: 1 })
+    deps.verifier.audit('-', 'api:unauthenticated', null, 'unauthenticated', null, w === undefined ? null : `${w.n} request(s) in the minute before`, source)
+  }
 
   app.addHook('onRequest', async (req, reply) => {
     const def = req.routeOptions.config.def
-    if (def === undefined || def.roles.length === 0) return
+    if (def === undefined) return
+    const tooMany = async (key: string): Promise<boolean> => {
+      const wait = rate.take(key, clock())
+      if (wait === 0) return false
+      req.limited = true
+      await reply.code(429).header('retry-after', String(wait)).send(TOO_MANY)
+      return true
+    }
+    // Public routes have no token to limit by: their callers are limited by address.
+    if (def.roles.length === 0) {
+      if (await tooMany(`ip:${req.ip}`)) return reply
+      return
+    }
     const header = req.headers.authorization
     const who = typeof header === 'string' && header.startsWith('Bearer ') ? deps.access.authenticate(header.slice(7).trim()) : undefined
     if (who === undefined) {
+      // Guessing tokens from one address is limited like anything else from it, and audited once a minute.
+      if (await tooMany(`ip:${req.ip}`)) return reply
+      failedAuth(req.ip)
       await reply.code(401).header('www-authenticate', 'Bearer').send(UNAUTHENTICATED)
       return reply
     }
     req.who = who
     req.audit = {}
+    // The rate first: a token's refused requests are limited (and so are their audit rows) too.
+    if (await tooMany(who.id)) return reply
     if (!def.roles.includes(who.role)) {
       await reply.code(403).send(FORBIDDEN)
-      return reply
-    }
-    const wait = rate.take(who.id, clock())
-    if (wait > 0) {
-      await reply.code(429).header('retry-after', String(wait)).send(TOO_MANY)
       return reply
     }
   })
@@ -282,19 +316,32 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
     return payload
   })
 
-  app.addHook('onResponse', async (req, reply) => {
+  /** The audit row of a request (once): who, what, which account and user, the outcome, from where. */
+  const audit = (req: FastifyRequest, outcome: string): void => {
     const def = req.routeOptions.config.def
-    deps.metrics.requests.inc({ method: req.method, route: def?.path ?? 'unmatched', status: String(reply.statusCode) })
-    if (def?.audit === undefined || req.who === null) return
+    // Requests refused for their rate read and changed nothing, and would let a token fill the trail.
+    if (def?.audit === undefined || req.who === null || req.audited || req.limited) return
+    req.audited = true
     const a = req.audit ?? {}
     // A request refused before its handler ran still names the account it asked for.
     const asked = (req.params as { account?: unknown } | undefined)?.account
     const account = a.account ?? (typeof asked === 'string' ? asked.toUpperCase().slice(0, 16) : null)
     try {
-      deps.verifier.audit(`${req.who.role}:${req.who.id}`, `api:${def.audit}`, account, a.outcome ?? outcomeOf(reply.statusCode), a.user ?? null, a.detail ?? null, req.ip)
+      deps.verifier.audit(`${req.who.role}:${req.who.id}`, `api:${def.audit}`, account, a.outcome ?? outcome, a.user ?? null, a.detail ?? null, req.ip)
     } catch (err) {
       deps.log.error({ err: (err as Error).message, route: def.path }, 'api: could not write the audit row')
     }
+  }
+
+  app.addHook('onResponse', async (req, reply) => {
+    const def = req.routeOptions.config.def
+    deps.metrics.requests.inc({ method: req.method, route: def?.path ?? 'unmatched', status: String(reply.statusCode) })
+    audit(req, outcomeOf(reply.statusCode))
+  })
+
+  // A client that hangs up before the answer does not escape the trail: what it started may still happen.
+  app.addHook('onRequestAbort', async (req) => {
+    audit(req, 'aborted')
   })
 
   app.setNotFoundHandler(async (_req, reply) => reply.code(404).send(NOT_FOUND_BODY))

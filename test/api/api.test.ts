@@ -241,8 +241,40 @@ describe('rate limit', () => {
     expect((await h.request('GET', '/v1/me', a)).status).toBe(429)
   })
 
-  it('does not rate-limit public routes or count them against a token', async () => {
-    for (let i = 0; i < 8; i++) expectOk(await h.request('GET', '/healthz'))
+  it('limits public routes and bad tokens per address, apart from any token\'s allowance', async () => {
+    now += 60_000
+    const t = h.token('operator')
+    for (let i = 0; i < 3; i++) expectOk(await h.request('GET', '/healthz'))
+    for (let i = 0; i < 2; i++) expect((await h.request('GET', '/v1/me', 'dc09_000000000000_' + 'A'.repeat(43))).status).toBe(401)
+    // The address's five are used: public routes and bad tokens from it are refused...
+    expect((await h.request('GET', '/metrics')).status).toBe(429)
+    expect((await h.request('GET', '/v1/me', 'not-a-token')).status).toBe(429)
+    // ...while a valid token has its own allowance.
+    expectOk(await h.request('GET', '/v1/me', t))
+    now += 2000
+    expectOk(await h.request('GET', '/healthz'))
+  })
+
+  it('audits requests without a valid token once a minute per address, with the count since', async () => {
+    now += 120_000
+    const rows = () => h.verifier.auditTrail(1000).filter((r) => r.action === 'api:unauthenticated')
+    const before = rows().length
+    for (let i = 0; i < 3; i++) expect((await h.request('GET', '/v1/cases', 'dc09_000000000000_' + 'B'.repeat(43))).status).toBe(401)
+    expect(rows()).toHaveLength(before + 1)
+    now += 61_000
+    expect((await h.request('GET', '/v1/cases')).status).toBe(401)
+    expect(rows()).toHaveLength(before + 2)
+    expect(rows()[0]).toMatchObject({ actor: '-', outcome: 'unauthenticated', source: '127.0.0.1', detail: '3 request(s) in the minute before' })
+  })
+
+  it('writes no audit row for a request refused for its rate', async () => {
+    now += 60_000
+    const t = h.token('operator')
+    for (let i = 0; i < 5; i++) expectOk(await h.request('GET', '/v1/accounts', t))
+    const before = h.verifier.auditTrail(1)[0]?.id
+    for (let i = 0; i < 20; i++) expect((await h.request('GET', '/v1/accounts', t)).status).toBe(429)
+    for (let i = 0; i < 20; i++) expect((await h.request('GET', '/v1/tokens', t)).status).toBe(429)
+    expect(h.verifier.auditTrail(1)[0]?.id).toBe(before)
   })
 })
 
@@ -656,14 +688,17 @@ describe('audit trail', () => {
     }
   })
 
-  it('writes no row for a request without a valid token, and no row for unaudited routes', async () => {
-    const before = h.verifier.auditTrail(1)[0]?.id
+  it('writes one row a minute per address for requests without a valid token, and none for unaudited routes', async () => {
+    const before = h.verifier.auditTrail(1)[0]?.id ?? 0
     expect((await h.request('GET', '/v1/accounts')).status).toBe(401)
     expect((await h.request('GET', '/v1/accounts', 'dc09_000000000000_' + 'A'.repeat(43))).status).toBe(401)
     expectOk(await h.request('GET', '/healthz'))
     expectOk(await h.request('GET', '/v1/me', h.token('operator')))
     await tick()
-    expect(h.verifier.auditTrail(1)[0]?.id).toBe(before)
+    const rows = h.verifier.auditTrail(100).filter((r) => r.id > before)
+    // At most one: another test in this block may already have opened this address's minute.
+    expect(rows.every((r) => r.action === 'api:unauthenticated' && r.actor === '-' && r.source === '127.0.0.1')).toBe(true)
+    expect(rows.length).toBeLessThanOrEqual(1)
   })
 })
 

@@ -211,5 +211,22 @@ export function accountStoreSuite (name: string, open: () => { store: AccountSto
       expect(s.list({ search: 'šiaulių' }).map((a) => a.account)).toEqual(['LT100'])
       expect(s.list({ search: 'ŪKIS' }).map((a) => a.account)).toEqual(['LT100'])
     }))
+
+    it('finds an account in its own tenant only, and none of another tenant', withStore((s) => {
+      expect(s.add({ account: 'T100', tenant: 'alpha' }).ok).toBe(true)
+      expect(s.add({ account: 'T200' }).ok).toBe(true)
+      expect(s.getInTenant('t100', 'alpha')?.account).toBe('T100')
+      expect(s.getInTenant('T100', 'beta')).toBeUndefined()
+      expect(s.getInTenant('T200', 'alpha')).toBeUndefined()
+      expect(s.getInTenant('T999', 'alpha')).toBeUndefined()
+    }))
+
+    it('refuses format characters and lone surrogates in texts, and keeps the joiners names need', withStore((s) => {
+      for (const bad of ['Evil \u202Egnp.exe', 'zero\u200Bwidth', 'lone \ud800 surrogate', 'tab\there']) {
+        expect(s.add({ account: 'U100', siteName: bad }), JSON.stringify(bad)).toMatchObject({ ok: false })
+        expect(s.add({ account: 'U100', keyholders: [{ name: bad, phone: '+370 600 00000', order: 1 }] }).ok).toBe(false)
+      }
+      expect(s.add({ account: 'U100', siteName: 'می\u200Cخواهم', siteAddress: 'Šiaulių g. 1 🏠' }).ok).toBe(true)
+    }))
   })
 }

@@ -191,7 +191,7 @@ export async function serve (o: ServeOptions): Promise<void> {
     receiverStats: () => receiving.receiver.stats,
     connections: () => receiving.connections,
     pipelineLag: () => runner.lag,
-    deadLetters: () => store.deadLetters().length,
+    deadLetters: () => store.deadLetterCount(),
   })
   if (o.demo) {
     const port = server.port === 9000 ? '' : ` --port ${server.port}`
