@@ -26,6 +26,7 @@ import { MemoryJournal } from '../src/journal/memory-journal.js'
 import type { DerivedRecord } from '../src/receiver/record.js'
 import { Verifier, type VerificationEvent, type VerifyResult } from '../src/verification/verifier.js'
 import { fmt, machine } from './harness.js'
+import { mdTable, moments, percentile, textTable, welch } from './stats.js'
 
 const args = process.argv.slice(2)
 const log = (s: string) => process.stderr.write(s + '\n')
@@ -180,35 +181,6 @@ if (wrongAnswers > 0) {
 
 // ------------------------------------------------------------ statistics
 
-interface Moments { n: number, mean: number, variance: number }
-
-/** Mean and sample variance of the values at or below `limit` (Welford). */
-function moments (xs: Float64Array, limit = Infinity): Moments {
-  let n = 0
-  let mean = 0
-  let m2 = 0
-  for (const x of xs) {
-    if (x > limit) continue
-    n++
-    const d = x - mean
-    mean += d / n
-    m2 += d * (x - mean)
-  }
-  return { n, mean, variance: n > 1 ? m2 / (n - 1) : 0 }
-}
-
-/** Welch's t: the difference of the means over its standard error, variances not assumed equal. */
-function welch (a: Moments, b: Moments): number {
-  const se = Math.sqrt(a.variance / a.n + b.variance / b.n)
-  return se === 0 ? 0 : (a.mean - b.mean) / se
-}
-
-/** The p-th percentile (0–100) of sorted values, nearest rank. */
-function percentile (sorted: Float64Array, p: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
-  return sorted[i]!
-}
-
 const sorted = samples.map((s) => Float64Array.from(s).sort())
 const pooled = new Float64Array(perClass * CLASSES.length)
 samples.forEach((s, i) => pooled.set(s, i * perClass))
@@ -241,16 +213,6 @@ const classHead = ['class', 'n', 'mean µs', 'median µs', 'p99 µs', 'sd µs', 
 const pairHead = ['pair', 't raw', ...CROPS.map((p) => `t ≤p${p}`), 'max |t|', `|t| < ${T_LIMIT}`]
 
 // ------------------------------------------------------------ output
-
-function textTable (head: string[], rows: string[][]): string {
-  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)))
-  const line = (r: string[]) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ')
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
-}
-
-function mdTable (head: string[], rows: string[][]): string {
-  return [`| ${head.join(' | ')} |`, `| ${head.map((_, c) => (c === 0 ? '---' : '---:')).join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
-}
 
 const cropLine = `crop thresholds (pooled): ${CROPS.map((p, i) => `p${p} = ${us(cropAt[i]!)} µs`).join(', ')}`
 process.stdout.write(`
