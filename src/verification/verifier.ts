@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS code_slots (
   needs_new_codes INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS verify_meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS verify_limits (key TEXT PRIMARY KEY, failures INTEGER NOT NULL, locked_until INTEGER NOT NULL, since INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS verify_limits (key TEXT PRIMARY KEY, failures INTEGER NOT NULL, locked_until INTEGER NOT NULL, since INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
   account TEXT, outcome TEXT, user INTEGER, detail TEXT, source TEXT
@@ -152,6 +152,9 @@ export class Verifier {
     if (!(this.#db.prepare('PRAGMA table_info(audit)').all() as Array<{ name: string }>).some((c) => c.name === 'source')) {
       try { this.#db.exec('ALTER TABLE audit ADD COLUMN source TEXT') } catch (err) { if (!/duplicate column/i.test((err as Error).message)) throw err }
     }
+    if (!(this.#db.prepare('PRAGMA table_info(verify_limits)').all() as Array<{ name: string }>).some((c) => c.name === 'attempts')) {
+      try { this.#db.exec('ALTER TABLE verify_limits ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0') } catch (err) { if (!/duplicate column/i.test((err as Error).message)) throw err }
+    }
     if (options.pepper !== undefined) this.#checkPepper(options.pepper)
     if (this.#db.prepare('SELECT 1 FROM code_slots WHERE account = ?').get(DUMMY) === undefined) {
       this.#db.prepare('INSERT INTO code_slots (account, salt, n, slots) VALUES (?, ?, ?, ?)').run(DUMMY, randomBytes(16), this.#opts.scryptN, buildSlots([]))
@@ -162,7 +165,11 @@ export class Verifier {
     // One statement, one row, the same size, for known and unknown accounts alike.
     this.#slots = this.#db.prepare('SELECT account, salt, n, slots FROM code_slots WHERE account IN (?, ?) ORDER BY account = ? LIMIT 1')
     this.#limits = this.#db.prepare('SELECT key, failures, locked_until, since FROM verify_limits WHERE key IN (?, ?)')
-    this.#putLimit = this.#db.prepare('INSERT INTO verify_limits (key, failures, locked_until, since) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, since = excluded.since')
+    // Every attempt changes both rows it writes (`attempts` counts up): a row rewritten with the
+    // content it had is measurably cheaper than a changed one (about 2 µs, Welch t 28 in
+    // bench:timing), which would tell a valid code's attempt, that leaves the caller's failures
+    // as they were, from an invalid one.
+    this.#putLimit = this.#db.prepare('INSERT INTO verify_limits (key, failures, locked_until, since, attempts) VALUES (?, ?, ?, ?, 1) ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, since = excluded.since, attempts = attempts + 1')
     this.#audit = this.#db.prepare('INSERT INTO audit (at, actor, action, account, outcome, user, detail, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
   }
 
