@@ -92,10 +92,4 @@ export class Metrics {
   setSources (s: MetricSources): void {
     this.#sources = s
   }
-
-  /** Wraps a commit so its latency is observed. */
-  timeCommit<T> (p: () => Promise<T>): Promise<T> {
-    const end = this.commitSeconds.startTimer()
-    return p().finally(() => end())
-  }
 }

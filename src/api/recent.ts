@@ -2,8 +2,9 @@
  * The recent events of each account, in memory, for the HTTP interface: the journal is ordered
  * by time, not by account, so reading "the last 50 events of account 1234" from it would mean
  * scanning it. Every record the process journals is added here as it commits; at start the
- * journal's tail fills it. Bounded twice: events per account, and events in all (the accounts
- * heard from longest ago are forgotten first).
+ * journal's tail fills it. Bounded twice: of the last `total` events journaled, at most
+ * `perAccount` per account are kept. Adding costs O(1) and copies nothing (it runs for every
+ * frame the receiver commits); views are made when read.
  */
 import type { Stored } from '../journal/journal.js'
 import type { JournalRecord } from '../receiver/record.js'
@@ -41,38 +42,58 @@ export interface RecentOptions {
   readonly total: number
 }
 
+/**
+ * Kept per event: the record as committed and its id, made into a view only when read (adding
+ * runs for every frame the receiver commits; reading is rare).
+ */
+interface Kept { readonly id: number, readonly record: JournalRecord }
+
 export class RecentEvents {
-  /** Account -> its events, oldest first; the map's order is least recently heard from first. */
-  readonly #byAccount = new Map<string, EventView[]>()
-  readonly #opts: RecentOptions
+  /** Account -> its events, oldest first. */
+  readonly #byAccount = new Map<string, Kept[]>()
+  /** Every event kept, oldest first, in a ring: the oldest goes when the total is reached. */
+  readonly #ring: Array<Kept | undefined>
+  #head = 0
   #total = 0
+  readonly #opts: RecentOptions
 
   constructor (opts: RecentOptions) {
     this.#opts = opts
+    this.#ring = new Array<Kept | undefined>(opts.total)
   }
 
   get size (): number {
     return this.#total
   }
 
-  add (r: Stored<JournalRecord>): void {
+  add (record: JournalRecord, id: number): void {
     // Events not tied to an account (an API security event) are not anyone's recent events.
-    if (r.account === '') return
-    let list = this.#byAccount.get(r.account)
-    if (list === undefined) list = []
-    else this.#byAccount.delete(r.account)
-    this.#byAccount.set(r.account, list)
-    list.push(eventView(r))
-    this.#total++
+    if (record.account === '') return
+    let list = this.#byAccount.get(record.account)
+    if (list === undefined) {
+      list = []
+      this.#byAccount.set(record.account, list)
+    }
+    const r: Kept = { id, record }
+    list.push(r)
     if (list.length > this.#opts.perAccount) {
       list.shift()
       this.#total--
     }
-    while (this.#total > this.#opts.total) {
-      const [oldest, events] = this.#byAccount.entries().next().value as [string, EventView[]]
-      this.#byAccount.delete(oldest)
-      this.#total -= events.length
-    }
+    // The ring's slot holds the oldest event kept (or one the per-account bound already dropped).
+    const old = this.#ring[this.#head]
+    if (old !== undefined) this.#drop(old)
+    this.#ring[this.#head] = r
+    this.#head = (this.#head + 1) % this.#ring.length
+    this.#total++
+  }
+
+  #drop (old: Kept): void {
+    const list = this.#byAccount.get(old.record.account)
+    if (list === undefined || list[0] !== old) return
+    list.shift()
+    this.#total--
+    if (list.length === 0) this.#byAccount.delete(old.record.account)
   }
 
   /** Fills from the journal's newest records backwards, as far as the bounds hold them. */
@@ -82,7 +103,7 @@ export class RecentEvents {
       if (newestFirst.length >= this.#opts.total) break
       newestFirst.push(r)
     }
-    for (let i = newestFirst.length - 1; i >= 0; i--) this.add(newestFirst[i]!)
+    for (let i = newestFirst.length - 1; i >= 0; i--) this.add(newestFirst[i]!, newestFirst[i]!.id)
     return newestFirst.length
   }
 
@@ -91,8 +112,9 @@ export class RecentEvents {
     const list = this.#byAccount.get(account) ?? []
     const out: EventView[] = []
     for (let i = list.length - 1; i >= 0 && out.length < limit; i--) {
-      const e = list[i]!
-      if (e.id < before && keep(e)) out.push(e)
+      if (list[i]!.id >= before) continue
+      const e = eventView({ ...list[i]!.record, id: list[i]!.id })
+      if (keep(e)) out.push(e)
     }
     return out
   }

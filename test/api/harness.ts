@@ -64,10 +64,10 @@ export class Harness {
     this.access = new AccessStore(this.dir, { clock: o.clock })
     this.store = new PipelineStore(this.dir)
     let runner: PipelineRunner | undefined
-    this.journal = tapJournal(this.memory, (r) => {
-      this.recent.add(r)
+    this.journal = tapJournal(this.memory, (record, id) => {
+      this.recent.add(record, id)
       runner?.notify()
-    })
+    }, (seconds) => this.metrics.commitSeconds.observe(seconds))
     const env = { accounts: this.accounts, isUser: (a: string, u: number) => this.verifier.isUser(a, u), dataDir: this.dir, log }
     runner = new PipelineRunner({ journal: this.journal, store: this.store, stages: [classify(), supervision({}, env), cases({}, env)], log, options: { pollMs: 10 } })
     this.runner = runner

@@ -104,10 +104,10 @@ export async function serve (o: ServeOptions): Promise<void> {
     const stages = await loadPipeline(config, { accounts, isUser: (a, u) => verifier.isUser(a, u), dataDir: o.data, log: logger }, baseDir)
     // Every commit wakes the pipeline (which otherwise looks for new events a few times a second),
     // joins the account's recent events, and has its latency measured.
-    const tapped = tapJournal(journal, (r) => {
-      recent?.add(r)
+    const tapped = tapJournal(journal, (record, id) => {
+      recent?.add(record, id)
       runner.notify()
-    }, (commit) => metrics.timeCommit(commit))
+    }, (seconds) => metrics.commitSeconds.observe(seconds))
     runner = new PipelineRunner({ journal: tapped, store, stages, log: logger })
     journalForReceiver = tapped
   } catch (err) {

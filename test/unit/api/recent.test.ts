@@ -22,39 +22,52 @@ async function * iterate (records: Array<Stored<JournalRecord>>): AsyncIterable<
   for (const r of records) yield r
 }
 
+const add = (r: RecentEvents, rec: Stored<JournalRecord>): void => r.add(rec, rec.id)
+
 describe('RecentEvents', () => {
   it('keeps the newest perAccount events of an account', () => {
     const r = new RecentEvents({ perAccount: 3, total: 100 })
-    for (let i = 1; i <= 5; i++) r.add(frame(i, '1234'))
+    for (let i = 1; i <= 5; i++) add(r, frame(i, '1234'))
     expect(ids(r.list('1234', 10))).toEqual([5, 4, 3])
     expect(r.size).toBe(3)
   })
 
-  it('evicts the account heard from longest ago when the total is exceeded', () => {
+  it('forgets the oldest events first when the total is reached', () => {
     const r = new RecentEvents({ perAccount: 10, total: 5 })
-    r.add(frame(1, 'AAA'))
-    r.add(frame(2, 'BBB'))
-    r.add(frame(3, 'CCC'))
-    r.add(frame(4, 'AAA')) // AAA is now the most recently heard from; BBB the least.
-    r.add(frame(5, 'CCC'))
+    add(r, frame(1, 'AAA'))
+    add(r, frame(2, 'BBB'))
+    add(r, frame(3, 'CCC'))
+    add(r, frame(4, 'AAA'))
+    add(r, frame(5, 'CCC'))
     expect(r.size).toBe(5)
-    r.add(frame(6, 'DDD'))
-    expect(r.list('BBB', 10)).toEqual([])
-    expect(ids(r.list('AAA', 10))).toEqual([4, 1])
+    add(r, frame(6, 'DDD'))
+    // Event 1 (AAA's first) went.
+    expect(ids(r.list('AAA', 10))).toEqual([4])
+    expect(ids(r.list('BBB', 10))).toEqual([2])
     expect(ids(r.list('CCC', 10))).toEqual([5, 3])
     expect(ids(r.list('DDD', 10))).toEqual([6])
     expect(r.size).toBe(5)
-    // Next: AAA is now the least recently heard from (CCC spoke after it).
-    r.add(frame(7, 'DDD'))
-    expect(r.list('AAA', 10)).toEqual([])
+    add(r, frame(7, 'DDD'))
+    expect(r.list('BBB', 10)).toEqual([])
     expect(ids(r.list('DDD', 10))).toEqual([7, 6])
+    expect(r.size).toBe(5)
+  })
+
+  it('keeps the count right when the per-account bound dropped an event before the total did', () => {
+    const r = new RecentEvents({ perAccount: 2, total: 4 })
+    for (let i = 1; i <= 3; i++) add(r, frame(i, 'AAA'))
+    expect(r.size).toBe(2)
+    for (let i = 4; i <= 9; i++) add(r, frame(i, i % 2 === 0 ? 'BBB' : 'CCC'))
     expect(r.size).toBe(4)
+    expect(r.list('AAA', 10)).toEqual([])
+    expect(ids(r.list('BBB', 10))).toEqual([8, 6])
+    expect(ids(r.list('CCC', 10))).toEqual([9, 7])
   })
 
   it('lists newest first, up to limit, below before, through keep', () => {
     const r = new RecentEvents({ perAccount: 50, total: 100 })
-    for (let i = 1; i <= 10; i++) r.add(i % 3 === 0 ? derived(i, '1234') : frame(i, '1234'))
-    r.add(frame(11, '9999'))
+    for (let i = 1; i <= 10; i++) add(r, i % 3 === 0 ? derived(i, '1234') : frame(i, '1234'))
+    add(r, frame(11, '9999'))
     expect(ids(r.list('1234', 100))).toEqual([10, 9, 8, 7, 6, 5, 4, 3, 2, 1])
     expect(ids(r.list('1234', 3))).toEqual([10, 9, 8])
     expect(ids(r.list('1234', 3, 8))).toEqual([7, 6, 5])
@@ -67,9 +80,9 @@ describe('RecentEvents', () => {
 
   it('forgets an account', () => {
     const r = new RecentEvents({ perAccount: 10, total: 100 })
-    r.add(frame(1, 'AAA'))
-    r.add(frame(2, 'BBB'))
-    r.add(frame(3, 'AAA'))
+    add(r, frame(1, 'AAA'))
+    add(r, frame(2, 'BBB'))
+    add(r, frame(3, 'AAA'))
     r.forget('AAA')
     expect(r.list('AAA', 10)).toEqual([])
     expect(ids(r.list('BBB', 10))).toEqual([2])
@@ -80,7 +93,7 @@ describe('RecentEvents', () => {
 
   it('ignores records not tied to an account', () => {
     const r = new RecentEvents({ perAccount: 10, total: 100 })
-    r.add({ ...derived(1, ''), kind: 'security', stage: 'api' })
+    add(r, { ...derived(1, ''), kind: 'security', stage: 'api' })
     expect(r.size).toBe(0)
     expect(r.list('', 10)).toEqual([])
   })
@@ -95,9 +108,9 @@ describe('RecentEvents', () => {
     expect(ids(r.list('BBB', 10))).toEqual([9, 8])
     expect(ids(r.list('AAA', 10))).toEqual([6])
     expect(r.size).toBe(3)
-    // Added after the fill: newer than anything filled.
-    r.add(frame(10, 'AAA'))
-    expect(ids(r.list('AAA', 10))).toEqual([10, 6])
+    // Added after the fill: newer than anything filled; event 6 is no longer among the last 4.
+    add(r, frame(10, 'AAA'))
+    expect(ids(r.list('AAA', 10))).toEqual([10])
   })
 
   it('fills everything when the journal is short', async () => {
@@ -129,7 +142,7 @@ describe('eventView', () => {
 
   it('stores views, not records: list() results carry no raw or peer', () => {
     const r = new RecentEvents({ perAccount: 10, total: 100 })
-    r.add(frame(1, '1234'))
+    add(r, frame(1, '1234'))
     const [e] = r.list('1234', 1)
     expect(e).not.toHaveProperty('raw')
     expect(e).not.toHaveProperty('peer')
