@@ -127,10 +127,21 @@ describe('dc09 serve with the HTTP interface', () => {
 
     // The valid code verified the case (resolving it now is a conflict); the duress code, answered
     // as valid, opened a new, silent duress case, which the operator resolves.
-    const after = (await call('GET', `/v1/accounts/4321/cases/${caseId}`, operator)).json
+    let after: any
+    for (let i = 0; i < 50; i++) {
+      after = (await call('GET', `/v1/accounts/4321/cases/${caseId}`, operator)).json
+      if (after.state !== 'open') break
+      await new Promise((r) => setTimeout(r, 100))
+    }
     expect(after.state).toBe('verified')
     expect((await call('POST', `/v1/accounts/4321/cases/${caseId}/resolve`, operator, { note: 'called keyholder' })).status).toBe(409)
-    const open = (await call('GET', '/v1/accounts/4321/cases?state=open', operator)).json
+    // The pipeline runs the duress event after the answer: wait for the case it opens.
+    let open: any
+    for (let i = 0; i < 50; i++) {
+      open = (await call('GET', '/v1/accounts/4321/cases?state=open', operator)).json
+      if (open.items.length > 0) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
     expect(open.items).toHaveLength(1)
     expect(open.items[0]).toMatchObject({ duress: true, state: 'open' })
     const resolved = await call('POST', `/v1/accounts/4321/cases/${open.items[0].id}/resolve`, operator, { note: 'police sent' })
@@ -159,6 +170,22 @@ describe('dc09 serve with the HTTP interface', () => {
     const listed = dc09(['tokens', 'list', '--data', dir, '--json']).out
     expect(listed).toContain(`"id":"${id}"`)
     expect(listed).not.toContain(t.slice(18))
+  })
+
+  it('dc09 accounts takes the site and the VIP marker, and removing an account forgets its users', async () => {
+    const added = dc09(['accounts', 'add', '--data', dir, '--account', '7777', '--tenant', 'acme', '--site-name', 'Mill House', '--site-address', '2 Mill Lane', '--vip'])
+    expect(added.code, added.err).toBe(0)
+    expect(added.out).toContain('site "Mill House", VIP')
+    expect(JSON.parse(dc09(['accounts', 'show', '--data', dir, '--account', '7777', '--json']).out)).toMatchObject({ siteName: 'Mill House', siteAddress: '2 Mill Lane', vip: true, keyholders: [] })
+    // The running receiver's interface sees the change; its installer does not see the marker.
+    const installer = token('installer', '--tenant', 'acme')
+    const seen = (await call('GET', '/v1/accounts/7777', installer)).json
+    expect(seen).toMatchObject({ siteName: 'Mill House' })
+    expect(seen).not.toHaveProperty('vip')
+    expect(dc09(['users', 'add', '--data', dir, '--account', '7777', '--user', '3', '--name', 'Sam']).code).toBe(0)
+    expect(dc09(['accounts', 'remove', '--data', dir, '--account', '7777'])).toMatchObject({ code: 0, out: 'removed account 7777 and its 1 user(s)\n' })
+    expect(dc09(['accounts', 'add', '--data', dir, '--account', '7777']).code).toBe(0)
+    expect(dc09(['users', 'list', '--data', dir, '--account', '7777']).out).toBe('account 7777 has no users\n')
   })
 
   it('refuses an installer token without a tenant, and a bad role', () => {
