@@ -317,7 +317,7 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
   })
 
   /** The audit row of a request (once): who, what, which account and user, the outcome, from where. */
-  const audit = (req: FastifyRequest, outcome: string): void => {
+  const writeAudit = (req: FastifyRequest, outcome: string): void => {
     const def = req.routeOptions.config.def
     // Requests refused for their rate read and changed nothing, and would let a token fill the trail.
     if (def?.audit === undefined || req.who === null || req.audited || req.limited) return
@@ -336,12 +336,7 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
   app.addHook('onResponse', async (req, reply) => {
     const def = req.routeOptions.config.def
     deps.metrics.requests.inc({ method: req.method, route: def?.path ?? 'unmatched', status: String(reply.statusCode) })
-    audit(req, outcomeOf(reply.statusCode))
-  })
-
-  // A client that hangs up before the answer does not escape the trail: what it started may still happen.
-  app.addHook('onRequestAbort', async (req) => {
-    audit(req, 'aborted')
+    writeAudit(req, outcomeOf(reply.statusCode))
   })
 
   app.setNotFoundHandler(async (_req, reply) => reply.code(404).send(NOT_FOUND_BODY))
@@ -374,6 +369,9 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
       config: { def },
       ...(def.schema === undefined ? {} : { schema: def.schema }),
       handler: async (req: FastifyRequest, reply) => {
+        // A client that hangs up before its answer does not escape the trail: what it started
+        // (a code set, a case resolution) may still happen.
+        reply.raw.once('close', () => { if (!reply.raw.writableFinished) writeAudit(req, 'aborted') })
         const who = req.who ?? PUBLIC
         const audit = req.audit ?? {}
         const c: ApiContext = {

@@ -1122,3 +1122,36 @@ describe('tokens and tenants via the API', () => {
     expect((await h.request('GET', '/v1/tenants', h.token('operator'))).status).toBe(403)
   })
 })
+
+// ------------------------------------------------------------ a client that hangs up
+
+describe('a client that hangs up before the answer', () => {
+  it('is audited as aborted, and what it started still happens', async () => {
+    const { connect } = await import('node:net')
+    const h = await new Harness({ api: { resolveWaitMs: 3000 } }).start()
+    try {
+      const admin = h.token('admin')
+      expectOk(await h.request('POST', '/v1/accounts', admin, { account: 'H100' }), 201)
+      const caseId = await h.frame('H100', '1130 01 015')
+      // The pipeline stops, so the resolution waits for it, and the client gives up first.
+      await h.runner.stop()
+      await h.app.listen({ host: '127.0.0.1', port: 0 })
+      const port = (h.app.server.address() as { port: number }).port
+      const body = JSON.stringify({ note: 'hung up' })
+      const socket = connect(port, '127.0.0.1')
+      await new Promise<void>((resolve) => socket.on('connect', () => resolve()))
+      socket.write(`POST /v1/accounts/H100/cases/${caseId}/resolve HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${admin}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      socket.destroy()
+      let row: ReturnType<Harness['verifier']['auditTrail']>[number] | undefined
+      for (let i = 0; i < 50 && row === undefined; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        row = h.verifier.auditTrail(100).find((r) => r.action === 'api:case-resolve')
+      }
+      expect(row).toMatchObject({ account: 'H100', outcome: 'aborted', actor: `admin:${idOf(admin)}` })
+      expect((await derived(h, 'case-resolve')).map((r) => r.data.caseId)).toEqual([caseId])
+    } finally {
+      await h.close()
+    }
+  })
+})
