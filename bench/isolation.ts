@@ -10,7 +10,6 @@
  * differ (foreign vs missing, for each route), raw and cropped at pooled percentiles. Target: every
  * |t| below 4.5. `--per-class N` (default 20,000), `--out FILE`. Rewrites bench/ISOLATION.md.
  */
-import { randomInt } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -25,7 +24,7 @@ import { PipelineStore } from '../src/pipeline/store.js'
 import type { JournalRecord } from '../src/receiver/record.js'
 import { Verifier } from '../src/verification/verifier.js'
 import { fmt, machine } from './harness.js'
-import { mdTable, moments, percentile, textTable, welch } from './stats.js'
+import { cropThresholds, interleaved, mdTable, moments, pairT, percentile, textTable } from './stats.js'
 
 const args = process.argv.slice(2)
 const log = (s: string) => process.stderr.write(s + '\n')
@@ -82,23 +81,13 @@ async function request (c: RequestClass): Promise<number> {
   return t
 }
 
-function schedule (n: number): Uint8Array {
-  const order = new Uint8Array(n * CLASSES.length)
-  for (let i = 0; i < order.length; i++) order[i] = i % CLASSES.length
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1)
-    ;[order[i], order[j]] = [order[j]!, order[i]!]
-  }
-  return order
-}
-
 log(`machine: ${machine()}`)
 log(`${fmt(OTHER_ACCOUNTS + 2)} accounts; ${fmt(perClass)} requests per class, interleaved at random, after a warm-up`)
-for (const i of schedule(500)) await request(CLASSES[i]!)
+for (const i of interleaved(500, CLASSES.length)) await request(CLASSES[i]!)
 const samples = CLASSES.map(() => new Float64Array(perClass))
 const filled = CLASSES.map(() => 0)
 const started = performance.now()
-for (const i of schedule(perClass)) samples[i]![filled[i]!++] = await request(CLASSES[i]!)
+for (const i of interleaved(perClass, CLASSES.length)) samples[i]![filled[i]!++] = await request(CLASSES[i]!)
 const seconds = (performance.now() - started) / 1000
 await app.close()
 store.close()
@@ -111,10 +100,7 @@ if (wrong > 0) {
   process.exit(1)
 }
 
-const pooled = new Float64Array(perClass * CLASSES.length)
-samples.forEach((s, i) => pooled.set(s, i * perClass))
-pooled.sort()
-const cropAt = CROPS.map((p) => percentile(pooled, p))
+const cropAt = cropThresholds(samples, CROPS)
 const us = (ns: number) => (ns / 1000).toFixed(1)
 const classRows = CLASSES.map((c, i) => {
   const m = moments(samples[i]!)
@@ -122,7 +108,7 @@ const classRows = CLASSES.map((c, i) => {
   return [c.name, fmt(m.n), us(m.mean), us(percentile(s, 50)), us(percentile(s, 99)), us(Math.sqrt(m.variance))]
 })
 const pairs = PAIRS.map(([a, b]) => {
-  const ts = [Infinity, ...cropAt].map((limit) => welch(moments(samples[a]!, limit), moments(samples[b]!, limit)))
+  const ts = pairT(samples[a]!, samples[b]!, cropAt)
   return { pair: `${CLASSES[a]!.name} vs ${CLASSES[b]!.name}`, ts, max: Math.max(...ts.map(Math.abs)) }
 })
 const pass = pairs.every((p) => p.max < T_LIMIT)

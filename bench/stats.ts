@@ -1,4 +1,5 @@
 /** Statistics and tables for the timing benchmarks (bench:timing, bench:isolation). */
+import { randomInt } from 'node:crypto'
 
 export interface Moments { n: number, mean: number, variance: number }
 
@@ -37,4 +38,31 @@ export function textTable (head: string[], rows: string[][]): string {
 
 export function mdTable (head: string[], rows: string[][]): string {
   return [`| ${head.join(' | ')} |`, `| ${head.map((_, c) => (c === 0 ? '---' : '---:')).join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+}
+
+/** `n` of each of `classes` classes (their indexes), shuffled: the order to run them in, so noise falls on all alike. */
+export function interleaved (n: number, classes: number): Uint8Array {
+  const s = new Uint8Array(n * classes)
+  for (let i = 0; i < s.length; i++) s[i] = i % classes
+  for (let i = s.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1)
+    const t = s[i]!
+    s[i] = s[j]!
+    s[j] = t
+  }
+  return s
+}
+
+/** The pooled percentiles of every class's samples: dudect's crop thresholds. */
+export function cropThresholds (samples: readonly Float64Array[], crops: readonly number[]): number[] {
+  const pooled = new Float64Array(samples.reduce((n, s) => n + s.length, 0))
+  let at = 0
+  for (const s of samples) { pooled.set(s, at); at += s.length }
+  pooled.sort()
+  return crops.map((p) => percentile(pooled, p))
+}
+
+/** Welch's t of two classes, raw and then cropped at each threshold. */
+export function pairT (a: Float64Array, b: Float64Array, cropAt: readonly number[]): number[] {
+  return [Infinity, ...cropAt].map((limit) => welch(moments(a, limit), moments(b, limit)))
 }

@@ -17,7 +17,7 @@
  * 2,000), `--warmup N`, `--scrypt-n N` (a power of two, default 16), `--out FILE`. Exits 0 whatever
  * the verdict (it is a benchmark, not a test); 1 when an attempt does not answer as its class must.
  */
-import { randomBytes, randomInt } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,7 +26,7 @@ import { MemoryJournal } from '../src/journal/memory-journal.js'
 import type { DerivedRecord } from '../src/receiver/record.js'
 import { Verifier, type VerificationEvent, type VerifyResult } from '../src/verification/verifier.js'
 import { fmt, machine } from './harness.js'
-import { mdTable, moments, percentile, textTable, welch } from './stats.js'
+import { cropThresholds, interleaved, mdTable, moments, pairT, percentile, textTable } from './stats.js'
 
 const args = process.argv.slice(2)
 const log = (s: string) => process.stderr.write(s + '\n')
@@ -139,28 +139,15 @@ async function attempt (c: AttemptClass): Promise<number> {
   return Number(t1 - t0)
 }
 
-/** N of each class, in a random order (Fisher–Yates with crypto.randomInt). */
-function schedule (n: number): Uint8Array {
-  const s = new Uint8Array(n * CLASSES.length)
-  for (let i = 0; i < s.length; i++) s[i] = i % CLASSES.length
-  for (let i = s.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1)
-    const t = s[i]!
-    s[i] = s[j]!
-    s[j] = t
-  }
-  return s
-}
-
 // ------------------------------------------------------------ measurement
 
 log(`machine: ${machine()}`)
 log(`scrypt N ${scryptN}; ${fmt(warmup)} warm-up attempts, then ${fmt(perClass)} per class (${fmt(perClass * CLASSES.length)} timed), interleaved at random`)
 const started = performance.now()
-for (const i of schedule(Math.ceil(warmup / CLASSES.length))) await attempt(CLASSES[i]!)
+for (const i of interleaved(Math.ceil(warmup / CLASSES.length), CLASSES.length)) await attempt(CLASSES[i]!)
 const samples = CLASSES.map(() => new Float64Array(perClass))
 const filled = CLASSES.map(() => 0)
-const order = schedule(perClass)
+const order = interleaved(perClass, CLASSES.length)
 const timedStart = performance.now()
 for (let k = 0; k < order.length; k++) {
   const i = order[k]!
@@ -182,10 +169,7 @@ if (wrongAnswers > 0) {
 // ------------------------------------------------------------ statistics
 
 const sorted = samples.map((s) => Float64Array.from(s).sort())
-const pooled = new Float64Array(perClass * CLASSES.length)
-samples.forEach((s, i) => pooled.set(s, i * perClass))
-pooled.sort()
-const cropAt = CROPS.map((p) => percentile(pooled, p))
+const cropAt = cropThresholds(samples, CROPS)
 
 const us = (ns: number) => (ns / 1000).toFixed(1)
 const classRows = CLASSES.map((c, i) => {
@@ -198,7 +182,7 @@ interface PairRow { pair: string, ts: number[], max: number }
 const pairs: PairRow[] = []
 for (let a = 0; a < CLASSES.length; a++) {
   for (let b = a + 1; b < CLASSES.length; b++) {
-    const ts = [Infinity, ...cropAt].map((limit) => welch(moments(samples[a]!, limit), moments(samples[b]!, limit)))
+    const ts = pairT(samples[a]!, samples[b]!, cropAt)
     pairs.push({ pair: `${CLASSES[a]!.name} vs ${CLASSES[b]!.name}`, ts, max: Math.max(...ts.map(Math.abs)) })
   }
 }
