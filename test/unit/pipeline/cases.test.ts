@@ -7,7 +7,8 @@
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { MemoryAccountStore } from '../../../src/accounts/memory-store.js'
-import type { Emit, Stage, StageContext, StageState } from '../../../src/pipeline/stage.js'
+import type { Emit, Stage, StageContext } from '../../../src/pipeline/stage.js'
+import { stageContext } from './stage-context.js'
 import { cases, MAX_CASE_EVENTS, type Case, type CasesOptions } from '../../../src/pipeline/stages/cases.js'
 import { parseContactId, parseSia, type DecodedEvent } from '../../../src/protocol/index.js'
 import type { DerivedRecord, FrameRecord, JournalRecord } from '../../../src/receiver/record.js'
@@ -71,22 +72,7 @@ class Harness {
   }
 
   get ctx (): StageContext {
-    const values = this.values
-    const copy = <T>(v: unknown): T => JSON.parse(JSON.stringify(v)) as T
-    const state: StageState = {
-      get: <T>(key: string) => (values.has(key) ? copy<T>(values.get(key)) : undefined),
-      set: (key, value) => { values.set(key, copy(value)) },
-      delete: (key) => { values.delete(key) },
-      list: <T>(prefix: string) => [...values].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]): [string, T] => [k, copy<T>(v)]),
-    }
-    return {
-      state,
-      now: this.now,
-      schedule: (key, at) => { this.timers.set(key, at) },
-      scheduled: (key) => this.timers.has(key),
-      cancel: (key) => { this.timers.delete(key) },
-      log,
-    }
+    return stageContext(this.values, this.timers, this.now, log)
   }
 
   /** Runs a record as the runner would (its receive time as `now`); returns its journal id and what it emitted. */

@@ -15,7 +15,8 @@ import { SUPERVISION_PRESETS, supervisionSeconds } from '../../../src/accounts/s
 import { MemoryJournal } from '../../../src/journal/memory-journal.js'
 import type { Stored } from '../../../src/journal/journal.js'
 import { PipelineRunner } from '../../../src/pipeline/runner.js'
-import type { Emit, Stage, StageContext, StageEnvironment, StageState } from '../../../src/pipeline/stage.js'
+import type { Emit, Stage, StageContext, StageEnvironment } from '../../../src/pipeline/stage.js'
+import { stageContext } from './stage-context.js'
 import { supervision, type SupervisionOptions } from '../../../src/pipeline/stages/supervision.js'
 import { PipelineStore } from '../../../src/pipeline/store.js'
 import { parseContactId } from '../../../src/protocol/index.js'
@@ -57,22 +58,7 @@ class Harness {
   }
 
   get ctx (): StageContext {
-    const values = this.values
-    const copy = <T>(v: unknown): T => JSON.parse(JSON.stringify(v)) as T
-    const state: StageState = {
-      get: <T>(key: string) => (values.has(key) ? copy<T>(values.get(key)) : undefined),
-      set: (key, value) => { values.set(key, copy(value)) },
-      delete: (key) => { values.delete(key) },
-      list: <T>(prefix: string) => [...values].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]): [string, T] => [k, copy<T>(v)]),
-    }
-    return {
-      state,
-      now: this.now,
-      schedule: (key, at) => { this.timers.set(key, at) },
-      scheduled: (key) => this.timers.has(key),
-      cancel: (key) => { this.timers.delete(key) },
-      log,
-    }
+    return stageContext(this.values, this.timers, this.now, log)
   }
 
   async start (at: number): Promise<void> {
