@@ -105,9 +105,10 @@ const PHONE_RE = /^\+?[0-9][0-9 ()./-]{2,31}$/
 /** Printable text of at most `max` characters (no control characters: they end up on screens and in logs). */
 function text (v: unknown, max: number): boolean {
   // No control or format characters (a right-to-left override or a zero-width space makes what
-  // an operator reads differ from what is stored), and no lone surrogates. The zero-width
-  // (non-)joiners stay: Persian and Indic names need them.
-  return typeof v === 'string' && v.length > 0 && v.length <= max && !/[\p{Cc}\p{Cs}]|(?![\u200C\u200D])\p{Cf}/u.test(v) && v.trim() === v
+  // an operator reads differ from what is stored), and no lone surrogates. What real names and
+  // addresses need stays: the zero-width (non-)joiners (Persian, Indic scripts), the left-to-right
+  // and right-to-left marks (Hebrew, Arabic), the soft hyphen.
+  return typeof v === 'string' && v.length > 0 && v.length <= max && !/[\p{Cc}\p{Cs}]|(?![\u00AD\u200C-\u200F])\p{Cf}/u.test(v) && v.trim() === v
 }
 
 function keyholders (v: unknown): string | Keyholder[] {
@@ -200,12 +201,13 @@ export function validateAccount (input: Record<string, unknown>, current?: Accou
   if (charset !== undefined && charset !== null && (typeof charset !== 'string' || !isCharset(charset))) return invalid('charset is not one this receiver knows (e.g. auto, utf-8, windows-1252, windows-1251)')
   const tenant = pick('tenant', current?.tenant)
   if (tenant !== undefined && tenant !== null && (typeof tenant !== 'string' || !TENANT_RE.test(tenant))) return invalid('tenant must be 1 to 64 letters, digits, dots, dashes or underscores')
+  // The texts are checked when given: a row stored under older rules stays changeable in its other fields.
   const siteName = pick('siteName', current?.siteName)
-  if (siteName !== undefined && siteName !== null && !text(siteName, MAX_SITE_NAME)) return invalid(`siteName must be 1 to ${MAX_SITE_NAME} printable characters`)
+  if ('siteName' in v && siteName !== undefined && siteName !== null && !text(siteName, MAX_SITE_NAME)) return invalid(`siteName must be 1 to ${MAX_SITE_NAME} printable characters`)
   const siteAddress = pick('siteAddress', current?.siteAddress)
-  if (siteAddress !== undefined && siteAddress !== null && !text(siteAddress, MAX_SITE_ADDRESS)) return invalid(`siteAddress must be 1 to ${MAX_SITE_ADDRESS} printable characters`)
+  if ('siteAddress' in v && siteAddress !== undefined && siteAddress !== null && !text(siteAddress, MAX_SITE_ADDRESS)) return invalid(`siteAddress must be 1 to ${MAX_SITE_ADDRESS} printable characters`)
   const kh = pick('keyholders', current?.keyholders)
-  const holders = kh === undefined || kh === null ? [] : keyholders(kh)
+  const holders = kh === undefined || kh === null ? [] : 'keyholders' in v ? keyholders(kh) : kh as Keyholder[]
   if (typeof holders === 'string') return invalid(holders)
   const vip = pick('vip', current?.vip) ?? false
   if (typeof vip !== 'boolean') return invalid('vip must be true or false')

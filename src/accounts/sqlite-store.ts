@@ -177,7 +177,10 @@ export class SqliteAccountStore implements AccountStore {
       }
     }
     // Rows from before site_fold existed (or written by an older version) get theirs.
-    this.#db.prepare('UPDATE accounts SET site_fold = dc09_fold(site_name) WHERE site_name IS NOT NULL AND site_fold IS NULL').run()
+    // Looked for first: opening the store (a read-only command) must not need the write lock.
+    if (this.#db.prepare('SELECT 1 FROM accounts WHERE site_name IS NOT NULL AND site_fold IS NULL LIMIT 1').get() !== undefined) {
+      this.#db.prepare('UPDATE accounts SET site_fold = dc09_fold(site_name) WHERE site_name IS NOT NULL AND site_fold IS NULL').run()
+    }
     this.#engine = opts.engine
     this.#now = opts.now ?? (() => new Date())
     const cols = 'account, receiver, prefix, key_text, key_format, encryption_required, window_ahead, window_behind, check_plain_timestamp, clock_offset, time_zone, charset, supervision_seconds, tenant, site_name, site_fold, site_address, keyholders, vip'

@@ -1,9 +1,10 @@
 /**
  * The HTTP interface (fastify): JSON over HTTP on its own port, for operators, installers and
- * admins. Every request passes, in this order: the route's schema is known; the bearer token is
- * checked (401); its role may use the route (403); its rate (429); fastify validates the request
- * against the schema (400); the handler runs; the answer gets its security headers; an audit row
- * and a metric are written. Errors never carry a secret or a piece of the request back.
+ * admins. Every request passes, in this order: the route is known; the bearer token is checked
+ * (401; a public route or a bad token is limited by address); the token's rate (429); its role may
+ * use the route (403); fastify validates the request against the schema (400); the handler runs;
+ * the answer gets its security headers; an audit row and a metric are written. Errors never carry
+ * a secret or a piece of the request back.
  */
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import type { AccountStore } from '../accounts/account-store.js'
@@ -71,7 +72,8 @@ const API_BOUNDS: Readonly<Record<keyof ApiOptions, readonly [number, number]>> 
   ratePerSecond: [1, 100_000],
   pageSize: [1, 999],
   bulkReadPerMinute: [1, 1_000_000],
-  resolveWaitMs: [0, 60_000],
+  // Below the 30 s after which an idle connection is closed (which would read as the client hanging up).
+  resolveWaitMs: [0, 20_000],
   codeConflictsPerHour: [1, 1000],
   codeSetsPerAccountPerHour: [1, 10_000],
   recentPerAccount: [1, 1000],
@@ -100,7 +102,7 @@ export interface Answer {
 export interface ApiContext {
   readonly deps: ApiDeps
   readonly opts: ApiOptions
-  /** The token (public routes: a placeholder with no role that can do anything). */
+  /** The token (public routes: a placeholder, an installer of no tenant, that reaches nothing). */
   readonly who: TokenInfo
   /** Who, for the audit trail: `role:token-id`. */
   readonly actor: string
@@ -288,14 +290,15 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
     }
     // Public routes have no token to limit by: their callers are limited by address.
     if (def.roles.length === 0) {
-      if (await tooMany(`ip:${req.ip}`)) return reply
+      if (await tooMany(`public:${req.ip}`)) return reply
       return
     }
     const header = req.headers.authorization
     const who = typeof header === 'string' && header.startsWith('Bearer ') ? deps.access.authenticate(header.slice(7).trim()) : undefined
     if (who === undefined) {
-      // Guessing tokens from one address is limited like anything else from it, and audited once a minute.
-      if (await tooMany(`ip:${req.ip}`)) return reply
+      // Guessing tokens from one address is limited, and audited once a minute (apart from the
+      // public routes' allowance: a health probe from behind the same address still answers).
+      if (await tooMany(`badtoken:${req.ip}`)) return reply
       failedAuth(req.ip)
       await reply.code(401).header('www-authenticate', 'Bearer').send(UNAUTHENTICATED)
       return reply

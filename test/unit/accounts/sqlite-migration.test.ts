@@ -95,3 +95,24 @@ describe('SqliteAccountStore on an old accounts.db', () => {
     }
   })
 })
+
+describe('a row stored under older rules', () => {
+  it('stays changeable in its other fields (a site name with a character now refused, and a site_fold to fill in)', () => {
+    const s = new SqliteAccountStore(dir)
+    s.close()
+    // As an older version stored it: a right-to-left override in the site name, no folded column.
+    const db = new Database(join(dir, 'accounts.db'))
+    db.prepare("UPDATE accounts SET site_name = ?, site_fold = NULL WHERE account = '5678'").run('Evil \u202Egnp')
+    db.close()
+    const store = new SqliteAccountStore(dir)
+    try {
+      expect(store.list({ search: 'evil' }).map((a) => a.account)).toEqual(['5678'])
+      expect(store.update('5678', { key: KEY })).toMatchObject({ ok: true, value: { hasKey: true, siteName: 'Evil \u202Egnp' } })
+      // Given again, the text is checked under today's rules.
+      expect(store.update('5678', { siteName: 'Evil \u202Egnp' })).toMatchObject({ ok: false })
+      expect(store.update('5678', { siteName: 'רחוב הרצל 5\u200F' })).toMatchObject({ ok: true })
+    } finally {
+      store.close()
+    }
+  })
+})
