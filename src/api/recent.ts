@@ -119,7 +119,7 @@ export class RecentEvents {
     return out
   }
 
-  /** An account removed: its events leave memory (the journal keeps its history). */
+  /** An account removed: its events are listed no more (the ring lets go of them as it turns; the journal keeps its history). */
   forget (account: string): void {
     const events = this.#byAccount.get(account)
     if (events === undefined) return
