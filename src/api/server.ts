@@ -377,6 +377,8 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
         reply.raw.once('close', () => { if (!reply.raw.writableFinished) writeAudit(req, 'aborted') })
         const who = req.who ?? PUBLIC
         const audit = req.audit ?? {}
+        // Security events this request raised: journaled before it is answered.
+        const raised: Array<Promise<boolean>> = []
         const c: ApiContext = {
           deps,
           opts,
@@ -390,14 +392,14 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
           countReads: (accounts) => {
             if (who.role !== 'installer' || accounts.length === 0) return
             const total = bulk.add(who.id, accounts, clock())
-            if (total !== undefined) raise(deps, who, req.ip, clock(), 'bulk-read', { accountsInMinute: total }, `${total} account(s) in a minute`)
+            if (total !== undefined) raised.push(raise(deps, who, req.ip, clock(), 'bulk-read', { accountsInMinute: total }, `${total} account(s) in a minute`))
           },
           mayTryCode: (account) => codes.attempt(who.id, account, clock()),
           codeConflict: () => {
             const n = codes.conflict(who.id, clock())
             if (n === 1 || n === opts.codeConflictsPerHour) {
-              raise(deps, who, req.ip, clock(), 'code-probe', { conflictsInHour: n, blocked: n >= opts.codeConflictsPerHour },
-                n === 1 ? 'a code was refused as already in use on the account' : `${n} codes refused as in use within an hour; code setting stopped for the hour`)
+              raised.push(raise(deps, who, req.ip, clock(), 'code-probe', { conflictsInHour: n, blocked: n >= opts.codeConflictsPerHour },
+                n === 1 ? 'a code was refused as already in use on the account' : `${n} codes refused as in use within an hour; code setting stopped for the hour`))
             }
           },
           now: clock,
@@ -405,7 +407,9 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
           waitForPipeline,
           resolving,
         }
-        const answer = await def.handler(c)
+        let answer = await def.handler(c)
+        // What tripped an alarm is answered only once the alarm is in the journal.
+        if (!(await Promise.all(raised)).every(Boolean)) answer = { status: 503, body: { error: 'unavailable', message: 'the journal cannot commit; try again' } }
         reply.code(answer.status)
         if (answer.body === undefined) return reply.send()
         if (answer.type !== undefined) return reply.type(answer.type).send(answer.body)
@@ -417,17 +421,19 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
 }
 
 /** A security event (bulk reads, code probing): journaled, logged, counted and audited. */
-function raise (deps: ApiDeps, who: TokenInfo, source: string, now: number, reason: string, data: Record<string, unknown>, detail: string): void {
+/** Resolves true once the event is journaled, false if it could not be. */
+function raise (deps: ApiDeps, who: TokenInfo, source: string, now: number, reason: string, data: Record<string, unknown>, detail: string): Promise<boolean> {
   const record: DerivedRecord = {
     type: 'derived', receivedAt: now, kind: 'security', account: '', stage: 'api', causedBy: 0, n: 0,
     data: { reason, token: who.id, role: who.role, tenant: who.tenant, ...data, source },
   }
   deps.metrics.securityEvents.inc({ reason })
   deps.log.warn({ security: true, reason, token: who.id, tenant: who.tenant, ...data, source }, 'api: security event')
-  deps.journal.append(record).catch((err: unknown) => {
-    deps.log.error({ err: (err as Error).message }, 'api: could not journal a security event')
-  })
   deps.verifier.audit(`${who.role}:${who.id}`, `api:${reason}`, null, 'alarm', null, detail, source)
+  return deps.journal.append(record).then(() => true, (err: unknown) => {
+    deps.log.error({ err: (err as Error).message }, 'api: could not journal a security event')
+    return false
+  })
 }
 
 export interface RunningApi {

@@ -529,6 +529,20 @@ describe('bulk-read alarm', () => {
     expect((await bulkRecords()).filter((r) => r.data.token === idOf(inst))).toHaveLength(0)
   })
 
+  it('answers the read that trips the alarm only once the alarm is journaled (503 when it cannot be)', async () => {
+    now += 120_000
+    const inst = h.token('installer', 'bulk')
+    for (let i = 0; i < 10; i++) expectOk(await h.request('GET', `/v1/accounts/B${String(i).padStart(3, '0')}`, inst))
+    h.memory.failWith = new Error('disk full')
+    try {
+      const tripped = await h.request('GET', '/v1/accounts/B010', inst)
+      expect(tripped.status).toBe(503)
+      expect(tripped.body).not.toContain('B010')
+    } finally {
+      h.memory.failWith = undefined
+    }
+  })
+
   it('an operator (or admin) reading many accounts raises nothing', async () => {
     const before = (await bulkRecords()).length
     const auditsBefore = bulkAudits().length
