@@ -34,11 +34,15 @@ export interface CasesOptions {
   readonly cancelWindowSeconds?: number
   /** Seconds after the alarm in which it must be verified, or it is escalated. */
   readonly verificationWindowSeconds?: number
-  /** Days a closed case stays listed (the journal keeps its history for good). Default 30. */
+  /** Days a closed case stays listed (the journal keeps its history for good); checked hourly. Default 30. */
   readonly keepClosedDays?: number
 }
 
 export const MAX_CASE_EVENTS = 100
+
+/** The timer that drops old closed cases, and how often it runs. */
+const PRUNE = 'prune'
+const PRUNE_EVERY_MS = 3_600_000
 
 const caseKey = (id: number) => `case:${String(id).padStart(16, '0')}`
 const openKey = (account: string) => `open:${account}`
@@ -78,12 +82,18 @@ export function cases (options: CasesOptions, env: StageEnvironment): Stage {
     return c
   }
 
+  /** Drops closed cases past keepClosedDays (the journal keeps their history), now and then every hour. */
+  const prune = (ctx: StageContext): void => {
+    for (const [key, c] of ctx.state.list<Case>('case:')) {
+      if (c.state !== 'open' && c.closedAt !== undefined && c.closedAt + keepMs < ctx.now) ctx.state.delete(key)
+    }
+    ctx.schedule(PRUNE, ctx.now + PRUNE_EVERY_MS)
+  }
+
   return {
     name: 'cases',
     start (ctx) {
-      for (const [key, c] of ctx.state.list<Case>('case:')) {
-        if (c.state !== 'open' && c.closedAt !== undefined && c.closedAt + keepMs < ctx.now) ctx.state.delete(key)
-      }
+      prune(ctx)
       for (const [, id] of ctx.state.list<number>('open:')) {
         const c = ctx.state.get<Case>(caseKey(id))
         if (c !== undefined && c.state === 'open' && !c.escalated) ctx.schedule(`esc:${c.id}`, c.verifyBy)
@@ -139,6 +149,10 @@ export function cases (options: CasesOptions, env: StageEnvironment): Stage {
       return emit.length === 0 ? undefined : { emit }
     },
     due (key, ctx): StageResult | undefined {
+      if (key === PRUNE) {
+        prune(ctx)
+        return undefined
+      }
       const id = Number(key.slice(4))
       const c = ctx.state.get<Case>(caseKey(id))
       if (c === undefined || c.state !== 'open' || c.escalated) return undefined

@@ -308,7 +308,7 @@ describe('cases: verification and escalation', () => {
     // The timer firing again (a replay, a restart) says nothing more.
     expect(await h.stage.due!(`esc:${caseId}`, h.ctx)).toBeUndefined()
     await h.start(T0 + 20 * MINUTE)
-    expect(h.timers.size).toBe(0)
+    expect([...h.timers.keys()]).toEqual(['prune'])
     expect(h.kinds()).toEqual(['case-opened', 'case-escalated'])
   })
 
@@ -376,7 +376,7 @@ describe('cases: start', () => {
 
     h.timers.clear()
     await h.start(T0 + 2 * MINUTE)
-    expect(h.timers).toEqual(new Map([[`esc:${open}`, T0 + 10 * MINUTE]]))
+    expect(h.timers).toEqual(new Map([[`esc:${open}`, T0 + 10 * MINUTE], ['prune', T0 + 2 * MINUTE + 3_600_000]]))
     expect(h.case(cancelled).state).toBe('cancelled')
     await h.advance(T0 + 10 * MINUTE)
     expect(h.emitted.filter((e) => e.kind === 'case-escalated').map((e) => e.account)).toEqual(['9999', '1234'])
@@ -393,6 +393,21 @@ describe('cases: start', () => {
     expect(h.cases().map((c) => c.id)).toEqual([open, closed])
     await h.start(T0 + MINUTE + 30 * DAY + 1)
     expect(h.cases().map((c) => c.id)).toEqual([open])
+  })
+
+  it('drops them every hour while running, not only at start', async () => {
+    const DAY = 86_400_000
+    const h = new Harness({ keepClosedDays: 1 })
+    await h.start(T0)
+    expect(h.timers.get('prune')).toBe(T0 + 3_600_000)
+    const closed = (await h.run(cid('2222', '1130 01 015', T0 + MINUTE))).id
+    await h.run(cid('2222', '1406 01 003', T0 + 2 * MINUTE))
+    const open = (await h.run(cid('1111', '1130 01 015', T0 + 3 * MINUTE))).id
+    await h.advance(T0 + DAY)
+    expect(h.cases().map((c) => c.id)).toEqual([closed, open])
+    await h.advance(T0 + DAY + 2 * 3_600_000)
+    expect(h.cases().map((c) => c.id)).toEqual([open])
+    expect(h.timers.get('prune')).toBe(T0 + 27 * 3_600_000)
   })
 
   it('keepClosedDays is an option', async () => {
