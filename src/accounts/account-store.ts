@@ -18,7 +18,8 @@ export interface AccountStore {
    */
   getInTenant (account: string, tenant: string): Account | undefined
   list (opts?: ListOptions): Account[]
-  count (): number
+  /** How many accounts (of this tenant, if given). */
+  count (tenant?: string): number
   add (input: AccountInput): AccountResult<Account>
   update (account: string, patch: AccountPatch): AccountResult<Account>
   remove (account: string): AccountResult<Account>

@@ -46,8 +46,11 @@ export class MemoryAccountStore implements AccountStore {
       .map((a) => this.#rows.get(a)!.resolved.account)
   }
 
-  count (): number {
-    return this.#rows.size
+  count (tenant?: string): number {
+    if (tenant === undefined) return this.#rows.size
+    let n = 0
+    for (const e of this.#rows.values()) if (e.row.tenant === tenant) n++
+    return n
   }
 
   add (input: AccountInput): AccountResult<Account> {

@@ -231,8 +231,9 @@ export class SqliteAccountStore implements AccountStore {
     return rows.map((r) => publicAccount(toAccountRow(r), r.created_at, r.updated_at))
   }
 
-  count (): number {
-    return this.#stmt.count.get()!.n
+  count (tenant?: string): number {
+    if (tenant === undefined) return this.#stmt.count.get()!.n
+    return (this.#db.prepare('SELECT count(*) AS n FROM accounts WHERE tenant = ?').get(tenant) as { n: number }).n
   }
 
   add (input: AccountInput): AccountResult<Account> {

@@ -192,6 +192,9 @@ export const ROUTES: readonly RouteDef[] = [
       const refused = installerFields(c, body)
       if (refused !== undefined) return refused
       const input = c.who.role === 'installer' ? { ...body, tenant: c.who.tenant } : body
+      if (c.who.role === 'installer' && c.deps.accounts.count(c.who.tenant!) >= c.opts.maxAccountsPerTenant) {
+        return { status: 403, body: { error: 'quota', message: `a tenant has at most ${c.opts.maxAccountsPerTenant} accounts; an admin can add more` } }
+      }
       const r = c.deps.accounts.add(input)
       if (!r.ok) {
         // Probing numbers is how enumeration looks: a taken number counts as a read.

@@ -48,6 +48,8 @@ export interface ApiOptions {
   readonly codeConflictsPerHour: number
   /** Codes a token may set on one account, per hour. */
   readonly codeSetsPerAccountPerHour: number
+  /** Accounts an installer's tenant may have (an installer adds them at its token's rate otherwise). */
+  readonly maxAccountsPerTenant: number
   /** Recent events kept in memory for GET .../events: per account, and in all. */
   readonly recentPerAccount: number
   readonly recentTotal: number
@@ -62,6 +64,7 @@ export const defaultApiOptions: ApiOptions = Object.freeze({
   resolveWaitMs: 3000,
   codeConflictsPerHour: 5,
   codeSetsPerAccountPerHour: 20,
+  maxAccountsPerTenant: 100_000,
   recentPerAccount: 50,
   recentTotal: 50_000,
 })
@@ -76,6 +79,7 @@ const API_BOUNDS: Readonly<Record<keyof ApiOptions, readonly [number, number]>> 
   resolveWaitMs: [0, 20_000],
   codeConflictsPerHour: [1, 1000],
   codeSetsPerAccountPerHour: [1, 10_000],
+  maxAccountsPerTenant: [1, 10_000_000],
   recentPerAccount: [1, 1000],
   recentTotal: [1, 10_000_000],
 }

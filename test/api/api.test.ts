@@ -1171,3 +1171,25 @@ describe('a client that hangs up before the answer', () => {
     }
   })
 })
+
+// ------------------------------------------------------------ tenant quota
+
+describe('tenant quota', () => {
+  it('stops an installer adding accounts past maxAccountsPerTenant; an admin still can', async () => {
+    const h = await new Harness({ api: { maxAccountsPerTenant: 2 } }).start()
+    try {
+      const inst = h.token('installer', 'small')
+      for (const account of ['Q001', 'Q002']) expectOk(await h.request('POST', '/v1/accounts', inst, { account }), 201)
+      const refused = await h.request('POST', '/v1/accounts', inst, { account: 'Q003' })
+      expect(refused.status).toBe(403)
+      expect(refused.json()).toMatchObject({ error: 'quota' })
+      expect(h.accounts.get('Q003')).toBeUndefined()
+      // Another tenant's installer is not held by it, and an admin decides beyond it.
+      expectOk(await h.request('POST', '/v1/accounts', h.token('installer', 'other'), { account: 'Q004' }), 201)
+      expectOk(await h.request('POST', '/v1/accounts', h.token('admin'), { account: 'Q003', tenant: 'small' }), 201)
+      expect(h.accounts.count('small')).toBe(3)
+    } finally {
+      await h.close()
+    }
+  })
+})

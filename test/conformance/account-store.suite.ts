@@ -219,6 +219,7 @@ export function accountStoreSuite (name: string, open: () => { store: AccountSto
       expect(s.getInTenant('T100', 'beta')).toBeUndefined()
       expect(s.getInTenant('T200', 'alpha')).toBeUndefined()
       expect(s.getInTenant('T999', 'alpha')).toBeUndefined()
+      expect([s.count(), s.count('alpha'), s.count('beta')]).toEqual([2, 1, 0])
     }))
 
     it('refuses format characters and lone surrogates in texts, and keeps the joiners names need', withStore((s) => {
