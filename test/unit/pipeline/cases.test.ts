@@ -7,8 +7,8 @@
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { MemoryAccountStore } from '../../../src/accounts/memory-store.js'
-import type { Emit, Stage, StageContext } from '../../../src/pipeline/stage.js'
-import { stageContext } from './stage-context.js'
+import type { Emit } from '../../../src/pipeline/stage.js'
+import { StageHarness } from './stage-context.js'
 import { cases, MAX_CASE_EVENTS, type Case, type CasesOptions } from '../../../src/pipeline/stages/cases.js'
 import { parseContactId, parseSia, type DecodedEvent } from '../../../src/protocol/index.js'
 import type { DerivedRecord, FrameRecord, JournalRecord } from '../../../src/receiver/record.js'
@@ -53,27 +53,21 @@ const VALID_USERS = new Set(['1234/3'])
  * The stage with a context the test drives: state in a map (values copied as JSON, as the
  * pipeline store does), timers recorded by key, journal ids handed out in order.
  */
-class Harness {
-  readonly values = new Map<string, unknown>()
-  readonly timers = new Map<string, number>()
-  readonly emitted: Emit[] = []
+class Harness extends StageHarness {
   readonly userChecks: Array<[string, number]> = []
-  now = T0
   nextId = 1
-  readonly stage: Stage
 
   constructor (options: CasesOptions = {}) {
-    this.stage = cases(options, {
+    const checks: Array<[string, number]> = []
+    super(cases(options, {
       accounts: new MemoryAccountStore(),
-      isUser: (account, user) => { this.userChecks.push([account, user]); return VALID_USERS.has(`${account}/${user}`) },
+      isUser: (account, user) => { checks.push([account, user]); return VALID_USERS.has(`${account}/${user}`) },
       dataDir: '/nonexistent',
       log,
-    })
+    }), T0)
+    this.userChecks = checks
   }
 
-  get ctx (): StageContext {
-    return stageContext(this.values, this.timers, this.now, log)
-  }
 
   /** Runs a record as the runner would (its receive time as `now`); returns its journal id and what it emitted. */
   async run (record: JournalRecord): Promise<{ id: number, emit: readonly Emit[] }> {
@@ -85,19 +79,6 @@ class Harness {
     return { id, emit }
   }
 
-  /** Fires every timer due up to `until`, earliest first, each with its due time as `now`. */
-  async advance (until: number): Promise<void> {
-    for (;;) {
-      const next = [...this.timers].filter(([, at]) => at <= until).sort(([, a], [, b]) => a - b)[0]
-      if (next === undefined) break
-      const [key, at] = next
-      this.timers.delete(key)
-      this.now = at
-      const result = await this.stage.due!(key, this.ctx)
-      this.emitted.push(...(result?.emit ?? []))
-    }
-    this.now = until
-  }
 
   async start (at: number): Promise<void> {
     this.now = at

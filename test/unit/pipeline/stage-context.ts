@@ -3,7 +3,7 @@
  * pipeline store does), timers recorded by key, `now` as the test sets it.
  */
 import pino from 'pino'
-import type { StageContext, StageState } from '../../../src/pipeline/stage.js'
+import type { Emit, Stage, StageContext, StageState } from '../../../src/pipeline/stage.js'
 
 const silent = pino({ level: 'silent' })
 
@@ -22,5 +22,35 @@ export function stageContext (values: Map<string, unknown>, timers: Map<string, 
     scheduled: (key) => timers.has(key),
     cancel: (key) => { timers.delete(key) },
     log,
+  }
+}
+
+/**
+ * A stage with a context the test drives: state in a map, timers recorded by key, what it
+ * emitted, and `now` set by the test. Each stage's tests extend it with their own set-up.
+ */
+export class StageHarness {
+  readonly values = new Map<string, unknown>()
+  readonly timers = new Map<string, number>()
+  readonly emitted: Emit[] = []
+
+  constructor (readonly stage: Stage, public now: number) {}
+
+  get ctx (): StageContext {
+    return stageContext(this.values, this.timers, this.now)
+  }
+
+  /** Fires every timer due up to `until`, earliest first, each with its due time as `now` (as the runner does). */
+  async advance (until: number): Promise<void> {
+    for (;;) {
+      const next = [...this.timers].filter(([, at]) => at <= until).sort(([, a], [, b]) => a - b)[0]
+      if (next === undefined) break
+      const [key, at] = next
+      this.timers.delete(key)
+      this.now = at
+      const result = await this.stage.due!(key, this.ctx)
+      this.emitted.push(...(result?.emit ?? []))
+    }
+    this.now = until
   }
 }

@@ -15,8 +15,8 @@ import { SUPERVISION_PRESETS, supervisionSeconds } from '../../../src/accounts/s
 import { MemoryJournal } from '../../../src/journal/memory-journal.js'
 import type { Stored } from '../../../src/journal/journal.js'
 import { PipelineRunner } from '../../../src/pipeline/runner.js'
-import type { Emit, Stage, StageContext, StageEnvironment } from '../../../src/pipeline/stage.js'
-import { stageContext } from './stage-context.js'
+import type { StageEnvironment } from '../../../src/pipeline/stage.js'
+import { StageHarness } from './stage-context.js'
 import { supervision, type SupervisionOptions } from '../../../src/pipeline/stages/supervision.js'
 import { PipelineStore } from '../../../src/pipeline/store.js'
 import { parseContactId } from '../../../src/protocol/index.js'
@@ -44,22 +44,14 @@ function linkTest (account: string, receivedAt: number): FrameRecord {
  * The stage with a context the test drives: state in a map (values copied as JSON, as the
  * pipeline store does), timers recorded by key, and `now` set by the test.
  */
-class Harness {
-  readonly values = new Map<string, unknown>()
-  readonly timers = new Map<string, number>()
-  readonly emitted: Emit[] = []
-  now = T0
+class Harness extends StageHarness {
   #nextId = 1
-  readonly stage: Stage
 
   constructor (readonly accounts: MemoryAccountStore, options: SupervisionOptions = {}) {
     const env: StageEnvironment = { accounts, isUser: () => false, dataDir: '/nonexistent', log }
-    this.stage = supervision(options, env)
+    super(supervision(options, env), T0)
   }
 
-  get ctx (): StageContext {
-    return stageContext(this.values, this.timers, this.now, log)
-  }
 
   async start (at: number): Promise<void> {
     this.now = at
@@ -75,19 +67,6 @@ class Harness {
     return id
   }
 
-  /** Fires every timer due up to `until`, earliest first, each with its due time as `now` (as the runner does). */
-  async advance (until: number): Promise<void> {
-    for (;;) {
-      const next = [...this.timers].filter(([, at]) => at <= until).sort(([, a], [, b]) => a - b)[0]
-      if (next === undefined) break
-      const [key, at] = next
-      this.timers.delete(key)
-      this.now = at
-      const result = await this.stage.due!(key, this.ctx)
-      this.emitted.push(...(result?.emit ?? []))
-    }
-    this.now = until
-  }
 
   kinds (): string[] {
     return this.emitted.map((e) => `${e.kind} ${e.account}`)
