@@ -2,6 +2,9 @@
  * C-style escapes for frames written as text (bug reports, fixtures, `dc09 decode` input):
  * `\n` LF, `\r` CR, `\t` tab, `\0` NUL, `\\` backslash, `\xHH` any byte. Other characters
  * stand for their UTF-8 bytes.
+ *
+ * And the escaping of stored text the commands print (names, audit rows, panel text): text an
+ * installer or a panel wrote must not drive the terminal of whoever reads it.
  */
 export type Unescaped = { readonly ok: true, readonly bytes: Buffer } | { readonly ok: false, readonly reason: string }
 
@@ -50,4 +53,30 @@ export function escapeFrame (bytes: Uint8Array): string {
     else s += '\\x' + b.toString(16).toUpperCase().padStart(2, '0')
   }
   return s
+}
+
+/**
+ * What a terminal acts on instead of showing: C0 and C1 controls, DEL, the line and paragraph
+ * separators, format characters (bidi overrides and isolates, zero-width characters) and lone
+ * surrogates. The zero-width (non-)joiners, the left-to-right and right-to-left marks and the
+ * soft hyphen stay: real names need them and they move nothing.
+ */
+const ACTIVE = /(?![\u00AD\u200C-\u200F])[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu
+const SHORT: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
+
+/** Stored text as one printable line: the characters above and the backslash escaped. */
+export function printable (text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(ACTIVE, (c) => {
+    const cp = c.codePointAt(0)!
+    return SHORT[c] ?? (cp < 0x100 ? `\\x${cp.toString(16).toUpperCase().padStart(2, '0')}` : `\\u{${cp.toString(16).toUpperCase().padStart(4, '0')}}`)
+  })
+}
+
+/** JSON.stringify, with what it leaves raw of the characters above written as \uXXXX: the same JSON value. */
+export function safeJson (value: unknown): string {
+  return JSON.stringify(value).replace(ACTIVE, (c) => {
+    let out = ''
+    for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`
+    return out
+  })
 }

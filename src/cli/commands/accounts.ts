@@ -4,6 +4,7 @@ import type { Account, AccountInput, AccountPatch, AccountResult } from '../../a
 import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
 import type { KeyFormat, TimestampWindow } from '../../protocol/index.js'
 import { Verifier } from '../../verification/verifier.js'
+import { safeJson } from '../escape.js'
 
 export interface AccountFlags {
   readonly keyStdin?: boolean
@@ -71,7 +72,7 @@ export function describeAccount (a: Account): string {
   if (a.clockOffsetSeconds !== undefined) parts.push(`clock offset ${a.clockOffsetSeconds} s`)
   if (a.timeZone !== undefined) parts.push(`time zone ${a.timeZone}`)
   if (a.charset !== undefined) parts.push(`charset ${a.charset}`)
-  if (a.siteName !== undefined) parts.push(`site ${JSON.stringify(a.siteName)}`)
+  if (a.siteName !== undefined) parts.push(`site ${safeJson(a.siteName)}`)
   if (a.keyholders.length > 0) parts.push(`${a.keyholders.length} keyholder(s)`)
   if (a.vip) parts.push('VIP')
   return parts.join(', ')
@@ -120,7 +121,7 @@ export function show (data: string, account: string, json: boolean, io: Io): num
       process.stderr.write(`error: no account ${account.toUpperCase()}\n`)
       return 1
     }
-    io.out((json ? JSON.stringify(a) : describeAccount(a)) + '\n')
+    io.out((json ? safeJson(a) : describeAccount(a)) + '\n')
     return 0
   })
 }
@@ -130,7 +131,7 @@ export function list (data: string, opts: { tenant?: string, json: boolean }, io
     let after: string | undefined
     for (;;) {
       const page = s.list({ tenant: opts.tenant, after, limit: 1000 })
-      for (const a of page) io.out((opts.json ? JSON.stringify(a) : describeAccount(a)) + '\n')
+      for (const a of page) io.out((opts.json ? safeJson(a) : describeAccount(a)) + '\n')
       if (page.length < 1000) return 0
       after = page.at(-1)!.account
     }

@@ -7,6 +7,7 @@ import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
 import { appendForCommand } from '../../pipeline/control.js'
 import type { DerivedRecord } from '../../receiver/record.js'
 import { Verifier, VerifierError, type Done, type Policy } from '../../verification/verifier.js'
+import { printable, safeJson } from '../escape.js'
 import { loadPepper } from '../pepper.js'
 
 export interface Io {
@@ -119,9 +120,9 @@ export function usersList (o: Common & { account: string, json?: boolean | undef
     const needsNew = v.needsNewCodes(o.account)
     for (const u of users) {
       if (o.json === true) {
-        io.out(JSON.stringify({ account: o.account.toUpperCase(), ...u, needsNewCode: needsNew && !u.hasCode }) + '\n')
+        io.out(safeJson({ account: o.account.toUpperCase(), ...u, needsNewCode: needsNew && !u.hasCode }) + '\n')
       } else {
-        io.out(`user ${u.user}${u.name === null ? '' : ` (${u.name})`}: ${u.hasCode ? 'code set' : needsNew ? 'NEEDS A NEW CODE' : 'no code'}${u.hasDuressCode ? ', duress code set' : ''}\n`)
+        io.out(`user ${u.user}${u.name === null ? '' : ` (${printable(u.name)})`}: ${u.hasCode ? 'code set' : needsNew ? 'NEEDS A NEW CODE' : 'no code'}${u.hasDuressCode ? ', duress code set' : ''}\n`)
       }
     }
     if (users.length === 0 && o.json !== true) io.out(`account ${o.account.toUpperCase()} has no users\n`)
@@ -190,9 +191,10 @@ export async function verifyCode (o: Common & { account: string, caller?: string
 
 export function auditList (o: Common & { limit: number, json?: boolean | undefined }, io: Io): number {
   return withVerifier(o.data, io, o.pepperFile, false, (v) => {
+    // Every field may hold what a caller sent (an actor given with --by, a detail): escaped.
     for (const a of v.auditTrail(o.limit).reverse()) {
-      if (o.json === true) io.out(JSON.stringify(a) + '\n')
-      else io.out(`${a.at} ${a.actor} ${a.action}${a.account === null ? '' : ` account ${a.account}`}${a.user === null ? '' : ` user ${a.user}`}${a.outcome === null ? '' : ` ${a.outcome}`}${a.detail === null ? '' : ` (${a.detail})`}\n`)
+      if (o.json === true) io.out(safeJson(a) + '\n')
+      else io.out(printable(`${a.at} ${a.actor} ${a.action}${a.account === null ? '' : ` account ${a.account}`}${a.user === null ? '' : ` user ${a.user}`}${a.outcome === null ? '' : ` ${a.outcome}`}${a.detail === null ? '' : ` (${a.detail})`}`) + '\n')
     }
     return 0
   })

@@ -1,11 +1,13 @@
 /** `dc09 journal export|verify`: read the journal while the receiver runs (no lock needed). */
 import { join } from 'node:path'
 import { readJournal, verifyJournal } from '../../journal/file-journal.js'
+import { safeJson } from '../escape.js'
 
 export async function exportJournal (data: string, from: number, write: (s: string) => void): Promise<number> {
   let n = 0
   for await (const r of readJournal(join(data, 'journal'), from)) {
-    write(JSON.stringify(r) + '\n')
+    // Panel text and names: escaped so a terminal shows them rather than acts on them.
+    write(safeJson(r) + '\n')
     n++
   }
   return n

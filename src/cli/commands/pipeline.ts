@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { readJournal } from '../../journal/file-journal.js'
 import type { Case } from '../../pipeline/stages/cases.js'
 import { PipelineStore } from '../../pipeline/store.js'
+import { printable, safeJson } from '../escape.js'
 
 export type Out = (s: string) => void
 
@@ -37,8 +38,8 @@ export async function status (data: string, json: boolean, out: Out): Promise<nu
 export function deadLetters (data: string, json: boolean, out: Out): number {
   const list = withStore(data, (store) => store.deadLetters()) ?? []
   for (const d of list) {
-    if (json) out(JSON.stringify(d) + '\n')
-    else out(`${d.at} stage ${d.stage} ${d.timer === '' ? `event ${d.id}` : `timer ${d.timer}`}: ${d.error} (after ${d.attempts} attempts)\n`)
+    if (json) out(safeJson(d) + '\n')
+    else out(printable(`${d.at} stage ${d.stage} ${d.timer === '' ? `event ${d.id}` : `timer ${d.timer}`}: ${d.error} (after ${d.attempts} attempts)`) + '\n')
   }
   if (!json && list.length === 0) out('the dead-letter list is empty\n')
   return 0
@@ -50,10 +51,10 @@ export function listCases (data: string, o: { all: boolean, account?: string | u
     .filter((c) => (o.all || c.state === 'open') && (o.account === undefined || c.account === o.account.toUpperCase()))
   for (const c of cases) {
     if (o.json) {
-      out(JSON.stringify({ ...c, openedAt: new Date(c.openedAt).toISOString(), cancelUntil: new Date(c.cancelUntil).toISOString(), verifyBy: new Date(c.verifyBy).toISOString(), ...(c.closedAt === undefined ? {} : { closedAt: new Date(c.closedAt).toISOString() }) }) + '\n')
+      out(safeJson({ ...c, openedAt: new Date(c.openedAt).toISOString(), cancelUntil: new Date(c.cancelUntil).toISOString(), verifyBy: new Date(c.verifyBy).toISOString(), ...(c.closedAt === undefined ? {} : { closedAt: new Date(c.closedAt).toISOString() }) }) + '\n')
     } else {
       const flags = [c.duress ? 'DURESS' : '', c.escalated ? 'escalated' : ''].filter((f) => f !== '').join(', ')
-      out(`case ${c.id} account ${c.account} ${c.state}${c.closedBy === undefined ? '' : ` by ${c.closedBy}`}${flags === '' ? '' : ` [${flags}]`}: opened ${new Date(c.openedAt).toISOString()}, ${c.alarms ?? c.events.length} alarm frame(s)\n`)
+      out(printable(`case ${c.id} account ${c.account} ${c.state}${c.closedBy === undefined ? '' : ` by ${c.closedBy}`}${flags === '' ? '' : ` [${flags}]`}: opened ${new Date(c.openedAt).toISOString()}, ${c.alarms ?? c.events.length} alarm frame(s)`) + '\n')
     }
   }
   if (!o.json && cases.length === 0) out(o.all ? 'no cases\n' : 'no open cases\n')

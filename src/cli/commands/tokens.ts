@@ -5,6 +5,7 @@
 import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
 import { AccessStore, type TokenInfo } from '../../api/access.js'
 import { Verifier } from '../../verification/verifier.js'
+import { printable, safeJson } from '../escape.js'
 import { actor } from './codes.js'
 
 export interface Io {
@@ -43,14 +44,14 @@ export function create (o: { data: string, role: string, tenant?: string | undef
 
 function line (t: TokenInfo): string {
   const state = t.revokedAt !== null ? `revoked ${t.revokedAt}` : t.expiresAt !== null && Date.parse(t.expiresAt) <= Date.now() ? `expired ${t.expiresAt}` : 'active'
-  return `${t.id} ${t.role}${t.tenant === null ? '' : ` tenant ${t.tenant}`}${t.name === null ? '' : ` "${t.name}"`}: ${state}, made ${t.createdAt}` +
+  return `${t.id} ${t.role}${t.tenant === null ? '' : ` tenant ${printable(t.tenant)}`}${t.name === null ? '' : ` "${printable(t.name)}"`}: ${state}, made ${t.createdAt}` +
     `${t.expiresAt === null ? '' : `, expires ${t.expiresAt}`}${t.lastUsedAt === null ? '' : `, last used ${t.lastUsedAt}`}`
 }
 
 export function list (o: { data: string, json?: boolean | undefined }, io: Io): number {
   return withAccess(o.data, (access) => {
     const tokens = access.listTokens()
-    for (const t of tokens) io.out((o.json === true ? JSON.stringify(t) : line(t)) + '\n')
+    for (const t of tokens) io.out((o.json === true ? safeJson(t) : line(t)) + '\n')
     if (tokens.length === 0 && o.json !== true) io.out('no tokens\n')
     return 0
   })
