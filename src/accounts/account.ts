@@ -41,6 +41,8 @@ export interface Account {
   readonly vip: boolean
   readonly createdAt: string
   readonly updatedAt: string
+  /** When a field every role sees last changed (updatedAt moves with the VIP marker too). */
+  readonly visibleUpdatedAt: string
 }
 
 /** The JSON form of an account in `dc09 accounts import` and the API. Only `account` is required. */
@@ -129,7 +131,7 @@ function keyholders (v: unknown): string | Keyholder[] {
 }
 
 /** The stored row: validated, normalised, with the key text (which only the store holds). */
-export interface AccountRow extends Omit<Account, 'hasKey' | 'createdAt' | 'updatedAt'> {
+export interface AccountRow extends Omit<Account, 'hasKey' | 'createdAt' | 'updatedAt' | 'visibleUpdatedAt'> {
   readonly keyText: string | undefined
 }
 
@@ -237,10 +239,20 @@ export function validateAccount (input: Record<string, unknown>, current?: Accou
   }
 }
 
+/** Whether a change touched more than the VIP marker (which installers do not see). */
+export function visibleChange (before: AccountRow, after: AccountRow): boolean {
+  const was = before as unknown as Record<string, unknown>
+  const now = after as unknown as Record<string, unknown>
+  for (const k of new Set([...Object.keys(was), ...Object.keys(now)])) {
+    if (k !== 'vip' && JSON.stringify(was[k]) !== JSON.stringify(now[k])) return true
+  }
+  return false
+}
+
 /** The public view of a stored row. */
-export function publicAccount (row: AccountRow, createdAt: string, updatedAt: string): Account {
+export function publicAccount (row: AccountRow, createdAt: string, updatedAt: string, visibleUpdatedAt = updatedAt): Account {
   const { keyText, ...rest } = row
-  return { ...rest, hasKey: keyText !== undefined, createdAt, updatedAt }
+  return { ...rest, hasKey: keyText !== undefined, createdAt, updatedAt, visibleUpdatedAt }
 }
 
 /** What the receiver needs of an account to decode its frames, key expanded once. */
@@ -249,12 +261,12 @@ export interface ReceiverAccount {
   readonly key: AesKey | undefined
 }
 
-export function receiverAccount (row: AccountRow, createdAt: string, updatedAt: string, engine?: AesEngine): ReceiverAccount {
+export function receiverAccount (row: AccountRow, createdAt: string, updatedAt: string, visibleUpdatedAt: string, engine?: AesEngine): ReceiverAccount {
   let key: AesKey | undefined
   if (row.keyText !== undefined) {
     const parsed = parseKey(row.keyText, row.keyFormat ?? 'hex', engine)
     // A stored key was validated when it was stored; one that no longer parses is treated as none.
     if (parsed.ok) key = parsed.key
   }
-  return { account: publicAccount(row, createdAt, updatedAt), key }
+  return { account: publicAccount(row, createdAt, updatedAt, visibleUpdatedAt), key }
 }

@@ -1,7 +1,7 @@
 /** Accounts in memory, for tests: the same contract as SqliteAccountStore. */
 import type { AesEngine } from '../protocol/index.js'
 import {
-  AccountError, publicAccount, receiverAccount, validateAccount,
+  AccountError, publicAccount, receiverAccount, validateAccount, visibleChange,
   type Account, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type ReceiverAccount,
 } from './account.js'
 import type { AccountStore, ListOptions } from './account-store.js'
@@ -12,7 +12,7 @@ function matches (row: AccountRow, search: string | undefined): boolean {
   return row.account.toLowerCase().includes(s) || (row.siteName ?? '').toLowerCase().includes(s)
 }
 
-interface Entry { row: AccountRow, createdAt: string, updatedAt: string, resolved: ReceiverAccount }
+interface Entry { row: AccountRow, createdAt: string, updatedAt: string, visibleUpdatedAt: string, resolved: ReceiverAccount }
 
 export class MemoryAccountStore implements AccountStore {
   readonly #rows = new Map<string, Entry>()
@@ -22,10 +22,13 @@ export class MemoryAccountStore implements AccountStore {
     this.#engine = engine
   }
 
-  #put (row: AccountRow, createdAt: string): Account {
+  /** Stores a row; `before`: the entry it replaces (the time every role sees moves only with what they see). */
+  #put (row: AccountRow, before?: Entry): Account {
     const updatedAt = new Date().toISOString()
-    this.#rows.set(row.account, { row, createdAt, updatedAt, resolved: receiverAccount(row, createdAt, updatedAt, this.#engine) })
-    return publicAccount(row, createdAt, updatedAt)
+    const createdAt = before?.createdAt ?? updatedAt
+    const visibleUpdatedAt = before === undefined || visibleChange(before.row, row) ? updatedAt : before.visibleUpdatedAt
+    this.#rows.set(row.account, { row, createdAt, updatedAt, visibleUpdatedAt, resolved: receiverAccount(row, createdAt, updatedAt, visibleUpdatedAt, this.#engine) })
+    return publicAccount(row, createdAt, updatedAt, visibleUpdatedAt)
   }
 
   get (account: string): Account | undefined {
@@ -57,7 +60,7 @@ export class MemoryAccountStore implements AccountStore {
     const v = validateAccount(input as unknown as Record<string, unknown>)
     if (!v.ok) return v
     if (this.#rows.has(v.value.account)) return { ok: false, code: AccountError.EXISTS, reason: `account ${v.value.account} already exists` }
-    return { ok: true, value: this.#put(v.value, new Date().toISOString()) }
+    return { ok: true, value: this.#put(v.value) }
   }
 
   update (account: string, patch: AccountPatch): AccountResult<Account> {
@@ -66,7 +69,7 @@ export class MemoryAccountStore implements AccountStore {
     if ('account' in (patch as object)) return { ok: false, code: AccountError.INVALID, reason: 'the account number cannot be changed' }
     const v = validateAccount(patch as Record<string, unknown>, e.row)
     if (!v.ok) return v
-    return { ok: true, value: this.#put(v.value, e.createdAt) }
+    return { ok: true, value: this.#put(v.value, e) }
   }
 
   remove (account: string): AccountResult<Account> {
@@ -77,7 +80,7 @@ export class MemoryAccountStore implements AccountStore {
   }
 
   import (inputs: readonly unknown[]): AccountResult<{ added: number, updated: number }> {
-    const rows: Array<{ row: AccountRow, createdAt: string | undefined }> = []
+    const rows: Array<{ row: AccountRow, before: Entry | undefined }> = []
     for (const [i, input] of inputs.entries()) {
       if (typeof input !== 'object' || input === null || Array.isArray(input)) return { ok: false, code: AccountError.INVALID, reason: `entry ${i}: not an object` }
       const { account, ...patch } = input as Record<string, unknown>
@@ -85,10 +88,10 @@ export class MemoryAccountStore implements AccountStore {
       const v = current === undefined ? validateAccount(input as Record<string, unknown>) : validateAccount(patch, current.row)
       if (!v.ok) return { ok: false, code: v.code, reason: `entry ${i}${typeof account === 'string' ? ` (account ${account})` : ''}: ${v.reason}` }
       if (rows.some((r) => r.row.account === v.value.account)) return { ok: false, code: AccountError.INVALID, reason: `account ${v.value.account} appears twice` }
-      rows.push({ row: v.value, createdAt: current?.createdAt })
+      rows.push({ row: v.value, before: current })
     }
-    for (const { row, createdAt } of rows) this.#put(row, createdAt ?? new Date().toISOString())
-    const updated = rows.filter((r) => r.createdAt !== undefined).length
+    for (const { row, before } of rows) this.#put(row, before)
+    const updated = rows.filter((r) => r.before !== undefined).length
     return { ok: true, value: { added: rows.length - updated, updated } }
   }
 

@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { AesEngine } from '../protocol/index.js'
 import {
-  AccountError, publicAccount, receiverAccount, validateAccount,
+  AccountError, publicAccount, receiverAccount, validateAccount, visibleChange,
   type Account, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type Keyholder, type ReceiverAccount,
 } from './account.js'
 import type { AccountStore, ListOptions } from './account-store.js'
@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS accounts (
   keyholders TEXT,
   vip INTEGER NOT NULL DEFAULT 0,
   created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL
+  updated_at TEXT NOT NULL,
+  visible_updated_at TEXT
 );
 CREATE INDEX IF NOT EXISTS accounts_tenant ON accounts (tenant, account);
 CREATE INDEX IF NOT EXISTS accounts_account_tenant ON accounts (account, tenant);
@@ -73,6 +74,8 @@ interface Row {
   vip: number
   created_at: string
   updated_at: string
+  /** NULL in rows from before it was kept: updated_at stands for it. */
+  visible_updated_at: string | null
 }
 
 const u = <T>(v: T | null): T | undefined => (v === null ? undefined : v)
@@ -103,9 +106,15 @@ function toAccountRow (r: Row): AccountRow {
 /** Columns added after the first release, for data directories made before them. */
 const ADDED_COLUMNS: ReadonlyArray<readonly [string, string]> = [
   ['site_name', 'TEXT'], ['site_fold', 'TEXT'], ['site_address', 'TEXT'], ['keyholders', 'TEXT'], ['vip', 'INTEGER NOT NULL DEFAULT 0'],
+  ['visible_updated_at', 'TEXT'],
 ]
 
-function params (row: AccountRow, now: string) {
+/** The public view of a stored row, and the receiver's. */
+const publicOf = (r: Row): Account => publicAccount(toAccountRow(r), r.created_at, r.updated_at, r.visible_updated_at ?? r.updated_at)
+const receiverOf = (r: Row, engine: AesEngine | undefined): ReceiverAccount => receiverAccount(toAccountRow(r), r.created_at, r.updated_at, r.visible_updated_at ?? r.updated_at, engine)
+
+/** The statement parameters of a row; `visible`: when a field every role sees last changed. */
+function params (row: AccountRow, now: string, visible = now) {
   return {
     account: row.account,
     receiver: row.receiver ?? null,
@@ -128,6 +137,7 @@ function params (row: AccountRow, now: string) {
     keyholders: row.keyholders.length === 0 ? null : JSON.stringify(row.keyholders),
     vip: row.vip ? 1 : 0,
     now,
+    visible,
   }
 }
 
@@ -190,8 +200,8 @@ export class SqliteAccountStore implements AccountStore {
       // Through an index of both columns: another tenant's account is a miss in the index, as a
       // missing one is, and its row is never visited (a visit is a second b-tree descent: timeable).
       getInTenant: this.#db.prepare('SELECT * FROM accounts INDEXED BY accounts_account_tenant WHERE account = ? AND tenant = ?'),
-      insert: this.#db.prepare(`INSERT INTO accounts (${cols}, created_at, updated_at) VALUES (${vals}, :now, :now)`),
-      update: this.#db.prepare(`UPDATE accounts SET ${cols.split(', ').slice(1).map((c) => `${c} = :${c}`).join(', ')}, updated_at = :now WHERE account = :account`),
+      insert: this.#db.prepare(`INSERT INTO accounts (${cols}, created_at, updated_at, visible_updated_at) VALUES (${vals}, :now, :now, :now)`),
+      update: this.#db.prepare(`UPDATE accounts SET ${cols.split(', ').slice(1).map((c) => `${c} = :${c}`).join(', ')}, updated_at = :now, visible_updated_at = :visible WHERE account = :account`),
       remove: this.#db.prepare('DELETE FROM accounts WHERE account = ?'),
       count: this.#db.prepare('SELECT count(*) AS n FROM accounts'),
       changes: this.#db.prepare('SELECT seq, account FROM account_changes WHERE seq > ? ORDER BY seq'),
@@ -207,13 +217,13 @@ export class SqliteAccountStore implements AccountStore {
 
   get (account: string): Account | undefined {
     const r = this.#row(account)
-    return r === undefined ? undefined : publicAccount(toAccountRow(r), r.created_at, r.updated_at)
+    return r === undefined ? undefined : publicOf(r)
   }
 
   getInTenant (account: string, tenant: string): Account | undefined {
     // The tenant is in the query: a row of another tenant is never loaded or parsed.
     const r = this.#stmt.getInTenant.get(account.toUpperCase(), tenant)
-    return r === undefined ? undefined : publicAccount(toAccountRow(r), r.created_at, r.updated_at)
+    return r === undefined ? undefined : publicOf(r)
   }
 
   list (opts: ListOptions = {}): Account[] {
@@ -228,7 +238,7 @@ export class SqliteAccountStore implements AccountStore {
     }
     const limit = Math.max(1, Math.min(opts.limit ?? 1000, 10_000))
     const rows = this.#db.prepare(`SELECT * FROM accounts ${where.length > 0 ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY account LIMIT ${limit}`).all(...args) as Row[]
-    return rows.map((r) => publicAccount(toAccountRow(r), r.created_at, r.updated_at))
+    return rows.map(publicOf)
   }
 
   count (tenant?: string): number {
@@ -252,7 +262,7 @@ export class SqliteAccountStore implements AccountStore {
     if ('account' in (patch as object)) return { ok: false, code: AccountError.INVALID, reason: 'the account number cannot be changed' }
     const v = validateAccount(patch as Record<string, unknown>, toAccountRow(r))
     if (!v.ok) return v
-    this.#stmt.update.run(params(v.value, this.#now().toISOString()))
+    this.#stmt.update.run(this.#updateParams(r, v.value, this.#now().toISOString()))
     this.#stmt.prune.run()
     this.#followOwn()
     return { ok: true, value: this.get(account)! }
@@ -268,7 +278,7 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   import (inputs: readonly unknown[]): AccountResult<{ added: number, updated: number }> {
-    const rows: Array<{ row: AccountRow, exists: boolean }> = []
+    const rows: Array<{ row: AccountRow, current: Row | undefined }> = []
     for (const [i, input] of inputs.entries()) {
       if (typeof input !== 'object' || input === null || Array.isArray(input)) {
         return { ok: false, code: AccountError.INVALID, reason: `entry ${i}: not an object` }
@@ -279,7 +289,7 @@ export class SqliteAccountStore implements AccountStore {
         ? validateAccount(input as Record<string, unknown>)
         : validateAccount(patch, toAccountRow(current))
       if (!v.ok) return { ok: false, code: v.code, reason: `entry ${i}${typeof account === 'string' ? ` (account ${account})` : ''}: ${v.reason}` }
-      rows.push({ row: v.value, exists: current !== undefined })
+      rows.push({ row: v.value, current })
     }
     const seen = new Set<string>()
     for (const { row } of rows) {
@@ -288,12 +298,20 @@ export class SqliteAccountStore implements AccountStore {
     }
     const now = this.#now().toISOString()
     this.#db.transaction(() => {
-      for (const { row, exists } of rows) (exists ? this.#stmt.update : this.#stmt.insert).run(params(row, now))
+      for (const { row, current } of rows) {
+        if (current === undefined) this.#stmt.insert.run(params(row, now))
+        else this.#stmt.update.run(this.#updateParams(current, row, now))
+      }
       this.#stmt.prune.run()
     })()
     this.#followOwn()
-    const updated = rows.filter((r) => r.exists).length
+    const updated = rows.filter((r) => r.current !== undefined).length
     return { ok: true, value: { added: rows.length - updated, updated } }
+  }
+
+  /** An update's parameters: the time every role sees moves only when a field every role sees changed. */
+  #updateParams (current: Row, row: AccountRow, now: string): ReturnType<typeof params> {
+    return params(row, now, visibleChange(toAccountRow(current), row) ? now : current.visible_updated_at ?? current.updated_at)
   }
 
   /** A change made through this store (the HTTP interface in the receiver's process) applies at once. */
@@ -311,7 +329,7 @@ export class SqliteAccountStore implements AccountStore {
     this.#changeSeq = this.#stmt.lastChange.get()?.seq ?? 0
     const cache = new Map<string, ReceiverAccount>()
     for (const r of this.#db.prepare('SELECT * FROM accounts').iterate() as IterableIterator<Row>) {
-      cache.set(r.account, receiverAccount(toAccountRow(r), r.created_at, r.updated_at, this.#engine))
+      cache.set(r.account, receiverOf(r, this.#engine))
     }
     this.#cache = cache
   }
@@ -327,7 +345,7 @@ export class SqliteAccountStore implements AccountStore {
     for (const a of accounts) {
       const r = this.#row(a)
       if (r === undefined) this.#cache.delete(a)
-      else this.#cache.set(a, receiverAccount(toAccountRow(r), r.created_at, r.updated_at, this.#engine))
+      else this.#cache.set(a, receiverOf(r, this.#engine))
     }
     this.#changeSeq = changes.at(-1)!.seq
     return accounts.size

@@ -229,5 +229,30 @@ export function accountStoreSuite (name: string, open: () => { store: AccountSto
       }
       expect(s.add({ account: 'U100', siteName: 'می\u200Cخواهم', siteAddress: 'Šiaulių g. 1 🏠' }).ok).toBe(true)
     }))
+
+    it('moves visibleUpdatedAt with every field but the VIP marker (updatedAt with every field), in updates and imports', withStore((s) => {
+      const later = (): void => { const t = Date.now(); while (Date.now() - t < 3) { /* the clock has millisecond steps */ } }
+      const made = s.add({ account: 'V100', siteName: 'Shop' })
+      expect(made.ok && made.value.visibleUpdatedAt).toBe(made.ok && made.value.updatedAt)
+      const first = s.get('V100')!
+      later()
+      const vip = s.update('V100', { vip: true })
+      expect(vip.ok && vip.value.updatedAt).not.toBe(first.updatedAt)
+      expect(s.get('V100')!.visibleUpdatedAt).toBe(first.visibleUpdatedAt)
+      later()
+      expect(s.update('V100', { vip: false, siteName: 'Shop' }).ok).toBe(true)
+      later()
+      expect(s.import([{ account: 'V100', vip: true }]).ok).toBe(true)
+      expect(s.get('V100')!.visibleUpdatedAt).toBe(first.visibleUpdatedAt)
+      expect(s.receiverAccount('V100')?.account.visibleUpdatedAt).toBe(first.visibleUpdatedAt)
+      later()
+      expect(s.update('V100', { siteName: 'Shop 2' }).ok).toBe(true)
+      const site = s.get('V100')!
+      expect(site.visibleUpdatedAt).not.toBe(first.visibleUpdatedAt)
+      expect(site.visibleUpdatedAt).toBe(site.updatedAt)
+      later()
+      expect(s.import([{ account: 'V100', supervisionSeconds: 90 }]).ok).toBe(true)
+      expect(s.get('V100')!.visibleUpdatedAt).not.toBe(site.visibleUpdatedAt)
+    }))
   })
 }

@@ -49,8 +49,11 @@ describe('SqliteAccountStore on an old accounts.db', () => {
       expect(s.get('1234')).toMatchObject({
         account: '1234', receiver: 'AB', prefix: '0', hasKey: true, keyFormat: 'hex', encryptionRequired: true, windowAhead: 60,
         checkPlainTimestamp: true, supervisionSeconds: 3600, tenant: 'acme', createdAt: '2025-01-02T03:04:05.000Z',
-        siteName: undefined, siteAddress: undefined, keyholders: [], vip: false,
+        siteName: undefined, siteAddress: undefined, keyholders: [], vip: false, visibleUpdatedAt: '2025-01-02T03:04:05.000Z',
       })
+      // An old row's visible time is its updatedAt, until a change every role sees.
+      expect(s.update('1234', { vip: true }).ok).toBe(true)
+      expect(s.get('1234')?.visibleUpdatedAt).toBe('2025-01-02T03:04:05.000Z')
       expect(s.get('5678')).toMatchObject({ account: '5678', hasKey: false, keyholders: [], vip: false })
       expect(s.receiverAccount('1234')?.key?.bits).toBe(128)
       expect(s.list().map((a) => a.account)).toEqual(['1234', '5678'])
