@@ -49,11 +49,15 @@ const noContent = (): Answer => ({ status: 204 })
 
 // ------------------------------------------------------------ views
 
-/** An account as this role may see it: installers never see the prominent-person marker. */
+/**
+ * An account as this role may see it: installers never see the prominent-person marker, nor a
+ * time that moved when only it changed (their updatedAt is that of the fields they see).
+ */
 export function accountView (a: Account, role: Role): Record<string, unknown> {
-  if (role !== 'installer') return { ...a }
-  const { vip: _vip, ...rest } = a
-  return rest
+  const { visibleUpdatedAt, ...all } = a
+  if (role !== 'installer') return all
+  const { vip: _vip, ...rest } = all
+  return { ...rest, updatedAt: visibleUpdatedAt }
 }
 
 function caseView (c: Case): Record<string, unknown> {
@@ -192,13 +196,21 @@ export const ROUTES: readonly RouteDef[] = [
       const refused = installerFields(c, body)
       if (refused !== undefined) return refused
       const input = c.who.role === 'installer' ? { ...body, tenant: c.who.tenant } : body
+      // A tenant that probed too many taken numbers adds none for a while, free or taken alike.
+      const wait = c.takenNumbersWait()
+      if (wait > 0) return { status: 429, retryAfter: wait, body: { error: 'rate-limited', message: 'too many account numbers were refused as taken; this tenant may add accounts again later' } }
       if (c.who.role === 'installer' && c.deps.accounts.count(c.who.tenant!) >= c.opts.maxAccountsPerTenant) {
         return { status: 403, body: { error: 'quota', message: `a tenant has at most ${c.opts.maxAccountsPerTenant} accounts; an admin can add more` } }
       }
       const r = c.deps.accounts.add(input)
       if (!r.ok) {
-        // Probing numbers is how enumeration looks: a taken number counts as a read.
-        if (r.code === 'DC09_ERR_ACCOUNT_EXISTS') c.countReads([body.account.toUpperCase()])
+        if (r.code === 'DC09_ERR_ACCOUNT_EXISTS') {
+          // Probing numbers is how enumeration looks: a taken number counts as a read, and one
+          // of another tenant (its own it can list) toward the limit of taken numbers.
+          const number = body.account.toUpperCase()
+          c.countReads([number])
+          if (c.who.role === 'installer' && c.deps.accounts.getInTenant(number, c.who.tenant ?? '\u0000') === undefined) c.numberTaken()
+        }
         return accountFailure(r)
       }
       return ok(accountView(r.value, c.who.role), 201)
@@ -305,10 +317,17 @@ export const ROUTES: readonly RouteDef[] = [
       const user = Number(c.params.user)
       c.audit.user = user
       if (!c.deps.verifier.isUser(a.account, user)) return notFound()
-      if (!c.mayTryCode(a.account)) return { status: 429, body: { error: 'rate-limited', message: 'too many codes tried or refused as in use; this token may set codes again later' } }
-      const r = await c.deps.verifier.setCode(a.account, user, (c.body as { code: string }).code, which === 'duress-code', c.actor)
-      if (!r.ok && r.code === 'DC09_ERR_CODE_TAKEN') c.codeConflict()
-      return r.ok ? noContent() : userFailure(r)
+      // The place is taken before the code is hashed, and held until the answer is known.
+      const place = c.codePlace(a.account)
+      if (typeof place === 'number') return { status: 429, retryAfter: place, body: { error: 'rate-limited', message: 'too many codes tried or refused as in use; codes may be set again later' } }
+      let inUse = false
+      try {
+        const r = await c.deps.verifier.setCode(a.account, user, (c.body as { code: string }).code, which === 'duress-code', c.actor)
+        inUse = !r.ok && r.code === 'DC09_ERR_CODE_TAKEN'
+        return r.ok ? noContent() : userFailure(r)
+      } finally {
+        place.done(inUse)
+      }
     },
   })),
 

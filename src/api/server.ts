@@ -2,11 +2,13 @@
  * The HTTP interface (fastify): JSON over HTTP on its own port, for operators, installers and
  * admins. Every request passes, in this order: the route is known; the bearer token is checked
  * (401; a public route or a bad token is limited by address); the token's rate (429); its role may
- * use the route (403); fastify validates the request against the schema (400); the handler runs;
+ * use the route (403); a body in an encoding it does not decode is refused (415); fastify
+ * validates the request against the schema (400); the handler runs;
  * the answer gets its security headers; an audit row and a metric are written. Errors never carry
  * a secret or a piece of the request back.
  */
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import { isIP } from 'node:net'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { AccountStore } from '../accounts/account-store.js'
 import type { Journal } from '../journal/journal.js'
 import type { PipelineStore } from '../pipeline/store.js'
@@ -40,19 +42,31 @@ export interface ApiOptions {
   readonly ratePerSecond: number
   /** The most items a list returns (and its default). */
   readonly pageSize: number
-  /** Accounts an installer token may read in a minute before a security event is journaled. */
+  /** Accounts an installer's tenant (all its tokens) may read in a minute before a security event is journaled. */
   readonly bulkReadPerMinute: number
   /** How long resolving a case waits for the pipeline to close it before answering 202. */
   readonly resolveWaitMs: number
-  /** Codes a token may have refused as already in use on an account, per hour (each tells that a code is in use). */
+  /**
+   * Codes an installer's tenant (all its tokens; an admin: its token) may have refused as already
+   * in use on an account, per hour (each tells that a code is in use). Also how many code sets it
+   * may have in flight at once: each could end as such a refusal.
+   */
   readonly codeConflictsPerHour: number
-  /** Codes a token may set on one account, per hour. */
+  /** Codes a tenant (an admin: its token) may set on one account, per hour. */
   readonly codeSetsPerAccountPerHour: number
+  /** Numbers an installer's tenant may have refused as taken by another tenant, per hour (each tells that the number exists). */
+  readonly takenNumbersPerHour: number
   /** Accounts an installer's tenant may have (an installer adds them at its token's rate otherwise). */
   readonly maxAccountsPerTenant: number
   /** Recent events kept in memory for GET .../events: per account, and in all. */
   readonly recentPerAccount: number
   readonly recentTotal: number
+  /**
+   * Addresses or networks (CIDR) of the reverse proxies in front of the interface: requests from
+   * them are taken as from the client their X-Forwarded-For names (limits by address, the audit
+   * trail). Empty: the header is ignored, the peer is the client.
+   */
+  readonly trustProxy: readonly string[]
 }
 
 export const defaultApiOptions: ApiOptions = Object.freeze({
@@ -64,12 +78,16 @@ export const defaultApiOptions: ApiOptions = Object.freeze({
   resolveWaitMs: 3000,
   codeConflictsPerHour: 5,
   codeSetsPerAccountPerHour: 20,
+  takenNumbersPerHour: 20,
   maxAccountsPerTenant: 100_000,
   recentPerAccount: 50,
   recentTotal: 50_000,
+  trustProxy: Object.freeze([]) as readonly string[],
 })
 
-const API_BOUNDS: Readonly<Record<keyof ApiOptions, readonly [number, number]>> = {
+type NumericOption = Exclude<keyof ApiOptions, 'trustProxy'>
+
+const API_BOUNDS: Readonly<Record<NumericOption, readonly [number, number]>> = {
   bodyLimit: [1024, 16 << 20],
   rateBurst: [1, 100_000],
   ratePerSecond: [1, 100_000],
@@ -79,27 +97,57 @@ const API_BOUNDS: Readonly<Record<keyof ApiOptions, readonly [number, number]>> 
   resolveWaitMs: [0, 20_000],
   codeConflictsPerHour: [1, 1000],
   codeSetsPerAccountPerHour: [1, 10_000],
+  takenNumbersPerHour: [1, 100_000],
   maxAccountsPerTenant: [1, 10_000_000],
   recentPerAccount: [1, 1000],
   recentTotal: [1, 10_000_000],
 }
 
-/** Checks the `api` object of a limits file: known names, whole numbers within bounds. */
+/** The most trusted proxies: a list, not a way to trust the world address by address. */
+const MAX_PROXIES = 64
+
+/** Why a trustProxy value is not a list of addresses and CIDR networks, if it is not. */
+function proxiesProblem (v: unknown): string | undefined {
+  const problem = `trustProxy is a list of at most ${MAX_PROXIES} addresses or CIDR networks of reverse proxies (e.g. ["10.0.0.5", "192.168.0.0/16"])`
+  if (!Array.isArray(v) || v.length > MAX_PROXIES) return problem
+  for (const p of v) {
+    if (typeof p !== 'string') return problem
+    const [addr, bits, ...more] = p.split('/')
+    const family = isIP(addr ?? '')
+    if (family === 0 || more.length > 0) return problem
+    if (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128))) return problem
+  }
+  return undefined
+}
+
+/** Checks the `api` object of a limits file: known names, whole numbers within bounds, trusted proxies. */
 export function validateApiOptions (raw: unknown): { ok: true, value: Partial<ApiOptions> } | { ok: false, reason: string } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'must be a JSON object' }
   for (const [k, v] of Object.entries(raw)) {
-    const b = Object.hasOwn(API_BOUNDS, k) ? API_BOUNDS[k as keyof ApiOptions] : undefined
-    if (b === undefined) return { ok: false, reason: `no setting ${k} (known: ${Object.keys(API_BOUNDS).join(', ')})` }
+    if (k === 'trustProxy') {
+      const problem = proxiesProblem(v)
+      if (problem !== undefined) return { ok: false, reason: problem }
+      continue
+    }
+    const b = Object.hasOwn(API_BOUNDS, k) ? API_BOUNDS[k as NumericOption] : undefined
+    if (b === undefined) return { ok: false, reason: `no setting ${k} (known: ${[...Object.keys(API_BOUNDS), 'trustProxy'].join(', ')})` }
     if (typeof v !== 'number' || !Number.isInteger(v) || v < b[0] || v > b[1]) return { ok: false, reason: `${k} is a whole number from ${b[0]} to ${b[1]}` }
   }
   return { ok: true, value: raw as Partial<ApiOptions> }
 }
 
-/** What a handler answers: a status, a body (JSON unless `type` says otherwise), nothing else. */
+/** What a handler answers: a status, a body (JSON unless `type` says otherwise), a retry-after, nothing else. */
 export interface Answer {
   readonly status: number
   readonly body?: unknown
   readonly type?: string
+  /** Seconds, for a 429. */
+  readonly retryAfter?: number
+}
+
+/** A place to set a code, taken before the code is hashed; `done` says whether it was refused as in use. */
+export interface CodePlace {
+  done (inUse: boolean): void
 }
 
 /** What a handler gets: the request's parts, who is asking, and the services. */
@@ -110,19 +158,21 @@ export interface ApiContext {
   readonly who: TokenInfo
   /** Who, for the audit trail: `role:token-id`. */
   readonly actor: string
-  /** Where from: the peer address. */
+  /** Where from: the client's address (the peer's, unless it is a trusted proxy). */
   readonly source: string
   readonly params: Readonly<Record<string, string | undefined>>
   readonly query: Readonly<Record<string, string | undefined>>
   readonly body: unknown
   /** What the audit row says beyond who, what, when, where and the status. */
   readonly audit: { account?: string | null, user?: number | null, detail?: string | null, outcome?: string }
-  /** Counts accounts an installer read (found or not) toward the bulk-read alarm. */
+  /** Counts accounts an installer read (found or not) toward its tenant's bulk-read alarm. */
   countReads (accounts: readonly string[]): void
-  /** Whether this token may try a code on this account now (counts the attempt). */
-  mayTryCode (account: string): boolean
-  /** Counts a code refused because another user of the account has it. */
-  codeConflict (): void
+  /** A place to try a code on this account now (counts the attempt), or the seconds until there is one. */
+  codePlace (account: string): CodePlace | number
+  /** Seconds until an installer's tenant may add accounts again after probing taken numbers; 0: now. */
+  takenNumbersWait (): number
+  /** Counts a number an installer was refused as taken by another tenant. */
+  numberTaken (): void
   now (): number
   openapi (): Record<string, unknown>
   /** Cases being resolved right now (one resolution of a case at a time). */
@@ -134,6 +184,7 @@ export interface ApiContext {
 const UNAUTHENTICATED = { error: 'unauthenticated', message: 'a valid bearer token is needed' }
 const FORBIDDEN = { error: 'forbidden', message: 'this token\'s role may not do this' }
 const TOO_MANY = { error: 'rate-limited', message: 'too many requests from this token; slow down' }
+const ENCODED = { error: 'unsupported-media-type', message: 'send the body uncompressed (no content-encoding)' }
 
 /** Per-token (and, for public routes and bad tokens, per-address) allowance: a bucket of `burst` requests refilled at `perSecond`. */
 class RateLimiter {
@@ -159,9 +210,9 @@ class RateLimiter {
 }
 
 /**
- * Distinct accounts each installer token read in the current minute (found or not): crossing the
- * limit raises one event per minute. Polling one account again and again is not a bulk read.
- * Bounded: a window stops collecting once it has raised.
+ * Distinct accounts each tenant's installers read in the current minute (found or not), all its
+ * tokens together: crossing the limit raises one event per minute. Polling one account again and
+ * again is not a bulk read. Bounded: a window stops collecting once it has raised.
  */
 class BulkReads {
   readonly #windows = new Map<string, { start: number, accounts: Set<string>, raised: boolean }>()
@@ -170,6 +221,7 @@ class BulkReads {
   add (key: string, accounts: readonly string[], now: number): number | undefined {
     let w = this.#windows.get(key)
     if (w === undefined || now - w.start >= 60_000) {
+      if (this.#windows.size >= 100_000) for (const [k, v] of this.#windows) if (now - v.start >= 60_000) this.#windows.delete(k)
       w = { start: now, accounts: new Set(), raised: false }
       this.#windows.set(key, w)
     }
@@ -183,42 +235,106 @@ class BulkReads {
   }
 }
 
-/**
- * Setting codes, per token per hour. A code refused because another user of the account has it
- * says "this code is in use here": the first such refusal raises a security event, and past a few
- * the token may set no more codes for the hour. Attempts on one account are limited too, so
- * guessing by trying codes that are accepted is slow as well. Bounded: expired windows are swept
- * when the map grows.
- */
-class CodeAttempts {
-  readonly #windows = new Map<string, { start: number, n: number }>()
-  constructor (readonly conflictsPerHour: number, readonly perAccountPerHour: number) {}
+interface HourWindow { start: number, n: number, pending: number }
 
-  #window (key: string, now: number): { start: number, n: number } {
+/** Counts per key in hour-long windows. Bounded: expired windows are swept when the map grows. */
+class Hourly {
+  readonly #windows = new Map<string, HourWindow>()
+
+  get (key: string, now: number): HourWindow {
     let w = this.#windows.get(key)
     if (w === undefined || now - w.start >= 3_600_000) {
       if (this.#windows.size >= 100_000) for (const [k, v] of this.#windows) if (now - v.start >= 3_600_000) this.#windows.delete(k)
-      w = { start: now, n: 0 }
+      w = { start: now, n: 0, pending: 0 }
       this.#windows.set(key, w)
     }
     return w
   }
 
-  /** Whether this token may try a code on this account now; counts the attempt if so. */
-  attempt (token: string, account: string, now: number): boolean {
-    if (this.#window(`c:${token}`, now).n >= this.conflictsPerHour) return false
-    const a = this.#window(`a:${token}:${account}`, now)
-    if (a.n >= this.perAccountPerHour) return false
-    a.n++
-    return true
-  }
-
-  /** Counts a refusal as in use; the number of refusals this hour. */
-  conflict (token: string, now: number): number {
-    const w = this.#window(`c:${token}`, now)
-    return ++w.n
+  /** Seconds until this window is over. */
+  static wait (w: HourWindow, now: number): number {
+    return Math.max(1, Math.ceil((w.start + 3_600_000 - now) / 1000))
   }
 }
+
+/**
+ * Setting codes, per tenant (an admin: per token) per hour. A code refused because another user of
+ * the account has it says "this code is in use here": the first such refusal raises a security
+ * event, and past a few the tenant may set no more codes for the hour. A place is taken before the
+ * code is hashed and held until the answer, so a burst of concurrent requests cannot all pass
+ * the limit while the first are still hashing. Attempts on one account are limited too, so
+ * guessing by trying codes that are accepted is slow as well.
+ */
+class CodeAttempts {
+  readonly #hour = new Hourly()
+  constructor (readonly conflictsPerHour: number, readonly perAccountPerHour: number) {}
+
+  /** A place to try a code on this account (the attempt counted), or the seconds until there is one. */
+  take (scope: string, account: string, now: number): { settle (inUse: boolean): number } | number {
+    const c = this.#hour.get(`c:${scope}`, now)
+    if (c.n + c.pending >= this.conflictsPerHour) return Hourly.wait(c, now)
+    const a = this.#hour.get(`a:${scope}:${account}`, now)
+    if (a.n >= this.perAccountPerHour) return Hourly.wait(a, now)
+    a.n++
+    c.pending++
+    let open = true
+    // The refusals so far this hour, counting this one if it was one.
+    return {
+      settle: (inUse) => {
+        if (open) {
+          open = false
+          c.pending--
+          if (inUse) c.n++
+        }
+        return c.n
+      },
+    }
+  }
+}
+
+/**
+ * Account numbers an installer's tenant was refused as taken by another tenant, per hour: each
+ * says "this number exists". Past the limit the tenant may add no accounts for the hour (a 201
+ * for a free number would tell it from a taken one).
+ */
+class TakenNumbers {
+  readonly #hour = new Hourly()
+  constructor (readonly perHour: number) {}
+
+  wait (scope: string, now: number): number {
+    const w = this.#hour.get(scope, now)
+    return w.n >= this.perHour ? Hourly.wait(w, now) : 0
+  }
+
+  /** Counts one; the number this hour. */
+  taken (scope: string, now: number): number {
+    return ++this.#hour.get(scope, now).n
+  }
+}
+
+/** What the per-tenant limits count by: an installer's tenant (all its tokens), else the token. */
+const scopeOf = (who: TokenInfo): string => (who.role === 'installer' ? `tenant:${who.tenant ?? ''}` : `token:${who.id}`)
+
+/** The audit trail's placeholder for a path parameter that is not of its pattern. */
+export const INVALID_PARAM = '(invalid)'
+
+const patterns = new Map<string, RegExp>()
+
+/**
+ * A path parameter as the audit trail may record it: as asked when it matches its pattern, else
+ * the placeholder (it may be any text, terminal escapes too); undefined when the route has none.
+ */
+function pathParam (def: RouteDef, params: unknown, name: string): string | undefined {
+  const schema = (def.schema?.params as { properties?: Record<string, { pattern?: string }> } | undefined)?.properties?.[name]
+  if (schema?.pattern === undefined) return undefined
+  let re = patterns.get(schema.pattern)
+  if (re === undefined) patterns.set(schema.pattern, re = new RegExp(schema.pattern))
+  const v = (params as Record<string, unknown> | null | undefined)?.[name]
+  return typeof v === 'string' && re.test(v) ? v : INVALID_PARAM
+}
+
+/** The client's address for the audit trail: an address, or a placeholder for anything else a header made of it. */
+const sourceOf = (req: FastifyRequest): string => (isIP(req.ip) === 0 ? INVALID_PARAM : req.ip)
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -237,7 +353,7 @@ const PUBLIC: TokenInfo = Object.freeze({ id: '-', role: 'installer', tenant: '\
 
 function outcomeOf (status: number): string {
   if (status < 300) return 'ok'
-  return ({ 400: 'invalid', 401: 'unauthenticated', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 413: 'too-large', 429: 'rate-limited', 503: 'unavailable' } as Record<number, string>)[status] ?? `error ${status}`
+  return ({ 400: 'invalid', 401: 'unauthenticated', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 413: 'too-large', 415: 'unsupported-media-type', 429: 'rate-limited', 503: 'unavailable' } as Record<number, string>)[status] ?? `error ${status}`
 }
 
 /** Builds the interface (not listening: `listen`, or `inject` in tests). */
@@ -247,6 +363,7 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
   const rate = new RateLimiter(opts.rateBurst, opts.ratePerSecond)
   const bulk = new BulkReads(opts.bulkReadPerMinute)
   const codes = new CodeAttempts(opts.codeConflictsPerHour, opts.codeSetsPerAccountPerHour)
+  const taken = new TakenNumbers(opts.takenNumbersPerHour)
   const resolving = new Set<number>()
   let description: Record<string, unknown> | undefined
   const app = Fastify({
@@ -257,6 +374,8 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
     requestTimeout: 30_000,
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
+    // X-Forwarded-For only from the listed proxies: from anyone else it is whatever they want it to be.
+    trustProxy: opts.trustProxy.length > 0 ? [...opts.trustProxy] : false,
     // Exactly the routes of the table: no HEAD twins that the table (and its tests) would not know of.
     exposeHeadRoutes: false,
     // Unknown fields are refused (not silently dropped) and types are not coerced: "5" is not 5.
@@ -281,6 +400,13 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
     failures.set(source, { start: now, n: 1 })
     deps.verifier.audit('-', 'api:unauthenticated', null, 'unauthenticated', null, w === undefined ? null : `${w.n} request(s) in the minute before`, source)
   }
+  /** A body in an encoding the interface does not decode would be read as plain: refused instead. */
+  const encoded = async (req: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
+    const encoding = req.headers['content-encoding']
+    if (encoding === undefined || encoding.trim().toLowerCase() === 'identity') return false
+    await reply.code(415).send(ENCODED)
+    return true
+  }
 
   app.addHook('onRequest', async (req, reply) => {
     const def = req.routeOptions.config.def
@@ -295,6 +421,7 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
     // Public routes have no token to limit by: their callers are limited by address.
     if (def.roles.length === 0) {
       if (await tooMany(`public:${req.ip}`)) return reply
+      if (await encoded(req, reply)) return reply
       return
     }
     const header = req.headers.authorization
@@ -303,7 +430,7 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
       // Guessing tokens from one address is limited, and audited once a minute (apart from the
       // public routes' allowance: a health probe from behind the same address still answers).
       if (await tooMany(`badtoken:${req.ip}`)) return reply
-      failedAuth(req.ip)
+      failedAuth(sourceOf(req))
       await reply.code(401).header('www-authenticate', 'Bearer').send(UNAUTHENTICATED)
       return reply
     }
@@ -315,6 +442,7 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
       await reply.code(403).send(FORBIDDEN)
       return reply
     }
+    if (await encoded(req, reply)) return reply
   })
 
   app.addHook('onSend', async (_req, reply, payload) => {
@@ -330,11 +458,14 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
     if (def?.audit === undefined || req.who === null || req.audited || req.limited) return
     req.audited = true
     const a = req.audit ?? {}
-    // A request refused before its handler ran still names the account it asked for.
-    const asked = (req.params as { account?: unknown } | undefined)?.account
-    const account = a.account ?? (typeof asked === 'string' ? asked.toUpperCase().slice(0, 16) : null)
+    // A request refused before its handler ran still names the account and user it asked for,
+    // when they are of their patterns: a path may hold any text, terminal escapes too.
+    const asked = pathParam(def, req.params, 'account')
+    const account = a.account ?? (asked === INVALID_PARAM ? asked : asked?.toUpperCase() ?? null)
+    const askedUser = pathParam(def, req.params, 'user')
+    const user = a.user ?? (askedUser === undefined || askedUser === INVALID_PARAM ? null : Number(askedUser))
     try {
-      deps.verifier.audit(`${req.who.role}:${req.who.id}`, `api:${def.audit}`, account, a.outcome ?? outcome, a.user ?? null, a.detail ?? null, req.ip)
+      deps.verifier.audit(`${req.who.role}:${req.who.id}`, `api:${def.audit}`, account, a.outcome ?? outcome, user, a.detail ?? null, sourceOf(req))
     } catch (err) {
       deps.log.error({ err: (err as Error).message, route: def.path }, 'api: could not write the audit row')
     }
@@ -388,22 +519,36 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
           opts,
           who,
           actor: `${who.role}:${who.id}`,
-          source: req.ip,
+          source: sourceOf(req),
           params: (req.params ?? {}) as Record<string, string>,
           query: (req.query ?? {}) as Record<string, string>,
           body: req.body,
           audit,
           countReads: (accounts) => {
             if (who.role !== 'installer' || accounts.length === 0) return
-            const total = bulk.add(who.id, accounts, clock())
-            if (total !== undefined) raised.push(raise(deps, who, req.ip, clock(), 'bulk-read', { accountsInMinute: total }, `${total} account(s) in a minute`))
+            const total = bulk.add(scopeOf(who), accounts, clock())
+            if (total !== undefined) raised.push(raise(deps, who, sourceOf(req), clock(), 'bulk-read', { accountsInMinute: total }, `${total} account(s) in a minute`))
           },
-          mayTryCode: (account) => codes.attempt(who.id, account, clock()),
-          codeConflict: () => {
-            const n = codes.conflict(who.id, clock())
-            if (n === 1 || n === opts.codeConflictsPerHour) {
-              raised.push(raise(deps, who, req.ip, clock(), 'code-probe', { conflictsInHour: n, blocked: n >= opts.codeConflictsPerHour },
-                n === 1 ? 'a code was refused as already in use on the account' : `${n} codes refused as in use within an hour; code setting stopped for the hour`))
+          codePlace: (account) => {
+            const place = codes.take(scopeOf(who), account, clock())
+            if (typeof place === 'number') return place
+            return {
+              done: (inUse) => {
+                const n = place.settle(inUse)
+                if (inUse && (n === 1 || n === opts.codeConflictsPerHour)) {
+                  raised.push(raise(deps, who, sourceOf(req), clock(), 'code-probe', { conflictsInHour: n, blocked: n >= opts.codeConflictsPerHour },
+                    n === 1 ? 'a code was refused as already in use on the account' : `${n} codes refused as in use within an hour; code setting stopped for the hour`))
+                }
+              },
+            }
+          },
+          takenNumbersWait: () => (who.role === 'installer' ? taken.wait(scopeOf(who), clock()) : 0),
+          numberTaken: () => {
+            if (who.role !== 'installer') return
+            const n = taken.taken(scopeOf(who), clock())
+            if (n === opts.takenNumbersPerHour) {
+              raised.push(raise(deps, who, sourceOf(req), clock(), 'account-probe', { takenInHour: n, blocked: true },
+                `${n} account numbers refused as another tenant's within an hour; adding accounts stopped for the hour`))
             }
           },
           now: clock,
@@ -415,6 +560,7 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
         // What tripped an alarm is answered only once the alarm is in the journal.
         if (!(await Promise.all(raised)).every(Boolean)) answer = { status: 503, body: { error: 'unavailable', message: 'the journal cannot commit; try again' } }
         reply.code(answer.status)
+        if (answer.retryAfter !== undefined) void reply.header('retry-after', String(answer.retryAfter))
         if (answer.body === undefined) return reply.send()
         if (answer.type !== undefined) return reply.type(answer.type).send(answer.body)
         return reply.send(answer.body)

@@ -211,8 +211,9 @@ async function must (r: Promise<Response>, status: number): Promise<Response> {
 }
 
 beforeAll(async () => {
-  // The pair test makes thousands of requests with one token: no rate limit, no bulk-read alarm in the way.
-  const h = await new Harness({ api: { rateBurst: 1_000_000, ratePerSecond: 1_000_000, bulkReadPerMinute: 1_000_000 } }).start()
+  // The pair test makes thousands of requests with one token: no rate limit, no bulk-read alarm,
+  // no limit of taken numbers in the way.
+  const h = await new Harness({ api: { rateBurst: 1_000_000, ratePerSecond: 1_000_000, bulkReadPerMinute: 1_000_000, takenNumbersPerHour: 100_000 } }).start()
   dbPath = join(h.dir, 'accounts.db')
   const admin = h.token('admin')
   const operator = h.token('operator')

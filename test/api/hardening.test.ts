@@ -1,0 +1,319 @@
+/**
+ * Limits and records an attacker with a token (or in front of the interface) would try to get
+ * around: probing taken account numbers, spreading probes over several tokens of one tenant,
+ * bursts of concurrent code sets, path parameters made of terminal escapes, compressed bodies,
+ * timestamps that move with fields the reader cannot see, and forged X-Forwarded-For headers.
+ */
+import { gzipSync } from 'node:zlib'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { DerivedRecord, JournalRecord } from '../../src/receiver/record.js'
+import type { Stored } from '../../src/journal/journal.js'
+import { defaultApiOptions, validateApiOptions } from '../../src/api/server.js'
+import { Harness, type Response } from './harness.js'
+
+const idOf = (token: string): string => token.split('_')[1]!
+const HOUR = 3_600_000
+
+const tick = async (): Promise<void> => {
+  for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+async function security (h: Harness, reason: string): Promise<Array<Stored<DerivedRecord>>> {
+  const out: Array<Stored<DerivedRecord>> = []
+  for await (const r of h.memory.read() as AsyncIterable<Stored<JournalRecord>>) {
+    if (r.type === 'derived' && r.kind === 'security' && r.data.reason === reason) out.push(r as Stored<DerivedRecord>)
+  }
+  return out
+}
+
+function expectStatus (r: Response, status: number): void {
+  expect(r.status, r.body).toBe(status)
+}
+
+const num = (prefix: string, i: number): string => `${prefix}${String(i).padStart(3, '0')}`
+
+// ------------------------------------------------------------ taken numbers
+
+describe('probing taken account numbers', () => {
+  let h: Harness
+  let now = Date.UTC(2030, 0, 1, 12)
+  let admin: string
+  beforeAll(async () => {
+    h = await new Harness({ clock: () => now, api: { rateBurst: 100_000 } }).start()
+    admin = h.token('admin')
+    for (let i = 0; i < 40; i++) expectStatus(await h.request('POST', '/v1/accounts', admin, { account: num('T', i), tenant: 'owner' }), 201)
+  })
+  afterAll(async () => { await h.close() })
+
+  it('is limited per tenant (20 an hour by default): then 429 with retry-after for any number, and one security event', async () => {
+    expect(defaultApiOptions.takenNumbersPerHour).toBe(20)
+    const inst = h.token('installer', 'prober')
+    for (let i = 0; i < 20; i++) expectStatus(await h.request('POST', '/v1/accounts', inst, { account: num('T', i) }), 409)
+    const stopped = await h.request('POST', '/v1/accounts', inst, { account: num('T', 20) })
+    expectStatus(stopped, 429)
+    expect(stopped.json()).toMatchObject({ error: 'rate-limited' })
+    expect(Number(stopped.headers['retry-after'])).toBeGreaterThan(0)
+    expect(Number(stopped.headers['retry-after'])).toBeLessThanOrEqual(3600)
+    // A free number answers the same: a 201 would tell it apart from a taken one.
+    expectStatus(await h.request('POST', '/v1/accounts', inst, { account: 'F001' }), 429)
+    expect(h.accounts.get('F001')).toBeUndefined()
+    await tick()
+    const events = await security(h, 'account-probe')
+    expect(events).toHaveLength(1)
+    expect(events[0]!.data).toMatchObject({ token: idOf(inst), tenant: 'prober', takenInHour: 20, blocked: true })
+    expect(h.verifier.auditTrail(1000).filter((r) => r.action === 'api:account-probe')).toHaveLength(1)
+    // Another tenant is not stopped, and the hour ends.
+    expectStatus(await h.request('POST', '/v1/accounts', h.token('installer', 'bystander'), { account: 'F002' }), 201)
+    now += HOUR
+    expectStatus(await h.request('POST', '/v1/accounts', inst, { account: 'F003' }), 201)
+  })
+
+  it('does not count a tenant\'s own numbers (it can list them anyway)', async () => {
+    const inst = h.token('installer', 'owner')
+    for (let i = 0; i < 30; i++) expectStatus(await h.request('POST', '/v1/accounts', inst, { account: num('T', i) }), 409)
+    expectStatus(await h.request('POST', '/v1/accounts', inst, { account: 'F004' }), 201)
+  })
+
+  it('counts every token of the tenant together', async () => {
+    now += HOUR
+    const a = h.token('installer', 'prober2')
+    const b = h.token('installer', 'prober2')
+    for (let i = 0; i < 10; i++) expectStatus(await h.request('POST', '/v1/accounts', a, { account: num('T', i) }), 409)
+    for (let i = 10; i < 20; i++) expectStatus(await h.request('POST', '/v1/accounts', b, { account: num('T', i) }), 409)
+    expectStatus(await h.request('POST', '/v1/accounts', a, { account: num('T', 20) }), 429)
+    expectStatus(await h.request('POST', '/v1/accounts', b, { account: num('T', 21) }), 429)
+    expectStatus(await h.request('POST', '/v1/accounts', h.token('installer', 'prober2'), { account: 'F005' }), 429)
+  })
+
+  it('is set by takenNumbersPerHour in the api options (whole numbers, bounded)', async () => {
+    expect(validateApiOptions({ takenNumbersPerHour: 3 })).toEqual({ ok: true, value: { takenNumbersPerHour: 3 } })
+    expect(validateApiOptions({ takenNumbersPerHour: 0 }).ok).toBe(false)
+    const h2 = await new Harness({ api: { takenNumbersPerHour: 2, rateBurst: 10_000 } }).start()
+    try {
+      expectStatus(await h2.request('POST', '/v1/accounts', h2.token('admin'), { account: 'T001', tenant: 'owner' }), 201)
+      const inst = h2.token('installer', 'prober')
+      for (let i = 0; i < 2; i++) expectStatus(await h2.request('POST', '/v1/accounts', inst, { account: 'T001' }), 409)
+      expectStatus(await h2.request('POST', '/v1/accounts', inst, { account: 'T001' }), 429)
+    } finally {
+      await h2.close()
+    }
+  })
+})
+
+// ------------------------------------------------------------ per tenant, not per token
+
+describe('alarms and limits count per tenant', () => {
+  let h: Harness
+  let now = Date.UTC(2030, 0, 1, 12)
+  beforeAll(async () => {
+    h = await new Harness({ clock: () => now, api: { rateBurst: 100_000, codeConflictsPerHour: 3 } }).start()
+  })
+  afterAll(async () => { await h.close() })
+
+  it('the bulk-read alarm: 90 + 90 reads by two tokens of one tenant raise it', async () => {
+    const a = h.token('installer', 'reader')
+    const b = h.token('installer', 'reader')
+    for (let i = 0; i < 90; i++) expectStatus(await h.request('GET', `/v1/accounts/${num('R', i)}`, a), 404)
+    for (let i = 90; i < 180; i++) expectStatus(await h.request('GET', `/v1/accounts/${num('R', i)}`, b), 404)
+    await tick()
+    const events = await security(h, 'bulk-read')
+    expect(events).toHaveLength(1)
+    expect(events[0]!.data).toMatchObject({ tenant: 'reader', token: idOf(b) })
+  })
+
+  it('the code-in-use limit: refusals of two tokens of one tenant add up, and stop both', async () => {
+    const admin = h.token('admin')
+    expectStatus(await h.request('POST', '/v1/accounts', admin, { account: 'P100', tenant: 'probe' }), 201)
+    for (const user of [1, 2]) expectStatus(await h.request('POST', '/v1/accounts/P100/users', admin, { user }), 201)
+    expectStatus(await h.request('PUT', '/v1/accounts/P100/users/1/code', admin, { code: '739154' }), 204)
+    const a = h.token('installer', 'probe')
+    const b = h.token('installer', 'probe')
+    for (const t of [a, a, b]) expectStatus(await h.request('PUT', '/v1/accounts/P100/users/2/code', t, { code: '739154' }), 409)
+    for (const t of [a, b, h.token('installer', 'probe')]) expectStatus(await h.request('PUT', '/v1/accounts/P100/users/2/code', t, { code: '920417' }), 429)
+    expect(h.verifier.listUsers('P100').find((u) => u.user === 2)?.hasCode).toBe(false)
+  })
+})
+
+// ------------------------------------------------------------ concurrent code sets
+
+describe('a burst of concurrent code sets', () => {
+  it('cannot learn more codes in use than the limit allows, across the tenant\'s tokens', async () => {
+    const h = await new Harness({ api: { rateBurst: 100_000, codeConflictsPerHour: 3 } }).start()
+    try {
+      const admin = h.token('admin')
+      expectStatus(await h.request('POST', '/v1/accounts', admin, { account: 'P200', tenant: 'probe' }), 201)
+      for (const user of [1, 2]) expectStatus(await h.request('POST', '/v1/accounts/P200/users', admin, { user }), 201)
+      expectStatus(await h.request('PUT', '/v1/accounts/P200/users/1/code', admin, { code: '739154' }), 204)
+      const tokens = [h.token('installer', 'probe'), h.token('installer', 'probe')]
+      const answers = await Promise.all(Array.from({ length: 30 }, (_, i) =>
+        h.request('PUT', '/v1/accounts/P200/users/2/code', tokens[i % 2], { code: '739154' })))
+      const statuses = answers.map((r) => r.status)
+      expect(statuses.filter((s) => s === 409).length).toBeLessThanOrEqual(3)
+      expect(statuses.filter((s) => s === 409).length).toBeGreaterThanOrEqual(1)
+      expect(statuses.every((s) => s === 409 || s === 429)).toBe(true)
+      // Once the burst is over, the tenant is stopped for the hour.
+      expectStatus(await h.request('PUT', '/v1/accounts/P200/users/2/code', tokens[0], { code: '920417' }), 429)
+    } finally {
+      await h.close()
+    }
+  })
+
+  it('gives back the places of sets that were not refused as in use', async () => {
+    const h = await new Harness({ api: { rateBurst: 100_000, codeConflictsPerHour: 2, codeSetsPerAccountPerHour: 1000 } }).start()
+    try {
+      const admin = h.token('admin')
+      expectStatus(await h.request('POST', '/v1/accounts', admin, { account: 'P300', tenant: 'probe' }), 201)
+      for (const user of [1, 2]) expectStatus(await h.request('POST', '/v1/accounts/P300/users', admin, { user }), 201)
+      const inst = h.token('installer', 'probe')
+      for (let i = 0; i < 6; i++) expectStatus(await h.request('PUT', '/v1/accounts/P300/users/1/code', inst, { code: `58203${i}9` }), 204)
+    } finally {
+      await h.close()
+    }
+  })
+})
+
+// ------------------------------------------------------------ the audit trail's path parameters
+
+describe('path parameters in the audit trail', () => {
+  let h: Harness
+  beforeAll(async () => {
+    h = await new Harness({ api: { rateBurst: 10_000 } }).start()
+  })
+  afterAll(async () => { await h.close() })
+
+  const latest = () => h.verifier.auditTrail(1)[0]!
+
+  it('records an account only when it is an account number, else a placeholder', async () => {
+    const inst = h.token('installer', 'esc')
+    const r = await h.request('GET', '/v1/accounts/%1B[1A%1B[2K%1B[1A%1B[2Kroot', inst)
+    expectStatus(r, 400)
+    expect(latest()).toMatchObject({ action: 'api:account-read', account: '(invalid)', outcome: 'invalid' })
+    expectStatus(await h.request('DELETE', '/v1/accounts/%07%7F%C2%9Babc', inst), 400)
+    expect(latest()).toMatchObject({ action: 'api:account-remove', account: '(invalid)' })
+    // A well-formed number is still recorded as asked.
+    expectStatus(await h.request('DELETE', '/v1/accounts/ab12/users/0', inst), 400)
+    expect(latest()).toMatchObject({ action: 'api:user-remove', account: 'AB12', user: null })
+    const all = JSON.stringify(h.verifier.auditTrail(1000))
+    // eslint-disable-next-line no-control-regex
+    expect(all).not.toMatch(/[\u0000-\u001f\u007f-\u009f]|\\u00(?:1|0|7f|9)/i)
+  })
+
+  it('records a valid user from the path even when the request is refused before its handler', async () => {
+    const op = h.token('operator')
+    expectStatus(await h.request('DELETE', '/v1/accounts/AB12/users/7', op), 403)
+    expect(latest()).toMatchObject({ action: 'api:user-remove', account: 'AB12', user: 7, outcome: 'forbidden' })
+  })
+})
+
+// ------------------------------------------------------------ content-encoding
+
+describe('request bodies with a content-encoding', () => {
+  let h: Harness
+  let admin: string
+  beforeAll(async () => {
+    h = await new Harness({ api: { rateBurst: 10_000 } }).start()
+    admin = h.token('admin')
+  })
+  afterAll(async () => { await h.close() })
+
+  it.each(['gzip', 'deflate', 'br', 'GZIP', 'identity, gzip', 'x-custom'])('refuses %s with 415, and nothing is made', async (encoding) => {
+    const body = encoding.toLowerCase().includes('gzip') ? gzipSync(JSON.stringify({ account: 'E001' })).toString('latin1') : JSON.stringify({ account: 'E001' })
+    const r = await h.request('POST', '/v1/accounts', admin, body, { 'content-encoding': encoding })
+    expectStatus(r, 415)
+    expect(r.json()).toMatchObject({ error: 'unsupported-media-type' })
+    expect(h.accounts.get('E001')).toBeUndefined()
+  })
+
+  it('refuses a compressed body that would parse as JSON', async () => {
+    // A body "compressed" with an encoding the interface does not decode must not be read as plain.
+    const r = await h.request('POST', '/v1/accounts', admin, { account: 'E002' }, { 'content-encoding': 'compress' })
+    expectStatus(r, 415)
+    expect(h.accounts.get('E002')).toBeUndefined()
+  })
+
+  it('accepts identity, or no content-encoding', async () => {
+    expectStatus(await h.request('POST', '/v1/accounts', admin, { account: 'E003' }, { 'content-encoding': 'identity' }), 201)
+    expectStatus(await h.request('POST', '/v1/accounts', admin, { account: 'E004' }), 201)
+  })
+})
+
+// ------------------------------------------------------------ updatedAt
+
+describe('the updatedAt an installer reads', () => {
+  it('does not move when an admin toggles the VIP marker, and moves with fields the installer sees', async () => {
+    const h = await new Harness({ api: { rateBurst: 10_000 } }).start()
+    const pause = async () => await new Promise((resolve) => setTimeout(resolve, 5))
+    try {
+      const admin = h.token('admin')
+      const inst = h.token('installer', 'alpha')
+      expectStatus(await h.request('POST', '/v1/accounts', inst, { account: 'U001', siteName: 'Shop' }), 201)
+      const seen = async (t: string) => (await h.request('GET', '/v1/accounts/U001', t)).json().updatedAt as string
+      const listed = async () => (await h.request('GET', '/v1/accounts', inst)).json().items[0].updatedAt as string
+      const first = await seen(inst)
+      const adminFirst = await seen(admin)
+      await pause()
+      const patched = await h.request('PATCH', '/v1/accounts/U001', admin, { vip: true })
+      expectStatus(patched, 200)
+      // The admin sees the change; the installer sees nothing move, in a read or a list.
+      expect(await seen(admin)).not.toBe(adminFirst)
+      expect(await seen(inst)).toBe(first)
+      expect(await listed()).toBe(first)
+      await pause()
+      expectStatus(await h.request('PATCH', '/v1/accounts/U001', admin, { vip: false, siteName: 'Shop' }), 200)
+      expect(await seen(inst)).toBe(first)
+      await pause()
+      const mine = await h.request('PATCH', '/v1/accounts/U001', inst, { siteName: 'Shop 2' })
+      expect(mine.json().updatedAt).not.toBe(first)
+      expect(await seen(inst)).toBe(mine.json().updatedAt)
+      expect(await seen(admin)).toBe(mine.json().updatedAt)
+    } finally {
+      await h.close()
+    }
+  })
+})
+
+// ------------------------------------------------------------ trusted proxies
+
+describe('api.trustProxy', () => {
+  it('is off by default: a forged X-Forwarded-For changes neither the audit source nor the per-address limits', async () => {
+    const h = await new Harness({ api: { rateBurst: 3, ratePerSecond: 1 }, clock: () => 0 }).start()
+    try {
+      const op = h.token('operator')
+      expectStatus(await h.request('GET', '/v1/accounts', op, undefined, { 'x-forwarded-for': '203.0.113.9' }), 200)
+      expect(h.verifier.auditTrail(1)[0]).toMatchObject({ action: 'api:accounts-list', source: '127.0.0.1' })
+      for (let i = 0; i < 3; i++) expectStatus(await h.request('GET', '/healthz', undefined, undefined, { 'x-forwarded-for': `203.0.113.${i}` }), 200)
+      expectStatus(await h.request('GET', '/healthz', undefined, undefined, { 'x-forwarded-for': '203.0.113.77' }), 429)
+    } finally {
+      await h.close()
+    }
+  })
+
+  it('with the proxy\'s address or network listed, the client\'s address is used for limits and the audit trail', async () => {
+    const h = await new Harness({ api: { rateBurst: 3, ratePerSecond: 1, trustProxy: ['10.0.0.0/8', '127.0.0.1'] }, clock: () => 0 }).start()
+    try {
+      const op = h.token('operator')
+      expectStatus(await h.request('GET', '/v1/accounts', op, undefined, { 'x-forwarded-for': '203.0.113.9' }), 200)
+      expect(h.verifier.auditTrail(1)[0]).toMatchObject({ action: 'api:accounts-list', source: '203.0.113.9' })
+      for (let i = 0; i < 3; i++) expectStatus(await h.request('GET', '/healthz', undefined, undefined, { 'x-forwarded-for': '198.51.100.1' }), 200)
+      expectStatus(await h.request('GET', '/healthz', undefined, undefined, { 'x-forwarded-for': '198.51.100.1' }), 429)
+      // Another client behind the same proxy has its own allowance.
+      expectStatus(await h.request('GET', '/healthz', undefined, undefined, { 'x-forwarded-for': '198.51.100.2' }), 200)
+      // A client cannot pass itself off as another by putting an address in front: the one the proxy saw counts.
+      expectStatus(await h.request('GET', '/healthz', undefined, undefined, { 'x-forwarded-for': '192.0.2.50, 198.51.100.1' }), 429)
+      // A peer that is not a listed proxy is taken at its own address, whatever it sends.
+      const direct = await h.app.inject({ method: 'GET', url: '/v1/accounts', remoteAddress: '192.0.2.7', headers: { authorization: `Bearer ${op}`, 'x-forwarded-for': '203.0.113.10' } })
+      expect(direct.statusCode).toBe(200)
+      expect(h.verifier.auditTrail(1)[0]).toMatchObject({ action: 'api:accounts-list', source: '192.0.2.7' })
+    } finally {
+      await h.close()
+    }
+  })
+
+  it('takes a list of addresses or CIDRs, nothing else', () => {
+    expect(defaultApiOptions.trustProxy).toEqual([])
+    expect(validateApiOptions({ trustProxy: ['10.0.0.1', '192.168.0.0/16', '::1', 'fd00::/8'] })).toMatchObject({ ok: true })
+    for (const bad of [true, '10.0.0.1', ['10.0.0.0/33'], ['example.com'], ['10.0.0.1/x'], [1], Array.from({ length: 65 }, (_, i) => `10.0.0.${i}`)]) {
+      expect(validateApiOptions({ trustProxy: bad }).ok, JSON.stringify(bad)).toBe(false)
+    }
+  })
+})
