@@ -44,6 +44,36 @@ describe('encrypted pads', () => {
     expect(r.ok).toBe(false)
   })
 
+  it('takes every pad length real senders make: none, 1 to 16 (the standard), 17 (the SPT dialler)', () => {
+    // pad + | + data ] + timestamp = 80 bytes, for each pad length.
+    for (let n = 0; n <= 17; n++) {
+      const data = '#12345|Nri1ti10:23:45BA12^' + 'Z'.repeat(31 - n) + '^'
+      const r = decodeFrame(encrypted('x'.repeat(n) + '|' + data + ']_12:00:00,01-15-2024'), { profile: { key }, now: NOON })
+      expect(r.ok ? r.frame.data.toString('latin1') : `${n}: ${r.code}`).toBe(data)
+    }
+  })
+
+  it('refuses a pad of 18 or more, and a 17-byte pad with bytes no known sender puts in one', () => {
+    const tail = '|#12345|Nri1ti10:23:45BA12^Z^]_12:00:00,01-15-2024'
+    expect(decodeFrame(encrypted('x'.repeat(17) + tail.replace('^Z^', '')), { profile: { key }, now: NOON })).toMatchObject({ ok: true })
+    const long = '|#12345|Nri1ti10:23:45BA1]_12:00:00,01-15-2024'
+    expect(decodeFrame(encrypted('x'.repeat(18) + long), { profile: { key }, now: NOON })).toMatchObject({ ok: false, code: ErrorCode.WRONG_KEY })
+    expect(decodeFrame(encrypted('x'.repeat(34) + long), { profile: { key }, now: NOON })).toMatchObject({ ok: false, code: ErrorCode.WRONG_KEY })
+    // The SPT dialler draws its pad bytes from 0x14-0x7D; a garbled block almost never stays in that range.
+    for (const odd of ['\x7e', '\x80', '\xff', '\x13', '\x00']) {
+      const r = decodeFrame(encrypted('x'.repeat(16) + odd + tail.replace('^Z^', '')), { profile: { key }, now: NOON })
+      expect(r, JSON.stringify(odd)).toMatchObject({ ok: false, code: ErrorCode.WRONG_KEY })
+    }
+  })
+
+  it('still tells a wrong key from a 17-byte pad', () => {
+    const fr = encrypted('x'.repeat(17) + '|#12345|Nri1ti10:23:45BA12]_12:00:00,01-15-2024')
+    for (let i = 1; i < 300; i++) {
+      const wrong = nodeAes.importKey(Buffer.from(i.toString(16).padStart(32, '0'), 'hex'))
+      expect(decodeFrame(fr, { profile: { key: wrong }, now: NOON })).toMatchObject({ ok: false, code: ErrorCode.WRONG_KEY })
+    }
+  })
+
   it('refuses an event frame whose pad has no | and whose data is therefore empty', () => {
     const r = decodeFrame(encrypted('ABCDEFGHIJK]_12:00:00,01-15-2024'), { profile: { key }, now: NOON })
     expect(r).toMatchObject({ ok: false, code: ErrorCode.DATA })
