@@ -19,6 +19,8 @@ export interface DecideContext {
   readonly accounts: AccountStore
   readonly unknownAccounts: UnknownAccountPolicy
   readonly now: number
+  /** Most events in one SIA block (the receiver's `maxEventsPerBlock`). */
+  readonly maxEvents?: number | undefined
 }
 
 /** Rejections that concern security: logged as such (a wrong key, a downgrade, a spoofed route). */
@@ -57,7 +59,7 @@ export function decide (bytes: Buffer, ctx: DecideContext): Decision {
   if (accountNumber === '') {
     // Some panels name the account only in the data block (plain frames only: parseFrame
     // refuses encrypted ones without a header account). Read it, then decide as usual.
-    const peek = openFrame(raw, ANONYMOUS)
+    const peek = openFrame(raw, ANONYMOUS, undefined, ctx)
     if (!peek.ok) return { kind: 'reject', rejection: peek, account: undefined }
     accountNumber = peek.frame.account
   }
@@ -65,7 +67,7 @@ export function decide (bytes: Buffer, ctx: DecideContext): Decision {
   if (account === undefined) {
     const reason = `account ${accountNumber.toUpperCase()} is not registered`
     if (ctx.unknownAccounts === 'quarantine' && !raw.encrypted) {
-      const r = openFrame(raw, ANONYMOUS, ctx.now)
+      const r = openFrame(raw, ANONYMOUS, ctx.now, ctx)
       return r.ok ? { kind: 'accept', frame: r.frame, account: undefined, quarantine: true } : { kind: 'reject', rejection: r, account: undefined }
     }
     const reply = ctx.unknownAccounts === 'duh' ? 'DUH' : 'NAK'
@@ -81,6 +83,6 @@ export function decide (bytes: Buffer, ctx: DecideContext): Decision {
       account,
     }
   }
-  const r = openFrame(raw, profileOf(account), ctx.now)
+  const r = openFrame(raw, profileOf(account), ctx.now, ctx)
   return r.ok ? { kind: 'accept', frame: r.frame, account, quarantine: false } : { kind: 'reject', rejection: r, account }
 }

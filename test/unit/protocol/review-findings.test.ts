@@ -98,9 +98,21 @@ describe('plain timestamps', () => {
 })
 
 describe('SIA block limits', () => {
-  it(`refuses more than ${MAX_SIA_EVENTS} events in one block`, () => {
-    expect(parseSia(f('#1|N' + 'BA1/'.repeat(MAX_SIA_EVENTS))).ok).toBe(true)
-    expect(parseSia(f('#1|N' + 'BA1/'.repeat(MAX_SIA_EVENTS + 1)))).toMatchObject({ ok: false, code: ErrorCode.DATA })
+  it('refuses more than 64 events in one block by default, with its own code and a NAK', () => {
+    expect(MAX_SIA_EVENTS).toBe(64)
+    expect(parseSia(f('#1|N' + 'BA1/'.repeat(64))).ok).toBe(true)
+    expect(parseSia(f('#1|N' + 'BA1/'.repeat(65)))).toMatchObject({ ok: false, code: ErrorCode.TOO_MANY_EVENTS })
+    const block = (n: number) => serializeFrame({ token: 'SIA-DCS', seq: 1, lpref: '0', acct: '1234', data: '#1234|Nri1' + '/BA01'.repeat(n) })
+    expect(decodeFrame(block(64))).toMatchObject({ ok: true })
+    expect(decodeFrame(block(65))).toMatchObject({ ok: false, code: ErrorCode.TOO_MANY_EVENTS, reply: 'NAK', header: { acct: '1234' } })
+  })
+
+  it('takes the events cap from the decode options', () => {
+    const block = (n: number) => serializeFrame({ token: 'SIA-DCS', seq: 1, lpref: '0', acct: '1234', data: '#1234|Nri1' + '/BA01'.repeat(n) })
+    expect(decodeFrame(block(3), { maxEvents: 2 })).toMatchObject({ ok: false, code: ErrorCode.TOO_MANY_EVENTS })
+    expect(decodeFrame(block(2), { maxEvents: 2 })).toMatchObject({ ok: true })
+    expect(decodeFrame(block(100), { maxEvents: 100 })).toMatchObject({ ok: true })
+    expect(parseSia(f('#1|N' + 'BA1/'.repeat(5)), 'auto', 4)).toMatchObject({ ok: false, code: ErrorCode.TOO_MANY_EVENTS })
   })
 
   it(`refuses more than ${MAX_SIA_MODIFIERS} kinds of modifier, so a crafted block stays cheap`, () => {
