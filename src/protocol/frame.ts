@@ -159,6 +159,26 @@ export function parseFrame (bytes: Buffer): FrameResult {
   return parseHeader(bytes, bodyStart, bodyEnd, crcForm, quirks)
 }
 
+/**
+ * The clear-text header of the frame that starts at the first LF of `bytes`, read without
+ * checking the length or the CRC: undefined when there is no whole header (CRC field, `0LLL`,
+ * quoted token, sequence, optional R and L, account, `[`). It only tells whether a DC-09 sender
+ * is there to answer; the fields of a frame that failed its checks are not facts.
+ */
+export function readHeader (bytes: Buffer): FrameHeader | undefined {
+  const lf = bytes.indexOf(LF)
+  if (lf < 0) return undefined
+  const h = lengthFieldOffset(bytes, lf)
+  if (h < 0) return undefined
+  const crcForm: CrcForm = h === lf + 5 ? 'hex' : 'binary'
+  if (crcForm === 'hex' && (HEX_VALUE[bytes[lf + 1]!]! | HEX_VALUE[bytes[lf + 2]!]! | HEX_VALUE[bytes[lf + 3]!]! | HEX_VALUE[bytes[lf + 4]!]!) < 0) return undefined
+  const cr = bytes.lastIndexOf(CR)
+  const r = parseHeader(bytes, h + 4, cr > h + 4 ? cr : bytes.length, crcForm, NO_QUIRKS)
+  if (!r.ok) return undefined
+  const { token, encrypted, seq, rcvr, lpref, acct } = r.frame
+  return { token, encrypted, seq, rcvr, lpref, acct, crcForm }
+}
+
 function hex4 (n: number): string {
   return n.toString(16).toUpperCase().padStart(4, '0')
 }

@@ -13,7 +13,7 @@ export {
   type PanelClock, type TimestampWindow,
 } from './timestamp.js'
 export {
-  MAX_BODY_BYTES, openPayload, padLength, parseFrame, randomPad, readContent, reject, serializeFrame,
+  MAX_BODY_BYTES, openPayload, padLength, parseFrame, randomPad, readContent, readHeader, reject, serializeFrame,
   type ContentResult, type CrcForm, type FrameContent, type FrameFields, type FrameHeader, type FrameResult,
   type Quirk, type RawFrame, type Rejection, type SerializeOptions, type XData,
 } from './frame.js'

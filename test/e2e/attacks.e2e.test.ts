@@ -35,6 +35,43 @@ describe('hostile datagrams', () => {
     expect(text(await udpExchange(h.port, f))).toContain('"ACK"')
   })
 
+  it('says nothing at all to a datagram without a readable header (no reflection, no amplification)', async () => {
+    const h = await receiver()
+    const good = frame()
+    const body = good.toString('latin1').slice(9, -1)
+    const garbage = [
+      Buffer.from([0x00, 0xff, 0x13, 0x37]),
+      Buffer.from('\nGARBAGE GARBAGE GARBAGE GARBAGE GARBAGE GARBAGE GARBAGE\r', 'latin1'),
+      Buffer.from(`\nZZZZ${good.toString('latin1').slice(5)}`, 'latin1'), // CRC field not hex
+      Buffer.from(`\nABCD0x39${body}\r`, 'latin1'), // length field not hex
+      Buffer.from(`\nABCD0030"SIA-DCS0001L0#1234[#1234|NBA1]${'x'.repeat(20)}\r`, 'latin1'),
+      Buffer.from(`\nABCD0030"SIA-DCS"01L0#1234[#1234|NBA1]${'x'.repeat(20)}\r`, 'latin1'),
+      Buffer.from(`\nABCD0030"SIA-DCS"0001L0#1234${'x'.repeat(30)}\r`, 'latin1'),
+      Buffer.from(`\n${'\xA5'.repeat(60)}\r`, 'latin1'),
+    ]
+    const s = createSocket('udp4')
+    let answers = 0
+    s.on('message', () => { answers++ })
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))
+    for (const g of garbage) s.send(g, h.port, '127.0.0.1')
+    await sleep(300)
+    s.close()
+    expect(answers).toBe(0)
+    // Counted and logged as before; only the answer is withheld.
+    expect(h.server.receiver.stats.frames + Object.values(h.server.receiver.stats.rejected).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(garbage.length)
+    expect(h.logs.some((l) => l.msg === 'frame refused' && l.transport === 'udp')).toBe(true)
+    expect(text(await udpExchange(h.port, good))).toContain('"ACK"')
+    // A DC-09 header with a bad CRC is still NAKed: the panel retries at once instead of waiting out its timeout.
+    const badCrc = Buffer.from(`\n0000${good.toString('latin1').slice(5)}`, 'latin1')
+    expect(text(await udpExchange(h.port, badCrc))).toMatch(/"NAK"0000R0L0A0\[\]_/)
+    expect(text(await udpExchange(h.port, Buffer.from(`\nABCD0FFF${body}\r`, 'latin1')))).toContain('"NAK"')
+    // But never more bytes back than came in: a short frame with a bad CRC gets no NAK over UDP.
+    const short = Buffer.from('\n00000012"NULL"0000#123[]\r', 'latin1')
+    expect(short.length).toBeLessThan(40)
+    expect(await udpExchange(h.port, short, 300)).toBeNull()
+    expect(await h.records()).toHaveLength(1)
+  })
+
   it('answers at most udpRejectionsPerSecond refusals a second to one address (no reflection)', async () => {
     const h = await receiver({ options: { udpRejectionsPerSecond: 5 } })
     const s = createSocket('udp4')

@@ -6,7 +6,7 @@ import { nodeAes } from '../../../src/protocol/cipher.js'
 import { crc16 } from '../../../src/protocol/crc.js'
 import { decodeFrame } from '../../../src/protocol/decode.js'
 import { ErrorCode } from '../../../src/protocol/errors.js'
-import { parseFrame, serializeFrame } from '../../../src/protocol/frame.js'
+import { parseFrame, readHeader, serializeFrame } from '../../../src/protocol/frame.js'
 import { MAX_SIA_EVENTS, MAX_SIA_MODIFIERS, parseSia } from '../../../src/protocol/sia-dcs.js'
 import { FrameSplitter, wholeFrame } from '../../../src/protocol/splitter.js'
 
@@ -155,6 +155,18 @@ describe('datagrams', () => {
 
   it('NAKs a datagram that has a header but a wrong length or CRC', () => {
     expect(wholeFrame(f('\n00000000"\r'))).toMatchObject({ reply: 'NAK' })
+  })
+
+  it('reads a header without trusting its length or CRC, and nothing from what holds no whole header', () => {
+    const good = '\nB2220037"SIA-DCS"0001L0#1234[#1234|NFA0001]_03:04:05,01-02-2024\r'
+    expect(readHeader(f(good))).toEqual({ token: 'SIA-DCS', encrypted: false, seq: '0001', rcvr: undefined, lpref: '0', acct: '1234', crcForm: 'hex' })
+    expect(readHeader(f('\n0000' + good.slice(5)))).toMatchObject({ acct: '1234' })
+    expect(readHeader(f('\nB2220FFF' + good.slice(9)))).toMatchObject({ acct: '1234' })
+    expect(readHeader(f('\0\0' + good))).toMatchObject({ acct: '1234' })
+    for (const d of ['', 'x', '\n', '\nhello\r', '\nZZZZ' + good.slice(5), '\nB2220x37' + good.slice(9), '\nB2220037"SIA-DCS0001L0#1234[]\r',
+      '\nB2220037"SIA-DCS"01L0#1234[]\r', '\nB2220037"SIA-DCS"0001L0#1234!!!!\r', '\nB2220037"SIA-DCS"0001L0#12[]\r']) {
+      expect(readHeader(f(d)), JSON.stringify(d)).toBeUndefined()
+    }
   })
 
   it('accepts a frame followed by CR LF, spaces or NULs', () => {
