@@ -169,7 +169,7 @@ describe('every fixture, through the receiver over a duplex pair', () => {
     // The account the frame names, registered as the fixture describes it.
     const account = expected.account ?? decodeAccount(f)
     if (account !== undefined && account.length >= 3) {
-      const r = accounts.add({ account, ...(f.key === undefined ? {} : { key: f.key, keyFormat: f.keyFormat ?? 'hex' }), encryptionRequired: false, windowBehind: 86_400 })
+      const r = accounts.add({ account, ...(f.key === undefined ? {} : { key: f.key, keyFormat: f.keyFormat ?? 'hex' }), encryptionRequired: false })
       if (!r.ok) throw new Error(r.reason)
     }
     const journal = new MemoryJournal<import('../src/receiver/record.js').FrameRecord>()

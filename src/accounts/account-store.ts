@@ -27,6 +27,11 @@ export interface AccountStore {
   import (inputs: readonly unknown[]): AccountResult<{ readonly added: number, readonly updated: number }>
   /** For the receiver: the account with its key expanded, from memory (no disk on the hot path). */
   receiverAccount (account: string): ReceiverAccount | undefined
+  /**
+   * The account with the widest timestamp window (ahead + behind, defaults filled in), for the
+   * receiver's check that none is wider than its duplicate window; undefined when there is none.
+   */
+  widestWindow (): { readonly account: string, readonly seconds: number } | undefined
   /** Picks up changes other processes made; returns how many accounts changed. */
   refresh (): number
   close (): void

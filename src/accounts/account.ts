@@ -81,6 +81,32 @@ export const MAX_SITE_NAME = 200
 export const MAX_SITE_ADDRESS = 500
 export const MAX_PERSON_NAME = 100
 
+/** The timestamp window of an account that sets none (seconds ahead, behind), as the protocol core's default. */
+export const DEFAULT_WINDOW_AHEAD = 20
+export const DEFAULT_WINDOW_BEHIND = 40
+
+/**
+ * The widest timestamp window (ahead + behind, in seconds) an account may have: the receiver's
+ * duplicate window (10 minutes by default). A frame is accepted until its panel time is
+ * `behind` seconds old, and its panel time may be `ahead` seconds early; once the duplicate
+ * window has forgotten it, a copy replayed by someone who recorded it must fail the timestamp
+ * check instead of being taken for a new event. A receiver configured with a shorter duplicate
+ * window passes its own bound to the store.
+ */
+export const MAX_WINDOW_SECONDS = 600
+
+export interface AccountLimits {
+  /** The receiver's duplicate window in seconds: no account's window may be wider. */
+  readonly maxWindowSeconds: number
+}
+
+const DEFAULT_LIMITS: AccountLimits = { maxWindowSeconds: MAX_WINDOW_SECONDS }
+
+/** The timestamp window an account gets, ahead + behind in seconds (defaults filled in). */
+export function windowSeconds (a: { readonly windowAhead?: number | undefined, readonly windowBehind?: number | undefined }): number {
+  return (a.windowAhead ?? DEFAULT_WINDOW_AHEAD) + (a.windowBehind ?? DEFAULT_WINDOW_BEHIND)
+}
+
 /** A change to an existing account: any field but `account`; `null` clears a field. */
 export type AccountPatch = Omit<AccountInput, 'account'>
 
@@ -149,7 +175,7 @@ function int (v: unknown, name: string, min: number, max: number): string | unde
  * Checks an input (a whole account, or a patch merged onto the current row) and returns the row
  * to store. Errors name the field and never repeat a key.
  */
-export function validateAccount (input: Record<string, unknown>, current?: AccountRow): AccountResult<AccountRow> {
+export function validateAccount (input: Record<string, unknown>, current?: AccountRow, limits: AccountLimits = DEFAULT_LIMITS): AccountResult<AccountRow> {
   for (const k of Object.keys(input)) if (!FIELDS.has(k)) return invalid(`unknown field ${JSON.stringify(k)}`)
   const v = { ...input } as Partial<Record<keyof AccountInput, unknown>>
   // A reporting interval may be named by its EN 50136-1 category (SP4, DP2, ...).
@@ -194,6 +220,12 @@ export function validateAccount (input: Record<string, unknown>, current?: Accou
   for (const [name, val, min, max] of numbers) {
     const e = int(val, name, min, max)
     if (e !== undefined) return invalid(e)
+  }
+  const ahead = (numbers[0]![1] ?? DEFAULT_WINDOW_AHEAD) as number
+  const behind = (numbers[1]![1] ?? DEFAULT_WINDOW_BEHIND) as number
+  if (ahead + behind > limits.maxWindowSeconds) {
+    return invalid(`the timestamp window +${ahead}/-${behind} s is wider than the receiver's duplicate window (${limits.maxWindowSeconds} s): ` +
+      'a frame replayed after the receiver forgot it would pass as a new event; windowAhead + windowBehind must be at most that')
   }
   const timeZone = pick('timeZone', current?.timeZone)
   if (timeZone !== undefined && timeZone !== null && (typeof timeZone !== 'string' || !isTimeZone(timeZone))) return invalid('timeZone must be an IANA time zone such as Europe/Vilnius')

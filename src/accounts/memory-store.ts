@@ -1,8 +1,8 @@
 /** Accounts in memory, for tests: the same contract as SqliteAccountStore. */
 import type { AesEngine } from '../protocol/index.js'
 import {
-  AccountError, publicAccount, receiverAccount, validateAccount, visibleChange,
-  type Account, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type ReceiverAccount,
+  AccountError, MAX_WINDOW_SECONDS, publicAccount, receiverAccount, validateAccount, visibleChange, windowSeconds,
+  type Account, type AccountLimits, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type ReceiverAccount,
 } from './account.js'
 import type { AccountStore, ListOptions } from './account-store.js'
 
@@ -17,9 +17,11 @@ interface Entry { row: AccountRow, createdAt: string, updatedAt: string, visible
 export class MemoryAccountStore implements AccountStore {
   readonly #rows = new Map<string, Entry>()
   readonly #engine: AesEngine | undefined
+  readonly #limits: AccountLimits
 
-  constructor (engine?: AesEngine) {
+  constructor (engine?: AesEngine, opts: { readonly maxWindowSeconds?: number | undefined } = {}) {
     this.#engine = engine
+    this.#limits = { maxWindowSeconds: opts.maxWindowSeconds ?? MAX_WINDOW_SECONDS }
   }
 
   /** Stores a row; `before`: the entry it replaces (the time every role sees moves only with what they see). */
@@ -49,6 +51,15 @@ export class MemoryAccountStore implements AccountStore {
       .map((a) => this.#rows.get(a)!.resolved.account)
   }
 
+  widestWindow (): { account: string, seconds: number } | undefined {
+    let widest: { account: string, seconds: number } | undefined
+    for (const [account, e] of [...this.#rows].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const seconds = windowSeconds(e.row)
+      if (widest === undefined || seconds > widest.seconds) widest = { account, seconds }
+    }
+    return widest
+  }
+
   count (tenant?: string): number {
     if (tenant === undefined) return this.#rows.size
     let n = 0
@@ -57,7 +68,7 @@ export class MemoryAccountStore implements AccountStore {
   }
 
   add (input: AccountInput): AccountResult<Account> {
-    const v = validateAccount(input as unknown as Record<string, unknown>)
+    const v = validateAccount(input as unknown as Record<string, unknown>, undefined, this.#limits)
     if (!v.ok) return v
     if (this.#rows.has(v.value.account)) return { ok: false, code: AccountError.EXISTS, reason: `account ${v.value.account} already exists` }
     return { ok: true, value: this.#put(v.value) }
@@ -67,7 +78,7 @@ export class MemoryAccountStore implements AccountStore {
     const e = this.#rows.get(account.toUpperCase())
     if (e === undefined) return { ok: false, code: AccountError.NOT_FOUND, reason: `no account ${account.toUpperCase()}` }
     if ('account' in (patch as object)) return { ok: false, code: AccountError.INVALID, reason: 'the account number cannot be changed' }
-    const v = validateAccount(patch as Record<string, unknown>, e.row)
+    const v = validateAccount(patch as Record<string, unknown>, e.row, this.#limits)
     if (!v.ok) return v
     return { ok: true, value: this.#put(v.value, e) }
   }
@@ -85,7 +96,7 @@ export class MemoryAccountStore implements AccountStore {
       if (typeof input !== 'object' || input === null || Array.isArray(input)) return { ok: false, code: AccountError.INVALID, reason: `entry ${i}: not an object` }
       const { account, ...patch } = input as Record<string, unknown>
       const current = typeof account === 'string' ? this.#rows.get(account.toUpperCase()) : undefined
-      const v = current === undefined ? validateAccount(input as Record<string, unknown>) : validateAccount(patch, current.row)
+      const v = current === undefined ? validateAccount(input as Record<string, unknown>, undefined, this.#limits) : validateAccount(patch, current.row, this.#limits)
       if (!v.ok) return { ok: false, code: v.code, reason: `entry ${i}${typeof account === 'string' ? ` (account ${account})` : ''}: ${v.reason}` }
       if (rows.some((r) => r.row.account === v.value.account)) return { ok: false, code: AccountError.INVALID, reason: `account ${v.value.account} appears twice` }
       rows.push({ row: v.value, before: current })

@@ -14,8 +14,8 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { AesEngine } from '../protocol/index.js'
 import {
-  AccountError, publicAccount, receiverAccount, validateAccount, visibleChange,
-  type Account, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type Keyholder, type ReceiverAccount,
+  AccountError, DEFAULT_WINDOW_AHEAD, DEFAULT_WINDOW_BEHIND, MAX_WINDOW_SECONDS, publicAccount, receiverAccount, validateAccount, visibleChange,
+  type Account, type AccountLimits, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type Keyholder, type ReceiverAccount,
 } from './account.js'
 import type { AccountStore, ListOptions } from './account-store.js'
 
@@ -143,6 +143,8 @@ function params (row: AccountRow, now: string, visible = now) {
 
 export interface SqliteStoreOptions {
   readonly engine?: AesEngine | undefined
+  /** The receiver's duplicate window in seconds: no account's timestamp window may be wider (default 600). */
+  readonly maxWindowSeconds?: number | undefined
   /** The clock for created/updated times (tests). */
   readonly now?: (() => Date) | undefined
 }
@@ -151,6 +153,7 @@ export class SqliteAccountStore implements AccountStore {
   readonly #db: Database.Database
   readonly #engine: AesEngine | undefined
   readonly #now: () => Date
+  readonly #limits: AccountLimits
   #cache: Map<string, ReceiverAccount> | undefined
   #changeSeq = 0
   readonly #stmt: {
@@ -193,6 +196,7 @@ export class SqliteAccountStore implements AccountStore {
     }
     this.#engine = opts.engine
     this.#now = opts.now ?? (() => new Date())
+    this.#limits = { maxWindowSeconds: opts.maxWindowSeconds ?? MAX_WINDOW_SECONDS }
     const cols = 'account, receiver, prefix, key_text, key_format, encryption_required, window_ahead, window_behind, check_plain_timestamp, clock_offset, time_zone, charset, supervision_seconds, tenant, site_name, site_fold, site_address, keyholders, vip'
     const vals = ':account, :receiver, :prefix, :key_text, :key_format, :encryption_required, :window_ahead, :window_behind, :check_plain_timestamp, :clock_offset, :time_zone, :charset, :supervision_seconds, :tenant, :site_name, :site_fold, :site_address, :keyholders, :vip'
     this.#stmt = {
@@ -241,13 +245,18 @@ export class SqliteAccountStore implements AccountStore {
     return rows.map(publicOf)
   }
 
+  widestWindow (): { account: string, seconds: number } | undefined {
+    return this.#db.prepare(`SELECT account, coalesce(window_ahead, ${DEFAULT_WINDOW_AHEAD}) + coalesce(window_behind, ${DEFAULT_WINDOW_BEHIND}) AS seconds
+      FROM accounts ORDER BY seconds DESC, account LIMIT 1`).get() as { account: string, seconds: number } | undefined
+  }
+
   count (tenant?: string): number {
     if (tenant === undefined) return this.#stmt.count.get()!.n
     return (this.#db.prepare('SELECT count(*) AS n FROM accounts WHERE tenant = ?').get(tenant) as { n: number }).n
   }
 
   add (input: AccountInput): AccountResult<Account> {
-    const v = validateAccount(input as unknown as Record<string, unknown>)
+    const v = validateAccount(input as unknown as Record<string, unknown>, undefined, this.#limits)
     if (!v.ok) return v
     if (this.#row(v.value.account) !== undefined) return { ok: false, code: AccountError.EXISTS, reason: `account ${v.value.account} already exists` }
     this.#stmt.insert.run(params(v.value, this.#now().toISOString()))
@@ -260,7 +269,7 @@ export class SqliteAccountStore implements AccountStore {
     const r = this.#row(account)
     if (r === undefined) return { ok: false, code: AccountError.NOT_FOUND, reason: `no account ${account.toUpperCase()}` }
     if ('account' in (patch as object)) return { ok: false, code: AccountError.INVALID, reason: 'the account number cannot be changed' }
-    const v = validateAccount(patch as Record<string, unknown>, toAccountRow(r))
+    const v = validateAccount(patch as Record<string, unknown>, toAccountRow(r), this.#limits)
     if (!v.ok) return v
     this.#stmt.update.run(this.#updateParams(r, v.value, this.#now().toISOString()))
     this.#stmt.prune.run()
@@ -286,8 +295,8 @@ export class SqliteAccountStore implements AccountStore {
       const { account, ...patch } = input as Record<string, unknown>
       const current = typeof account === 'string' ? this.#row(account) : undefined
       const v = current === undefined
-        ? validateAccount(input as Record<string, unknown>)
-        : validateAccount(patch, toAccountRow(current))
+        ? validateAccount(input as Record<string, unknown>, undefined, this.#limits)
+        : validateAccount(patch, toAccountRow(current), this.#limits)
       if (!v.ok) return { ok: false, code: v.code, reason: `entry ${i}${typeof account === 'string' ? ` (account ${account})` : ''}: ${v.reason}` }
       rows.push({ row: v.value, current })
     }

@@ -11,7 +11,7 @@ import {
   openPayload, parseFrame, readContent, reject,
   type ContentResult, type FrameHeader, type Quirk, type RawFrame, type Rejection,
 } from './frame.js'
-import { parseSia, type SiaEvent } from './sia-dcs.js'
+import { MAX_SIA_EVENTS, parseSia, type SiaEvent } from './sia-dcs.js'
 import { decodeText, type Charset } from './text.js'
 import { DEFAULT_WINDOW, formatTimestamp, inWindow, panelTimeToUtc, type PanelClock, type TimestampWindow } from './timestamp.js'
 
@@ -44,7 +44,12 @@ export interface AccountProfile {
   readonly checkPlainTimestamp?: boolean | undefined
 }
 
-export interface DecodeOptions {
+export interface DecodeLimits {
+  /** Most events in one SIA block (default {@link MAX_SIA_EVENTS}); more is `TOO_MANY_EVENTS`, answered NAK. */
+  readonly maxEvents?: number | undefined
+}
+
+export interface DecodeOptions extends DecodeLimits {
   /** The receiver's clock (epoch ms). Without it the window is not checked. */
   readonly now?: number | undefined
   /** The account's settings, or a lookup by the clear-text header. */
@@ -88,14 +93,14 @@ export function decodeFrame (bytes: Buffer, opts: DecodeOptions = {}): DecodeRes
   }
   const p = opts.profile
   const profile = typeof p === 'function' ? p(raw) : p
-  return openFrame(raw, profile, opts.now)
+  return openFrame(raw, profile, opts.now, opts)
 }
 
 /**
  * Decrypts (when needed), checks the timestamp and reads the events of a frame whose envelope
  * is checked. For receivers that look the account up between the two steps.
  */
-export function openFrame (raw: RawFrame, profile: AccountProfile | undefined, now?: number): DecodeResult {
+export function openFrame (raw: RawFrame, profile: AccountProfile | undefined, now?: number, limits: DecodeLimits = {}): DecodeResult {
   let opened: ContentResult
   const checkPlain = profile?.checkPlainTimestamp === true
   if (raw.encrypted) {
@@ -134,7 +139,7 @@ export function openFrame (raw: RawFrame, profile: AccountProfile | undefined, n
     dataAccount = cid.event.account
   } else if (raw.token === 'SIA-DCS') {
     if (content.data.length > 0) {
-      const sia = parseSia(content.data, charset)
+      const sia = parseSia(content.data, charset, limits.maxEvents ?? MAX_SIA_EVENTS)
       if (!sia.ok) return reject(sia.code, sia.reason, raw)
       events = sia.block.events
       text = sia.block.text

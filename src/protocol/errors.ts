@@ -36,6 +36,8 @@ export const ErrorCode = {
   TIMESTAMP_WINDOW: 'DC09_ERR_TIMESTAMP_WINDOW',
   /** The data block cannot be read as the token's format (Contact ID or SIA). */
   DATA: 'DC09_ERR_DATA',
+  /** A SIA block holds more events than the configured cap (64 by default). */
+  TOO_MANY_EVENTS: 'DC09_ERR_TOO_MANY_EVENTS',
   /** A configured AES key is not 16/24/32 bytes in the given format. */
   KEY_FORMAT: 'DC09_ERR_KEY_FORMAT',
   // The receiver's own decisions (src/receiver/decide.ts), in the same table so codes stay unique.
@@ -70,6 +72,7 @@ export const REPLY_FOR: Readonly<Record<ErrorCode, Reply>> = {
   DC09_ERR_TIMESTAMP_FORMAT: 'NAK',
   DC09_ERR_TIMESTAMP_WINDOW: 'NAK',
   DC09_ERR_DATA: 'DUH',
+  DC09_ERR_TOO_MANY_EVENTS: 'NAK',
   DC09_ERR_KEY_FORMAT: 'none',
   DC09_ERR_UNKNOWN_ACCOUNT: 'NAK',
   DC09_ERR_ACCOUNT_MISMATCH: 'NAK',

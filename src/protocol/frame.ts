@@ -159,6 +159,26 @@ export function parseFrame (bytes: Buffer): FrameResult {
   return parseHeader(bytes, bodyStart, bodyEnd, crcForm, quirks)
 }
 
+/**
+ * The clear-text header of the frame that starts at the first LF of `bytes`, read without
+ * checking the length or the CRC: undefined when there is no whole header (CRC field, `0LLL`,
+ * quoted token, sequence, optional R and L, account, `[`). It only tells whether a DC-09 sender
+ * is there to answer; the fields of a frame that failed its checks are not facts.
+ */
+export function readHeader (bytes: Buffer): FrameHeader | undefined {
+  const lf = bytes.indexOf(LF)
+  if (lf < 0) return undefined
+  const h = lengthFieldOffset(bytes, lf)
+  if (h < 0) return undefined
+  const crcForm: CrcForm = h === lf + 5 ? 'hex' : 'binary'
+  if (crcForm === 'hex' && (HEX_VALUE[bytes[lf + 1]!]! | HEX_VALUE[bytes[lf + 2]!]! | HEX_VALUE[bytes[lf + 3]!]! | HEX_VALUE[bytes[lf + 4]!]!) < 0) return undefined
+  const cr = bytes.lastIndexOf(CR)
+  const r = parseHeader(bytes, h + 4, cr > h + 4 ? cr : bytes.length, crcForm, NO_QUIRKS)
+  if (!r.ok) return undefined
+  const { token, encrypted, seq, rcvr, lpref, acct } = r.frame
+  return { token, encrypted, seq, rcvr, lpref, acct, crcForm }
+}
+
 function hex4 (n: number): string {
   return n.toString(16).toUpperCase().padStart(4, '0')
 }
@@ -324,24 +344,41 @@ export function openPayload (frame: RawFrame, key: AesKey): ContentResult {
   // `]` too, but binary pads (Ajax) may not (§4). Some senders omit the `|`; then the data is
   // empty and the pad runs up to the `]` before the x-data and timestamp.
   const pipe = plain.indexOf(PIPE)
-  if (pipe >= 0) return checkPad(readContent(plain, pipe + 1, plain.subarray(0, pipe), frame), pipe, frame)
+  if (pipe >= 0) return checkPad(readContent(plain, pipe + 1, plain.subarray(0, pipe), frame), plain.subarray(0, pipe), frame)
   let q = n - TIMESTAMP_LENGTH
   while (q > 0 && plain[q - 1] === RBRACKET) {
     const open = plain.lastIndexOf(LBRACKET, q - 1)
-    if (open < 0) return checkPad(readContent(plain, q - 1, plain.subarray(0, q - 1), frame, true), q - 1, frame)
+    if (open < 0) return checkPad(readContent(plain, q - 1, plain.subarray(0, q - 1), frame, true), plain.subarray(0, q - 1), frame)
     q = open
   }
   return reject(ErrorCode.WRONG_KEY, 'decryption gave no well-formed tail (wrong key?)', frame)
 }
 
 /**
- * A pad is 1 to 16 bytes (§4). A longer one means the first block did not decrypt to a pad and
- * its `|`: corrupted, or ciphertext tampered with (CBC lets a flipped bit in one block change the
- * next block's plaintext at will, at the price of garbling its own).
+ * The longest pad a known sender makes: the standard pads 1 to 16 bytes (§4), the SPT dialler
+ * `17 - ((len(data) + 21) % 16)`, which is 17 whenever its data length is 11 mod 16. A pad of
+ * 0 (the `|` first) is a sender that adds none when the plaintext already fills whole blocks.
  */
-function checkPad (r: ContentResult, padLength: number, frame: FrameHeader): ContentResult {
-  if (r.ok && padLength > 16) return reject(ErrorCode.WRONG_KEY, `a ${padLength}-byte pad: the ciphertext is corrupted or tampered with`, frame)
+export const MAX_PAD_BYTES = 17
+
+/**
+ * Refuses a pad no sender makes. A longer one means the first block did not decrypt to a pad
+ * and its `|`: corrupted, or ciphertext tampered with (CBC lets a flipped bit in one block
+ * change the next block's plaintext at will, at the price of garbling its own). A 17-byte pad
+ * runs past block 0, so it is held to the bytes its sender draws from (0x14-0x7D, never
+ * `|`, `[` or `]`): a garbled block of 16 random bytes passes that with odds of about 1 in
+ * 1.3 million, where any binary pad of up to 16 bytes (Ajax) stays accepted as before.
+ */
+function checkPad (r: ContentResult, pad: Buffer, frame: FrameHeader): ContentResult {
+  if (!r.ok || pad.length <= 16) return r
+  if (pad.length > MAX_PAD_BYTES || !pad.every(isDiallerPadByte)) {
+    return reject(ErrorCode.WRONG_KEY, `a ${pad.length}-byte pad: the ciphertext is corrupted or tampered with`, frame)
+  }
   return r
+}
+
+function isDiallerPadByte (b: number): boolean {
+  return b >= 0x14 && b <= 0x7d && b !== PIPE && b !== LBRACKET && b !== RBRACKET
 }
 
 // ---------------------------------------------------------------- serializing

@@ -13,18 +13,18 @@ export {
   type PanelClock, type TimestampWindow,
 } from './timestamp.js'
 export {
-  MAX_BODY_BYTES, openPayload, padLength, parseFrame, randomPad, readContent, reject, serializeFrame,
+  MAX_BODY_BYTES, openPayload, padLength, parseFrame, randomPad, readContent, readHeader, reject, serializeFrame,
   type ContentResult, type CrcForm, type FrameContent, type FrameFields, type FrameHeader, type FrameResult,
   type Quirk, type RawFrame, type Rejection, type SerializeOptions, type XData,
 } from './frame.js'
 export { FRAME_OVERHEAD, FrameSplitter, splitAll, wholeFrame, type SplitterOptions, type SplitterSink, type WholeFrame } from './splitter.js'
 export {
   EVENT_TOKENS, decodeFrame, openFrame,
-  type AccountProfile, type DecodeOptions, type DecodeResult, type DecodedEvent, type DecodedFrame, type DecodedXData,
+  type AccountProfile, type DecodeLimits, type DecodeOptions, type DecodeResult, type DecodedEvent, type DecodedFrame, type DecodedXData,
 } from './decode.js'
 export { serializeAck, serializeDuh, serializeEncryptedAck, serializeNak, serializeRejection, type AckOptions } from './responses.js'
 export { formatContactId, parseContactId, type ContactIdEvent, type ContactIdFields, type QualifierMeaning } from './contact-id.js'
-export { formatSia, parseSia, type SiaBlock, type SiaBlockFields, type SiaEvent, type SiaEventFields, type SiaModifiers } from './sia-dcs.js'
+export { MAX_SIA_EVENTS, formatSia, parseSia, type SiaBlock, type SiaBlockFields, type SiaEvent, type SiaEventFields, type SiaModifiers } from './sia-dcs.js'
 export { decodeText, encodeText, isCharset, type Charset } from './text.js'
 export {
   CONTACT_ID_CODE_COUNT, CONTACT_ID_QUALIFIERS, SIA_CODE_COUNT, contactIdCode, contactIdEventClass, siaCode,

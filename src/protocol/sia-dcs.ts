@@ -65,10 +65,11 @@ export interface SiaBlock {
 export type SiaResult = { readonly ok: true, readonly block: SiaBlock } | Failure
 
 /**
- * Most events in one block. A 4 KB block could hold 2000 two-letter events; no panel sends a
- * tenth of that, and each costs the journal and the pipeline.
+ * Most events in one block, by default (a decode option changes it). A 4 KB block could hold
+ * 1300 two-letter events; no panel sends more than a few dozen, and each costs the journal and
+ * the pipeline (cases, outputs, notifications) downstream.
  */
-export const MAX_SIA_EVENTS = 128
+export const MAX_SIA_EVENTS = 64
 /** Most distinct modifier names in one block (DC-03 defines 12); each event holds its own copy. */
 export const MAX_SIA_MODIFIERS = 16
 
@@ -143,8 +144,11 @@ function indexOf (data: Uint8Array, byte: number, from: number): number {
   return -1
 }
 
-/** Parses a SIA data block into its events. Unknown codes are events; unreadable bytes are not. */
-export function parseSia (data: Uint8Array, charset: Charset = 'auto'): SiaResult {
+/**
+ * Parses a SIA data block into its events. Unknown codes are events; unreadable bytes are not.
+ * More than `maxEvents` events is refused (`TOO_MANY_EVENTS`) as soon as the next one starts.
+ */
+export function parseSia (data: Uint8Array, charset: Charset = 'auto', maxEvents = MAX_SIA_EVENTS): SiaResult {
   const { account, start: afterAccount } = readDataAccount(data)
   if (afterAccount < 0) return fail(ErrorCode.DATA, 'the account in the data block is longer than 16 characters')
   // Some panels put another short field before the block (AlphaVision: `#0001|0|NRP`): skip
@@ -231,7 +235,7 @@ export function parseSia (data: Uint8Array, charset: Charset = 'auto'): SiaResul
       continue
     }
     if (isUpper(c) && isUpper(data[p + 1])) {
-      if (drafts.length === MAX_SIA_EVENTS) return fail(ErrorCode.DATA, `more than ${MAX_SIA_EVENTS} events in one SIA block`)
+      if (drafts.length >= maxEvents) return fail(ErrorCode.TOO_MANY_EVENTS, `more than ${maxEvents} events in one SIA block`)
       const code = ascii(data, p, p + 2)
       const end = numberEnd(data, p + 2)
       shared = true

@@ -4,10 +4,10 @@
  * acknowledged). No I/O here: the account lookup is in memory and the clock is passed in.
  */
 import type { AccountStore } from '../accounts/account-store.js'
-import type { ReceiverAccount } from '../accounts/account.js'
+import { DEFAULT_WINDOW_AHEAD, DEFAULT_WINDOW_BEHIND, windowSeconds, type ReceiverAccount } from '../accounts/account.js'
 import {
   EVENT_TOKENS, ErrorCode, openFrame, parseFrame, REPLY_FOR,
-  type AccountProfile, type DecodedFrame, type Rejection,
+  type AccountProfile, type DecodedFrame, type Rejection, type TimestampWindow,
 } from '../protocol/index.js'
 import type { UnknownAccountPolicy } from './options.js'
 
@@ -19,6 +19,10 @@ export interface DecideContext {
   readonly accounts: AccountStore
   readonly unknownAccounts: UnknownAccountPolicy
   readonly now: number
+  /** Most events in one SIA block (the receiver's `maxEventsPerBlock`). */
+  readonly maxEvents?: number | undefined
+  /** The duplicate window in seconds: no account's timestamp window is taken wider. */
+  readonly maxWindowSeconds?: number | undefined
 }
 
 /** Rejections that concern security: logged as such (a wrong key, a downgrade, a spoofed route). */
@@ -30,13 +34,24 @@ function rejection (code: ErrorCode, reason: string, frame: { readonly crcForm: 
   return { ok: false, code, reason, reply, header: frame as Rejection['header'], crcForm: frame.crcForm }
 }
 
-/** The decode settings an account asks for. */
-export function profileOf (a: ReceiverAccount): AccountProfile {
+/**
+ * The decode settings an account asks for. Its timestamp window is never taken wider than the
+ * duplicate window (`maxWindowSeconds`), or a frame replayed after the duplicate window forgot
+ * it would pass as a new event. Stores refuse such windows, and `dc09 serve` will not start
+ * with one; this holds too for an account written meanwhile by a process that was held to a
+ * wider bound (the CLI knows only the default duplicate window).
+ */
+export function profileOf (a: ReceiverAccount, maxWindowSeconds = Infinity): AccountProfile {
   const acc = a.account
+  let window: TimestampWindow | undefined
+  if (acc.windowAhead !== undefined || acc.windowBehind !== undefined || windowSeconds(acc) > maxWindowSeconds) {
+    const ahead = Math.min(acc.windowAhead ?? DEFAULT_WINDOW_AHEAD, maxWindowSeconds)
+    window = { ahead, behind: Math.min(acc.windowBehind ?? DEFAULT_WINDOW_BEHIND, maxWindowSeconds - ahead) }
+  }
   return {
     key: a.key,
     requireEncryption: acc.encryptionRequired,
-    window: acc.windowAhead === undefined && acc.windowBehind === undefined ? undefined : { ahead: acc.windowAhead ?? 20, behind: acc.windowBehind ?? 40 },
+    window,
     clock: acc.timeZone !== undefined ? { timeZone: acc.timeZone } : acc.clockOffsetSeconds !== undefined ? { offsetSeconds: acc.clockOffsetSeconds } : undefined,
     charset: acc.charset,
     checkPlainTimestamp: acc.checkPlainTimestamp,
@@ -57,7 +72,7 @@ export function decide (bytes: Buffer, ctx: DecideContext): Decision {
   if (accountNumber === '') {
     // Some panels name the account only in the data block (plain frames only: parseFrame
     // refuses encrypted ones without a header account). Read it, then decide as usual.
-    const peek = openFrame(raw, ANONYMOUS)
+    const peek = openFrame(raw, ANONYMOUS, undefined, ctx)
     if (!peek.ok) return { kind: 'reject', rejection: peek, account: undefined }
     accountNumber = peek.frame.account
   }
@@ -65,7 +80,7 @@ export function decide (bytes: Buffer, ctx: DecideContext): Decision {
   if (account === undefined) {
     const reason = `account ${accountNumber.toUpperCase()} is not registered`
     if (ctx.unknownAccounts === 'quarantine' && !raw.encrypted) {
-      const r = openFrame(raw, ANONYMOUS, ctx.now)
+      const r = openFrame(raw, ANONYMOUS, ctx.now, ctx)
       return r.ok ? { kind: 'accept', frame: r.frame, account: undefined, quarantine: true } : { kind: 'reject', rejection: r, account: undefined }
     }
     const reply = ctx.unknownAccounts === 'duh' ? 'DUH' : 'NAK'
@@ -81,6 +96,6 @@ export function decide (bytes: Buffer, ctx: DecideContext): Decision {
       account,
     }
   }
-  const r = openFrame(raw, profileOf(account), ctx.now)
+  const r = openFrame(raw, profileOf(account, ctx.maxWindowSeconds), ctx.now, ctx)
   return r.ok ? { kind: 'accept', frame: r.frame, account, quarantine: false } : { kind: 'reject', rejection: r, account }
 }

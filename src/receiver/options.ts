@@ -2,7 +2,7 @@
  * Every limit of the receiver, with why it exists (STYLE rule 12). A receiver faces the internet:
  * each input is bounded, and each limit has a test that trips it.
  */
-import { MAX_BODY_BYTES } from '../protocol/index.js'
+import { MAX_BODY_BYTES, MAX_SIA_EVENTS } from '../protocol/index.js'
 
 export type UnknownAccountPolicy = 'nak' | 'duh' | 'quarantine'
 
@@ -13,6 +13,8 @@ export interface ReceiverOptions {
   readonly maxConnectionsPerAddress: number
   /** Largest body a frame's length field may declare: the 0LLL field's own maximum. */
   readonly maxBodyBytes: number
+  /** Events in one SIA block; a block with more is NAKed: no panel sends more than a few dozen, and each costs the journal and the pipeline. */
+  readonly maxEventsPerBlock: number
   /** Bytes held for one unfinished frame: one whole frame, never more. */
   readonly maxBufferedBytes: number
   /** A TCP connection that sends nothing this long is closed (panels reconnect; their link tests keep a live one open). */
@@ -51,6 +53,7 @@ export const defaultOptions: ReceiverOptions = Object.freeze({
   maxConnections: 20_000,
   maxConnectionsPerAddress: 512,
   maxBodyBytes: MAX_BODY_BYTES,
+  maxEventsPerBlock: MAX_SIA_EVENTS,
   maxBufferedBytes: MAX_BODY_BYTES + 10,
   idleTimeoutMs: 180_000,
   frameTimeoutMs: 10_000,
@@ -74,6 +77,7 @@ const MINIMUM: Readonly<Partial<Record<keyof ReceiverOptions, number>>> = {
   maxConnections: 1,
   maxConnectionsPerAddress: 1,
   maxBodyBytes: 20,
+  maxEventsPerBlock: 1,
   maxBufferedBytes: 30,
   idleTimeoutMs: 1_000,
   frameTimeoutMs: 100,

@@ -101,7 +101,7 @@ export class Receiver {
   async handleFrame (bytes: Buffer, meta: FrameMeta): Promise<Buffer | null> {
     const now = this.#clock()
     this.stats.frames++
-    const d = decide(bytes, { accounts: this.#deps.accounts, unknownAccounts: this.#deps.options.unknownAccounts, now })
+    const d = decide(bytes, { accounts: this.#deps.accounts, unknownAccounts: this.#deps.options.unknownAccounts, now, maxEvents: this.#deps.options.maxEventsPerBlock, maxWindowSeconds: this.#deps.options.duplicateWindowMs / 1000 })
     if (d.kind === 'reject') {
       const answer = this.reject(d.rejection, meta, d.account)
       this.#answered(messageType(d.rejection.header), answer === null ? 'none' : d.rejection.reply === 'DUH' && d.rejection.header !== undefined ? 'DUH' : 'NAK')

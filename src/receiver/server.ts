@@ -7,11 +7,11 @@ import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dg
 import { createServer, isIPv6, type Server, type Socket } from 'node:net'
 import type { AccountStore } from '../accounts/account-store.js'
 import type { Journal } from '../journal/journal.js'
-import { wholeFrame } from '../protocol/index.js'
+import { readHeader, wholeFrame } from '../protocol/index.js'
 import { Connection, type CloseReason } from './connection.js'
 import { RateLimitedLog, type Logger } from './log.js'
 import { defaultOptions, type ReceiverOptions } from './options.js'
-import { Receiver } from './receiver.js'
+import { Receiver, type FrameMeta } from './receiver.js'
 import type { FrameRecord, JournalRecord } from './record.js'
 
 export interface ListenOptions {
@@ -156,9 +156,7 @@ export class ReceiverServer {
     const answer = whole.ok ? this.receiver.handleFrame(whole.frame, meta) : Promise.resolve(this.receiver.reject(whole, meta))
     const sent: Promise<void> = answer.then((bytes) => {
       if (bytes === null || this.#udp === undefined) return
-      // Refusals to one address are budgeted: its source address is not authenticated, and a
-      // NAK to spoofed datagrams would make the receiver a reflector. ACKs always go.
-      if (!isAck(bytes) && !this.#udpBudget.take(rinfo.address, Date.now())) return
+      if (!isAck(bytes) && !this.#answerRefusal(msg, bytes, rinfo, meta)) return
       try {
         this.#udp.send(bytes, rinfo.port, rinfo.address, (err) => {
           if (err !== null && err !== undefined) this.receiver.logLimited(meta, 'udpSend', 'info', { err: err.message }, 'could not send an answer')
@@ -170,6 +168,27 @@ export class ReceiverServer {
       this.#log.error({ peer: meta.peer, err: (err as Error).message }, 'bug: a datagram could not be handled')
     }).finally(() => this.#udpPending.delete(sent))
     this.#udpPending.add(sent)
+  }
+
+  /**
+   * Whether a refusal (NAK, DUH) goes back over UDP, whose source addresses anyone can forge.
+   * The refusal is already counted and logged; this only decides whether to answer it.
+   * - No readable DC-09 header (noise, a foreign protocol, no `0LLL`, a CRC field that is not
+   *   hex, a token, sequence or account that cannot be read): silence. Nothing shows a panel is
+   *   there, and answering would let anyone aim the receiver at a forged source address.
+   * - A readable header whose frame failed later (bad CRC or length, unknown account, wrong
+   *   key, timestamp window, too many events...): the NAK or DUH the protocol asks for, since a
+   *   panel that gets one retries at once (and a NAK sets its clock). Even then, never more
+   *   bytes back than came in (no amplification), and at most udpRejectionsPerSecond to one
+   *   address (a reflector at worst at the speed of a trickle).
+   * ACKs are not held back by any of this: they answer a frame that passed every check.
+   */
+  #answerRefusal (msg: Buffer, answer: Buffer, rinfo: RemoteInfo, meta: FrameMeta): boolean {
+    if (readHeader(msg) === undefined || answer.length > msg.length) {
+      this.receiver.logLimited(meta, 'udpSilence', 'debug', { bytes: msg.length }, 'refusal not answered over UDP: no readable header, or the answer would be larger than the datagram')
+      return false
+    }
+    return this.#udpBudget.take(rinfo.address, Date.now())
   }
 
   /**

@@ -81,6 +81,17 @@ describe('validation', () => {
     expect(p.json()).toMatchObject({ error: 'invalid' })
   })
 
+  it('refuses a timestamp window wider than the duplicate window (a replay after it would pass), 400 invalid', async () => {
+    const r = await h.request('POST', '/v1/accounts', admin, { account: '6002', windowAhead: 20, windowBehind: 600 })
+    expect(r.status).toBe(400)
+    expect(r.json()).toMatchObject({ error: 'invalid' })
+    expect(h.accounts.get('6002')).toBeUndefined()
+    const p = await h.request('PATCH', '/v1/accounts/1234', admin, { windowBehind: 86_400 })
+    expect(p.status).toBe(400)
+    expect(p.json()).toMatchObject({ error: 'invalid' })
+    expectOk(await h.request('PATCH', '/v1/accounts/1234', admin, { windowAhead: 20, windowBehind: 580 }))
+  })
+
   it('refuses unknown fields, at the top level and inside a keyholder', async () => {
     let r = await h.request('POST', '/v1/accounts', admin, { account: '6001', colour: 'red' })
     expect(r.status).toBe(400)

@@ -5,12 +5,43 @@ import type { AccountStore } from '../../src/accounts/account-store.js'
 
 const KEY = '0123456789ABCDEF0123456789ABCDEF'
 
-export function accountStoreSuite (name: string, open: () => { store: AccountStore, cleanup?: () => void }): void {
+/** `maxWindowSeconds`: the receiver's duplicate window the store must hold account windows to. */
+export function accountStoreSuite (name: string, open: (opts?: { maxWindowSeconds?: number }) => { store: AccountStore, cleanup?: () => void }): void {
   describe(`${name} (account store conformance)`, () => {
-    const withStore = (fn: (s: AccountStore) => void) => () => {
-      const { store, cleanup } = open()
+    const withStore = (fn: (s: AccountStore) => void, opts?: { maxWindowSeconds?: number }) => () => {
+      const { store, cleanup } = open(opts)
       try { fn(store) } finally { store.close(); cleanup?.() }
     }
+
+    it('refuses a timestamp window wider than the duplicate window (600 s by default), however it comes', withStore((s) => {
+      expect(s.add({ account: '1000', windowAhead: 0, windowBehind: 600 })).toMatchObject({ ok: true })
+      expect(s.add({ account: '1001', windowAhead: 20, windowBehind: 580 })).toMatchObject({ ok: true })
+      // The defaults (+20/-40) count for the side that is not given.
+      expect(s.add({ account: '1002', windowBehind: 581 })).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_INVALID', reason: expect.stringMatching(/duplicate window/) })
+      expect(s.add({ account: '1003', windowAhead: 561 })).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_INVALID' })
+      expect(s.add({ account: '1004', windowAhead: 300, windowBehind: 86_400 })).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_INVALID' })
+      expect(s.update('1001', { windowAhead: 21 })).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_INVALID', reason: expect.stringMatching(/duplicate window/) })
+      expect(s.update('1000', { windowAhead: 1 })).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_INVALID' })
+      expect(s.import([{ account: '2000' }, { account: '2001', windowBehind: 900 }])).toMatchObject({ ok: false, reason: expect.stringMatching(/entry 1 .*duplicate window/) })
+      expect(s.import([{ account: '1001', windowAhead: 100 }])).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_INVALID' })
+      expect(s.count()).toBe(2)
+      expect(s.get('1001')).toMatchObject({ windowAhead: 20, windowBehind: 580 })
+    }))
+
+    it('holds account windows to a shorter duplicate window when the receiver has one', withStore((s) => {
+      expect(s.add({ account: '1000' })).toMatchObject({ ok: true })
+      expect(s.add({ account: '1001', windowAhead: 10, windowBehind: 51 })).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_INVALID', reason: expect.stringMatching(/\(60 s\)/) })
+      expect(s.update('1000', { windowBehind: 41 })).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_INVALID' })
+    }, { maxWindowSeconds: 60 }))
+
+    it('tells which account has the widest window', withStore((s) => {
+      expect(s.widestWindow()).toBeUndefined()
+      s.add({ account: '1000' })
+      expect(s.widestWindow()).toEqual({ account: '1000', seconds: 60 })
+      s.add({ account: '1001', windowAhead: 5, windowBehind: 30 })
+      s.add({ account: '1002', windowAhead: 100 })
+      expect(s.widestWindow()).toEqual({ account: '1002', seconds: 140 })
+    }))
 
     it('adds a plain account with defaults, matching account numbers without regard to case', withStore((s) => {
       const r = s.add({ account: '12ab' })

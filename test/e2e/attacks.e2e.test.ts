@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { describe, expect, it } from 'vitest'
 import { MemoryJournal } from '../../src/journal/memory-journal.js'
+import { nodeAes, serializeFrame } from '../../src/protocol/index.js'
 import type { FrameRecord, JournalRecord } from '../../src/receiver/record.js'
 import { cidFrame, receivers, sleep, TcpPanel, text, udpExchange } from './helpers.js'
 
@@ -33,6 +34,43 @@ describe('hostile datagrams', () => {
     await sleep(200)
     const f = frame()
     expect(text(await udpExchange(h.port, f))).toContain('"ACK"')
+  })
+
+  it('says nothing at all to a datagram without a readable header (no reflection, no amplification)', async () => {
+    const h = await receiver()
+    const good = frame()
+    const body = good.toString('latin1').slice(9, -1)
+    const garbage = [
+      Buffer.from([0x00, 0xff, 0x13, 0x37]),
+      Buffer.from('\nGARBAGE GARBAGE GARBAGE GARBAGE GARBAGE GARBAGE GARBAGE\r', 'latin1'),
+      Buffer.from(`\nZZZZ${good.toString('latin1').slice(5)}`, 'latin1'), // CRC field not hex
+      Buffer.from(`\nABCD0x39${body}\r`, 'latin1'), // length field not hex
+      Buffer.from(`\nABCD0030"SIA-DCS0001L0#1234[#1234|NBA1]${'x'.repeat(20)}\r`, 'latin1'),
+      Buffer.from(`\nABCD0030"SIA-DCS"01L0#1234[#1234|NBA1]${'x'.repeat(20)}\r`, 'latin1'),
+      Buffer.from(`\nABCD0030"SIA-DCS"0001L0#1234${'x'.repeat(30)}\r`, 'latin1'),
+      Buffer.from(`\n${'\xA5'.repeat(60)}\r`, 'latin1'),
+    ]
+    const s = createSocket('udp4')
+    let answers = 0
+    s.on('message', () => { answers++ })
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))
+    for (const g of garbage) s.send(g, h.port, '127.0.0.1')
+    await sleep(300)
+    s.close()
+    expect(answers).toBe(0)
+    // Counted and logged as before; only the answer is withheld.
+    expect(h.server.receiver.stats.frames + Object.values(h.server.receiver.stats.rejected).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(garbage.length)
+    expect(h.logs.some((l) => l.msg === 'frame refused' && l.transport === 'udp')).toBe(true)
+    expect(text(await udpExchange(h.port, good))).toContain('"ACK"')
+    // A DC-09 header with a bad CRC is still NAKed: the panel retries at once instead of waiting out its timeout.
+    const badCrc = Buffer.from(`\n0000${good.toString('latin1').slice(5)}`, 'latin1')
+    expect(text(await udpExchange(h.port, badCrc))).toMatch(/"NAK"0000R0L0A0\[\]_/)
+    expect(text(await udpExchange(h.port, Buffer.from(`\nABCD0FFF${body}\r`, 'latin1')))).toContain('"NAK"')
+    // But never more bytes back than came in: a short frame with a bad CRC gets no NAK over UDP.
+    const short = Buffer.from('\n00000012"NULL"0000#123[]\r', 'latin1')
+    expect(short.length).toBeLessThan(40)
+    expect(await udpExchange(h.port, short, 300)).toBeNull()
+    expect(await h.records()).toHaveLength(1)
   })
 
   it('answers at most udpRejectionsPerSecond refusals a second to one address (no reflection)', async () => {
@@ -134,6 +172,41 @@ describe('hostile connections', () => {
       await sleep(100)
     }
     expect(await p.whenClosed(1000)).toBe(true)
+  })
+})
+
+describe('replays after the duplicate window', () => {
+  const KEY = '000102030405060708090A0B0C0D0E0F'
+  const key = nodeAes.importKey(Buffer.from(KEY, 'hex'))
+  const T = Date.UTC(2024, 5, 1, 12)
+  // A recorded encrypted frame whose panel clock ran 20 s ahead: the latest it can still pass.
+  const recorded = serializeFrame({ token: 'SIA-DCS', encrypted: true, seq: 42, lpref: '0', acct: '7777', data: '#7777|Nri1/BA01', timestamp: T + 20_000 }, { key })
+
+  it('refuses (NAK, timestamp window) a frame replayed once the duplicate window forgot it, never acknowledging it as new', async () => {
+    let now = T
+    // The widest window an account may have under the default 600 s duplicate window.
+    const h = await receiver({ clock: () => now, setup: (a) => { expect(a.add({ account: '7777', key: KEY, windowAhead: 20, windowBehind: 580 }).ok).toBe(true) } })
+    expect(text(await udpExchange(h.port, recorded))).toContain('"*ACK"')
+    now = T + 300_000
+    expect(text(await udpExchange(h.port, recorded))).toContain('"*ACK"')
+    expect(h.server.receiver.stats.duplicates).toBe(1)
+    now = T + 600_001
+    expect(text(await udpExchange(h.port, recorded))).toMatch(/"NAK"0000R0L0A0\[\]_12:10:00,06-01-2024/)
+    expect(h.server.receiver.stats.rejected.DC09_ERR_TIMESTAMP_WINDOW).toBe(1)
+    expect(await h.records()).toHaveLength(1)
+    // A window any wider is refused when it is set.
+    expect(h.accounts.update('7777', { windowBehind: 581 })).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_INVALID' })
+  })
+
+  it('holds an account to a shorter duplicate window even when its stored window is wider', async () => {
+    let now = T
+    // Stored under the default bound (as the CLI would, while this receiver runs with 60 s).
+    const h = await receiver({ clock: () => now, options: { duplicateWindowMs: 60_000 }, setup: (a) => { a.add({ account: '7777', key: KEY, windowAhead: 20, windowBehind: 580 }) } })
+    expect(text(await udpExchange(h.port, recorded))).toContain('"*ACK"')
+    now = T + 60_001
+    expect(text(await udpExchange(h.port, recorded))).toContain('"NAK"')
+    expect(h.server.receiver.stats.rejected.DC09_ERR_TIMESTAMP_WINDOW).toBe(1)
+    expect(await h.records()).toHaveLength(1)
   })
 })
 

@@ -44,6 +44,21 @@ describe('dc09 accounts', () => {
     expect(dc09(['accounts', 'add', '--data', dir, '--account', '9999', '--key', 'x']).code).not.toBe(0)
   })
 
+  it('refuses a timestamp window wider than the duplicate window, on add, update and import', () => {
+    const add = dc09(['accounts', 'add', '--data', dir, '--account', '8001', '--window', '+20,-900'])
+    expect(add.code).toBe(1)
+    expect(add.err).toMatch(/duplicate window \(600 s\)/)
+    expect(dc09(['accounts', 'add', '--data', dir, '--account', '8001', '--window', '+20,-580']).code).toBe(0)
+    expect(dc09(['accounts', 'update', '--data', dir, '--account', '8001', '--window', '+30,-580']).code).toBe(1)
+    const file = join(dir, 'wide.json')
+    writeFileSync(file, JSON.stringify([{ account: '8002' }, { account: '8003', windowAhead: 300, windowBehind: 301 }]))
+    const imported = dc09(['accounts', 'import', '--data', dir, file])
+    expect(imported.code).toBe(1)
+    expect(imported.err).toMatch(/entry 1 \(account 8003\).*duplicate window/)
+    expect(dc09(['accounts', 'show', '--data', dir, '--account', '8002']).code).toBe(1)
+    expect(dc09(['accounts', 'remove', '--data', dir, '--account', '8001']).code).toBe(0)
+  })
+
   it('imports a fleet file all or nothing, without echoing keys on errors', () => {
     const file = join(dir, 'fleet.json')
     writeFileSync(file, JSON.stringify([{ account: '7001', key: '0123456789ABCDEF0123456789ABCDEF', keyFormat: 'hex', prefix: '0', receiver: '1', encryptionRequired: true, tenant: 'acme', supervisionSeconds: 90 }, { account: '7002' }]))
@@ -56,6 +71,20 @@ describe('dc09 accounts', () => {
 })
 
 describe('dc09 serve and journal', () => {
+  it('will not start with a duplicate window narrower than an account\'s timestamp window', () => {
+    const own = mkdtempSync(join(tmpdir(), 'dc09-cli-'))
+    try {
+      expect(dc09(['accounts', 'add', '--data', own, '--account', '8100', '--window', '+10,-100']).code).toBe(0)
+      const config = join(own, 'limits.json')
+      writeFileSync(config, JSON.stringify({ duplicateWindowMs: 60_000 }))
+      const r = dc09(['serve', '--data', own, '--port', '0', '--no-api', '--pepper-file', pepper, '--config', config])
+      expect(r.code).toBe(1)
+      expect(r.err).toMatch(/account 8100 has a timestamp window of 110 s .* wider than duplicateWindowMs \(60000 ms\)/)
+    } finally {
+      rmSync(own, { recursive: true, force: true })
+    }
+  })
+
   it('journals what it acknowledges, refuses a second serve on the same data, exports and verifies', async () => {
     const child = spawn(process.execPath, [BIN, 'serve', '--data', dir, '--port', '0', '--api-port', '0', '--pepper-file', pepper], { stdio: ['ignore', 'pipe', 'pipe'] })
     const port = await new Promise<number>((resolve, reject) => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { MemoryAccountStore } from '../../src/accounts/memory-store.js'
 import type { Journal, Stored } from '../../src/journal/journal.js'
 import { MemoryJournal } from '../../src/journal/memory-journal.js'
+import { serializeFrame } from '../../src/protocol/index.js'
 import { Connection } from '../../src/receiver/connection.js'
 import { createLogger } from '../../src/receiver/log.js'
 import { defaultOptions } from '../../src/receiver/options.js'
@@ -106,6 +107,30 @@ describe('size limits', () => {
     p.write(frame())
     expect(text(await p.answer())).toContain('"NAK"')
     expect(h.server.receiver.stats.rejected.DC09_ERR_BUFFER_LIMIT).toBe(1)
+  })
+
+  it('maxEventsPerBlock: a SIA block of 65 events is NAKed, logged with its code and not journaled; 64 pass', async () => {
+    const h = await receiver()
+    const block = (seq: number, n: number) => serializeFrame({ token: 'SIA-DCS', seq, lpref: '0', acct: '1234', data: '#1234|Nri1' + '/BA01'.repeat(n) })
+    const p = await TcpPanel.connect(h.port)
+    p.write(block(1, 65))
+    expect(text(await p.answer())).toMatch(/"NAK"0000R0L0A0\[\]_/)
+    expect(text(await udpExchange(h.port, block(2, 65)))).toContain('"NAK"')
+    expect(h.server.receiver.stats.rejected.DC09_ERR_TOO_MANY_EVENTS).toBe(2)
+    expect(h.logs.some((l) => l.code === 'DC09_ERR_TOO_MANY_EVENTS' && l.msg === 'frame refused' && l.account === '1234')).toBe(true)
+    expect(await h.records()).toHaveLength(0)
+    p.write(block(3, 64))
+    expect(text(await p.answer())).toContain('"ACK"0003L0#1234[]')
+    expect(await h.records()).toMatchObject([{ seq: '0003' }])
+    expect((await h.records())[0]!.events).toHaveLength(64)
+  })
+
+  it('maxEventsPerBlock is configurable', async () => {
+    const h = await receiver({ options: { maxEventsPerBlock: 100 } })
+    const f = serializeFrame({ token: 'SIA-DCS', seq: 4, lpref: '0', acct: '1234', data: '#1234|Nri1' + '/BA01'.repeat(100) })
+    expect(text(await udpExchange(h.port, f))).toContain('"ACK"')
+    const g = serializeFrame({ token: 'SIA-DCS', seq: 5, lpref: '0', acct: '1234', data: '#1234|Nri1' + '/BA01'.repeat(101) })
+    expect(text(await udpExchange(h.port, g))).toContain('"NAK"')
   })
 
   it('udpMaxDatagram: a larger datagram is dropped without an answer', async () => {

@@ -2,7 +2,9 @@
  * The receiver over real sockets on 127.0.0.1: every row of the answer table, TCP and UDP,
  * ack after commit, retransmissions, commit failures, shutdown, live account changes, logs.
  */
+import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
+import { unescapeFrame } from '../../src/cli/escape.js'
 import { MemoryJournal } from '../../src/journal/memory-journal.js'
 import {
   checkAnswer, nodeAes, parseFrame, serializeFrame, type FrameFields, type FrameHeader,
@@ -162,6 +164,39 @@ describe('UDP', () => {
   it('says nothing to a datagram that holds no frame (no reflection)', async () => {
     const h = await receiver()
     expect(await udpExchange(h.port, Buffer.from('hello\r\n'), 300)).toBeNull()
+  })
+})
+
+describe('every pad length real senders make (fixtures hand-aes128-pad-00 to spt-aes128-pad-17)', () => {
+  const names = ['hand-aes128-pad-00', 'standard-aes128-pad-01', ...Array.from({ length: 16 }, (_, i) => `spt-aes128-pad-${String(i + 2).padStart(2, '0')}`)]
+  const fixture = (name: string): Buffer => {
+    const u = unescapeFrame(readFileSync(new URL(`../../fixtures/frames/${name}.txt`, import.meta.url), 'utf8').replace(/\n$/, ''))
+    if (!u.ok) throw new Error(u.reason)
+    return u.bytes
+  }
+  const SPT_KEY = '2B7E151628AED2A6ABF7158809CF4F3C'
+  const sptKey = nodeAes.importKey(Buffer.from(SPT_KEY, 'hex'))
+
+  it('acknowledges each over UDP, and its retransmission over TCP, and journals it exactly once', async () => {
+    // The fixtures' panel time, so that the timestamp window holds.
+    const h = await receiver({ clock: () => Date.UTC(2024, 0, 15, 12), setup: (a) => a.add({ account: '12345', key: SPT_KEY, keyFormat: 'hex' }) })
+    const p = await TcpPanel.connect(h.port)
+    for (const name of names) {
+      const f = fixture(name)
+      const viaUdp = await udpExchange(h.port, f)
+      p.write(f)
+      const viaTcp = await p.answer()
+      for (const a of [viaUdp, viaTcp]) {
+        expect(a, name).not.toBeNull()
+        const c = checkAnswer(a!, header(f), sptKey)
+        expect({ name, token: c.token, encrypted: c.encrypted, problems: c.problems }).toEqual({ name, token: 'ACK', encrypted: true, problems: [] })
+      }
+    }
+    p.end()
+    const recs = await h.records()
+    expect(recs.map((r) => r.seq)).toEqual(names.map((_, n) => String(100 + n).padStart(4, '0')))
+    expect(recs.every((r) => r.transport === 'udp' && r.account === '12345' && r.events.length === 1 && r.events[0]!.code === 'BA')).toBe(true)
+    expect(h.server.receiver.stats.duplicates).toBe(names.length)
   })
 })
 

@@ -6,7 +6,7 @@ import pino from 'pino'
 import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
 import { FileJournal, type FsyncPolicy } from '../../journal/file-journal.js'
 import { createLogger } from '../../receiver/log.js'
-import type { ReceiverOptions } from '../../receiver/options.js'
+import { defaultOptions, type ReceiverOptions } from '../../receiver/options.js'
 import { journalJson, type FrameRecord, type JournalRecord } from '../../receiver/record.js'
 import { ReceiverServer, type ListenOptions } from '../../receiver/server.js'
 import { startControl } from '../../pipeline/control.js'
@@ -78,8 +78,20 @@ export async function serve (o: ServeOptions): Promise<void> {
   } catch (err) {
     return fail((err as Error).message)
   }
-  const accounts = new SqliteAccountStore(o.data)
+  // No account's timestamp window may be wider than the duplicate window: a frame replayed after
+  // the receiver forgot it must fail its timestamp check. Accounts changed through the HTTP
+  // interface are held to this receiver's window; existing ones are checked here.
+  const duplicateWindowMs = o.receiver.duplicateWindowMs ?? defaultOptions.duplicateWindowMs
+  const maxWindowSeconds = Math.floor(duplicateWindowMs / 1000)
+  const accounts = new SqliteAccountStore(o.data, { maxWindowSeconds })
   const demo = o.demo ? demoAccounts(accounts, o.data) : []
+  const widest = accounts.widestWindow()
+  if (widest !== undefined && widest.seconds > maxWindowSeconds) {
+    await journal.close()
+    accounts.close()
+    return fail(`account ${widest.account} has a timestamp window of ${widest.seconds} s (ahead + behind), wider than duplicateWindowMs (${duplicateWindowMs} ms): ` +
+      'a frame replayed after the duplicate window would pass as a new event. Narrow its window (dc09 accounts update --window) or widen duplicateWindowMs')
+  }
   let verifier: Verifier
   try {
     verifier = new Verifier(o.data, accounts, { pepper })

@@ -8,10 +8,10 @@ import { SqliteAccountStore } from '../../../src/accounts/sqlite-store.js'
 import { accountStoreSuite } from '../../conformance/account-store.suite.js'
 const require = createRequire(import.meta.url)
 
-accountStoreSuite('MemoryAccountStore', () => ({ store: new MemoryAccountStore() }))
-accountStoreSuite('SqliteAccountStore', () => {
+accountStoreSuite('MemoryAccountStore', (opts) => ({ store: new MemoryAccountStore(undefined, opts) }))
+accountStoreSuite('SqliteAccountStore', (opts) => {
   const dir = mkdtempSync(join(tmpdir(), 'dc09-acc-'))
-  return { store: new SqliteAccountStore(dir), cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+  return { store: new SqliteAccountStore(dir, opts), cleanup: () => rmSync(dir, { recursive: true, force: true }) }
 })
 
 describe('SqliteAccountStore across processes', () => {

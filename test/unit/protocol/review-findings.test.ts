@@ -6,7 +6,7 @@ import { nodeAes } from '../../../src/protocol/cipher.js'
 import { crc16 } from '../../../src/protocol/crc.js'
 import { decodeFrame } from '../../../src/protocol/decode.js'
 import { ErrorCode } from '../../../src/protocol/errors.js'
-import { parseFrame, serializeFrame } from '../../../src/protocol/frame.js'
+import { parseFrame, readHeader, serializeFrame } from '../../../src/protocol/frame.js'
 import { MAX_SIA_EVENTS, MAX_SIA_MODIFIERS, parseSia } from '../../../src/protocol/sia-dcs.js'
 import { FrameSplitter, wholeFrame } from '../../../src/protocol/splitter.js'
 
@@ -44,6 +44,36 @@ describe('encrypted pads', () => {
     expect(r.ok).toBe(false)
   })
 
+  it('takes every pad length real senders make: none, 1 to 16 (the standard), 17 (the SPT dialler)', () => {
+    // pad + | + data ] + timestamp = 80 bytes, for each pad length.
+    for (let n = 0; n <= 17; n++) {
+      const data = '#12345|Nri1ti10:23:45BA12^' + 'Z'.repeat(31 - n) + '^'
+      const r = decodeFrame(encrypted('x'.repeat(n) + '|' + data + ']_12:00:00,01-15-2024'), { profile: { key }, now: NOON })
+      expect(r.ok ? r.frame.data.toString('latin1') : `${n}: ${r.code}`).toBe(data)
+    }
+  })
+
+  it('refuses a pad of 18 or more, and a 17-byte pad with bytes no known sender puts in one', () => {
+    const tail = '|#12345|Nri1ti10:23:45BA12^Z^]_12:00:00,01-15-2024'
+    expect(decodeFrame(encrypted('x'.repeat(17) + tail.replace('^Z^', '')), { profile: { key }, now: NOON })).toMatchObject({ ok: true })
+    const long = '|#12345|Nri1ti10:23:45BA1]_12:00:00,01-15-2024'
+    expect(decodeFrame(encrypted('x'.repeat(18) + long), { profile: { key }, now: NOON })).toMatchObject({ ok: false, code: ErrorCode.WRONG_KEY })
+    expect(decodeFrame(encrypted('x'.repeat(34) + long), { profile: { key }, now: NOON })).toMatchObject({ ok: false, code: ErrorCode.WRONG_KEY })
+    // The SPT dialler draws its pad bytes from 0x14-0x7D; a garbled block almost never stays in that range.
+    for (const odd of ['\x7e', '\x80', '\xff', '\x13', '\x00']) {
+      const r = decodeFrame(encrypted('x'.repeat(16) + odd + tail.replace('^Z^', '')), { profile: { key }, now: NOON })
+      expect(r, JSON.stringify(odd)).toMatchObject({ ok: false, code: ErrorCode.WRONG_KEY })
+    }
+  })
+
+  it('still tells a wrong key from a 17-byte pad', () => {
+    const fr = encrypted('x'.repeat(17) + '|#12345|Nri1ti10:23:45BA12]_12:00:00,01-15-2024')
+    for (let i = 1; i < 300; i++) {
+      const wrong = nodeAes.importKey(Buffer.from(i.toString(16).padStart(32, '0'), 'hex'))
+      expect(decodeFrame(fr, { profile: { key: wrong }, now: NOON })).toMatchObject({ ok: false, code: ErrorCode.WRONG_KEY })
+    }
+  })
+
   it('refuses an event frame whose pad has no | and whose data is therefore empty', () => {
     const r = decodeFrame(encrypted('ABCDEFGHIJK]_12:00:00,01-15-2024'), { profile: { key }, now: NOON })
     expect(r).toMatchObject({ ok: false, code: ErrorCode.DATA })
@@ -68,9 +98,21 @@ describe('plain timestamps', () => {
 })
 
 describe('SIA block limits', () => {
-  it(`refuses more than ${MAX_SIA_EVENTS} events in one block`, () => {
-    expect(parseSia(f('#1|N' + 'BA1/'.repeat(MAX_SIA_EVENTS))).ok).toBe(true)
-    expect(parseSia(f('#1|N' + 'BA1/'.repeat(MAX_SIA_EVENTS + 1)))).toMatchObject({ ok: false, code: ErrorCode.DATA })
+  it('refuses more than 64 events in one block by default, with its own code and a NAK', () => {
+    expect(MAX_SIA_EVENTS).toBe(64)
+    expect(parseSia(f('#1|N' + 'BA1/'.repeat(64))).ok).toBe(true)
+    expect(parseSia(f('#1|N' + 'BA1/'.repeat(65)))).toMatchObject({ ok: false, code: ErrorCode.TOO_MANY_EVENTS })
+    const block = (n: number) => serializeFrame({ token: 'SIA-DCS', seq: 1, lpref: '0', acct: '1234', data: '#1234|Nri1' + '/BA01'.repeat(n) })
+    expect(decodeFrame(block(64))).toMatchObject({ ok: true })
+    expect(decodeFrame(block(65))).toMatchObject({ ok: false, code: ErrorCode.TOO_MANY_EVENTS, reply: 'NAK', header: { acct: '1234' } })
+  })
+
+  it('takes the events cap from the decode options', () => {
+    const block = (n: number) => serializeFrame({ token: 'SIA-DCS', seq: 1, lpref: '0', acct: '1234', data: '#1234|Nri1' + '/BA01'.repeat(n) })
+    expect(decodeFrame(block(3), { maxEvents: 2 })).toMatchObject({ ok: false, code: ErrorCode.TOO_MANY_EVENTS })
+    expect(decodeFrame(block(2), { maxEvents: 2 })).toMatchObject({ ok: true })
+    expect(decodeFrame(block(100), { maxEvents: 100 })).toMatchObject({ ok: true })
+    expect(parseSia(f('#1|N' + 'BA1/'.repeat(5)), 'auto', 4)).toMatchObject({ ok: false, code: ErrorCode.TOO_MANY_EVENTS })
   })
 
   it(`refuses more than ${MAX_SIA_MODIFIERS} kinds of modifier, so a crafted block stays cheap`, () => {
@@ -113,6 +155,18 @@ describe('datagrams', () => {
 
   it('NAKs a datagram that has a header but a wrong length or CRC', () => {
     expect(wholeFrame(f('\n00000000"\r'))).toMatchObject({ reply: 'NAK' })
+  })
+
+  it('reads a header without trusting its length or CRC, and nothing from what holds no whole header', () => {
+    const good = '\nB2220037"SIA-DCS"0001L0#1234[#1234|NFA0001]_03:04:05,01-02-2024\r'
+    expect(readHeader(f(good))).toEqual({ token: 'SIA-DCS', encrypted: false, seq: '0001', rcvr: undefined, lpref: '0', acct: '1234', crcForm: 'hex' })
+    expect(readHeader(f('\n0000' + good.slice(5)))).toMatchObject({ acct: '1234' })
+    expect(readHeader(f('\nB2220FFF' + good.slice(9)))).toMatchObject({ acct: '1234' })
+    expect(readHeader(f('\0\0' + good))).toMatchObject({ acct: '1234' })
+    for (const d of ['', 'x', '\n', '\nhello\r', '\nZZZZ' + good.slice(5), '\nB2220x37' + good.slice(9), '\nB2220037"SIA-DCS0001L0#1234[]\r',
+      '\nB2220037"SIA-DCS"01L0#1234[]\r', '\nB2220037"SIA-DCS"0001L0#1234!!!!\r', '\nB2220037"SIA-DCS"0001L0#12[]\r']) {
+      expect(readHeader(f(d)), JSON.stringify(d)).toBeUndefined()
+    }
   })
 
   it('accepts a frame followed by CR LF, spaces or NULs', () => {

@@ -27,9 +27,10 @@ describe('validateOptions (--config)', async () => {
   const { validateOptions } = await import('../../../src/receiver/options.js')
   it('takes known limits with sensible values', () => {
     expect(validateOptions({ idleTimeoutMs: 60_000, unknownAccounts: 'quarantine', nakUnreadable: false })).toEqual({ ok: true, value: { idleTimeoutMs: 60_000, unknownAccounts: 'quarantine', nakUnreadable: false } })
+    expect(validateOptions({ maxEventsPerBlock: 100 })).toEqual({ ok: true, value: { maxEventsPerBlock: 100 } })
   })
   it('refuses unknown names, wrong types, and values that would stop the receiver', () => {
-    for (const bad of [{ colour: 1 }, { idleTimeoutMs: '60' }, { maxInFlightPerConnection: 0 }, { idleTimeoutMs: 0 }, { maxBufferedBytes: 10 }, { frameTimeoutMs: 1.5 }, { maxBodyBytes: 5000 }, { unknownAccounts: 'maybe' }, { nakUnreadable: 'no' }]) {
+    for (const bad of [{ colour: 1 }, { idleTimeoutMs: '60' }, { maxInFlightPerConnection: 0 }, { idleTimeoutMs: 0 }, { maxBufferedBytes: 10 }, { frameTimeoutMs: 1.5 }, { maxBodyBytes: 5000 }, { maxEventsPerBlock: 0 }, { unknownAccounts: 'maybe' }, { nakUnreadable: 'no' }]) {
       expect(validateOptions(bad).ok, JSON.stringify(bad)).toBe(false)
     }
   })
