@@ -197,7 +197,7 @@ describe('Verifier: enrolment', () => {
   it('rejects weak codes, without repeating them', async () => {
     const v = openVerifier()
     expect(v.addUser('1234', 1, undefined, 'admin').ok).toBe(true)
-    for (const code of ['111111', '123456', '987654', '73916a']) {
+    for (const code of ['111111', '123456', '987654', '73916a', '123123', '112233', '159753', '696969']) {
       for (const duress of [false, true]) {
         const r = await v.setCode('1234', 1, code, duress, 'admin')
         expect(r, code).toMatchObject({ ok: false, code: 'DC09_ERR_CODE_WEAK' })
@@ -205,6 +205,16 @@ describe('Verifier: enrolment', () => {
       }
     }
     expect(v.listUsers('1234')[0]).toMatchObject({ hasCode: false, hasDuressCode: false })
+  })
+
+  it('rejects the most common four-digit codes when the policy allows four digits', async () => {
+    const v = openVerifier()
+    expect(v.addUser('1234', 1, undefined, 'admin').ok).toBe(true)
+    expect(v.setPolicy({ minLength: 4 }, 'admin').ok).toBe(true)
+    for (const code of ['1212', '1004', '2000', '6969', '2580']) {
+      expect(await v.setCode('1234', 1, code, false, 'admin'), code).toMatchObject({ ok: false, code: 'DC09_ERR_CODE_WEAK' })
+    }
+    expect(await v.setCode('1234', 1, '7391', false, 'admin')).toEqual({ ok: true, value: undefined })
   })
 
   it('rejects a code already used on the account as another user\'s code or as any duress code', async () => {
