@@ -14,6 +14,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { isPrintableText, MAX_PERSON_NAME } from '../accounts/account.js'
 import type { AccountStore } from '../accounts/account-store.js'
 import {
   buildSlots, DEFAULT_CODE_RULES, DEFAULT_SCRYPT_N, hashCode, matchSlots, MAX_USERS, weakCode,
@@ -241,7 +242,8 @@ export class Verifier {
     const acct = account.toUpperCase()
     if (this.#accounts.get(acct) === undefined) return err('DC09_ERR_ACCOUNT_NOT_FOUND', `no account ${acct}`)
     if (!Number.isInteger(user) || user < 1 || user > 9999) return err('DC09_ERR_USER_INVALID', 'a user number is 1 to 9999')
-    if (name !== undefined && (name.length > 100 || /[\u0000-\u001f]/.test(name))) return err('DC09_ERR_USER_INVALID', 'a name is at most 100 printable characters')
+    // The same rule as for keyholders and sites: what an operator reads is what is stored.
+    if (name !== undefined && !isPrintableText(name, MAX_PERSON_NAME)) return err('DC09_ERR_USER_INVALID', `a name is 1 to ${MAX_PERSON_NAME} printable characters, without control or format characters or spaces at either end`)
     const count = (this.#db.prepare('SELECT count(*) AS n FROM users WHERE account = ?').get(acct) as { n: number }).n
     if (count >= MAX_USERS) return err('DC09_ERR_USER_INVALID', `an account has at most ${MAX_USERS} users`)
     const now = this.#now()

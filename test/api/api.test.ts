@@ -802,6 +802,17 @@ describe('accounts', () => {
     expect(bad.body).not.toContain(KEY.slice(2))
   })
 
+  it('refuses a user name with a format character (a right-to-left override, a zero-width space), as for keyholders', async () => {
+    expectOk(await h.request('POST', '/v1/accounts', inst, { account: 'AC09' }), 201)
+    for (const [i, name] of ['Evil \u202Egnp.exe', 'zero\u200Bwidth', 'tab\there'].entries()) {
+      const r = await h.request('POST', '/v1/accounts/AC09/users', inst, { user: i + 1, name })
+      expect(r.status, JSON.stringify(name)).toBe(400)
+      expect(r.json()).toMatchObject({ error: 'invalid' })
+    }
+    expectOk(await h.request('POST', '/v1/accounts/AC09/users', inst, { user: 1, name: 'می\u200Cخواهم' }), 201)
+    expect((await h.request('GET', '/v1/accounts/AC09/users', inst)).json().items.map((u: { name: string }) => u.name)).toEqual(['می\u200Cخواهم'])
+  })
+
   it('DELETE removes the account, its users from the verifier, and its recent events', async () => {
     expectOk(await h.request('POST', '/v1/accounts', inst, { account: 'AC05' }), 201)
     expectOk(await h.request('POST', '/v1/accounts/AC05/users', inst, { user: 1, name: 'Ann' }), 201)

@@ -135,6 +135,18 @@ describe('Verifier: users', () => {
     expect(v.addUser('1234', 1, undefined, 'admin')).toMatchObject({ ok: false, code: 'DC09_ERR_USER_EXISTS' })
   })
 
+  it('refuses names with control or format characters, and keeps the marks right-to-left and Indic names need', () => {
+    const v = openVerifier()
+    const bad = ['Evil \u202Egnp.exe', 'zero\u200Bwidth', 'lone \ud800 surrogate', 'tab\there', 'line\nbreak', 'bell\u0007', 'del\u007f', 'bom\uFEFF', ' padded ', '', 'x'.repeat(101)]
+    for (const [i, name] of bad.entries()) {
+      expect(v.addUser('1234', i + 1, name, 'admin'), JSON.stringify(name)).toMatchObject({ ok: false, code: 'DC09_ERR_USER_INVALID' })
+    }
+    expect(v.listUsers('1234')).toEqual([])
+    const good = ['می\u200Cخواهم', 'שרה כהן\u200F', 'क्\u200Dष', 'Šarūnas', 'Anne-Marie O\u2019Neil', 'x'.repeat(100)]
+    for (const [i, name] of good.entries()) expect(v.addUser('1234', i + 1, name, 'admin'), JSON.stringify(name)).toEqual({ ok: true, value: undefined })
+    expect(v.listUsers('1234').map((u) => u.name)).toEqual(good)
+  })
+
   it(`allows at most MAX_USERS (${MAX_USERS}) users per account`, () => {
     const v = openVerifier()
     for (let user = 1; user <= MAX_USERS; user++) expect(v.addUser('1234', user, undefined, 'admin').ok).toBe(true)
