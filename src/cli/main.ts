@@ -203,7 +203,7 @@ export function buildProgram (): Command {
   common(codeCmd.command('reset-all').description('make every code on every account invalid at once (a leak is suspected)'))
     .action((o: codes.Common) => { process.exitCode = codes.codesResetAll(o, codesIo) })
   common(codeCmd.command('policy').description('show or change the lockout and enrolment policy (audited; applies to every verification from then on)'))
-    .option('--max-failures <n>', 'consecutive failures that lock an account (default 5)', parseCount)
+    .option('--max-failures <n>', 'failures within the lock window that lock an account (default 5; a valid code does not clear them)', parseCount)
     .option('--lock-minutes <n>', 'how long the account stays locked (default 15)', parseCount)
     .option('--caller-max-failures <n>', 'failures one caller may have across accounts within its window (default 20)', parseCount)
     .option('--caller-window-minutes <n>', 'the caller\'s window (default 60)', parseCount)

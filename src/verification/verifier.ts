@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS code_slots (
   needs_new_codes INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS verify_meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS verify_limits (key TEXT PRIMARY KEY, failures INTEGER NOT NULL, locked_until INTEGER NOT NULL, since INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS verify_limits (key TEXT PRIMARY KEY, failures INTEGER NOT NULL, locked_until INTEGER NOT NULL, since INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, recent BLOB);
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
   account TEXT, outcome TEXT, user INTEGER, detail TEXT, source TEXT
@@ -66,7 +66,10 @@ export interface VerifierOptions {
   /** scrypt N for new salts (stored per account, so hashes stay checkable when it changes). */
   readonly scryptN?: number
   readonly rules?: CodeRules
-  /** Consecutive failures that lock an account's verification, and for how long. */
+  /**
+   * Failures within `lockMs` that lock an account's verification, and for how long (at most
+   * 100 count: a higher number never locks).
+   */
   readonly maxFailures?: number
   readonly lockMs?: number
   /** Failures one caller may have within its window across all accounts, and its lock. */
@@ -81,7 +84,7 @@ export interface VerifierOptions {
  * process that verifies (a command, the receiver) applies the same one.
  */
 export interface Policy {
-  /** Consecutive failures that lock an account's verification. */
+  /** Failures within lockMinutes that lock an account's verification (a valid code does not wipe them). */
   readonly maxFailures: number
   readonly lockMinutes: number
   /** Failures one caller may have within its window, across all accounts. */
@@ -126,14 +129,46 @@ export interface AuditRow {
 
 interface SlotRow { account: string, salt: Buffer, n: number, slots: Buffer }
 
+interface LimitRow { key: string, failures: number, locked_until: number, since: number, recent: Buffer | null }
+
+/** The most failure times an account's row keeps: the highest maxFailures a policy may set. */
+const MAX_RECENT = POLICY_BOUNDS.maxFailures[1]
+
+/**
+ * An account's failures still inside the window (after `from`), oldest first. A row from before
+ * failure times were kept counts its failures as of its last attempt.
+ */
+function recentFailures (row: Pick<LimitRow, 'failures' | 'since' | 'recent'>, from: number): number[] {
+  const times: number[] = []
+  if (row.recent === null) {
+    for (let i = 0; i < Math.min(row.failures, MAX_RECENT); i++) if (row.since > from) times.push(row.since)
+    return times
+  }
+  for (let off = 0; off + 8 <= row.recent.length; off += 8) {
+    const t = row.recent.readDoubleBE(off)
+    if (t > from) times.push(t)
+  }
+  return times
+}
+
+/**
+ * Failure times as a row keeps them: always `slots` of them (unused ones 0), so an account's row
+ * has the same size after every attempt, whatever its outcome.
+ */
+function packFailures (times: readonly number[], slots: number): Buffer {
+  const b = Buffer.alloc(slots * 8)
+  times.slice(-slots).forEach((t, i) => b.writeDoubleBE(t, i * 8))
+  return b
+}
+
 export class Verifier {
   readonly #db: Database.Database
   readonly #accounts: AccountStore
   readonly #opts: { pepper: Buffer | undefined, scryptN: number, clock: () => number }
   readonly #overrides: VerifierOptions
   readonly #slots: Database.Statement<[string, string, string], SlotRow>
-  readonly #limits: Database.Statement<[string, string], { key: string, failures: number, locked_until: number, since: number }>
-  readonly #putLimit: Database.Statement<[string, number, number, number]>
+  readonly #limits: Database.Statement<[string, string], LimitRow>
+  readonly #putLimit: Database.Statement<[string, number, number, number, Buffer | null]>
   readonly #audit: Database.Statement<[string, string, string, string | null, string | null, number | null, string | null, string | null]>
 
   constructor (dataDir: string, accounts: AccountStore, options: VerifierOptions) {
@@ -156,6 +191,10 @@ export class Verifier {
     if (!(this.#db.prepare('PRAGMA table_info(verify_limits)').all() as Array<{ name: string }>).some((c) => c.name === 'attempts')) {
       try { this.#db.exec('ALTER TABLE verify_limits ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0') } catch (err) { if (!/duplicate column/i.test((err as Error).message)) throw err }
     }
+    // An account's failures carry their times, so that each ages out on its own.
+    if (!(this.#db.prepare('PRAGMA table_info(verify_limits)').all() as Array<{ name: string }>).some((c) => c.name === 'recent')) {
+      try { this.#db.exec('ALTER TABLE verify_limits ADD COLUMN recent BLOB') } catch (err) { if (!/duplicate column/i.test((err as Error).message)) throw err }
+    }
     if (options.pepper !== undefined) this.#checkPepper(options.pepper)
     if (this.#db.prepare('SELECT 1 FROM code_slots WHERE account = ?').get(DUMMY) === undefined) {
       this.#db.prepare('INSERT INTO code_slots (account, salt, n, slots) VALUES (?, ?, ?, ?)').run(DUMMY, randomBytes(16), this.#opts.scryptN, buildSlots([]))
@@ -165,12 +204,12 @@ export class Verifier {
     }
     // One statement, one row, the same size, for known and unknown accounts alike.
     this.#slots = this.#db.prepare('SELECT account, salt, n, slots FROM code_slots WHERE account IN (?, ?) ORDER BY account = ? LIMIT 1')
-    this.#limits = this.#db.prepare('SELECT key, failures, locked_until, since FROM verify_limits WHERE key IN (?, ?)')
+    this.#limits = this.#db.prepare('SELECT key, failures, locked_until, since, recent FROM verify_limits WHERE key IN (?, ?)')
     // Every attempt changes both rows it writes (`attempts` counts up): a row rewritten with the
     // content it had is measurably cheaper than a changed one (about 2 µs, Welch t 28 in
     // bench:timing), which would tell a valid code's attempt, that leaves the caller's failures
     // as they were, from an invalid one.
-    this.#putLimit = this.#db.prepare('INSERT INTO verify_limits (key, failures, locked_until, since, attempts) VALUES (?, ?, ?, ?, 1) ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, since = excluded.since, attempts = attempts + 1')
+    this.#putLimit = this.#db.prepare('INSERT INTO verify_limits (key, failures, locked_until, since, attempts, recent) VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, since = excluded.since, attempts = attempts + 1, recent = excluded.recent')
     this.#audit = this.#db.prepare('INSERT INTO audit (at, actor, action, account, outcome, user, detail, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
   }
 
@@ -328,7 +367,8 @@ export class Verifier {
   /** Lifts an account's verification lock (an operator's decision, audited). */
   unlock (account: string, actor: string): void {
     const acct = account.toUpperCase()
-    this.#putLimit.run(`a:${acct}`, 0, 0, this.#opts.clock())
+    // The failures before the unlock are forgiven with the lock.
+    this.#putLimit.run(`a:${acct}`, 0, 0, this.#opts.clock(), packFailures([], Math.min(this.#limitsNow().maxFailures, MAX_RECENT)))
     this.audit(actor, 'verify-unlock', acct, 'ok', null, null)
   }
 
@@ -375,19 +415,27 @@ export class Verifier {
     // the same time (here or in another process) each count: none can overwrite another's failure.
     const { outcome, lockedUntil } = this.#db.transaction((): { outcome: Outcome, lockedUntil: number } => {
       const limits = this.#limits.all(`a:${acct}`, `c:${caller}`)
-      const accountLimit = limits.find((l) => l.key === `a:${acct}`) ?? { failures: 0, locked_until: 0, since: now }
-      const callerLimit = limits.find((l) => l.key === `c:${caller}`) ?? { failures: 0, locked_until: 0, since: now }
+      const accountLimit = limits.find((l) => l.key === `a:${acct}`) ?? { failures: 0, locked_until: 0, since: now, recent: null }
+      const callerLimit = limits.find((l) => l.key === `c:${caller}`) ?? { failures: 0, locked_until: 0, since: now, recent: null }
       const lockedUntil = Math.max(accountLimit.locked_until, callerLimit.locked_until)
       const outcome: Outcome = lockedUntil > now ? 'locked' : m.found === 1 ? 'valid' : 'invalid'
       const failed = outcome === 'invalid' ? 1 : 0
-      // The same writes for every outcome: both counters, one audit row.
-      const aFailures = outcome === 'valid' ? 0 : accountLimit.failures + failed
-      const aLocked = aFailures >= lim.maxFailures && failed === 1 ? now + lim.lockMs : accountLimit.locked_until
+      // The same writes for every outcome: both counters (the account's failure times always
+      // rewritten at the same size), one audit row.
+      // The account counts its failures of the last lockMs, each aging out on its own. A valid
+      // (or duress) code leaves them be: whoever knows one code, a coerced keyholder or an
+      // insider, must not wipe the count of someone guessing between their entries.
+      const recent = recentFailures(accountLimit, now - lim.lockMs)
+      if (failed === 1) recent.push(now)
+      const aLock = failed === 1 && recent.length >= lim.maxFailures
+      const aLocked = aLock ? now + lim.lockMs : accountLimit.locked_until
+      // A lock starts the count again: its failures were paid for.
+      const aKept = aLock ? [] : recent
       const cFresh = now - callerLimit.since > lim.callerWindowMs
       const cFailures = (cFresh ? 0 : callerLimit.failures) + failed
       const cLocked = cFailures >= lim.callerMaxFailures && failed === 1 ? now + lim.callerLockMs : callerLimit.locked_until
-      this.#putLimit.run(`a:${acct}`, aFailures >= lim.maxFailures ? 0 : aFailures, aLocked, now)
-      this.#putLimit.run(`c:${caller}`, cFailures >= lim.callerMaxFailures ? 0 : cFailures, cLocked, cFresh ? now : callerLimit.since)
+      this.#putLimit.run(`a:${acct}`, aKept.length, aLocked, now, packFailures(aKept, Math.min(lim.maxFailures, MAX_RECENT)))
+      this.#putLimit.run(`c:${caller}`, cFailures >= lim.callerMaxFailures ? 0 : cFailures, cLocked, cFresh ? now : callerLimit.since, null)
       return { outcome, lockedUntil }
     }).immediate()
     // The audit row says what the caller was told, so it is written once the event is journaled:

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SqliteAccountStore } from '../../../src/accounts/sqlite-store.js'
 import { MAX_USERS } from '../../../src/verification/codes.js'
@@ -353,7 +354,7 @@ describe('Verifier: lockout', () => {
     return results
   }
 
-  it('locks an account for 15 minutes after 5 consecutive failures, even against the right code', async () => {
+  it('locks an account for 15 minutes after 5 failures within 15 minutes, even against the right code', async () => {
     const v = openVerifier()
     await addUserWithCodes(v, '1234', 1, CODE_1, DURESS_1)
     // The fifth failure itself still answers invalid; it starts the lock.
@@ -379,13 +380,64 @@ describe('Verifier: lockout', () => {
     expect(await v.verify('5678', CODE_2, 'op:ona', record)).toEqual({ result: 'valid', account: '5678', user: 1 })
   })
 
-  it('counts consecutive failures: a valid answer starts the count again', async () => {
+  // A valid or duress code proves only that someone knows a code: a coerced keyholder, or an
+  // insider, must not be able to wipe a probing attacker's count by entering one between guesses.
+  for (const which of ['valid', 'duress'] as const) {
+    it(`does not reset the failure count on a ${which} code: fail 4, ${which}, fail once more locks`, async () => {
+      const v = openVerifier()
+      await addUserWithCodes(v, '1234', 1, CODE_1, DURESS_1)
+      expect(await failTimes(v, '1234', 4)).toEqual(['invalid', 'invalid', 'invalid', 'invalid'])
+      expect(await v.verify('1234', which === 'valid' ? CODE_1 : DURESS_1, 'op:ona', record)).toEqual({ result: 'valid', account: '1234', user: 1 })
+      now = T0 + 3 * MIN
+      expect(await failTimes(v, '1234', 1)).toEqual(['invalid'])
+      expect(await v.verify('1234', CODE_1, 'op:ona', record)).toEqual({ result: 'locked', account: '1234', lockedUntil: new Date(T0 + 3 * MIN + 15 * MIN).toISOString() })
+    })
+  }
+
+  it('forgets failures older than the lock window (15 minutes), each at its own age', async () => {
     const v = openVerifier()
     await addUserWithCodes(v, '1234', 1, CODE_1)
-    expect(await failTimes(v, '1234', 4)).toEqual(['invalid', 'invalid', 'invalid', 'invalid'])
-    expect((await v.verify('1234', CODE_1, 'op:ona', record)).result).toBe('valid')
+    now = T0
+    await failTimes(v, '1234', 1)
+    now = T0 + 14 * MIN
+    await failTimes(v, '1234', 3)
+    // The first failure is now older than the window; the three recent ones still count.
+    now = T0 + 15 * MIN + SEC
+    expect(await failTimes(v, '1234', 1)).toEqual(['invalid'])
+    expect(await v.verify('1234', CODE_1, 'op:ona', record)).toEqual({ result: 'valid', account: '1234', user: 1 })
+    // Fifth failure within the window (14:00 x3, 15:01 x2): locked.
+    expect(await failTimes(v, '1234', 1)).toEqual(['invalid'])
+    expect((await v.verify('1234', CODE_1, 'op:ona', record)).result).toBe('locked')
+  })
+
+  it('lets failures that all aged out count for nothing', async () => {
+    const v = openVerifier()
+    await addUserWithCodes(v, '1234', 1, CODE_1)
+    await failTimes(v, '1234', 4)
+    now = T0 + 15 * MIN + SEC
     expect(await failTimes(v, '1234', 4)).toEqual(['invalid', 'invalid', 'invalid', 'invalid'])
     expect(await v.verify('1234', CODE_1, 'op:ona', record)).toEqual({ result: 'valid', account: '1234', user: 1 })
+  })
+
+  it('counts the failures of a row written before failure times were kept, as of its last attempt', async () => {
+    const v = openVerifier()
+    await addUserWithCodes(v, '1234', 1, CODE_1)
+    await failTimes(v, '1234', 4)
+    // As an older version left it: a count, the time of the last attempt, no times.
+    const db = new Database(join(dir, 'accounts.db'))
+    db.prepare("UPDATE verify_limits SET recent = NULL WHERE key = 'a:1234'").run()
+    db.close()
+    expect(await failTimes(v, '1234', 1)).toEqual(['invalid'])
+    expect((await v.verify('1234', CODE_1, 'op:ona', record)).result).toBe('locked')
+  })
+
+  it('keeps the window when the policy changes the number of failures', async () => {
+    const v = openVerifier()
+    await addUserWithCodes(v, '1234', 1, CODE_1)
+    await failTimes(v, '1234', 2)
+    expect(v.setPolicy({ maxFailures: 3 }, 'admin').ok).toBe(true)
+    await failTimes(v, '1234', 1)
+    expect((await v.verify('1234', CODE_1, 'op:ona', record)).result).toBe('locked')
   })
 
   // Suspected bug: verify() reads the failure counters before awaiting the (asynchronous) scrypt
@@ -406,6 +458,9 @@ describe('Verifier: lockout', () => {
     now = T0 + MIN
     expect((await v.verify('1234', CODE_1, 'op:ona', record)).result).toBe('locked')
     v.unlock('1234', 'op:supervisor')
+    expect(await v.verify('1234', CODE_1, 'op:ona', record)).toEqual({ result: 'valid', account: '1234', user: 1 })
+    // The failures before the unlock are forgotten with it.
+    expect(await failTimes(v, '1234', 4)).toEqual(['invalid', 'invalid', 'invalid', 'invalid'])
     expect(await v.verify('1234', CODE_1, 'op:ona', record)).toEqual({ result: 'valid', account: '1234', user: 1 })
     const unlock = v.auditTrail().find((r) => r.action === 'verify-unlock')
     expect(unlock).toMatchObject({ actor: 'op:supervisor', account: '1234', outcome: 'ok', at: new Date(T0 + MIN).toISOString() })
