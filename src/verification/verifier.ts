@@ -20,6 +20,7 @@ import {
   buildSlots, DEFAULT_CODE_RULES, DEFAULT_SCRYPT_N, hashCode, matchSlots, MAX_USERS, weakCode,
   type CodeRules, type EnrolledCode,
 } from './codes.js'
+import { HashQueue, HashQueueFull } from './hash-queue.js'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
@@ -77,6 +78,40 @@ export interface VerifierOptions {
   readonly callerWindowMs?: number
   readonly callerLockMs?: number
   readonly clock?: () => number
+  /** Hashes run at once, and how many more may wait (see defaultHashLimits). */
+  readonly hashConcurrency?: number
+  readonly hashQueue?: number
+  /** The hash (tests count its calls); hashCode by default. */
+  readonly hash?: typeof hashCode
+}
+
+/**
+ * How much code hashing runs at once. scrypt shares libuv's thread pool (4 threads by default)
+ * with the journal's writes and fdatasyncs, whose ACKs panels wait for.
+ */
+export const defaultHashLimits = Object.freeze({
+  // Two of the pool's four threads at most: the other two stay free for the journal's disk work.
+  hashConcurrency: 2,
+  // About two seconds of waiting at the default scrypt cost; beyond it a request is refused (busy), not queued without bound.
+  hashQueue: 64,
+})
+
+export type HashLimits = typeof defaultHashLimits
+
+const HASH_BOUNDS: Readonly<Record<keyof HashLimits, readonly [number, number]>> = {
+  hashConcurrency: [1, 64],
+  hashQueue: [0, 100_000],
+}
+
+/** Checks the `verification` object of a limits file: known names, whole numbers within bounds. */
+export function validateHashLimits (raw: unknown): { ok: true, value: Partial<HashLimits> } | { ok: false, reason: string } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'must be a JSON object' }
+  for (const [k, v] of Object.entries(raw)) {
+    const b = Object.hasOwn(HASH_BOUNDS, k) ? HASH_BOUNDS[k as keyof HashLimits] : undefined
+    if (b === undefined) return { ok: false, reason: `no setting ${k} (known: ${Object.keys(HASH_BOUNDS).join(', ')})` }
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < b[0] || v > b[1]) return { ok: false, reason: `${k} is a whole number from ${b[0]} to ${b[1]}` }
+  }
+  return { ok: true, value: raw as Partial<HashLimits> }
 }
 
 /**
@@ -166,6 +201,8 @@ export class Verifier {
   readonly #accounts: AccountStore
   readonly #opts: { pepper: Buffer | undefined, scryptN: number, clock: () => number }
   readonly #overrides: VerifierOptions
+  readonly #hashing: HashQueue
+  readonly #hash: typeof hashCode
   readonly #slots: Database.Statement<[string, string, string], SlotRow>
   readonly #limits: Database.Statement<[string, string], LimitRow>
   readonly #putLimit: Database.Statement<[string, number, number, number, Buffer | null]>
@@ -173,6 +210,11 @@ export class Verifier {
 
   constructor (dataDir: string, accounts: AccountStore, options: VerifierOptions) {
     if (options.pepper !== undefined && options.pepper.length < 32) throw new VerifierError('DC09_ERR_PEPPER', 'the pepper must be at least 32 bytes')
+    const hashLimits = { ...defaultHashLimits, ...(options.hashConcurrency === undefined ? {} : { hashConcurrency: options.hashConcurrency }), ...(options.hashQueue === undefined ? {} : { hashQueue: options.hashQueue }) }
+    const checked = validateHashLimits(hashLimits)
+    if (!checked.ok) throw new VerifierError('DC09_ERR_LIMIT', checked.reason)
+    this.#hashing = new HashQueue(hashLimits.hashConcurrency, hashLimits.hashQueue)
+    this.#hash = options.hash ?? hashCode
     this.#accounts = accounts
     this.#opts = {
       pepper: options.pepper,
@@ -347,7 +389,14 @@ export class Verifier {
     const weak = weakCode(code, this.#limitsNow().rules)
     if (weak !== undefined) return err('DC09_ERR_CODE_WEAK', weak)
     const { salt, n } = this.#saltRow(acct)
-    const hash = await hashCode(this.#pepper(), salt, code, n)
+    const pepper = this.#pepper()
+    let hash: Buffer
+    try {
+      hash = await this.#hashing.run(() => this.#hash(pepper, salt, code, n))
+    } catch (e) {
+      if (e instanceof HashQueueFull) return err(e.code, e.message)
+      throw e
+    }
     const others = this.#db.prepare('SELECT user, code_hash, duress_hash FROM users WHERE account = ?').all(acct) as Array<{ user: number, code_hash: Buffer | null, duress_hash: Buffer | null }>
     for (const o of others) {
       // The user's own slot being replaced does not count; everything else on the account does.
@@ -402,11 +451,23 @@ export class Verifier {
     // Callers check the form first (a bad one is a usage error, not an attempt).
     if (!/^[0-9A-Z]{3,16}$/.test(acct)) throw new VerifierError('DC09_ERR_ACCOUNT_INVALID', 'an account number is 3 to 16 letters or digits')
     const pepper = this.#pepper()
+    // The hash waits its turn (the row is read once it has it, so it is the current one). A full
+    // queue refuses here, before anything is read, counted, audited or journaled: the refusal
+    // is the same whatever the account and code, and it is no attempt.
+    let row: SlotRow
+    let hash: Buffer
+    try {
+      ({ row, hash } = await this.#hashing.run(async () => {
+        const row = this.#slots.get(acct, DUMMY, DUMMY)!
+        // Bounded: no enrolled code is longer than 16 digits, so a cut longer input still matches nothing.
+        return { row, hash: await this.#hash(pepper, row.salt, code.slice(0, 64), row.n) }
+      }))
+    } catch (e) {
+      if (e instanceof HashQueueFull) throw new VerifierError(e.code, e.message)
+      throw e
+    }
     const now = this.#opts.clock()
     const lim = this.#limitsNow()
-    const row = this.#slots.get(acct, DUMMY, DUMMY)!
-    // Bounded: no enrolled code is longer than 16 digits, so a cut longer input still matches nothing.
-    const hash = await hashCode(pepper, row.salt, code.slice(0, 64), row.n)
     const m = matchSlots(hash, row.slots)
     // A duress code raises its silent event whatever the answer: a keyholder forced to call while
     // the account is locked (perhaps by whoever forces them) is an emergency all the same.

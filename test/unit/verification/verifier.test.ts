@@ -5,9 +5,9 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SqliteAccountStore } from '../../../src/accounts/sqlite-store.js'
-import { MAX_USERS } from '../../../src/verification/codes.js'
+import { hashCode, MAX_USERS } from '../../../src/verification/codes.js'
 import {
-  DEFAULT_POLICY, Verifier, VerifierError,
+  DEFAULT_POLICY, defaultHashLimits, validateHashLimits, Verifier, VerifierError,
   type Policy, type VerificationEvent, type VerifierOptions,
 } from '../../../src/verification/verifier.js'
 
@@ -498,6 +498,93 @@ describe('Verifier: lockout', () => {
     now = T0 + 12 * MIN
     expect((await v.verify('9999', WRONG, 'ivr:7', record)).result).toBe('invalid')
     expect(await v.verify('1234', CODE_1, 'ivr:7', record)).toEqual({ result: 'valid', account: '1234', user: 1 })
+  })
+})
+
+describe('Verifier: hashing limits', () => {
+  /** The real hash, counted: how many run at once, the most ever, how many in all. Each takes a few ms. */
+  function countingHash (): { hash: typeof hashCode, most: () => number, calls: () => number } {
+    let inFlight = 0
+    let most = 0
+    let calls = 0
+    const hash: typeof hashCode = async (...args) => {
+      calls++
+      most = Math.max(most, ++inFlight)
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 3))
+        return await hashCode(...args)
+      } finally {
+        inFlight--
+      }
+    }
+    return { hash, most: () => most, calls: () => calls }
+  }
+
+  it('runs at most 2 hashes at once by default, however many verifications and enrolments wait', async () => {
+    const counted = countingHash()
+    const v = openVerifier({ hash: counted.hash })
+    await addUserWithCodes(v, '1234', 1, CODE_1)
+    expect(v.addUser('1234', 2, undefined, 'admin').ok).toBe(true)
+    const before = counted.calls()
+    const attempts = Array.from({ length: 20 }, (_, i) => v.verify(['1234', '5678', '9999'][i % 3]!, i % 2 === 0 ? CODE_1 : WRONG, `op:${i}`, record))
+    const enrolment = v.setCode('1234', 2, CODE_2, false, 'admin')
+    const results = await Promise.all(attempts)
+    expect(await enrolment).toEqual({ ok: true, value: undefined })
+    expect(results.filter((r) => r.result === 'valid')).toHaveLength(4)
+    expect(counted.calls() - before).toBe(21)
+    expect(counted.most()).toBe(2)
+  })
+
+  it('runs as many at once as configured', async () => {
+    for (const hashConcurrency of [1, 3]) {
+      const counted = countingHash()
+      const v = openVerifier({ hash: counted.hash, hashConcurrency })
+      await Promise.all(Array.from({ length: 10 }, () => v.verify('1234', WRONG, 'op:ona', record)))
+      expect(counted.most(), `hashConcurrency ${hashConcurrency}`).toBe(hashConcurrency)
+    }
+  })
+
+  it('refuses beyond the queue bound with DC09_ERR_BUSY, before any work: no event, no audit row, no failure counted', async () => {
+    const counted = countingHash()
+    const v = openVerifier({ hash: counted.hash, hashQueue: 3, maxFailures: 7 })
+    await addUserWithCodes(v, '1234', 1, CODE_1)
+    expect(v.addUser('1234', 2, undefined, 'admin').ok).toBe(true)
+    const before = counted.calls()
+    // 2 hashing, 3 waiting; the rest refused at once.
+    const settled = await Promise.allSettled(Array.from({ length: 10 }, () => v.verify('1234', WRONG, 'op:ona', record)))
+    expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(5)
+    const refused = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected')
+    expect(refused).toHaveLength(5)
+    for (const r of refused) {
+      expect(r.reason).toBeInstanceOf(VerifierError)
+      expect(r.reason).toMatchObject({ code: 'DC09_ERR_BUSY' })
+    }
+    expect(counted.calls() - before).toBe(5)
+    expect(events).toHaveLength(5)
+    expect(verifyAudit(v)).toHaveLength(5)
+    // Five failures were counted, not ten (which would have locked the account at seven).
+    expect((await v.verify('1234', CODE_1, 'op:ona', record)).result).toBe('valid')
+
+    // Enrolment waits in the same queue, and is refused the same way when it is full.
+    const busy = [v.verify('1234', WRONG, 'op:ona', record), v.verify('1234', WRONG, 'op:ona', record), v.verify('1234', WRONG, 'op:ona', record), v.verify('1234', WRONG, 'op:ona', record), v.verify('1234', WRONG, 'op:ona', record)]
+    expect(await v.setCode('1234', 2, CODE_2, false, 'admin')).toMatchObject({ ok: false, code: 'DC09_ERR_BUSY' })
+    await Promise.all(busy)
+    expect(v.listUsers('1234')[1]).toMatchObject({ user: 2, hasCode: false })
+    expect(await v.setCode('1234', 2, CODE_2, false, 'admin')).toEqual({ ok: true, value: undefined })
+  })
+
+  it('checks the limits file\'s verification settings: known names, whole numbers in range', () => {
+    expect(defaultHashLimits).toEqual({ hashConcurrency: 2, hashQueue: 64 })
+    expect(validateHashLimits({ hashConcurrency: 1, hashQueue: 0 })).toEqual({ ok: true, value: { hashConcurrency: 1, hashQueue: 0 } })
+    for (const bad of [{ hashConcurrency: 0 }, { hashQueue: '5' }, { hashes: 2 }, [], null]) {
+      expect(validateHashLimits(bad), JSON.stringify(bad)).toMatchObject({ ok: false })
+    }
+  })
+
+  it('refuses limits that are not whole numbers in range', () => {
+    for (const bad of [{ hashConcurrency: 0 }, { hashConcurrency: 1.5 }, { hashConcurrency: 65 }, { hashQueue: -1 }, { hashQueue: 100_001 }]) {
+      expect(() => openVerifier(bad), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: 'DC09_ERR_LIMIT' }))
+    }
   })
 })
 
