@@ -170,7 +170,7 @@ export const ROUTES: readonly RouteDef[] = [
 
   // Accounts.
   {
-    method: 'GET', path: '/v1/accounts', roles: ALL, summary: 'one page of accounts (an installer: its own tenant\'s); q searches number and site name', audit: 'accounts-list',
+    method: 'GET', path: '/v1/accounts', roles: ALL, summary: 'one page of accounts (an installer: its own tenant\'s); q: the start of the number or of the site name', audit: 'accounts-list',
     schema: { querystring: pageQuery },
     handler: (c) => {
       const limit = limitOf(c)

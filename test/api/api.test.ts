@@ -920,13 +920,15 @@ describe('accounts', () => {
     expect(taken.body).not.toContain(CODE)
   })
 
-  it('searches by number and site name with q', async () => {
+  it('searches the start of the number and of the site name with q', async () => {
     expectOk(await h.request('POST', '/v1/accounts', admin, { account: 'SRCH1', siteName: 'Green Bakery' }), 201)
-    const items = (await h.request('GET', '/v1/accounts?q=bakery', admin)).json().items as Array<{ account: string }>
+    const items = (await h.request('GET', '/v1/accounts?q=green%20bak', admin)).json().items as Array<{ account: string }>
     expect(items.map((a) => a.account)).toEqual(['SRCH1'])
     expect((await h.request('GET', '/v1/accounts?q=srch', admin)).json().items.map((a: { account: string }) => a.account)).toEqual(['SRCH1'])
+    // A prefix: the middle of a name is not searched.
+    expect((await h.request('GET', '/v1/accounts?q=bakery', admin)).json().items).toEqual([])
     // An installer's search stays within its tenant.
-    expect((await h.request('GET', '/v1/accounts?q=bakery', inst)).json().items).toEqual([])
+    expect((await h.request('GET', '/v1/accounts?q=green%20bak', inst)).json().items).toEqual([])
   })
 })
 
