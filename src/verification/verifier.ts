@@ -8,7 +8,8 @@
  * read (an unknown account reads a dummy row by the same query), one hash, a compare against
  * every slot, one counter update, one audit row, one journal event. The caller learns valid,
  * invalid or locked; a duress code answers exactly like a valid one and journals a silent
- * `duress` event instead of a `verification`.
+ * `duress` event instead of a `verification`. Hashes (verifying and enrolling) wait their turn in
+ * one bounded queue; when it is full, an attempt is refused as busy before any of that work.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
