@@ -6,7 +6,10 @@ export interface ListOptions {
   /** Accounts after this one (by account number): pages. */
   readonly after?: string | undefined
   readonly limit?: number | undefined
-  /** Only accounts whose number or site name contains this text (case-insensitive). */
+  /**
+   * Only accounts whose number or site name starts with this text (case-insensitive): a prefix,
+   * so that a search is a range of an index and never a scan of every account.
+   */
   readonly search?: string | undefined
 }
 

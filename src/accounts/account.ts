@@ -130,8 +130,11 @@ const HEX_RE = /^[0-9A-Fa-f]{1,6}$/
 export const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 const PHONE_RE = /^\+?[0-9][0-9 ()./-]{2,31}$/
 
-/** Printable text of at most `max` characters (no control characters: they end up on screens and in logs). */
-function text (v: unknown, max: number): boolean {
+/**
+ * Printable text of at most `max` characters (no control characters: they end up on screens and
+ * in logs). The one rule for every name and address a person types: sites, keyholders, users.
+ */
+export function isPrintableText (v: unknown, max: number): v is string {
   // No control or format characters (a right-to-left override or a zero-width space makes what
   // an operator reads differ from what is stored), and no lone surrogates. What real names and
   // addresses need stays: the zero-width (non-)joiners (Persian, Indic scripts), the left-to-right
@@ -147,7 +150,7 @@ function keyholders (v: unknown): string | Keyholder[] {
     if (typeof k !== 'object' || k === null || Array.isArray(k)) return `keyholders[${i}] must be an object with name, phone and order`
     for (const f of Object.keys(k)) if (f !== 'name' && f !== 'phone' && f !== 'order') return `keyholders[${i}]: unknown field ${JSON.stringify(f)}`
     const { name, phone, order } = k as Record<string, unknown>
-    if (!text(name, MAX_PERSON_NAME)) return `keyholders[${i}].name must be 1 to ${MAX_PERSON_NAME} printable characters`
+    if (!isPrintableText(name, MAX_PERSON_NAME)) return `keyholders[${i}].name must be 1 to ${MAX_PERSON_NAME} printable characters`
     if (typeof phone !== 'string' || !PHONE_RE.test(phone)) return `keyholders[${i}].phone must be a phone number (digits, optional +, spaces, dashes)`
     if (typeof order !== 'number' || !Number.isInteger(order) || order < 1 || order > 99) return `keyholders[${i}].order must be a whole number from 1 to 99`
     if (out.some((o) => o.order === order)) return `keyholders[${i}].order ${order} is given twice`
@@ -237,9 +240,9 @@ export function validateAccount (input: Record<string, unknown>, current?: Accou
   if (tenant !== undefined && tenant !== null && (typeof tenant !== 'string' || !TENANT_RE.test(tenant))) return invalid('tenant must be 1 to 64 letters, digits, dots, dashes or underscores')
   // The texts are checked when given: a row stored under older rules stays changeable in its other fields.
   const siteName = pick('siteName', current?.siteName)
-  if ('siteName' in v && siteName !== undefined && siteName !== null && !text(siteName, MAX_SITE_NAME)) return invalid(`siteName must be 1 to ${MAX_SITE_NAME} printable characters`)
+  if ('siteName' in v && siteName !== undefined && siteName !== null && !isPrintableText(siteName, MAX_SITE_NAME)) return invalid(`siteName must be 1 to ${MAX_SITE_NAME} printable characters`)
   const siteAddress = pick('siteAddress', current?.siteAddress)
-  if ('siteAddress' in v && siteAddress !== undefined && siteAddress !== null && !text(siteAddress, MAX_SITE_ADDRESS)) return invalid(`siteAddress must be 1 to ${MAX_SITE_ADDRESS} printable characters`)
+  if ('siteAddress' in v && siteAddress !== undefined && siteAddress !== null && !isPrintableText(siteAddress, MAX_SITE_ADDRESS)) return invalid(`siteAddress must be 1 to ${MAX_SITE_ADDRESS} printable characters`)
   const kh = pick('keyholders', current?.keyholders)
   const holders = kh === undefined || kh === null ? [] : 'keyholders' in v ? keyholders(kh) : kh as Keyholder[]
   if (typeof holders === 'string') return invalid(holders)

@@ -6,10 +6,10 @@ import {
 } from './account.js'
 import type { AccountStore, ListOptions } from './account-store.js'
 
+/** The number or the site name (folded) starts with the text, as in SqliteAccountStore. */
 function matches (row: AccountRow, search: string | undefined): boolean {
   if (search === undefined) return true
-  const s = search.toLowerCase()
-  return row.account.toLowerCase().includes(s) || (row.siteName ?? '').toLowerCase().includes(s)
+  return row.account.startsWith(search.toUpperCase()) || (row.siteName !== undefined && row.siteName.toLowerCase().startsWith(search.toLowerCase()))
 }
 
 interface Entry { row: AccountRow, createdAt: string, updatedAt: string, visibleUpdatedAt: string, resolved: ReceiverAccount }

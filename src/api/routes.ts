@@ -44,6 +44,8 @@ export const NOT_FOUND_BODY = { error: 'not-found', message: 'not found' } as co
 export const notFound = (): Answer => ({ status: 404, body: NOT_FOUND_BODY })
 export const conflict = (): Answer => ({ status: 409, body: { error: 'conflict', message: 'the request conflicts with the current state' } })
 export const invalid = (message: string): Answer => ({ status: 400, body: { error: 'invalid', message } })
+/** Too many codes being checked or set at once (the hashing queue is full): nothing was done. */
+export const busy = (): Answer => ({ status: 503, body: { error: 'busy', message: 'too many codes are being checked or set right now; try again shortly' } })
 const ok = (body: unknown, status = 200): Answer => ({ status, body })
 const noContent = (): Answer => ({ status: 204 })
 
@@ -107,6 +109,7 @@ function accountFailure (r: { code: string, reason: string }): Answer {
 }
 
 function userFailure (r: { code: string, reason: string }): Answer {
+  if (r.code === 'DC09_ERR_BUSY') return busy()
   if (r.code === 'DC09_ERR_USER_NOT_FOUND') return notFound()
   if (r.code === 'DC09_ERR_USER_EXISTS' || r.code === 'DC09_ERR_CODE_TAKEN') return { status: 409, body: { error: 'conflict', message: r.code === 'DC09_ERR_CODE_TAKEN' ? r.reason : 'the request conflicts with the current state' } }
   return invalid(r.reason)
@@ -171,7 +174,7 @@ export const ROUTES: readonly RouteDef[] = [
 
   // Accounts.
   {
-    method: 'GET', path: '/v1/accounts', roles: ALL, summary: 'one page of accounts (an installer: its own tenant\'s); q searches number and site name', audit: 'accounts-list',
+    method: 'GET', path: '/v1/accounts', roles: ALL, summary: 'one page of accounts (an installer: its own tenant\'s); q: the start of the number or of the site name', audit: 'accounts-list',
     schema: { querystring: pageQuery },
     handler: (c) => {
       const limit = limitOf(c)
@@ -437,8 +440,10 @@ export const ROUTES: readonly RouteDef[] = [
         }
       }, c.source).catch((err: unknown) => {
         if (failed) return undefined
+        if ((err as { code?: unknown }).code === 'DC09_ERR_BUSY') return 'busy' as const
         throw err
       })
+      if (r === 'busy') return busy()
       if (r === undefined) return { status: 503, body: { error: 'unavailable', message: 'the journal cannot commit; try again' } }
       c.deps.metrics.verifications.inc({ outcome: r.result })
       c.audit.outcome = r.result

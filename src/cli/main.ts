@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import { isCharset, isTimeZone, parseKey, type AesEngineName, type AesKey, type KeyFormat, type PanelClock, type TimestampWindow } from '../protocol/index.js'
 import { readFileSync } from 'node:fs'
 import { validateOptions, type ReceiverOptions } from '../receiver/options.js'
-import type { Policy } from '../verification/verifier.js'
+import { validateHashLimits, type HashLimits, type Policy } from '../verification/verifier.js'
 import { validateApiOptions, type ApiOptions } from '../api/server.js'
 import { supervisionSeconds } from '../accounts/supervision-presets.js'
 import * as accounts from './commands/accounts.js'
@@ -20,8 +20,8 @@ import { runSimulate, writeFleet } from './commands/simulate.js'
 import { loadKey, packageVersion, parseCount, parseNow, parsePort, parsePositive, parseSeconds, parseWindow } from './options.js'
 
 /** Receiver limits from a JSON file: names and types as in the README's limits table. */
-/** The receiver's limits, and under `api` the HTTP interface's. */
-function readLimits (file: string): { receiver: Partial<ReceiverOptions>, api: Partial<ApiOptions> } {
+/** The receiver's limits, under `api` the HTTP interface's, and under `verification` the code hashing's. */
+function readLimits (file: string): { receiver: Partial<ReceiverOptions>, api: Partial<ApiOptions>, verification: Partial<HashLimits> } {
   let raw: unknown
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'))
@@ -29,12 +29,14 @@ function readLimits (file: string): { receiver: Partial<ReceiverOptions>, api: P
     throw new Error(`${file} is not valid JSON`)
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file} must hold a JSON object`)
-  const { api, ...receiver } = raw as Record<string, unknown>
+  const { api, verification, ...receiver } = raw as Record<string, unknown>
   const v = validateOptions(receiver)
   if (!v.ok) throw new Error(`${file}: ${v.reason}`)
   const a = validateApiOptions(api ?? {})
   if (!a.ok) throw new Error(`${file}: api: ${a.reason}`)
-  return { receiver: v.value, api: a.value }
+  const h = validateHashLimits(verification ?? {})
+  if (!h.ok) throw new Error(`${file}: verification: ${h.reason}`)
+  return { receiver: v.value, api: a.value, verification: h.value }
 }
 
 const readStdin = (): string => readFileSync(0, 'utf8')
@@ -115,14 +117,15 @@ export function buildProgram (): Command {
     .action(async (o: { data: string, host: string, port: number, tcp: boolean, udp: boolean, demo?: boolean, unknownAccounts: ReceiverOptions['unknownAccounts'], silentUnreadable?: boolean, fsync: 'group' | 'each', config?: string, logLevel: string, segmentBytes: number, pepperFile?: string, pipeline?: string, apiHost: string, apiPort: number, api: boolean }) => {
       let limits: Partial<ReceiverOptions> = {}
       let apiLimits: Partial<ApiOptions> = {}
+      let hashLimits: Partial<HashLimits> = {}
       try {
-        if (o.config !== undefined) ({ receiver: limits, api: apiLimits } = readLimits(o.config))
+        if (o.config !== undefined) ({ receiver: limits, api: apiLimits, verification: hashLimits } = readLimits(o.config))
       } catch (err) {
         program.error(`error: ${(err as Error).message}`, { exitCode: 2 })
       }
       await serve({
         data: o.data, host: o.host, port: o.port, tcp: o.tcp, udp: o.udp, demo: o.demo === true, logLevel: o.logLevel, fsync: o.fsync, segmentBytes: Math.max(4096, o.segmentBytes),
-        pepperFile: o.pepperFile, pipeline: o.pipeline,
+        pepperFile: o.pepperFile, pipeline: o.pipeline, verification: hashLimits,
         api: o.api ? { host: o.apiHost, port: o.apiPort, options: apiLimits } : undefined,
         receiver: { ...limits, unknownAccounts: o.unknownAccounts, ...(o.silentUnreadable === true ? { nakUnreadable: false } : {}) },
       })
@@ -203,7 +206,7 @@ export function buildProgram (): Command {
   common(codeCmd.command('reset-all').description('make every code on every account invalid at once (a leak is suspected)'))
     .action((o: codes.Common) => { process.exitCode = codes.codesResetAll(o, codesIo) })
   common(codeCmd.command('policy').description('show or change the lockout and enrolment policy (audited; applies to every verification from then on)'))
-    .option('--max-failures <n>', 'consecutive failures that lock an account (default 5)', parseCount)
+    .option('--max-failures <n>', 'failures within the lock window that lock an account (default 5; a valid code does not clear them)', parseCount)
     .option('--lock-minutes <n>', 'how long the account stays locked (default 15)', parseCount)
     .option('--caller-max-failures <n>', 'failures one caller may have across accounts within its window (default 20)', parseCount)
     .option('--caller-window-minutes <n>', 'the caller\'s window (default 60)', parseCount)

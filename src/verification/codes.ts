@@ -4,6 +4,7 @@
  * in constant time. Nothing here logs, and no error carries a code.
  */
 import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
+import { COMMON_CODES } from './common-codes.js'
 
 /** scrypt cost: N = 2^15 (r 8, p 1): about 32 MiB and tens of milliseconds per hash. */
 export const DEFAULT_SCRYPT_N = 2 ** 15
@@ -90,6 +91,8 @@ export interface CodeRules {
 
 export const DEFAULT_CODE_RULES: CodeRules = Object.freeze({ minLength: 6 })
 
+const COMMON: ReadonlySet<string> = new Set(COMMON_CODES)
+
 /** Why a code cannot be enrolled, or undefined. Never repeats the code. */
 export function weakCode (code: string, rules: CodeRules = DEFAULT_CODE_RULES): string | undefined {
   if (!/^\d+$/.test(code)) return 'a code is digits only'
@@ -99,5 +102,6 @@ export function weakCode (code: string, rules: CodeRules = DEFAULT_CODE_RULES): 
   const steps = new Set<number>()
   for (let i = 1; i < code.length; i++) steps.add((code.charCodeAt(i) - code.charCodeAt(i - 1) + 10) % 10)
   if (steps.size === 1 && (steps.has(1) || steps.has(9))) return 'a code may not be a straight run of digits'
+  if (COMMON.has(code)) return 'a code may not be one of the codes people choose most often (an attacker tries those first)'
   return undefined
 }

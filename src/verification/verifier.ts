@@ -8,17 +8,20 @@
  * read (an unknown account reads a dummy row by the same query), one hash, a compare against
  * every slot, one counter update, one audit row, one journal event. The caller learns valid,
  * invalid or locked; a duress code answers exactly like a valid one and journals a silent
- * `duress` event instead of a `verification`.
+ * `duress` event instead of a `verification`. Hashes (verifying and enrolling) wait their turn in
+ * one bounded queue; when it is full, an attempt is refused as busy before any of that work.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { isPrintableText, MAX_PERSON_NAME } from '../accounts/account.js'
 import type { AccountStore } from '../accounts/account-store.js'
 import {
   buildSlots, DEFAULT_CODE_RULES, DEFAULT_SCRYPT_N, hashCode, matchSlots, MAX_USERS, weakCode,
   type CodeRules, type EnrolledCode,
 } from './codes.js'
+import { HashQueue, HashQueueFull } from './hash-queue.js'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
@@ -31,7 +34,7 @@ CREATE TABLE IF NOT EXISTS code_slots (
   needs_new_codes INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS verify_meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS verify_limits (key TEXT PRIMARY KEY, failures INTEGER NOT NULL, locked_until INTEGER NOT NULL, since INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS verify_limits (key TEXT PRIMARY KEY, failures INTEGER NOT NULL, locked_until INTEGER NOT NULL, since INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, recent BLOB);
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
   account TEXT, outcome TEXT, user INTEGER, detail TEXT, source TEXT
@@ -65,7 +68,10 @@ export interface VerifierOptions {
   /** scrypt N for new salts (stored per account, so hashes stay checkable when it changes). */
   readonly scryptN?: number
   readonly rules?: CodeRules
-  /** Consecutive failures that lock an account's verification, and for how long. */
+  /**
+   * Failures within `lockMs` that lock an account's verification, and for how long (at most
+   * 100 count: a higher number never locks).
+   */
   readonly maxFailures?: number
   readonly lockMs?: number
   /** Failures one caller may have within its window across all accounts, and its lock. */
@@ -73,6 +79,40 @@ export interface VerifierOptions {
   readonly callerWindowMs?: number
   readonly callerLockMs?: number
   readonly clock?: () => number
+  /** Hashes run at once, and how many more may wait (see defaultHashLimits). */
+  readonly hashConcurrency?: number
+  readonly hashQueue?: number
+  /** The hash (tests count its calls); hashCode by default. */
+  readonly hash?: typeof hashCode
+}
+
+/**
+ * How much code hashing runs at once. scrypt shares libuv's thread pool (4 threads by default)
+ * with the journal's writes and fdatasyncs, whose ACKs panels wait for.
+ */
+export const defaultHashLimits = Object.freeze({
+  // Two of the pool's four threads at most: the other two stay free for the journal's disk work.
+  hashConcurrency: 2,
+  // About two seconds of waiting at the default scrypt cost; beyond it a request is refused (busy), not queued without bound.
+  hashQueue: 64,
+})
+
+export type HashLimits = typeof defaultHashLimits
+
+const HASH_BOUNDS: Readonly<Record<keyof HashLimits, readonly [number, number]>> = {
+  hashConcurrency: [1, 64],
+  hashQueue: [0, 100_000],
+}
+
+/** Checks the `verification` object of a limits file: known names, whole numbers within bounds. */
+export function validateHashLimits (raw: unknown): { ok: true, value: Partial<HashLimits> } | { ok: false, reason: string } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'must be a JSON object' }
+  for (const [k, v] of Object.entries(raw)) {
+    const b = Object.hasOwn(HASH_BOUNDS, k) ? HASH_BOUNDS[k as keyof HashLimits] : undefined
+    if (b === undefined) return { ok: false, reason: `no setting ${k} (known: ${Object.keys(HASH_BOUNDS).join(', ')})` }
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < b[0] || v > b[1]) return { ok: false, reason: `${k} is a whole number from ${b[0]} to ${b[1]}` }
+  }
+  return { ok: true, value: raw as Partial<HashLimits> }
 }
 
 /**
@@ -80,7 +120,7 @@ export interface VerifierOptions {
  * process that verifies (a command, the receiver) applies the same one.
  */
 export interface Policy {
-  /** Consecutive failures that lock an account's verification. */
+  /** Failures within lockMinutes that lock an account's verification (a valid code does not wipe them). */
   readonly maxFailures: number
   readonly lockMinutes: number
   /** Failures one caller may have within its window, across all accounts. */
@@ -125,18 +165,57 @@ export interface AuditRow {
 
 interface SlotRow { account: string, salt: Buffer, n: number, slots: Buffer }
 
+interface LimitRow { key: string, failures: number, locked_until: number, since: number, recent: Buffer | null }
+
+/** The most failure times an account's row keeps: the highest maxFailures a policy may set. */
+const MAX_RECENT = POLICY_BOUNDS.maxFailures[1]
+
+/**
+ * An account's failures still inside the window (after `from`), oldest first. A row from before
+ * failure times were kept counts its failures as of its last attempt.
+ */
+function recentFailures (row: Pick<LimitRow, 'failures' | 'since' | 'recent'>, from: number): number[] {
+  const times: number[] = []
+  if (row.recent === null) {
+    for (let i = 0; i < Math.min(row.failures, MAX_RECENT); i++) if (row.since > from) times.push(row.since)
+    return times
+  }
+  for (let off = 0; off + 8 <= row.recent.length; off += 8) {
+    const t = row.recent.readDoubleBE(off)
+    if (t > from) times.push(t)
+  }
+  return times
+}
+
+/**
+ * Failure times as a row keeps them: always `slots` of them (unused ones 0), so an account's row
+ * has the same size after every attempt, whatever its outcome.
+ */
+function packFailures (times: readonly number[], slots: number): Buffer {
+  const b = Buffer.alloc(slots * 8)
+  times.slice(-slots).forEach((t, i) => b.writeDoubleBE(t, i * 8))
+  return b
+}
+
 export class Verifier {
   readonly #db: Database.Database
   readonly #accounts: AccountStore
   readonly #opts: { pepper: Buffer | undefined, scryptN: number, clock: () => number }
   readonly #overrides: VerifierOptions
+  readonly #hashing: HashQueue
+  readonly #hash: typeof hashCode
   readonly #slots: Database.Statement<[string, string, string], SlotRow>
-  readonly #limits: Database.Statement<[string, string], { key: string, failures: number, locked_until: number, since: number }>
-  readonly #putLimit: Database.Statement<[string, number, number, number]>
+  readonly #limits: Database.Statement<[string, string], LimitRow>
+  readonly #putLimit: Database.Statement<[string, number, number, number, Buffer | null]>
   readonly #audit: Database.Statement<[string, string, string, string | null, string | null, number | null, string | null, string | null]>
 
   constructor (dataDir: string, accounts: AccountStore, options: VerifierOptions) {
     if (options.pepper !== undefined && options.pepper.length < 32) throw new VerifierError('DC09_ERR_PEPPER', 'the pepper must be at least 32 bytes')
+    const hashLimits = { ...defaultHashLimits, ...(options.hashConcurrency === undefined ? {} : { hashConcurrency: options.hashConcurrency }), ...(options.hashQueue === undefined ? {} : { hashQueue: options.hashQueue }) }
+    const checked = validateHashLimits(hashLimits)
+    if (!checked.ok) throw new VerifierError('DC09_ERR_LIMIT', checked.reason)
+    this.#hashing = new HashQueue(hashLimits.hashConcurrency, hashLimits.hashQueue)
+    this.#hash = options.hash ?? hashCode
     this.#accounts = accounts
     this.#opts = {
       pepper: options.pepper,
@@ -155,6 +234,10 @@ export class Verifier {
     if (!(this.#db.prepare('PRAGMA table_info(verify_limits)').all() as Array<{ name: string }>).some((c) => c.name === 'attempts')) {
       try { this.#db.exec('ALTER TABLE verify_limits ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0') } catch (err) { if (!/duplicate column/i.test((err as Error).message)) throw err }
     }
+    // An account's failures carry their times, so that each ages out on its own.
+    if (!(this.#db.prepare('PRAGMA table_info(verify_limits)').all() as Array<{ name: string }>).some((c) => c.name === 'recent')) {
+      try { this.#db.exec('ALTER TABLE verify_limits ADD COLUMN recent BLOB') } catch (err) { if (!/duplicate column/i.test((err as Error).message)) throw err }
+    }
     if (options.pepper !== undefined) this.#checkPepper(options.pepper)
     if (this.#db.prepare('SELECT 1 FROM code_slots WHERE account = ?').get(DUMMY) === undefined) {
       this.#db.prepare('INSERT INTO code_slots (account, salt, n, slots) VALUES (?, ?, ?, ?)').run(DUMMY, randomBytes(16), this.#opts.scryptN, buildSlots([]))
@@ -164,12 +247,12 @@ export class Verifier {
     }
     // One statement, one row, the same size, for known and unknown accounts alike.
     this.#slots = this.#db.prepare('SELECT account, salt, n, slots FROM code_slots WHERE account IN (?, ?) ORDER BY account = ? LIMIT 1')
-    this.#limits = this.#db.prepare('SELECT key, failures, locked_until, since FROM verify_limits WHERE key IN (?, ?)')
+    this.#limits = this.#db.prepare('SELECT key, failures, locked_until, since, recent FROM verify_limits WHERE key IN (?, ?)')
     // Every attempt changes both rows it writes (`attempts` counts up): a row rewritten with the
     // content it had is measurably cheaper than a changed one (about 2 µs, Welch t 28 in
     // bench:timing), which would tell a valid code's attempt, that leaves the caller's failures
     // as they were, from an invalid one.
-    this.#putLimit = this.#db.prepare('INSERT INTO verify_limits (key, failures, locked_until, since, attempts) VALUES (?, ?, ?, ?, 1) ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, since = excluded.since, attempts = attempts + 1')
+    this.#putLimit = this.#db.prepare('INSERT INTO verify_limits (key, failures, locked_until, since, attempts, recent) VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, since = excluded.since, attempts = attempts + 1, recent = excluded.recent')
     this.#audit = this.#db.prepare('INSERT INTO audit (at, actor, action, account, outcome, user, detail, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
   }
 
@@ -241,7 +324,8 @@ export class Verifier {
     const acct = account.toUpperCase()
     if (this.#accounts.get(acct) === undefined) return err('DC09_ERR_ACCOUNT_NOT_FOUND', `no account ${acct}`)
     if (!Number.isInteger(user) || user < 1 || user > 9999) return err('DC09_ERR_USER_INVALID', 'a user number is 1 to 9999')
-    if (name !== undefined && (name.length > 100 || /[\u0000-\u001f]/.test(name))) return err('DC09_ERR_USER_INVALID', 'a name is at most 100 printable characters')
+    // The same rule as for keyholders and sites: what an operator reads is what is stored.
+    if (name !== undefined && !isPrintableText(name, MAX_PERSON_NAME)) return err('DC09_ERR_USER_INVALID', `a name is 1 to ${MAX_PERSON_NAME} printable characters, without control or format characters or spaces at either end`)
     const count = (this.#db.prepare('SELECT count(*) AS n FROM users WHERE account = ?').get(acct) as { n: number }).n
     if (count >= MAX_USERS) return err('DC09_ERR_USER_INVALID', `an account has at most ${MAX_USERS} users`)
     const now = this.#now()
@@ -306,7 +390,14 @@ export class Verifier {
     const weak = weakCode(code, this.#limitsNow().rules)
     if (weak !== undefined) return err('DC09_ERR_CODE_WEAK', weak)
     const { salt, n } = this.#saltRow(acct)
-    const hash = await hashCode(this.#pepper(), salt, code, n)
+    const pepper = this.#pepper()
+    let hash: Buffer
+    try {
+      hash = await this.#hashing.run(() => this.#hash(pepper, salt, code, n))
+    } catch (e) {
+      if (e instanceof HashQueueFull) return err(e.code, e.message)
+      throw e
+    }
     const others = this.#db.prepare('SELECT user, code_hash, duress_hash FROM users WHERE account = ?').all(acct) as Array<{ user: number, code_hash: Buffer | null, duress_hash: Buffer | null }>
     for (const o of others) {
       // The user's own slot being replaced does not count; everything else on the account does.
@@ -326,7 +417,8 @@ export class Verifier {
   /** Lifts an account's verification lock (an operator's decision, audited). */
   unlock (account: string, actor: string): void {
     const acct = account.toUpperCase()
-    this.#putLimit.run(`a:${acct}`, 0, 0, this.#opts.clock())
+    // The failures before the unlock are forgiven with the lock.
+    this.#putLimit.run(`a:${acct}`, 0, 0, this.#opts.clock(), packFailures([], Math.min(this.#limitsNow().maxFailures, MAX_RECENT)))
     this.audit(actor, 'verify-unlock', acct, 'ok', null, null)
   }
 
@@ -360,11 +452,23 @@ export class Verifier {
     // Callers check the form first (a bad one is a usage error, not an attempt).
     if (!/^[0-9A-Z]{3,16}$/.test(acct)) throw new VerifierError('DC09_ERR_ACCOUNT_INVALID', 'an account number is 3 to 16 letters or digits')
     const pepper = this.#pepper()
+    // The hash waits its turn (the row is read once it has it, so it is the current one). A full
+    // queue refuses here, before anything is read, counted, audited or journaled: the refusal
+    // is the same whatever the account and code, and it is no attempt.
+    let row: SlotRow
+    let hash: Buffer
+    try {
+      ({ row, hash } = await this.#hashing.run(async () => {
+        const row = this.#slots.get(acct, DUMMY, DUMMY)!
+        // Bounded: no enrolled code is longer than 16 digits, so a cut longer input still matches nothing.
+        return { row, hash: await this.#hash(pepper, row.salt, code.slice(0, 64), row.n) }
+      }))
+    } catch (e) {
+      if (e instanceof HashQueueFull) throw new VerifierError(e.code, e.message)
+      throw e
+    }
     const now = this.#opts.clock()
     const lim = this.#limitsNow()
-    const row = this.#slots.get(acct, DUMMY, DUMMY)!
-    // Bounded: no enrolled code is longer than 16 digits, so a cut longer input still matches nothing.
-    const hash = await hashCode(pepper, row.salt, code.slice(0, 64), row.n)
     const m = matchSlots(hash, row.slots)
     // A duress code raises its silent event whatever the answer: a keyholder forced to call while
     // the account is locked (perhaps by whoever forces them) is an emergency all the same.
@@ -373,19 +477,27 @@ export class Verifier {
     // the same time (here or in another process) each count: none can overwrite another's failure.
     const { outcome, lockedUntil } = this.#db.transaction((): { outcome: Outcome, lockedUntil: number } => {
       const limits = this.#limits.all(`a:${acct}`, `c:${caller}`)
-      const accountLimit = limits.find((l) => l.key === `a:${acct}`) ?? { failures: 0, locked_until: 0, since: now }
-      const callerLimit = limits.find((l) => l.key === `c:${caller}`) ?? { failures: 0, locked_until: 0, since: now }
+      const accountLimit = limits.find((l) => l.key === `a:${acct}`) ?? { failures: 0, locked_until: 0, since: now, recent: null }
+      const callerLimit = limits.find((l) => l.key === `c:${caller}`) ?? { failures: 0, locked_until: 0, since: now, recent: null }
       const lockedUntil = Math.max(accountLimit.locked_until, callerLimit.locked_until)
       const outcome: Outcome = lockedUntil > now ? 'locked' : m.found === 1 ? 'valid' : 'invalid'
       const failed = outcome === 'invalid' ? 1 : 0
-      // The same writes for every outcome: both counters, one audit row.
-      const aFailures = outcome === 'valid' ? 0 : accountLimit.failures + failed
-      const aLocked = aFailures >= lim.maxFailures && failed === 1 ? now + lim.lockMs : accountLimit.locked_until
+      // The same writes for every outcome: both counters (the account's failure times always
+      // rewritten at the same size), one audit row.
+      // The account counts its failures of the last lockMs, each aging out on its own. A valid
+      // (or duress) code leaves them be: whoever knows one code, a coerced keyholder or an
+      // insider, must not wipe the count of someone guessing between their entries.
+      const recent = recentFailures(accountLimit, now - lim.lockMs)
+      if (failed === 1) recent.push(now)
+      const aLock = failed === 1 && recent.length >= lim.maxFailures
+      const aLocked = aLock ? now + lim.lockMs : accountLimit.locked_until
+      // A lock starts the count again: its failures were paid for.
+      const aKept = aLock ? [] : recent
       const cFresh = now - callerLimit.since > lim.callerWindowMs
       const cFailures = (cFresh ? 0 : callerLimit.failures) + failed
       const cLocked = cFailures >= lim.callerMaxFailures && failed === 1 ? now + lim.callerLockMs : callerLimit.locked_until
-      this.#putLimit.run(`a:${acct}`, aFailures >= lim.maxFailures ? 0 : aFailures, aLocked, now)
-      this.#putLimit.run(`c:${caller}`, cFailures >= lim.callerMaxFailures ? 0 : cFailures, cLocked, cFresh ? now : callerLimit.since)
+      this.#putLimit.run(`a:${acct}`, aKept.length, aLocked, now, packFailures(aKept, Math.min(lim.maxFailures, MAX_RECENT)))
+      this.#putLimit.run(`c:${caller}`, cFailures >= lim.callerMaxFailures ? 0 : cFailures, cLocked, cFresh ? now : callerLimit.since, null)
       return { outcome, lockedUntil }
     }).immediate()
     // The audit row says what the caller was told, so it is written once the event is journaled:

@@ -396,6 +396,54 @@ describe('verification endpoint', () => {
   })
 })
 
+// ------------------------------------------------------------ hashing queue
+
+describe('a full hashing queue', () => {
+  let h: Harness
+  let admin: string
+  let op: string
+  /** Hashes wait until released: the queue (one running, one waiting) stays full while the test looks. */
+  let release: Array<() => void> = []
+  let holding = false
+  beforeAll(async () => {
+    const { hashCode } = await import('../../src/verification/codes.js')
+    const hash: typeof hashCode = async (...args) => {
+      if (holding) await new Promise<void>((resolve) => release.push(resolve))
+      return await hashCode(...args)
+    }
+    h = await new Harness({ verifier: { hash, hashConcurrency: 1, hashQueue: 1 }, api: { rateBurst: 10_000 } }).start()
+    admin = h.token('admin')
+    op = h.token('operator')
+    expectOk(await h.request('POST', '/v1/accounts', admin, { account: 'Q100' }), 201)
+    for (const user of [1, 2]) expectOk(await h.request('POST', '/v1/accounts/Q100/users', admin, { user }), 201)
+    expectOk(await h.request('PUT', '/v1/accounts/Q100/users/1/code', admin, { code: CODE }), 204)
+  })
+  afterAll(async () => { await h.close() })
+
+  it('answers 503 busy to a verification or a code setting, journals and counts nothing, and works again once it drains', async () => {
+    holding = true
+    const first = h.request('POST', '/v1/accounts/Q100/verify', op, { code: CODE })
+    const second = h.request('POST', '/v1/accounts/Q100/verify', op, { code: WRONG })
+    await tick()
+    const before = (await derived(h, 'verification')).length
+    const busy = await h.request('POST', '/v1/accounts/Q100/verify', op, { code: WRONG })
+    expect(busy.status).toBe(503)
+    expect(busy.json()).toMatchObject({ error: 'busy' })
+    const setBusy = await h.request('PUT', '/v1/accounts/Q100/users/2/code', admin, { code: DURESS })
+    expect(setBusy.status).toBe(503)
+    expect(setBusy.json()).toMatchObject({ error: 'busy' })
+    expect((await derived(h, 'verification')).length).toBe(before)
+    holding = false
+    while (release.length > 0) release.shift()!()
+    await tick()
+    while (release.length > 0) release.shift()!()
+    expect((await first).json()).toEqual({ result: 'valid', account: 'Q100', user: 1 })
+    expect((await second).json()).toEqual({ result: 'invalid', account: 'Q100' })
+    expectOk(await h.request('PUT', '/v1/accounts/Q100/users/2/code', admin, { code: DURESS }), 204)
+    expect(h.verifier.auditTrail(100).filter((r) => r.action === 'verify').map((r) => r.outcome)).toEqual(['invalid', 'valid'])
+  })
+})
+
 // ------------------------------------------------------------ cases
 
 describe('cases', () => {
@@ -818,6 +866,17 @@ describe('accounts', () => {
     expect(bad.body).not.toContain(KEY.slice(2))
   })
 
+  it('refuses a user name with a format character (a right-to-left override, a zero-width space), as for keyholders', async () => {
+    expectOk(await h.request('POST', '/v1/accounts', inst, { account: 'AC09' }), 201)
+    for (const [i, name] of ['Evil \u202Egnp.exe', 'zero\u200Bwidth', 'tab\there'].entries()) {
+      const r = await h.request('POST', '/v1/accounts/AC09/users', inst, { user: i + 1, name })
+      expect(r.status, JSON.stringify(name)).toBe(400)
+      expect(r.json()).toMatchObject({ error: 'invalid' })
+    }
+    expectOk(await h.request('POST', '/v1/accounts/AC09/users', inst, { user: 1, name: 'می\u200Cخواهم' }), 201)
+    expect((await h.request('GET', '/v1/accounts/AC09/users', inst)).json().items.map((u: { name: string }) => u.name)).toEqual(['می\u200Cخواهم'])
+  })
+
   it('DELETE removes the account, its users from the verifier, and its recent events', async () => {
     expectOk(await h.request('POST', '/v1/accounts', inst, { account: 'AC05' }), 201)
     expectOk(await h.request('POST', '/v1/accounts/AC05/users', inst, { user: 1, name: 'Ann' }), 201)
@@ -877,13 +936,15 @@ describe('accounts', () => {
     expect(taken.body).not.toContain(CODE)
   })
 
-  it('searches by number and site name with q', async () => {
+  it('searches the start of the number and of the site name with q', async () => {
     expectOk(await h.request('POST', '/v1/accounts', admin, { account: 'SRCH1', siteName: 'Green Bakery' }), 201)
-    const items = (await h.request('GET', '/v1/accounts?q=bakery', admin)).json().items as Array<{ account: string }>
+    const items = (await h.request('GET', '/v1/accounts?q=green%20bak', admin)).json().items as Array<{ account: string }>
     expect(items.map((a) => a.account)).toEqual(['SRCH1'])
     expect((await h.request('GET', '/v1/accounts?q=srch', admin)).json().items.map((a: { account: string }) => a.account)).toEqual(['SRCH1'])
+    // A prefix: the middle of a name is not searched.
+    expect((await h.request('GET', '/v1/accounts?q=bakery', admin)).json().items).toEqual([])
     // An installer's search stays within its tenant.
-    expect((await h.request('GET', '/v1/accounts?q=bakery', inst)).json().items).toEqual([])
+    expect((await h.request('GET', '/v1/accounts?q=green%20bak', inst)).json().items).toEqual([])
   })
 })
 

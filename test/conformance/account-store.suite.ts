@@ -214,33 +214,49 @@ export function accountStoreSuite (name: string, open: (opts?: { maxWindowSecond
       expect(s.update('S300', { keyholders: Array.from({ length: 20 }, (_, i) => kh(i + 1)), siteName: 'x'.repeat(200), siteAddress: 'y'.repeat(500) }).ok).toBe(true)
     }))
 
-    it('searches account numbers and site names, case-insensitively, with % and _ taken literally', withStore((s) => {
+    it('searches the start of account numbers and site names, case-insensitively, with % and _ taken literally', withStore((s) => {
       s.add({ account: 'AB100', siteName: 'Green Bakery' })
-      s.add({ account: 'CD200', siteName: 'Blue 100% Cotton' })
+      s.add({ account: 'CD200', siteName: '100% Cotton' })
       s.add({ account: 'EF300', siteName: 'snake_case Ltd' })
       s.add({ account: 'GH400', siteName: 'snakeXcase Ltd' })
       s.add({ account: 'IJ500' })
+      s.add({ account: '100AB', siteName: 'Blue Bakery' })
       const find = (search: string) => s.list({ search }).map((a) => a.account)
-      expect(find('bakery')).toEqual(['AB100'])
-      expect(find('GREEN')).toEqual(['AB100'])
+      expect(find('green')).toEqual(['AB100'])
+      expect(find('GREEN BAK')).toEqual(['AB100'])
       expect(find('ab1')).toEqual(['AB100'])
-      expect(find('100')).toEqual(['AB100', 'CD200'])
-      expect(find('%')).toEqual(['CD200'])
-      expect(find('0%')).toEqual(['CD200'])
-      expect(find('e_c')).toEqual(['EF300'])
-      expect(find('_')).toEqual(['EF300'])
+      expect(find('ab')).toEqual(['AB100'])
+      expect(find('100')).toEqual(['100AB', 'CD200'])
+      expect(find('100%')).toEqual(['CD200'])
+      expect(find('%')).toEqual([])
+      expect(find('snake_')).toEqual(['EF300'])
       expect(find('snake')).toEqual(['EF300', 'GH400'])
+      expect(find('_')).toEqual([])
       expect(find('\\')).toEqual([])
+      // A prefix, not a substring: the middle of a name or number is not searched.
+      expect(find('bakery')).toEqual([])
+      expect(find('100ab')).toEqual(['100AB'])
+      expect(find('b100')).toEqual([])
       expect(find('nothing')).toEqual([])
       // With paging and tenant filters together.
-      expect(s.list({ search: 'ltd', limit: 1 }).map((a) => a.account)).toEqual(['EF300'])
-      expect(s.list({ search: 'ltd', after: 'EF300' }).map((a) => a.account)).toEqual(['GH400'])
+      expect(s.list({ search: 'snake', limit: 1 }).map((a) => a.account)).toEqual(['EF300'])
+      expect(s.list({ search: 'snake', after: 'EF300' }).map((a) => a.account)).toEqual(['GH400'])
+    }))
+
+    it('searches within a tenant only when given one', withStore((s) => {
+      s.add({ account: 'AB100', siteName: 'Green Bakery', tenant: 'alpha' })
+      s.add({ account: 'AB200', siteName: 'Green Grocer', tenant: 'beta' })
+      s.add({ account: 'AB300', siteName: 'Greenhouse' })
+      expect(s.list({ search: 'green', tenant: 'alpha' }).map((a) => a.account)).toEqual(['AB100'])
+      expect(s.list({ search: 'ab', tenant: 'beta' }).map((a) => a.account)).toEqual(['AB200'])
+      expect(s.list({ search: 'green', tenant: 'gamma' })).toEqual([])
+      expect(s.list({ search: 'green' }).map((a) => a.account)).toEqual(['AB100', 'AB200', 'AB300'])
     }))
 
     it('searches site names case-insensitively beyond ASCII', withStore((s) => {
       s.add({ account: 'LT100', siteName: 'Šiaulių Ūkis' })
       expect(s.list({ search: 'šiaulių' }).map((a) => a.account)).toEqual(['LT100'])
-      expect(s.list({ search: 'ŪKIS' }).map((a) => a.account)).toEqual(['LT100'])
+      expect(s.list({ search: 'ŠIAULIŲ ŪK' }).map((a) => a.account)).toEqual(['LT100'])
     }))
 
     it('finds an account in its own tenant only, and none of another tenant', withStore((s) => {

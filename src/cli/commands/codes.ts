@@ -217,7 +217,7 @@ export function codesPolicy (o: Common & Partial<Policy> & { json?: boolean | un
     }
     io.out(o.json === true
       ? JSON.stringify(p) + '\n'
-      : `${p.maxFailures} consecutive failures lock an account's verification for ${p.lockMinutes} min; a caller may fail ${p.callerMaxFailures} times in ${p.callerWindowMinutes} min before a ${p.callerLockMinutes} min lock; codes have at least ${p.minLength} digits\n`)
+      : `${p.maxFailures} failures within ${p.lockMinutes} min lock an account's verification for ${p.lockMinutes} min (a valid code does not clear them); a caller may fail ${p.callerMaxFailures} times in ${p.callerWindowMinutes} min before a ${p.callerLockMinutes} min lock; codes have at least ${p.minLength} digits\n`)
     return 0
   })
 }

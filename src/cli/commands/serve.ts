@@ -13,7 +13,7 @@ import { startControl } from '../../pipeline/control.js'
 import { DEFAULT_PIPELINE, loadPipeline, readPipelineConfig } from '../../pipeline/loader.js'
 import { PipelineRunner } from '../../pipeline/runner.js'
 import { PipelineStore } from '../../pipeline/store.js'
-import { Verifier } from '../../verification/verifier.js'
+import { Verifier, type HashLimits } from '../../verification/verifier.js'
 import { demoPepperPath, loadPepper, pepperFile } from '../pepper.js'
 import { tapJournal, type Journal } from '../../journal/journal.js'
 import { AccessStore } from '../../api/access.js'
@@ -32,6 +32,8 @@ export interface ServeOptions extends ListenOptions {
   /** The pipeline's configuration (default: classify, supervision, cases, jsonl). */
   readonly pipeline?: string | undefined
   readonly receiver: Partial<ReceiverOptions>
+  /** How many code hashes run at once, and wait (the limits file's `verification`). */
+  readonly verification?: Partial<HashLimits> | undefined
   /** The HTTP interface; undefined: none. */
   readonly api?: { readonly host: string, readonly port: number, readonly options: Partial<ApiOptions> } | undefined
 }
@@ -94,7 +96,7 @@ export async function serve (o: ServeOptions): Promise<void> {
   }
   let verifier: Verifier
   try {
-    verifier = new Verifier(o.data, accounts, { pepper })
+    verifier = new Verifier(o.data, accounts, { pepper, ...o.verification })
   } catch (err) {
     await journal.close()
     accounts.close()

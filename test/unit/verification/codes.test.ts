@@ -4,6 +4,7 @@ import {
   buildSlots, DEFAULT_CODE_RULES, HASH_BYTES, hashCode, matchSlots, MAX_USERS, SLOT_BYTES, SLOTS, SlotKind, weakCode,
   type EnrolledCode,
 } from '../../../src/verification/codes.js'
+import { COMMON_CODES } from '../../../src/verification/common-codes.js'
 
 // A tiny scrypt cost keeps these tests fast; the cost is a parameter, not part of the rules.
 const N = 16
@@ -47,7 +48,7 @@ describe('hashCode', () => {
 
 describe('weakCode', () => {
   it('accepts ordinary codes', () => {
-    for (const code of ['739164', '582047', '135790', '112233', '121212', '000001', '7391645820471234']) {
+    for (const code of ['739164', '582047', '135790', '402917', '7391645820471234']) {
       expect(weakCode(code), code).toBeUndefined()
     }
   })
@@ -80,8 +81,30 @@ describe('weakCode', () => {
     for (const code of ['123456', '987654', '456789', '0123456789', '654321']) expect(weakCode(code), code).toBeDefined()
   })
 
+  it('rejects the codes people choose most often, six digits and four', () => {
+    // The top of the published PIN-frequency rankings: none is trivial by rule.
+    for (const code of ['123123', '121212', '112233', '159753', '102030', '696969', '520520', '101010', '147258', '789456', '123321', '000001']) {
+      expect(weakCode(code), code).toMatch(/most often/)
+    }
+    for (const code of ['1212', '1004', '2000', '6969', '2580', '1998', '1122']) {
+      expect(weakCode(code, { minLength: 4 }), code).toMatch(/most often/)
+    }
+    // Longer favourites too.
+    for (const code of ['5201314', '12341234', '11223344']) expect(weakCode(code), code).toBeDefined()
+  })
+
+  it('lists at least the 100 most common six-digit codes, each of them refused', () => {
+    const six = COMMON_CODES.filter((c) => c.length === 6)
+    expect(new Set(six).size).toBeGreaterThanOrEqual(100)
+    expect(COMMON_CODES.length).toBe(new Set(COMMON_CODES).size)
+    for (const code of COMMON_CODES) {
+      expect(code, code).toMatch(/^\d{4,16}$/)
+      expect(weakCode(code, { minLength: 4 }), code).toBeDefined()
+    }
+  })
+
   it('never repeats the code in its reason', () => {
-    for (const code of ['73916', '111111', '123456', '73916458204712345']) {
+    for (const code of ['73916', '111111', '123456', '121212', '73916458204712345']) {
       const reason = weakCode(code)
       expect(reason).toBeDefined()
       expect(reason).not.toContain(code)

@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SqliteAccountStore } from '../../../src/accounts/sqlite-store.js'
-import { MAX_USERS } from '../../../src/verification/codes.js'
+import { hashCode, MAX_USERS } from '../../../src/verification/codes.js'
 import {
-  DEFAULT_POLICY, Verifier, VerifierError,
+  DEFAULT_POLICY, defaultHashLimits, validateHashLimits, Verifier, VerifierError,
   type Policy, type VerificationEvent, type VerifierOptions,
 } from '../../../src/verification/verifier.js'
 
@@ -135,6 +136,18 @@ describe('Verifier: users', () => {
     expect(v.addUser('1234', 1, undefined, 'admin')).toMatchObject({ ok: false, code: 'DC09_ERR_USER_EXISTS' })
   })
 
+  it('refuses names with control or format characters, and keeps the marks right-to-left and Indic names need', () => {
+    const v = openVerifier()
+    const bad = ['Evil \u202Egnp.exe', 'zero\u200Bwidth', 'lone \ud800 surrogate', 'tab\there', 'line\nbreak', 'bell\u0007', 'del\u007f', 'bom\uFEFF', ' padded ', '', 'x'.repeat(101)]
+    for (const [i, name] of bad.entries()) {
+      expect(v.addUser('1234', i + 1, name, 'admin'), JSON.stringify(name)).toMatchObject({ ok: false, code: 'DC09_ERR_USER_INVALID' })
+    }
+    expect(v.listUsers('1234')).toEqual([])
+    const good = ['می\u200Cخواهم', 'שרה כהן\u200F', 'क्\u200Dष', 'Šarūnas', 'Anne-Marie O\u2019Neil', 'x'.repeat(100)]
+    for (const [i, name] of good.entries()) expect(v.addUser('1234', i + 1, name, 'admin'), JSON.stringify(name)).toEqual({ ok: true, value: undefined })
+    expect(v.listUsers('1234').map((u) => u.name)).toEqual(good)
+  })
+
   it(`allows at most MAX_USERS (${MAX_USERS}) users per account`, () => {
     const v = openVerifier()
     for (let user = 1; user <= MAX_USERS; user++) expect(v.addUser('1234', user, undefined, 'admin').ok).toBe(true)
@@ -197,7 +210,7 @@ describe('Verifier: enrolment', () => {
   it('rejects weak codes, without repeating them', async () => {
     const v = openVerifier()
     expect(v.addUser('1234', 1, undefined, 'admin').ok).toBe(true)
-    for (const code of ['111111', '123456', '987654', '73916a']) {
+    for (const code of ['111111', '123456', '987654', '73916a', '123123', '112233', '159753', '696969']) {
       for (const duress of [false, true]) {
         const r = await v.setCode('1234', 1, code, duress, 'admin')
         expect(r, code).toMatchObject({ ok: false, code: 'DC09_ERR_CODE_WEAK' })
@@ -205,6 +218,16 @@ describe('Verifier: enrolment', () => {
       }
     }
     expect(v.listUsers('1234')[0]).toMatchObject({ hasCode: false, hasDuressCode: false })
+  })
+
+  it('rejects the most common four-digit codes when the policy allows four digits', async () => {
+    const v = openVerifier()
+    expect(v.addUser('1234', 1, undefined, 'admin').ok).toBe(true)
+    expect(v.setPolicy({ minLength: 4 }, 'admin').ok).toBe(true)
+    for (const code of ['1212', '1004', '2000', '6969', '2580']) {
+      expect(await v.setCode('1234', 1, code, false, 'admin'), code).toMatchObject({ ok: false, code: 'DC09_ERR_CODE_WEAK' })
+    }
+    expect(await v.setCode('1234', 1, '7391', false, 'admin')).toEqual({ ok: true, value: undefined })
   })
 
   it('rejects a code already used on the account as another user\'s code or as any duress code', async () => {
@@ -331,7 +354,7 @@ describe('Verifier: lockout', () => {
     return results
   }
 
-  it('locks an account for 15 minutes after 5 consecutive failures, even against the right code', async () => {
+  it('locks an account for 15 minutes after 5 failures within 15 minutes, even against the right code', async () => {
     const v = openVerifier()
     await addUserWithCodes(v, '1234', 1, CODE_1, DURESS_1)
     // The fifth failure itself still answers invalid; it starts the lock.
@@ -357,13 +380,64 @@ describe('Verifier: lockout', () => {
     expect(await v.verify('5678', CODE_2, 'op:ona', record)).toEqual({ result: 'valid', account: '5678', user: 1 })
   })
 
-  it('counts consecutive failures: a valid answer starts the count again', async () => {
+  // A valid or duress code proves only that someone knows a code: a coerced keyholder, or an
+  // insider, must not be able to wipe a probing attacker's count by entering one between guesses.
+  for (const which of ['valid', 'duress'] as const) {
+    it(`does not reset the failure count on a ${which} code: fail 4, ${which}, fail once more locks`, async () => {
+      const v = openVerifier()
+      await addUserWithCodes(v, '1234', 1, CODE_1, DURESS_1)
+      expect(await failTimes(v, '1234', 4)).toEqual(['invalid', 'invalid', 'invalid', 'invalid'])
+      expect(await v.verify('1234', which === 'valid' ? CODE_1 : DURESS_1, 'op:ona', record)).toEqual({ result: 'valid', account: '1234', user: 1 })
+      now = T0 + 3 * MIN
+      expect(await failTimes(v, '1234', 1)).toEqual(['invalid'])
+      expect(await v.verify('1234', CODE_1, 'op:ona', record)).toEqual({ result: 'locked', account: '1234', lockedUntil: new Date(T0 + 3 * MIN + 15 * MIN).toISOString() })
+    })
+  }
+
+  it('forgets failures older than the lock window (15 minutes), each at its own age', async () => {
     const v = openVerifier()
     await addUserWithCodes(v, '1234', 1, CODE_1)
-    expect(await failTimes(v, '1234', 4)).toEqual(['invalid', 'invalid', 'invalid', 'invalid'])
-    expect((await v.verify('1234', CODE_1, 'op:ona', record)).result).toBe('valid')
+    now = T0
+    await failTimes(v, '1234', 1)
+    now = T0 + 14 * MIN
+    await failTimes(v, '1234', 3)
+    // The first failure is now older than the window; the three recent ones still count.
+    now = T0 + 15 * MIN + SEC
+    expect(await failTimes(v, '1234', 1)).toEqual(['invalid'])
+    expect(await v.verify('1234', CODE_1, 'op:ona', record)).toEqual({ result: 'valid', account: '1234', user: 1 })
+    // Fifth failure within the window (14:00 x3, 15:01 x2): locked.
+    expect(await failTimes(v, '1234', 1)).toEqual(['invalid'])
+    expect((await v.verify('1234', CODE_1, 'op:ona', record)).result).toBe('locked')
+  })
+
+  it('lets failures that all aged out count for nothing', async () => {
+    const v = openVerifier()
+    await addUserWithCodes(v, '1234', 1, CODE_1)
+    await failTimes(v, '1234', 4)
+    now = T0 + 15 * MIN + SEC
     expect(await failTimes(v, '1234', 4)).toEqual(['invalid', 'invalid', 'invalid', 'invalid'])
     expect(await v.verify('1234', CODE_1, 'op:ona', record)).toEqual({ result: 'valid', account: '1234', user: 1 })
+  })
+
+  it('counts the failures of a row written before failure times were kept, as of its last attempt', async () => {
+    const v = openVerifier()
+    await addUserWithCodes(v, '1234', 1, CODE_1)
+    await failTimes(v, '1234', 4)
+    // As an older version left it: a count, the time of the last attempt, no times.
+    const db = new Database(join(dir, 'accounts.db'))
+    db.prepare("UPDATE verify_limits SET recent = NULL WHERE key = 'a:1234'").run()
+    db.close()
+    expect(await failTimes(v, '1234', 1)).toEqual(['invalid'])
+    expect((await v.verify('1234', CODE_1, 'op:ona', record)).result).toBe('locked')
+  })
+
+  it('keeps the window when the policy changes the number of failures', async () => {
+    const v = openVerifier()
+    await addUserWithCodes(v, '1234', 1, CODE_1)
+    await failTimes(v, '1234', 2)
+    expect(v.setPolicy({ maxFailures: 3 }, 'admin').ok).toBe(true)
+    await failTimes(v, '1234', 1)
+    expect((await v.verify('1234', CODE_1, 'op:ona', record)).result).toBe('locked')
   })
 
   // Suspected bug: verify() reads the failure counters before awaiting the (asynchronous) scrypt
@@ -384,6 +458,9 @@ describe('Verifier: lockout', () => {
     now = T0 + MIN
     expect((await v.verify('1234', CODE_1, 'op:ona', record)).result).toBe('locked')
     v.unlock('1234', 'op:supervisor')
+    expect(await v.verify('1234', CODE_1, 'op:ona', record)).toEqual({ result: 'valid', account: '1234', user: 1 })
+    // The failures before the unlock are forgotten with it.
+    expect(await failTimes(v, '1234', 4)).toEqual(['invalid', 'invalid', 'invalid', 'invalid'])
     expect(await v.verify('1234', CODE_1, 'op:ona', record)).toEqual({ result: 'valid', account: '1234', user: 1 })
     const unlock = v.auditTrail().find((r) => r.action === 'verify-unlock')
     expect(unlock).toMatchObject({ actor: 'op:supervisor', account: '1234', outcome: 'ok', at: new Date(T0 + MIN).toISOString() })
@@ -421,6 +498,93 @@ describe('Verifier: lockout', () => {
     now = T0 + 12 * MIN
     expect((await v.verify('9999', WRONG, 'ivr:7', record)).result).toBe('invalid')
     expect(await v.verify('1234', CODE_1, 'ivr:7', record)).toEqual({ result: 'valid', account: '1234', user: 1 })
+  })
+})
+
+describe('Verifier: hashing limits', () => {
+  /** The real hash, counted: how many run at once, the most ever, how many in all. Each takes a few ms. */
+  function countingHash (): { hash: typeof hashCode, most: () => number, calls: () => number } {
+    let inFlight = 0
+    let most = 0
+    let calls = 0
+    const hash: typeof hashCode = async (...args) => {
+      calls++
+      most = Math.max(most, ++inFlight)
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 3))
+        return await hashCode(...args)
+      } finally {
+        inFlight--
+      }
+    }
+    return { hash, most: () => most, calls: () => calls }
+  }
+
+  it('runs at most 2 hashes at once by default, however many verifications and enrolments wait', async () => {
+    const counted = countingHash()
+    const v = openVerifier({ hash: counted.hash })
+    await addUserWithCodes(v, '1234', 1, CODE_1)
+    expect(v.addUser('1234', 2, undefined, 'admin').ok).toBe(true)
+    const before = counted.calls()
+    const attempts = Array.from({ length: 20 }, (_, i) => v.verify(['1234', '5678', '9999'][i % 3]!, i % 2 === 0 ? CODE_1 : WRONG, `op:${i}`, record))
+    const enrolment = v.setCode('1234', 2, CODE_2, false, 'admin')
+    const results = await Promise.all(attempts)
+    expect(await enrolment).toEqual({ ok: true, value: undefined })
+    expect(results.filter((r) => r.result === 'valid')).toHaveLength(4)
+    expect(counted.calls() - before).toBe(21)
+    expect(counted.most()).toBe(2)
+  })
+
+  it('runs as many at once as configured', async () => {
+    for (const hashConcurrency of [1, 3]) {
+      const counted = countingHash()
+      const v = openVerifier({ hash: counted.hash, hashConcurrency })
+      await Promise.all(Array.from({ length: 10 }, () => v.verify('1234', WRONG, 'op:ona', record)))
+      expect(counted.most(), `hashConcurrency ${hashConcurrency}`).toBe(hashConcurrency)
+    }
+  })
+
+  it('refuses beyond the queue bound with DC09_ERR_BUSY, before any work: no event, no audit row, no failure counted', async () => {
+    const counted = countingHash()
+    const v = openVerifier({ hash: counted.hash, hashQueue: 3, maxFailures: 7 })
+    await addUserWithCodes(v, '1234', 1, CODE_1)
+    expect(v.addUser('1234', 2, undefined, 'admin').ok).toBe(true)
+    const before = counted.calls()
+    // 2 hashing, 3 waiting; the rest refused at once.
+    const settled = await Promise.allSettled(Array.from({ length: 10 }, () => v.verify('1234', WRONG, 'op:ona', record)))
+    expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(5)
+    const refused = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected')
+    expect(refused).toHaveLength(5)
+    for (const r of refused) {
+      expect(r.reason).toBeInstanceOf(VerifierError)
+      expect(r.reason).toMatchObject({ code: 'DC09_ERR_BUSY' })
+    }
+    expect(counted.calls() - before).toBe(5)
+    expect(events).toHaveLength(5)
+    expect(verifyAudit(v)).toHaveLength(5)
+    // Five failures were counted, not ten (which would have locked the account at seven).
+    expect((await v.verify('1234', CODE_1, 'op:ona', record)).result).toBe('valid')
+
+    // Enrolment waits in the same queue, and is refused the same way when it is full.
+    const busy = [v.verify('1234', WRONG, 'op:ona', record), v.verify('1234', WRONG, 'op:ona', record), v.verify('1234', WRONG, 'op:ona', record), v.verify('1234', WRONG, 'op:ona', record), v.verify('1234', WRONG, 'op:ona', record)]
+    expect(await v.setCode('1234', 2, CODE_2, false, 'admin')).toMatchObject({ ok: false, code: 'DC09_ERR_BUSY' })
+    await Promise.all(busy)
+    expect(v.listUsers('1234')[1]).toMatchObject({ user: 2, hasCode: false })
+    expect(await v.setCode('1234', 2, CODE_2, false, 'admin')).toEqual({ ok: true, value: undefined })
+  })
+
+  it('checks the limits file\'s verification settings: known names, whole numbers in range', () => {
+    expect(defaultHashLimits).toEqual({ hashConcurrency: 2, hashQueue: 64 })
+    expect(validateHashLimits({ hashConcurrency: 1, hashQueue: 0 })).toEqual({ ok: true, value: { hashConcurrency: 1, hashQueue: 0 } })
+    for (const bad of [{ hashConcurrency: 0 }, { hashQueue: '5' }, { hashes: 2 }, [], null]) {
+      expect(validateHashLimits(bad), JSON.stringify(bad)).toMatchObject({ ok: false })
+    }
+  })
+
+  it('refuses limits that are not whole numbers in range', () => {
+    for (const bad of [{ hashConcurrency: 0 }, { hashConcurrency: 1.5 }, { hashConcurrency: 65 }, { hashQueue: -1 }, { hashQueue: 100_001 }]) {
+      expect(() => openVerifier(bad), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: 'DC09_ERR_LIMIT' }))
+    }
   })
 })
 
