@@ -12,6 +12,8 @@ function matches (row: AccountRow, search: string | undefined): boolean {
   return row.account.toLowerCase().includes(s) || (row.siteName ?? '').toLowerCase().includes(s)
 }
 
+const NUMBER_RE = /^[0-9A-Z]{3,16}$/
+
 interface Entry { row: AccountRow, createdAt: string, updatedAt: string, resolved: ReceiverAccount }
 
 export class MemoryAccountStore implements AccountStore {
@@ -90,6 +92,22 @@ export class MemoryAccountStore implements AccountStore {
     for (const { row, createdAt } of rows) this.#put(row, createdAt ?? new Date().toISOString())
     const updated = rows.filter((r) => r.createdAt !== undefined).length
     return { ok: true, value: { added: rows.length - updated, updated } }
+  }
+
+  // Nothing is kept under a number here but its account: a removal leaves nothing behind.
+  leftovers (_account: string): number {
+    return 0
+  }
+
+  orphans (_limit?: number): string[] {
+    return []
+  }
+
+  purge (account: string): AccountResult<number> {
+    const acct = account.toUpperCase()
+    if (!NUMBER_RE.test(acct)) return { ok: false, code: AccountError.INVALID, reason: 'an account number is 3 to 16 letters or digits' }
+    if (this.#rows.has(acct)) return { ok: false, code: AccountError.EXISTS, reason: `account ${acct} exists: remove it instead` }
+    return { ok: true, value: 0 }
   }
 
   receiverAccount (account: string): ReceiverAccount | undefined {
