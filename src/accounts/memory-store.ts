@@ -19,13 +19,16 @@ interface Entry { row: AccountRow, createdAt: string, updatedAt: string, resolve
 export class MemoryAccountStore implements AccountStore {
   readonly #rows = new Map<string, Entry>()
   readonly #engine: AesEngine | undefined
+  readonly #now: () => Date
 
-  constructor (engine?: AesEngine) {
+  /** `now`: the clock for created/updated times (tests). */
+  constructor (engine?: AesEngine, opts: { readonly now?: (() => Date) | undefined } = {}) {
     this.#engine = engine
+    this.#now = opts.now ?? (() => new Date())
   }
 
   #put (row: AccountRow, createdAt: string): Account {
-    const updatedAt = new Date().toISOString()
+    const updatedAt = this.#now().toISOString()
     this.#rows.set(row.account, { row, createdAt, updatedAt, resolved: receiverAccount(row, createdAt, updatedAt, this.#engine) })
     return publicAccount(row, createdAt, updatedAt)
   }
@@ -59,7 +62,7 @@ export class MemoryAccountStore implements AccountStore {
     const v = validateAccount(input as unknown as Record<string, unknown>)
     if (!v.ok) return v
     if (this.#rows.has(v.value.account)) return { ok: false, code: AccountError.EXISTS, reason: `account ${v.value.account} already exists` }
-    return { ok: true, value: this.#put(v.value, new Date().toISOString()) }
+    return { ok: true, value: this.#put(v.value, this.#now().toISOString()) }
   }
 
   update (account: string, patch: AccountPatch): AccountResult<Account> {
@@ -89,7 +92,7 @@ export class MemoryAccountStore implements AccountStore {
       if (rows.some((r) => r.row.account === v.value.account)) return { ok: false, code: AccountError.INVALID, reason: `account ${v.value.account} appears twice` }
       rows.push({ row: v.value, createdAt: current?.createdAt })
     }
-    for (const { row, createdAt } of rows) this.#put(row, createdAt ?? new Date().toISOString())
+    for (const { row, createdAt } of rows) this.#put(row, createdAt ?? this.#now().toISOString())
     const updated = rows.filter((r) => r.createdAt !== undefined).length
     return { ok: true, value: { added: rows.length - updated, updated } }
   }
