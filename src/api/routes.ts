@@ -9,7 +9,7 @@
  */
 import type { Account } from '../accounts/account.js'
 import { ACCOUNT_REMOVED } from '../pipeline/stage.js'
-import type { Case } from '../pipeline/stages/cases.js'
+import { caseOfHolder, openCaseOf, type Case } from '../pipeline/stages/cases.js'
 import { holderState } from '../pipeline/stages/supervision.js'
 import type { DerivedRecord } from '../receiver/record.js'
 import type { Role, TokenInfo } from './access.js'
@@ -129,26 +129,11 @@ function casePage (c: ApiContext, state: string, account?: Account): Answer {
   return ok({ items: items.map(([, k]) => caseView(k)), next: page.next === undefined ? null : Number(page.next.slice(5)) })
 }
 
-/**
- * Whether a case is this account's: of its number, and of this holder of the number (a case
- * names its holder; one from before cases did is judged by when it opened).
- */
-function caseOfHolder (k: { account: string, openedAt: number, holder?: string }, a: Account): boolean {
-  return k.account === a.account && (k.holder !== undefined ? k.holder === a.createdAt : k.openedAt >= Date.parse(a.createdAt))
-}
-
 /** The case in the path, if it is this account's (not a previous holder's of the number). */
 function caseOf (c: ApiContext, a: Account): Case | undefined {
   const id = Number(c.params.id)
   const found = c.deps.pipeline.store.readOne<Case>('cases', caseKey(id))
   return found !== undefined && caseOfHolder(found, a) ? found : undefined
-}
-
-/** The account's open case, as the pipeline has it now. */
-function openCaseOf (c: ApiContext, a: Account): Case | undefined {
-  const id = c.deps.pipeline.store.readOne<number>('cases', `open:${a.account}`)
-  const k = id === undefined ? undefined : c.deps.pipeline.store.readOne<Case>('cases', caseKey(id))
-  return k !== undefined && k.state === 'open' && caseOfHolder(k, a) ? k : undefined
 }
 
 async function journal (c: ApiContext, r: Omit<DerivedRecord, 'type' | 'receivedAt' | 'causedBy' | 'n' | 'stage'>, stage = 'api'): Promise<number | Answer> {
@@ -255,7 +240,7 @@ export const ROUTES: readonly RouteDef[] = [
       const a = visibleAccount(c)
       if (a === undefined) return notFound()
       // An alarm in progress is the centre's: an installer does not end it by removing the account.
-      const open = openCaseOf(c, a)
+      const open = openCaseOf(c.deps.pipeline.store, a)
       if (open !== undefined && c.who.role !== 'admin') return conflict()
       // Journaled first, so the pipeline meets the end of this holder in order (and drops what it
       // keeps of it) before anything of a next holder of the number; nothing is removed if it cannot be.

@@ -12,6 +12,7 @@
  * `createdAt`), so a case of an earlier holder whose removal was never journaled (an older
  * version removed it) is closed, not joined, when the number's new holder alarms.
  */
+import type { Account } from '../../accounts/account.js'
 import type { FrameRecord } from '../../receiver/record.js'
 import { isAccountRemoved, type Stage, type StageContext, type StageEnvironment, type StageResult } from '../stage.js'
 
@@ -46,6 +47,21 @@ export interface CasesOptions {
 }
 
 export const MAX_CASE_EVENTS = 100
+
+/**
+ * Whether a case is this account's: of its number, and of this holder of the number (a case
+ * names its holder; one from before cases did is judged by when it opened).
+ */
+export function caseOfHolder (k: Pick<Case, 'account' | 'openedAt' | 'holder'>, a: Pick<Account, 'account' | 'createdAt'>): boolean {
+  return k.account === a.account && (k.holder !== undefined ? k.holder === a.createdAt : k.openedAt >= Date.parse(a.createdAt))
+}
+
+/** The account's open case, as the committed state of the stage has it (for the interface and commands). */
+export function openCaseOf (store: { readOne<T>(stage: string, key: string): T | undefined }, a: Pick<Account, 'account' | 'createdAt'>): Case | undefined {
+  const id = store.readOne<number>('cases', openKey(a.account))
+  const k = id === undefined ? undefined : store.readOne<Case>('cases', caseKey(id))
+  return k !== undefined && k.state === 'open' && caseOfHolder(k, a) ? k : undefined
+}
 
 /** The timer that drops old closed cases, and how often it runs. */
 const PRUNE = 'prune'
