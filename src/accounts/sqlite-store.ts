@@ -131,13 +131,13 @@ function params (row: AccountRow, now: string) {
   }
 }
 
+type Refusal = Extract<AccountResult<never>, { ok: false }>
+
 /**
  * Tables the verifier keeps under an account number in this database: its users (names, code
  * hashes), its salt and code slots, and failure counters (`a:<number>`). The store removes and
  * purges them with the account, in one transaction; the verifier creates them.
  */
-type Refusal = Extract<AccountResult<never>, { ok: false }>
-
 const HELD_TABLES = ['users', 'code_slots', 'verify_limits'] as const
 const NUMBER_RE = /^[0-9A-Z]{3,16}$/
 
@@ -349,11 +349,10 @@ export class SqliteAccountStore implements AccountStore {
   purge (account: string): AccountResult<number> {
     const acct = account.toUpperCase()
     if (!NUMBER_RE.test(acct)) return { ok: false, code: AccountError.INVALID, reason: 'an account number is 3 to 16 letters or digits' }
-    const r = this.#db.transaction((): AccountResult<number> => {
+    return this.#db.transaction((): AccountResult<number> => {
       if (this.#row(acct) !== undefined) return { ok: false, code: AccountError.EXISTS, reason: `account ${acct} exists: remove it instead` }
       return { ok: true, value: this.#forget(acct) }
     }).immediate()
-    return r
   }
 
   /** The tables of HELD_TABLES that exist (the verifier makes them when it first opens the directory). */

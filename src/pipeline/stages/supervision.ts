@@ -78,6 +78,8 @@ export function supervision (options: SupervisionOptions, env: StageEnvironment)
       // Every supervised account gets a deadline at least one interval after this start.
       eachSupervised((a, interval) => {
         const st = holderState(ctx.state.get<Seen>(a.account), a) ?? fresh(a, 0)
+        // State from before holders were named, judged this holder's, is named from now on.
+        st.holder = a.createdAt
         st.notBefore = ctx.now + interval
         ctx.state.set(a.account, st)
         if (!st.failed) ctx.schedule(a.account, Math.max(st.lastSeen + interval, st.notBefore))
@@ -100,6 +102,7 @@ export function supervision (options: SupervisionOptions, env: StageEnvironment)
       if (a === undefined) return undefined
       const interval = a.supervisionSeconds! * 1000
       const st = holderState(ctx.state.get<Seen>(record.account), a) ?? fresh(a, 0)
+      st.holder = a.createdAt
       st.lastSeen = record.receivedAt
       st.lastId = record.id
       let emit: StageResult['emit']
