@@ -23,11 +23,35 @@ export interface AccountStore {
   list (opts?: ListOptions): Account[]
   /** How many accounts (of this tenant, if given). */
   count (tenant?: string): number
+  /**
+   * Adds an account. A number is refused (LEFTOVERS) while data of an earlier holder remain under
+   * it (users, codes: left by a removal an older version did not finish), until they are purged;
+   * failure counters under the number are dropped, so nothing an earlier holder (or a caller
+   * probing the free number) left applies to the new one.
+   */
   add (input: AccountInput): AccountResult<Account>
+  /**
+   * Changes an account. Moving it away from its tenant (`tenant` changed from a set value) needs a
+   * new key if it has one, and makes every user's disarm and duress code invalid in the same
+   * transaction: users stay, marked as needing new codes.
+   */
   update (account: string, patch: AccountPatch): AccountResult<Account>
+  /**
+   * Removes an account and everything kept under its number (users, codes, salts, failure
+   * counters), in one transaction: no failure leaves any of it to the next holder of the number.
+   */
   remove (account: string): AccountResult<Account>
-  /** Adds or updates every entry, all or nothing. */
+  /** Adds or updates every entry, all or nothing (the rules of add and update apply to each). */
   import (inputs: readonly unknown[]): AccountResult<{ readonly added: number, readonly updated: number }>
+  /** How many records (users, code rows) are kept under a number that has no account: 0 when clean. */
+  leftovers (account: string): number
+  /** Numbers without an account that still have records under them (up to `limit`, in order). */
+  orphans (limit?: number): string[]
+  /**
+   * Deletes what is kept under a number that has no account (the repair for removals an older
+   * version left unfinished); how many records went. Refused for a number that has an account.
+   */
+  purge (account: string): AccountResult<number>
   /** For the receiver: the account with its key expanded, from memory (no disk on the hot path). */
   receiverAccount (account: string): ReceiverAccount | undefined
   /**

@@ -114,6 +114,8 @@ export const AccountError = {
   INVALID: 'DC09_ERR_ACCOUNT_INVALID',
   EXISTS: 'DC09_ERR_ACCOUNT_EXISTS',
   NOT_FOUND: 'DC09_ERR_ACCOUNT_NOT_FOUND',
+  /** Users or codes of an earlier holder of the number remain: purge them before the number is taken again. */
+  LEFTOVERS: 'DC09_ERR_ACCOUNT_LEFTOVERS',
 } as const
 export type AccountErrorCode = typeof AccountError[keyof typeof AccountError]
 
@@ -238,6 +240,13 @@ export function validateAccount (input: Record<string, unknown>, current?: Accou
   if (charset !== undefined && charset !== null && (typeof charset !== 'string' || !isCharset(charset))) return invalid('charset is not one this receiver knows (e.g. auto, utf-8, windows-1252, windows-1251)')
   const tenant = pick('tenant', current?.tenant)
   if (tenant !== undefined && tenant !== null && (typeof tenant !== 'string' || !TENANT_RE.test(tenant))) return invalid('tenant must be 1 to 64 letters, digits, dots, dashes or underscores')
+  // The tenant an account leaves knows its key (its installers set up the panel): an encrypted
+  // account moves only with a new one.
+  if (current !== undefined && movesTenant(current, opt<string>(tenant)) && current.keyText !== undefined) {
+    if (!keyGiven || typeof keyText !== 'string' || sameKey(keyText, keyFormat as KeyFormat, current.keyText, current.keyFormat ?? 'hex')) {
+      return invalid('key: moving an encrypted account to another tenant needs a new AES key (the tenant it leaves knows the current one)')
+    }
+  }
   // The texts are checked when given: a row stored under older rules stays changeable in its other fields.
   const siteName = pick('siteName', current?.siteName)
   if ('siteName' in v && siteName !== undefined && siteName !== null && !isPrintableText(siteName, MAX_SITE_NAME)) return invalid(`siteName must be 1 to ${MAX_SITE_NAME} printable characters`)
@@ -248,7 +257,6 @@ export function validateAccount (input: Record<string, unknown>, current?: Accou
   if (typeof holders === 'string') return invalid(holders)
   const vip = pick('vip', current?.vip) ?? false
   if (typeof vip !== 'boolean') return invalid('vip must be true or false')
-  const opt = <T>(x: unknown): T | undefined => (x === null || x === undefined ? undefined : x as T)
   return {
     ok: true,
     value: {
@@ -282,6 +290,22 @@ export function visibleChange (before: AccountRow, after: AccountRow): boolean {
     if (k !== 'vip' && JSON.stringify(was[k]) !== JSON.stringify(now[k])) return true
   }
   return false
+}
+
+const opt = <T>(x: unknown): T | undefined => (x === null || x === undefined ? undefined : x as T)
+
+/**
+ * Whether a change takes an account away from the tenant that holds it (to another tenant, or
+ * to none). Giving a tenant to an account that had none is not a move.
+ */
+export function movesTenant (current: Pick<AccountRow, 'tenant'>, tenant: string | undefined): boolean {
+  return current.tenant !== undefined && tenant !== current.tenant
+}
+
+/** Two key texts for the same key bytes (hex is read without regard to case). */
+function sameKey (a: string, aFormat: KeyFormat, b: string, bFormat: KeyFormat): boolean {
+  const bytes = (t: string, f: KeyFormat): string => (f === 'hex' ? t.toUpperCase() : Buffer.from(t, 'latin1').toString('hex').toUpperCase())
+  return bytes(a, aFormat) === bytes(b, bFormat)
 }
 
 /** The public view of a stored row. */

@@ -12,21 +12,26 @@ function matches (row: AccountRow, search: string | undefined): boolean {
   return row.account.startsWith(search.toUpperCase()) || (row.siteName !== undefined && row.siteName.toLowerCase().startsWith(search.toLowerCase()))
 }
 
+const NUMBER_RE = /^[0-9A-Z]{3,16}$/
+
 interface Entry { row: AccountRow, createdAt: string, updatedAt: string, visibleUpdatedAt: string, resolved: ReceiverAccount }
 
 export class MemoryAccountStore implements AccountStore {
   readonly #rows = new Map<string, Entry>()
   readonly #engine: AesEngine | undefined
   readonly #limits: AccountLimits
+  readonly #now: () => Date
 
-  constructor (engine?: AesEngine, opts: { readonly maxWindowSeconds?: number | undefined } = {}) {
+  /** `now`: the clock for created/updated times (tests). */
+  constructor (engine?: AesEngine, opts: { readonly maxWindowSeconds?: number | undefined, readonly now?: (() => Date) | undefined } = {}) {
     this.#engine = engine
     this.#limits = { maxWindowSeconds: opts.maxWindowSeconds ?? MAX_WINDOW_SECONDS }
+    this.#now = opts.now ?? (() => new Date())
   }
 
   /** Stores a row; `before`: the entry it replaces (the time every role sees moves only with what they see). */
   #put (row: AccountRow, before?: Entry): Account {
-    const updatedAt = new Date().toISOString()
+    const updatedAt = this.#now().toISOString()
     const createdAt = before?.createdAt ?? updatedAt
     const visibleUpdatedAt = before === undefined || visibleChange(before.row, row) ? updatedAt : before.visibleUpdatedAt
     this.#rows.set(row.account, { row, createdAt, updatedAt, visibleUpdatedAt, resolved: receiverAccount(row, createdAt, updatedAt, visibleUpdatedAt, this.#engine) })
@@ -104,6 +109,22 @@ export class MemoryAccountStore implements AccountStore {
     for (const { row, before } of rows) this.#put(row, before)
     const updated = rows.filter((r) => r.before !== undefined).length
     return { ok: true, value: { added: rows.length - updated, updated } }
+  }
+
+  // Nothing is kept under a number here but its account: a removal leaves nothing behind.
+  leftovers (_account: string): number {
+    return 0
+  }
+
+  orphans (_limit?: number): string[] {
+    return []
+  }
+
+  purge (account: string): AccountResult<number> {
+    const acct = account.toUpperCase()
+    if (!NUMBER_RE.test(acct)) return { ok: false, code: AccountError.INVALID, reason: 'an account number is 3 to 16 letters or digits' }
+    if (this.#rows.has(acct)) return { ok: false, code: AccountError.EXISTS, reason: `account ${acct} exists: remove it instead` }
+    return { ok: true, value: 0 }
   }
 
   receiverAccount (account: string): ReceiverAccount | undefined {

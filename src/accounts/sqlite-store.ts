@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { AesEngine } from '../protocol/index.js'
 import {
-  AccountError, DEFAULT_WINDOW_AHEAD, DEFAULT_WINDOW_BEHIND, MAX_WINDOW_SECONDS, publicAccount, receiverAccount, validateAccount, visibleChange,
+  AccountError, DEFAULT_WINDOW_AHEAD, DEFAULT_WINDOW_BEHIND, MAX_WINDOW_SECONDS, movesTenant, publicAccount, receiverAccount, validateAccount, visibleChange,
   type Account, type AccountLimits, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type Keyholder, type ReceiverAccount,
 } from './account.js'
 import type { AccountStore, ListOptions } from './account-store.js'
@@ -185,6 +185,16 @@ function params (row: AccountRow, now: string, visible = now) {
   }
 }
 
+type Refusal = Extract<AccountResult<never>, { ok: false }>
+
+/**
+ * Tables the verifier keeps under an account number in this database: its users (names, code
+ * hashes), its salt and code slots, and failure counters (`a:<number>`). The store removes and
+ * purges them with the account, in one transaction; the verifier creates them.
+ */
+const HELD_TABLES = ['users', 'code_slots', 'verify_limits'] as const
+const NUMBER_RE = /^[0-9A-Z]{3,16}$/
+
 export interface SqliteStoreOptions {
   readonly engine?: AesEngine | undefined
   /** The receiver's duplicate window in seconds: no account's timestamp window may be wider (default 600). */
@@ -200,6 +210,7 @@ export class SqliteAccountStore implements AccountStore {
   readonly #limits: AccountLimits
   #cache: Map<string, ReceiverAccount> | undefined
   #changeSeq = 0
+  readonly #held = new Set<string>()
   readonly #stmt: {
     get: Database.Statement<[string], Row>
     getInTenant: Database.Statement<[string, string], Row>
@@ -297,9 +308,15 @@ export class SqliteAccountStore implements AccountStore {
   add (input: AccountInput): AccountResult<Account> {
     const v = validateAccount(input as unknown as Record<string, unknown>, undefined, this.#limits)
     if (!v.ok) return v
-    if (this.#row(v.value.account) !== undefined) return { ok: false, code: AccountError.EXISTS, reason: `account ${v.value.account} already exists` }
-    this.#stmt.insert.run(params(v.value, this.#now().toISOString()))
-    this.#stmt.prune.run()
+    const refused = this.#db.transaction((): Refusal | undefined => {
+      const refusal = this.#taken(v.value.account)
+      if (refusal !== undefined) return refusal
+      this.#stmt.insert.run(params(v.value, this.#now().toISOString()))
+      this.#dropCounters(v.value.account)
+      this.#stmt.prune.run()
+      return undefined
+    }).immediate()
+    if (refused !== undefined) return refused
     this.#followOwn()
     return { ok: true, value: this.get(v.value.account)! }
   }
@@ -308,10 +325,15 @@ export class SqliteAccountStore implements AccountStore {
     const r = this.#row(account)
     if (r === undefined) return { ok: false, code: AccountError.NOT_FOUND, reason: `no account ${account.toUpperCase()}` }
     if ('account' in (patch as object)) return { ok: false, code: AccountError.INVALID, reason: 'the account number cannot be changed' }
-    const v = validateAccount(patch as Record<string, unknown>, toAccountRow(r), this.#limits)
+    const current = toAccountRow(r)
+    const v = validateAccount(patch as Record<string, unknown>, current, this.#limits)
     if (!v.ok) return v
-    this.#stmt.update.run(this.#updateParams(r, v.value, this.#now().toISOString()))
-    this.#stmt.prune.run()
+    const now = this.#now().toISOString()
+    this.#db.transaction(() => {
+      this.#stmt.update.run(this.#updateParams(r, v.value, now))
+      if (movesTenant(current, v.value.tenant)) this.#clearCodes(v.value.account, now)
+      this.#stmt.prune.run()
+    })()
     this.#followOwn()
     return { ok: true, value: this.get(account)! }
   }
@@ -319,14 +341,17 @@ export class SqliteAccountStore implements AccountStore {
   remove (account: string): AccountResult<Account> {
     const existing = this.get(account)
     if (existing === undefined) return { ok: false, code: AccountError.NOT_FOUND, reason: `no account ${account.toUpperCase()}` }
-    this.#stmt.remove.run(existing.account)
-    this.#stmt.prune.run()
+    this.#db.transaction(() => {
+      this.#stmt.remove.run(existing.account)
+      this.#forget(existing.account)
+      this.#stmt.prune.run()
+    })()
     this.#followOwn()
     return { ok: true, value: existing }
   }
 
   import (inputs: readonly unknown[]): AccountResult<{ added: number, updated: number }> {
-    const rows: Array<{ row: AccountRow, current: Row | undefined }> = []
+    const rows: Array<{ row: AccountRow, current: Row | undefined, moves: boolean }> = []
     for (const [i, input] of inputs.entries()) {
       if (typeof input !== 'object' || input === null || Array.isArray(input)) {
         return { ok: false, code: AccountError.INVALID, reason: `entry ${i}: not an object` }
@@ -337,7 +362,7 @@ export class SqliteAccountStore implements AccountStore {
         ? validateAccount(input as Record<string, unknown>, undefined, this.#limits)
         : validateAccount(patch, toAccountRow(current), this.#limits)
       if (!v.ok) return { ok: false, code: v.code, reason: `entry ${i}${typeof account === 'string' ? ` (account ${account})` : ''}: ${v.reason}` }
-      rows.push({ row: v.value, current })
+      rows.push({ row: v.value, current, moves: current !== undefined && movesTenant(toAccountRow(current), v.value.tenant) })
     }
     const seen = new Set<string>()
     for (const { row } of rows) {
@@ -345,13 +370,25 @@ export class SqliteAccountStore implements AccountStore {
       seen.add(row.account)
     }
     const now = this.#now().toISOString()
-    this.#db.transaction(() => {
-      for (const { row, current } of rows) {
-        if (current === undefined) this.#stmt.insert.run(params(row, now))
-        else this.#stmt.update.run(this.#updateParams(current, row, now))
+    const refused = this.#db.transaction((): Refusal | undefined => {
+      // Every number checked before anything is written: all or nothing.
+      for (const [i, { row, current }] of rows.entries()) {
+        const refusal = current !== undefined ? undefined : this.#taken(row.account)
+        if (refusal !== undefined) return { ...refusal, reason: `entry ${i}: ${refusal.reason}` }
+      }
+      for (const { row, current, moves } of rows) {
+        if (current === undefined) {
+          this.#stmt.insert.run(params(row, now))
+          this.#dropCounters(row.account)
+        } else {
+          this.#stmt.update.run(this.#updateParams(current, row, now))
+        }
+        if (moves) this.#clearCodes(row.account, now)
       }
       this.#stmt.prune.run()
-    })()
+      return undefined
+    }).immediate()
+    if (refused !== undefined) return refused
     this.#followOwn()
     const updated = rows.filter((r) => r.current !== undefined).length
     return { ok: true, value: { added: rows.length - updated, updated } }
@@ -360,6 +397,82 @@ export class SqliteAccountStore implements AccountStore {
   /** An update's parameters: the time every role sees moves only when a field every role sees changed. */
   #updateParams (current: Row, row: AccountRow, now: string): ReturnType<typeof params> {
     return params(row, now, visibleChange(toAccountRow(current), row) ? now : current.visible_updated_at ?? current.updated_at)
+  }
+
+  leftovers (account: string): number {
+    const acct = account.toUpperCase()
+    return this.#row(acct) === undefined ? this.#heldCount(acct) : 0
+  }
+
+  orphans (limit = 1000): string[] {
+    const held = this.#heldTables()
+    const sources = (['users', 'code_slots'] as const).filter((t) => held.has(t)).map((t) => `SELECT account FROM ${t}`)
+    if (sources.length === 0) return []
+    // The verifier's dummy row (a name no account number can have) is not a leftover.
+    return (this.#db.prepare(`SELECT account FROM (${sources.join(' UNION ')}) WHERE instr(account, '~') = 0 AND account NOT IN (SELECT account FROM accounts) ORDER BY account LIMIT ?`)
+      .all(Math.max(1, Math.min(limit, 100_000))) as Array<{ account: string }>).map((r) => r.account)
+  }
+
+  purge (account: string): AccountResult<number> {
+    const acct = account.toUpperCase()
+    if (!NUMBER_RE.test(acct)) return { ok: false, code: AccountError.INVALID, reason: 'an account number is 3 to 16 letters or digits' }
+    return this.#db.transaction((): AccountResult<number> => {
+      if (this.#row(acct) !== undefined) return { ok: false, code: AccountError.EXISTS, reason: `account ${acct} exists: remove it instead` }
+      return { ok: true, value: this.#forget(acct) }
+    }).immediate()
+  }
+
+  /** The tables of HELD_TABLES that exist (the verifier makes them when it first opens the directory). */
+  #heldTables (): ReadonlySet<string> {
+    if (this.#held.size < HELD_TABLES.length) {
+      const rows = this.#db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (${HELD_TABLES.map(() => '?').join(', ')})`).all(...HELD_TABLES) as Array<{ name: string }>
+      for (const r of rows) this.#held.add(r.name)
+    }
+    return this.#held
+  }
+
+  /** Records kept under the number: users and code rows (counters are not a holder's data: probing a free number makes them). */
+  #heldCount (acct: string): number {
+    const held = this.#heldTables()
+    let n = 0
+    for (const t of ['users', 'code_slots'] as const) {
+      if (held.has(t)) n += (this.#db.prepare(`SELECT count(*) AS n FROM ${t} WHERE account = ?`).get(acct) as { n: number }).n
+    }
+    return n
+  }
+
+  /** Why a new account may not take this number now, if it may not. */
+  #taken (acct: string): Refusal | undefined {
+    if (this.#row(acct) !== undefined) return { ok: false, code: AccountError.EXISTS, reason: `account ${acct} already exists` }
+    const left = this.#heldCount(acct)
+    if (left > 0) return { ok: false, code: AccountError.LEFTOVERS, reason: `users or codes of an earlier holder of account ${acct} remain (${left} record(s)); purge them first (dc09 accounts purge --account ${acct})` }
+    return undefined
+  }
+
+  /** Deletes everything kept under the number (inside the caller's transaction); how many users and code rows went. */
+  #forget (acct: string): number {
+    const held = this.#heldTables()
+    let n = 0
+    if (held.has('users')) n += this.#db.prepare('DELETE FROM users WHERE account = ?').run(acct).changes
+    if (held.has('code_slots')) n += this.#db.prepare('DELETE FROM code_slots WHERE account = ?').run(acct).changes
+    this.#dropCounters(acct)
+    return n
+  }
+
+  #dropCounters (acct: string): void {
+    if (this.#heldTables().has('verify_limits')) this.#db.prepare('DELETE FROM verify_limits WHERE key = ?').run(`a:${acct}`)
+  }
+
+  /**
+   * Every disarm and duress code of the account becomes invalid (inside the caller's transaction):
+   * hashes gone, a new salt, slots of dummies only (kind 0 never matches), users marked as needing
+   * new codes, counters dropped. The users stay.
+   */
+  #clearCodes (acct: string, now: string): void {
+    const held = this.#heldTables()
+    if (held.has('users')) this.#db.prepare('UPDATE users SET code_hash = NULL, duress_hash = NULL, updated_at = ? WHERE account = ?').run(now, acct)
+    if (held.has('code_slots')) this.#db.prepare('UPDATE code_slots SET salt = randomblob(16), slots = zeroblob(length(slots)), needs_new_codes = 1 WHERE account = ?').run(acct)
+    this.#dropCounters(acct)
   }
 
   /** A change made through this store (the HTTP interface in the receiver's process) applies at once. */

@@ -8,7 +8,9 @@
  * exist. Everything under an account goes through it first.
  */
 import type { Account } from '../accounts/account.js'
-import type { Case } from '../pipeline/stages/cases.js'
+import { ACCOUNT_REMOVED } from '../pipeline/stage.js'
+import { caseOfHolder, openCaseOf, type Case } from '../pipeline/stages/cases.js'
+import { holderState } from '../pipeline/stages/supervision.js'
 import type { DerivedRecord } from '../receiver/record.js'
 import type { Role, TokenInfo } from './access.js'
 import type { EventView } from './recent.js'
@@ -102,8 +104,8 @@ function installerFields (c: ApiContext, body: Record<string, unknown>): Answer 
 }
 
 function accountFailure (r: { code: string, reason: string }): Answer {
-  // A number that is taken says nothing of whose it is.
-  if (r.code === 'DC09_ERR_ACCOUNT_EXISTS') return conflict()
+  // A number that is taken (or holds an earlier holder's leftovers) says nothing of whose it is.
+  if (r.code === 'DC09_ERR_ACCOUNT_EXISTS' || r.code === 'DC09_ERR_ACCOUNT_LEFTOVERS') return conflict()
   if (r.code === 'DC09_ERR_ACCOUNT_NOT_FOUND') return notFound()
   return invalid(r.reason)
 }
@@ -121,27 +123,29 @@ const caseKey = (id: number): string => `case:${String(id).padStart(16, '0')}`
  * One page of cases, oldest first, read in SQL with bounded work (the pipeline keeps closed cases
  * for weeks: there may be many). `next` is the case id to go on after.
  */
-function casePage (c: ApiContext, state: string, account?: string): Answer {
+function casePage (c: ApiContext, state: string, account?: Account): Answer {
   const where: Record<string, string> = {}
-  if (account !== undefined) where.account = account
+  if (account !== undefined) where.account = account.account
   if (state === 'open') where.state = 'open'
   if (state === 'closed') where['!state'] = 'open'
   const limit = limitOf(c)
   const after = c.query.after === undefined ? undefined : caseKey(Number(c.query.after))
   const page = c.deps.pipeline.store.page<Case>('cases', 'case:', after, limit, where)
-  return ok({ items: page.items.map(([, k]) => caseView(k)), next: page.next === undefined ? null : Number(page.next.slice(5)) })
+  // An account's cases are its holder's: a previous holder's of the number are not listed.
+  const items = page.items.filter(([, k]) => account === undefined || caseOfHolder(k, account))
+  return ok({ items: items.map(([, k]) => caseView(k)), next: page.next === undefined ? null : Number(page.next.slice(5)) })
 }
 
-/** The case in the path, if it is this account's (since the account was made: not a previous holder's of the number). */
+/** The case in the path, if it is this account's (not a previous holder's of the number). */
 function caseOf (c: ApiContext, a: Account): Case | undefined {
   const id = Number(c.params.id)
   const found = c.deps.pipeline.store.readOne<Case>('cases', caseKey(id))
-  return found !== undefined && found.account === a.account && found.openedAt >= Date.parse(a.createdAt) ? found : undefined
+  return found !== undefined && caseOfHolder(found, a) ? found : undefined
 }
 
-async function journal (c: ApiContext, r: Omit<DerivedRecord, 'type' | 'receivedAt' | 'causedBy' | 'n' | 'stage'>): Promise<number | Answer> {
+async function journal (c: ApiContext, r: Omit<DerivedRecord, 'type' | 'receivedAt' | 'causedBy' | 'n' | 'stage'>, stage = 'api'): Promise<number | Answer> {
   try {
-    return await c.deps.journal.append({ type: 'derived', receivedAt: c.now(), stage: 'api', causedBy: 0, n: 0, ...r })
+    return await c.deps.journal.append({ type: 'derived', receivedAt: c.now(), stage, causedBy: 0, n: 0, ...r })
   } catch {
     return { status: 503, body: { error: 'unavailable', message: 'the journal cannot commit; try again' } }
   }
@@ -207,7 +211,7 @@ export const ROUTES: readonly RouteDef[] = [
       }
       const r = c.deps.accounts.add(input)
       if (!r.ok) {
-        if (r.code === 'DC09_ERR_ACCOUNT_EXISTS') {
+        if (r.code === 'DC09_ERR_ACCOUNT_EXISTS' || r.code === 'DC09_ERR_ACCOUNT_LEFTOVERS') {
           // Probing numbers is how enumeration looks: a taken number counts as a read, and one
           // of another tenant (its own it can list) toward the limit of taken numbers.
           const number = body.account.toUpperCase()
@@ -237,18 +241,32 @@ export const ROUTES: readonly RouteDef[] = [
       const refused = installerFields(c, body)
       if (refused !== undefined) return refused
       const r = c.deps.accounts.update(a.account, body)
-      return r.ok ? ok(accountView(r.value, c.who.role)) : accountFailure(r)
+      if (!r.ok) return accountFailure(r)
+      // A move to another tenant (an admin's): the store cleared every code with it.
+      if (a.tenant !== undefined && r.value.tenant !== a.tenant) c.audit.detail = `moved from tenant ${a.tenant} to tenant ${r.value.tenant ?? '(none)'}; every disarm and duress code cleared`
+      return ok(accountView(r.value, c.who.role))
     },
   },
   {
-    method: 'DELETE', path: '/v1/accounts/:account', roles: MANAGE, summary: 'remove an account, its users and their codes', audit: 'account-remove',
+    method: 'DELETE', path: '/v1/accounts/:account', roles: MANAGE,
+    summary: 'remove an account, its users and their codes (an installer: not while it has an open case; an admin\'s removal closes it)', audit: 'account-remove',
     schema: { params: params(accountParam) },
-    handler: (c) => {
+    handler: async (c) => {
       const a = visibleAccount(c)
       if (a === undefined) return notFound()
+      // An alarm in progress is the centre's: an installer does not end it by removing the account.
+      const open = openCaseOf(c.deps.pipeline.store, a)
+      if (open !== undefined && c.who.role !== 'admin') return conflict()
+      // Journaled first, so the pipeline meets the end of this holder in order (and drops what it
+      // keeps of it) before anything of a next holder of the number; nothing is removed if it cannot be.
+      const id = await journal(c, { kind: ACCOUNT_REMOVED.kind, account: a.account, data: { createdAt: a.createdAt, tenant: a.tenant ?? null, by: c.actor } }, ACCOUNT_REMOVED.stage)
+      if (typeof id !== 'number') return id
       const r = c.deps.accounts.remove(a.account)
       if (!r.ok) return accountFailure(r)
-      c.deps.verifier.forgetAccount(a.account, c.actor, c.source)
+      if (open !== undefined) {
+        c.audit.detail = `case ${open.id} closed`
+        c.deps.verifier.audit(c.actor, 'case-account-removed', a.account, 'ok', null, `case ${open.id} closed: the account was removed`, c.source)
+      }
       c.deps.recent.forget(a.account)
       return noContent()
     },
@@ -355,9 +373,8 @@ export const ROUTES: readonly RouteDef[] = [
     handler: (c) => {
       const a = visibleAccount(c)
       if (a === undefined) return notFound()
-      const kept = c.deps.pipeline.store.readOne<{ lastSeen: number, failed: boolean, notBefore?: number }>('supervision', a.account)
-      // State from before the account was made belongs to a previous holder of the number.
-      const s = kept !== undefined && kept.lastSeen >= Date.parse(a.createdAt) ? kept : undefined
+      // State of another holder of the number is not this account's.
+      const s = holderState(c.deps.pipeline.store.readOne<{ lastSeen: number, failed: boolean, notBefore: number, holder?: string }>('supervision', a.account), a)
       return ok({
         account: a.account,
         supervisionSeconds: a.supervisionSeconds ?? null,
@@ -384,11 +401,7 @@ export const ROUTES: readonly RouteDef[] = [
     handler: (c) => {
       const a = visibleAccount(c)
       if (a === undefined) return notFound()
-      // Cases from before the account was made are a previous holder's of the number.
-      const since = Date.parse(a.createdAt)
-      const answer = casePage(c, c.query.state ?? 'all', a.account)
-      const body = answer.body as { items: Array<{ openedAt: string }>, next: number | null }
-      return ok({ items: body.items.filter((k) => Date.parse(k.openedAt) >= since), next: body.next })
+      return casePage(c, c.query.state ?? 'all', a)
     },
   },
   {

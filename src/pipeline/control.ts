@@ -1,6 +1,7 @@
 /**
  * The receiver's control socket (`DIR/control.sock`, owner-only like the rest of the directory):
- * how a command that must journal an event (a `dc09 verify` and its duress) reaches the journal
+ * how a command that must journal an event (a `dc09 verify` and its duress, a `dc09 accounts
+ * remove`) reaches the journal
  * while a receiver holds it. One JSON request per line: `{"op": "append", "record": {...}}`,
  * answered `{"ok": true, "id": N}` once the record is committed. Only the events commands make
  * are taken.
@@ -13,11 +14,12 @@ import type { Journal } from '../journal/journal.js'
 import { DataDirLockedError } from '../journal/lock.js'
 import type { Logger } from '../receiver/log.js'
 import { journalJson, type DerivedRecord, type JournalRecord } from '../receiver/record.js'
+import { ACCOUNT_REMOVED } from './stage.js'
 
 export const controlPath = (dataDir: string): string => join(dataDir, 'control.sock')
 
 /** Kinds of event a command may journal, by the stage name it writes under. */
-const COMMAND_EVENTS: Readonly<Record<string, readonly string[]>> = { verify: ['verification', 'duress'] }
+const COMMAND_EVENTS: Readonly<Record<string, readonly string[]>> = { verify: ['verification', 'duress'], [ACCOUNT_REMOVED.stage]: [ACCOUNT_REMOVED.kind] }
 const MAX_REQUEST = 64 * 1024
 
 /** Checks a record a command sent; undefined when it is fine. */

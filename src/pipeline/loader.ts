@@ -9,11 +9,14 @@
 import { readFileSync } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { Stage, StageEnvironment, StageFactory } from './stage.js'
+import { ACCOUNT_REMOVED, type Stage, type StageEnvironment, type StageFactory } from './stage.js'
 import { cases } from './stages/cases.js'
 import { classify } from './stages/classify.js'
 import { jsonl } from './stages/jsonl.js'
 import { supervision } from './stages/supervision.js'
+
+/** The names events outside the stages are journaled under. */
+const RESERVED: readonly string[] = [ACCOUNT_REMOVED.stage, 'api', 'verify']
 
 export type StageSpec = string | { readonly name?: string, readonly module?: string, readonly options?: Record<string, unknown> }
 
@@ -85,6 +88,9 @@ export async function loadPipeline (config: PipelineConfig, env: StageEnvironmen
     for (const hook of ['start', 'due', 'close'] as const) {
       if (stage[hook] !== undefined && typeof stage[hook] !== 'function') throw new PipelineConfigError(`${where} (${stage.name}): ${hook} must be a function`)
     }
+    // Events of these producers change what stages keep (a removal, a resolution, a code): a stage
+    // of the same name would never see them, and what it made would pass for theirs.
+    if (RESERVED.includes(stage.name)) throw new PipelineConfigError(`${where}: the stage name ${JSON.stringify(stage.name)} is reserved`)
     if (stages.some((x) => x.name === stage.name)) throw new PipelineConfigError(`${where}: a second stage named ${JSON.stringify(stage.name)}`)
     stages.push(stage)
   }

@@ -8,6 +8,21 @@ import type { Stored } from '../journal/journal.js'
 import type { Logger } from '../receiver/log.js'
 import type { JournalRecord } from '../receiver/record.js'
 
+/**
+ * The end of one holder of an account number: an account was removed (by the HTTP interface or
+ * `dc09 accounts remove`), and the number may be given to someone else. It is journaled before
+ * the account is deleted, so every stage meets it in order: what came before it in the journal
+ * was the removed holder's, what comes after is not. A stage that keeps state by account number
+ * drops that state here (the built-in ones do), or the next holder of the number inherits it.
+ * `data`: `createdAt` (the removed account's, which names that holder), `tenant`, `by`.
+ */
+export const ACCOUNT_REMOVED = { kind: 'account-removed', stage: 'accounts' } as const
+
+/** Whether a record is an account removal (made by the one producer that may make it). */
+export function isAccountRemoved (record: JournalRecord): boolean {
+  return record.type === 'derived' && record.kind === ACCOUNT_REMOVED.kind && record.stage === ACCOUNT_REMOVED.stage
+}
+
 /** One journaled event on its way through the stages. */
 export interface PipelineEvent {
   readonly record: Stored<JournalRecord>

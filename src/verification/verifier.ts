@@ -522,22 +522,6 @@ export class Verifier {
     return this.#db.prepare('SELECT id, at, actor, action, account, outcome, user, detail, source FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?').all(before ?? Number.MAX_SAFE_INTEGER, limit) as AuditRow[]
   }
 
-  /**
-   * Forgets an account's users (their names are personal data), codes, salt and counters: the
-   * account was removed. Audited.
-   */
-  forgetAccount (account: string, actor: string, source: string | null = null): number {
-    const acct = account.toUpperCase()
-    let users = 0
-    this.#db.transaction(() => {
-      users = this.#db.prepare('DELETE FROM users WHERE account = ?').run(acct).changes
-      this.#db.prepare('DELETE FROM code_slots WHERE account = ?').run(acct)
-      this.#db.prepare('DELETE FROM verify_limits WHERE key = ?').run(`a:${acct}`)
-    })()
-    this.audit(actor, 'account-forget', acct, 'ok', null, `${users} user(s)`, source)
-    return users
-  }
-
   close (): void {
     this.#db.close()
   }

@@ -20,7 +20,7 @@ import { MemoryJournal } from '../../src/journal/memory-journal.js'
 import { PipelineRunner } from '../../src/pipeline/runner.js'
 import { cases } from '../../src/pipeline/stages/cases.js'
 import { classify } from '../../src/pipeline/stages/classify.js'
-import { supervision } from '../../src/pipeline/stages/supervision.js'
+import { supervision, type SupervisionOptions } from '../../src/pipeline/stages/supervision.js'
 import { PipelineStore } from '../../src/pipeline/store.js'
 import { parseContactId } from '../../src/protocol/index.js'
 import type { FrameRecord, JournalRecord } from '../../src/receiver/record.js'
@@ -37,6 +37,9 @@ export interface HarnessOptions {
   readonly api?: Partial<ApiOptions>
   readonly verifier?: Partial<VerifierOptions>
   readonly clock?: () => number
+  /** The pipeline's clock (when timers are due), apart from the interface's. */
+  readonly runnerClock?: () => number
+  readonly supervision?: SupervisionOptions
 }
 
 export class Harness {
@@ -69,7 +72,7 @@ export class Harness {
       runner?.notify()
     }, (seconds) => this.metrics.commitSeconds.observe(seconds))
     const env = { accounts: this.accounts, isUser: (a: string, u: number) => this.verifier.isUser(a, u), dataDir: this.dir, log }
-    runner = new PipelineRunner({ journal: this.journal, store: this.store, stages: [classify(), supervision({}, env), cases({}, env)], log, options: { pollMs: 10 } })
+    runner = new PipelineRunner({ journal: this.journal, store: this.store, stages: [classify(), supervision(o.supervision ?? {}, env), cases({}, env)], log, clock: o.runnerClock, options: { pollMs: 10 } })
     this.runner = runner
     this.app = buildApi({
       accounts: this.accounts,

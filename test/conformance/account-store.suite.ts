@@ -4,14 +4,40 @@ import { describe, expect, it } from 'vitest'
 import type { AccountStore } from '../../src/accounts/account-store.js'
 
 const KEY = '0123456789ABCDEF0123456789ABCDEF'
+const KEY2 = 'FEDCBA9876543210FEDCBA9876543210'
+
+/**
+ * For a backend that keeps records under an account number beside the account (users and their
+ * codes, failure counters), how the suite makes and reads them as the rest of the product does.
+ */
+export interface HeldRecords {
+  /** Gives the account a user with a disarm and a duress code, and a failure counter. */
+  keep (account: string): Promise<void>
+  /** A failed verification attempt on the number (counted whether or not it has an account). */
+  attempt (account: string): Promise<void>
+  /** Deletes the account's row alone, as a removal an older version did not finish left it. */
+  orphan (account: string): void
+  /** What is kept under the number now. */
+  read (account: string): { users: number, withCodes: number, needsNewCodes: boolean, counters: number }
+}
+
+export interface OpenedStore {
+  readonly store: AccountStore
+  readonly cleanup?: () => void
+  readonly held?: HeldRecords
+}
 
 /** `maxWindowSeconds`: the receiver's duplicate window the store must hold account windows to. */
-export function accountStoreSuite (name: string, open: (opts?: { maxWindowSeconds?: number }) => { store: AccountStore, cleanup?: () => void }): void {
+export function accountStoreSuite (name: string, open: (opts?: { maxWindowSeconds?: number }) => OpenedStore): void {
   describe(`${name} (account store conformance)`, () => {
-    const withStore = (fn: (s: AccountStore) => void, opts?: { maxWindowSeconds?: number }) => () => {
-      const { store, cleanup } = open(opts)
-      try { fn(store) } finally { store.close(); cleanup?.() }
+    const withStore = (fn: (s: AccountStore, held: HeldRecords | undefined) => void | Promise<void>, opts?: { maxWindowSeconds?: number }) => async () => {
+      const { store, cleanup, held } = open(opts)
+      try { await fn(store, held) } finally { store.close(); cleanup?.() }
     }
+    const probe = open()
+    const hasHeld = probe.held !== undefined
+    probe.store.close()
+    probe.cleanup?.()
 
     it('refuses a timestamp window wider than the duplicate window (600 s by default), however it comes', withStore((s) => {
       expect(s.add({ account: '1000', windowAhead: 0, windowBehind: 600 })).toMatchObject({ ok: true })
@@ -300,6 +326,100 @@ export function accountStoreSuite (name: string, open: (opts?: { maxWindowSecond
       later()
       expect(s.import([{ account: 'V100', supervisionSeconds: 90 }]).ok).toBe(true)
       expect(s.get('V100')!.visibleUpdatedAt).not.toBe(site.visibleUpdatedAt)
+    }))
+
+    it('purges only numbers without an account, and finds nothing under a free number', withStore((s) => {
+      s.add({ account: 'P100' })
+      expect(s.purge('p100')).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_EXISTS' })
+      expect(s.get('P100')).toBeDefined()
+      expect(s.purge('P999')).toEqual({ ok: true, value: 0 })
+      expect(s.purge('bad!')).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_INVALID' })
+      expect(s.purge('~dummy')).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_INVALID' })
+      expect(s.leftovers('P100')).toBe(0)
+      expect(s.leftovers('P999')).toBe(0)
+      expect(s.remove('P100').ok).toBe(true)
+      expect(s.leftovers('P100')).toBe(0)
+      expect(s.orphans()).toEqual([])
+      expect(s.add({ account: 'P100' }).ok).toBe(true)
+    }))
+
+    it('moves an encrypted account to another tenant only with a new key, never naming either key', withStore((s) => {
+      s.add({ account: 'M100', tenant: 'alpha', key: KEY })
+      for (const patch of [{ tenant: 'beta' }, { tenant: null }, { tenant: 'beta', key: KEY.toLowerCase() }, { tenant: 'beta', key: null }]) {
+        const r = s.update('M100', patch)
+        expect(r, JSON.stringify(patch)).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_INVALID', reason: /new AES key/ })
+        if (!r.ok) expect(r.reason).not.toMatch(new RegExp(KEY, 'i'))
+      }
+      expect(s.get('M100')?.tenant).toBe('alpha')
+      expect(s.import([{ account: 'M100', tenant: 'beta' }])).toMatchObject({ ok: false, reason: /new AES key/ })
+      expect(s.get('M100')?.tenant).toBe('alpha')
+      expect(s.update('M100', { tenant: 'beta', key: KEY2 })).toMatchObject({ ok: true, value: { tenant: 'beta', hasKey: true } })
+      expect(s.receiverAccount('M100')?.key).toBeDefined()
+      // A plain account moves as it is; an account without a tenant is given one without a new key.
+      s.add({ account: 'M200', tenant: 'alpha' })
+      expect(s.update('M200', { tenant: 'beta' })).toMatchObject({ ok: true, value: { tenant: 'beta' } })
+      s.add({ account: 'M300', key: KEY })
+      expect(s.update('M300', { tenant: 'alpha' })).toMatchObject({ ok: true, value: { tenant: 'alpha' } })
+      // Other changes to an encrypted account need no key.
+      expect(s.update('M100', { siteName: 'Shop' }).ok).toBe(true)
+    }))
+
+    it.runIf(hasHeld)('removes users, codes and counters with the account, and the number starts clean', withStore(async (s, held) => {
+      s.add({ account: 'R100', tenant: 'alpha' })
+      await held!.keep('R100')
+      expect(held!.read('R100')).toMatchObject({ users: 1, withCodes: 1, counters: 1 })
+      expect(s.leftovers('R100')).toBe(0)
+      expect(s.remove('R100').ok).toBe(true)
+      expect(held!.read('R100')).toEqual({ users: 0, withCodes: 0, needsNewCodes: false, counters: 0 })
+      expect(s.leftovers('R100')).toBe(0)
+      expect(s.add({ account: 'R100', tenant: 'beta' }).ok).toBe(true)
+      expect(held!.read('R100')).toMatchObject({ users: 0, withCodes: 0 })
+    }))
+
+    it.runIf(hasHeld)('refuses a number whose earlier holder\'s users or codes remain, until they are purged', withStore(async (s, held) => {
+      s.add({ account: 'L100', tenant: 'alpha' })
+      await held!.keep('L100')
+      held!.orphan('L100')
+      expect(s.get('L100')).toBeUndefined()
+      expect(s.leftovers('L100')).toBeGreaterThan(0)
+      expect(s.orphans()).toEqual(['L100'])
+      expect(s.add({ account: 'L100', tenant: 'beta' })).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_LEFTOVERS' })
+      expect(s.import([{ account: 'L200' }, { account: 'L100', tenant: 'beta' }])).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_LEFTOVERS', reason: /entry 1/ })
+      expect(s.get('L200')).toBeUndefined()
+      expect(s.get('L100')).toBeUndefined()
+      expect(s.purge('L100')).toMatchObject({ ok: true, value: 2 })
+      expect(held!.read('L100')).toEqual({ users: 0, withCodes: 0, needsNewCodes: false, counters: 0 })
+      expect(s.orphans()).toEqual([])
+      expect(s.add({ account: 'L100', tenant: 'beta' }).ok).toBe(true)
+      expect(held!.read('L100').users).toBe(0)
+    }))
+
+    it.runIf(hasHeld)('drops failure counters a free number gathered when it is taken', withStore(async (s, held) => {
+      // Attempts on a free number count as on any other (an unknown number costs what a known one costs).
+      await held!.attempt('F100')
+      expect(held!.read('F100').counters).toBe(1)
+      expect(s.leftovers('F100')).toBe(0)
+      expect(s.add({ account: 'F100' }).ok).toBe(true)
+      expect(held!.read('F100').counters).toBe(0)
+    }))
+
+    it.runIf(hasHeld)('moving an account to another tenant clears every code and keeps the users, marked as needing codes', withStore(async (s, held) => {
+      s.add({ account: 'V100', tenant: 'alpha', key: KEY })
+      await held!.keep('V100')
+      expect(s.update('V100', { tenant: 'beta' }).ok).toBe(false)
+      expect(held!.read('V100')).toMatchObject({ users: 1, withCodes: 1 })
+      expect(s.update('V100', { tenant: 'beta', key: KEY2 }).ok).toBe(true)
+      expect(held!.read('V100')).toEqual({ users: 1, withCodes: 0, needsNewCodes: true, counters: 0 })
+      // By import as well.
+      s.add({ account: 'V200', tenant: 'alpha' })
+      await held!.keep('V200')
+      expect(s.import([{ account: 'V200', tenant: 'gamma' }]).ok).toBe(true)
+      expect(held!.read('V200')).toMatchObject({ users: 1, withCodes: 0, needsNewCodes: true })
+      // A change that is not a move leaves the codes alone.
+      s.add({ account: 'V300', tenant: 'alpha' })
+      await held!.keep('V300')
+      expect(s.update('V300', { siteName: 'Shop', tenant: 'alpha' }).ok).toBe(true)
+      expect(held!.read('V300')).toMatchObject({ users: 1, withCodes: 1, needsNewCodes: false })
     }))
   })
 }

@@ -70,6 +70,65 @@ describe('dc09 accounts', () => {
   })
 })
 
+describe('dc09 accounts: a number that changes hands, a move to another tenant', () => {
+  const HEX1 = '00112233445566778899AABBCCDDEEFF'
+  const HEX2 = 'FFEEDDCCBBAA99887766554433221100'
+  const withPepper = (args: string[], input = '') => dc09([...args, '--pepper-file', pepper], input)
+  const journaled = (kind: string) => dc09(['journal', 'export', '--data', dir]).out.trim().split('\n').filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { kind?: string, account: string, stage?: string, data?: Record<string, unknown> }).filter((r) => r.kind === kind)
+
+  it('remove journals the removal (with no receiver running, directly) and takes users and codes with the account', () => {
+    expect(dc09(['accounts', 'add', '--data', dir, '--account', '4321', '--tenant', 't1']).code).toBe(0)
+    expect(withPepper(['users', 'add', '--data', dir, '--account', '4321', '--user', '1', '--name', 'Ann']).code).toBe(0)
+    expect(withPepper(['codes', 'set', '--data', dir, '--account', '4321', '--user', '1'], '739154\n').code).toBe(0)
+    const created = (JSON.parse(dc09(['accounts', 'show', '--data', dir, '--account', '4321', '--json']).out) as { createdAt: string }).createdAt
+    expect(dc09(['accounts', 'remove', '--data', dir, '--account', '4321'])).toMatchObject({ code: 0, out: 'removed account 4321 and its 1 user(s)\n' })
+    expect(journaled('account-removed').filter((r) => r.account === '4321')).toMatchObject([{ account: '4321', stage: 'accounts', data: { createdAt: created, tenant: 't1', by: expect.stringMatching(/^cli/) } }])
+    expect(dc09(['accounts', 'add', '--data', dir, '--account', '4321', '--tenant', 't2']).code).toBe(0)
+    expect(withPepper(['users', 'list', '--data', dir, '--account', '4321']).out).toBe('account 4321 has no users\n')
+  })
+
+  it('purge lists and deletes what an unfinished removal left, and add refuses the number until then', async () => {
+    expect(dc09(['accounts', 'add', '--data', dir, '--account', '4444']).code).toBe(0)
+    expect(withPepper(['users', 'add', '--data', dir, '--account', '4444', '--user', '1', '--name', 'Old']).code).toBe(0)
+    expect(withPepper(['codes', 'set', '--data', dir, '--account', '4444', '--user', '1'], '739154\n').code).toBe(0)
+    // What an older version's removal left when it stopped between the account and its users.
+    const { default: Database } = await import('better-sqlite3')
+    const raw = new Database(join(dir, 'accounts.db'))
+    raw.prepare('DELETE FROM accounts WHERE account = ?').run('4444')
+    raw.close()
+    const refused = dc09(['accounts', 'add', '--data', dir, '--account', '4444', '--tenant', 'new'])
+    expect(refused.code).toBe(1)
+    expect(refused.err).toContain('DC09_ERR_ACCOUNT_LEFTOVERS')
+    expect(dc09(['accounts', 'purge', '--data', dir])).toMatchObject({ code: 0, out: '4444: 2 record(s) left; purge with --account 4444, or all with --all\n' })
+    expect(dc09(['accounts', 'purge', '--data', dir, '--all'])).toMatchObject({ code: 0, out: 'purged 2 record(s) left under 4444\n' })
+    expect(dc09(['accounts', 'purge', '--data', dir])).toMatchObject({ code: 0, out: 'nothing is left under any number without an account\n' })
+    expect(dc09(['accounts', 'add', '--data', dir, '--account', '4444', '--tenant', 'new']).code).toBe(0)
+    // A number with an account is removed, not purged.
+    expect(dc09(['accounts', 'purge', '--data', dir, '--account', '4444'])).toMatchObject({ code: 1, err: expect.stringContaining('remove it instead') })
+    expect(withPepper(['users', 'list', '--data', dir, '--account', '4444']).out).toBe('account 4444 has no users\n')
+    expect(withPepper(['audit', '--data', dir, '--json']).out).toContain('"action":"account-purge"')
+  })
+
+  it('update --tenant moves an encrypted account only with a new key, clears its codes, and audits both tenants', () => {
+    expect(dc09(['accounts', 'add', '--data', dir, '--account', '5151', '--tenant', 't1', '--key-stdin'], HEX1).code).toBe(0)
+    expect(withPepper(['users', 'add', '--data', dir, '--account', '5151', '--user', '1', '--name', 'Ann']).code).toBe(0)
+    expect(withPepper(['codes', 'set', '--data', dir, '--account', '5151', '--user', '1'], '739154\n').code).toBe(0)
+    const refused = dc09(['accounts', 'update', '--data', dir, '--account', '5151', '--tenant', 't2'])
+    expect(refused.code).toBe(1)
+    expect(refused.err).toMatch(/new AES key/)
+    expect(withPepper(['users', 'list', '--data', dir, '--account', '5151']).out).toBe('user 1 (Ann): code set\n')
+    const moved = dc09(['accounts', 'update', '--data', dir, '--account', '5151', '--tenant', 't2', '--key-stdin'], HEX2)
+    expect(moved.code, moved.err).toBe(0)
+    expect(moved.out).toContain('moved from tenant t1: every disarm and duress code is cleared; its 1 user(s) need new codes')
+    expect(moved.out + moved.err).not.toContain(HEX2)
+    expect(withPepper(['users', 'list', '--data', dir, '--account', '5151']).out).toBe('user 1 (Ann): NEEDS A NEW CODE\n')
+    const audit = withPepper(['audit', '--data', dir, '--json']).out
+    expect(audit).toContain('"action":"account-move"')
+    expect(audit).toContain('moved from tenant t1 to tenant t2')
+  })
+})
+
 describe('dc09 serve and journal', () => {
   it('will not start with a duplicate window narrower than an account\'s timestamp window', () => {
     const own = mkdtempSync(join(tmpdir(), 'dc09-cli-'))

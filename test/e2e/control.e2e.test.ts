@@ -61,6 +61,9 @@ describe('the control socket', () => {
       const ask = async (req: unknown) => JSON.parse((await raw(path, JSON.stringify(req) + '\n', 500)).split('\n')[0]!) as { ok: boolean, error?: string }
       expect(await ask({ op: 'append', record: record({ stage: 'cases', kind: 'case-verified' }) })).toEqual({ ok: false, error: 'not an event a command may journal' })
       expect(await ask({ op: 'append', record: record({ kind: 'case-opened' }) })).toEqual({ ok: false, error: 'not an event a command may journal' })
+      // A removal is journaled only under its own producer's name, and nothing else under that name.
+      expect(await ask({ op: 'append', record: record({ kind: 'account-removed' }) })).toEqual({ ok: false, error: 'not an event a command may journal' })
+      expect(await ask({ op: 'append', record: record({ stage: 'accounts', kind: 'case-resolve' }) })).toEqual({ ok: false, error: 'not an event a command may journal' })
       expect(await ask({ op: 'append', record: { type: 'frame', account: '1234' } })).toEqual({ ok: false, error: 'not a derived record' })
       expect(await ask({ op: 'append', record: record({ account: '12;DROP' }) })).toEqual({ ok: false, error: 'bad account' })
       expect(await ask({ op: 'append', record: { ...record(), data: null } })).toEqual({ ok: false, error: 'bad fields' })
@@ -68,6 +71,7 @@ describe('the control socket', () => {
       expect(await raw(path, 'not json\n', 500)).toBe('{"ok":false,"error":"not JSON"}\n')
       expect(journal.lastId).toBe(0)
       expect(await appendViaControl(dir, record())).toBe(1)
+      expect(await appendViaControl(dir, record({ stage: 'accounts', kind: 'account-removed', data: { createdAt: '2026-01-01T00:00:00.000Z', tenant: null, by: 'cli' } }))).toBe(2)
     } finally {
       await control.close()
     }

@@ -15,7 +15,7 @@ const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
 const root = mkdtempSync(join(tmpdir(), 'dc09-pipe-'))
 const dir = join(root, 'data')
 const pepper = join(root, 'pepper')
-const CODES = { alice: '135792', aliceDuress: '864209', bob: '402917', carol: '579134' }
+const CODES = { alice: '135792', aliceDuress: '864209', bob: '402917', carol: '579134', dave: '314159', erin: '161803', erinDuress: '141421' }
 /** Everything the commands and the receiver printed: searched for codes at the end. */
 const printed: string[] = []
 
@@ -76,6 +76,10 @@ beforeAll(() => {
   }
   writeFileSync(join(root, 'pipeline.json'), JSON.stringify({
     stages: ['classify', 'supervision', { name: 'cases', options: { verificationWindowSeconds: 3 } }, 'jsonl'],
+  }))
+  // The same, with accounts added while running looked for every second.
+  writeFileSync(join(root, 'pipeline-scan.json'), JSON.stringify({
+    stages: ['classify', { name: 'supervision', options: { scanSeconds: 1 } }, { name: 'cases', options: { verificationWindowSeconds: 3 } }, 'jsonl'],
   }))
 })
 
@@ -250,6 +254,57 @@ describe('the worked example: an alarm arrives, the keyholder calls, the operato
     expect(dc09(['users', 'list', '--data', dir, '--account', '1001']).out).toBe('user 1 (Alice): NEEDS A NEW CODE\nuser 2 (Bob): NEEDS A NEW CODE\n')
     expect(dc09(['audit', '--data', dir]).out).toContain('admin-1 codes-reset-all')
   })
+})
+
+describe('an account number that changes hands while the receiver runs', () => {
+  it('the removal closes the open case; the next holder gets a case of its own, its duress on it, and is declared silent on time with nothing of the earlier holder', async () => {
+    server = await startServe(['--pepper-file', pepper, '--pipeline', join(root, 'pipeline-scan.json')])
+    const p = ['--data', dir, '--pepper-file', pepper]
+    expect(dc09(['accounts', 'add', '--data', dir, '--account', '2001', '--prefix', '0', '--tenant', 't1', '--supervision', '30']).code).toBe(0)
+    expect(dc09(['users', 'add', ...p, '--account', '2001', '--user', '1', '--name', 'Dave']).code).toBe(0)
+    expect(dc09(['codes', 'set', ...p, '--account', '2001', '--user', '1'], CODES.dave + '\n').code).toBe(0)
+    simulate('2001', [[0, 'ADM-CID 1130 01 015']])
+    const old = await until('case-opened 2001', () => derived().find((r) => r.kind === 'case-opened' && r.account === '2001'))
+    await until('the case listed', () => dc09(['cases', 'list', '--data', dir, '--account', '2001']).out.includes(' open') || undefined)
+
+    // Removed through the running receiver (its control socket): journaled, and the case closed.
+    expect(dc09(['accounts', 'remove', '--data', dir, '--account', '2001'])).toMatchObject({ code: 0, out: `removed account 2001 and its 1 user(s); its open case ${String(old.data.caseId)} is closed as account-removed\n` })
+    const removal = derived().find((r) => r.kind === 'account-removed' && r.account === '2001')!
+    expect(removal).toMatchObject({ stage: 'accounts', data: { tenant: 't1' } })
+    expect((await until('case-account-removed 2001', () => derived().find((r) => r.kind === 'case-account-removed' && r.account === '2001'))).data).toMatchObject({ caseId: old.data.caseId })
+
+    // t2 takes the number: supervised every 2 s, it never reports.
+    expect(dc09(['accounts', 'add', '--data', dir, '--account', '2001', '--prefix', '0', '--tenant', 't2', '--supervision', '2']).code).toBe(0)
+    const added = Date.now()
+    const silent = await until('supervision-failure of the new holder', () => derived().find((r) => r.kind === 'supervision-failure' && r.account === '2001' && r.id > removal.id), 10_000)
+    expect(silent.data).toEqual({ lastSeen: null, intervalSeconds: 2 })
+    // Found by the next scan (each second), declared silent one interval on.
+    expect(silent.receivedAt - added).toBeLessThan(2000 + 1000 + 1000)
+
+    expect(dc09(['users', 'add', ...p, '--account', '2001', '--user', '1', '--name', 'Erin']).code).toBe(0)
+    expect(dc09(['codes', 'set', ...p, '--account', '2001', '--user', '1'], CODES.erin + '\n').code).toBe(0)
+    expect(dc09(['codes', 'set', ...p, '--account', '2001', '--user', '1', '--duress'], CODES.erinDuress + '\n').code).toBe(0)
+    simulate('2001', [[0, 'ADM-CID 1130 01 016']])
+    const next = await until('a new case-opened 2001', () => derived().find((r) => r.kind === 'case-opened' && r.account === '2001' && r.id > removal.id))
+    expect(next.data.caseId).not.toBe(old.data.caseId)
+    // The earlier holder's code is nothing here; the new holder's closes the new case.
+    expect(JSON.parse(dc09(['verify', ...p, '--account', '2001', '--caller', 'op-1'], CODES.dave + '\n').out)).toMatchObject({ result: 'invalid' })
+    expect(JSON.parse(dc09(['verify', ...p, '--account', '2001', '--caller', 'op-1'], CODES.erin + '\n').out)).toMatchObject({ result: 'valid' })
+    expect((await until('case-verified 2001', () => derived().find((r) => r.kind === 'case-verified' && r.account === '2001'))).data).toMatchObject({ caseId: next.data.caseId })
+    dc09(['verify', ...p, '--account', '2001', '--caller', 'op-1'], CODES.erinDuress + '\n')
+    const duress = await until('case-duress 2001', () => derived().find((r) => r.kind === 'case-duress' && r.account === '2001'))
+    expect([old.data.caseId, next.data.caseId]).not.toContain(duress.data.caseId)
+    // Nothing of the earlier holder reached the new one: no event on its case, no report time of
+    // its panel; the one restore follows the new holder's own failure and first frame.
+    const after = derived().filter((r) => r.account === '2001' && r.id > removal.id)
+    expect(after.filter((r) => r.data.caseId === old.data.caseId && r.kind !== 'case-account-removed')).toEqual([])
+    const failures = after.filter((r) => r.kind === 'supervision-failure').map((r) => r.data.lastSeen as string | null)
+    expect(failures[0]).toBeNull()
+    for (const seen of failures.slice(1)) expect(Date.parse(seen!)).toBeGreaterThanOrEqual(added)
+    expect(after.filter((r) => r.kind.startsWith('supervision')).map((r) => r.kind).slice(0, 2)).toEqual(['supervision-failure', 'supervision-restore'])
+    server.child.kill('SIGTERM')
+    expect(await server.exited).toBe(0)
+  }, 60_000)
 })
 
 describe('no code in plain text anywhere', () => {

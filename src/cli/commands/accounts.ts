@@ -1,7 +1,12 @@
-/** `dc09 accounts add|list|show|update|remove|import`. Keys come from stdin or a file, never from argv, and are never printed. */
-import { readFileSync } from 'node:fs'
+/** `dc09 accounts add|list|show|update|remove|purge|import`. Keys come from stdin or a file, never from argv, and are never printed. */
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Account, AccountInput, AccountPatch, AccountResult } from '../../accounts/account.js'
 import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
+import { appendForCommand } from '../../pipeline/control.js'
+import { ACCOUNT_REMOVED } from '../../pipeline/stage.js'
+import { openCaseOf, type Case } from '../../pipeline/stages/cases.js'
+import { PipelineStore } from '../../pipeline/store.js'
 import type { KeyFormat, TimestampWindow } from '../../protocol/index.js'
 import { Verifier } from '../../verification/verifier.js'
 import { safeJson } from '../escape.js'
@@ -97,21 +102,99 @@ export function add (data: string, account: string, f: AccountFlags, io: Io): nu
   return withStore(data, (s) => report(s.add(input), io, (a) => `added ${describeAccount(a)}`))
 }
 
-export function update (data: string, account: string, f: AccountFlags, io: Io): number {
-  return withStore(data, (s) => report(s.update(account, fields(f, io)), io, (a) => `updated ${describeAccount(a)}`))
+/** Runs `fn` with the store and a verifier (no pepper: for users and the audit trail), closing both. */
+async function withVerifier<T> (data: string, fn: (s: SqliteAccountStore, v: Verifier) => T | Promise<T>): Promise<T> {
+  const s = new SqliteAccountStore(data)
+  let v: Verifier | undefined
+  try {
+    v = new Verifier(data, s, {})
+    return await fn(s, v)
+  } finally {
+    v?.close()
+    s.close()
+  }
 }
 
-export function remove (data: string, account: string, io: Io, actor = 'cli'): number {
-  return withStore(data, (s) => report(s.remove(account), io, (a) => {
-    // Its users' names are personal data and its codes are of no further use: they go too.
-    const v = new Verifier(data, s, {})
+export async function update (data: string, account: string, f: AccountFlags, io: Io, actor = 'cli'): Promise<number> {
+  const patch = fields(f, io)
+  return withVerifier(data, (s, v) => {
+    const before = s.get(account)
+    return report(s.update(account, patch), io, (a) => {
+      if (before?.tenant === undefined || a.tenant === before.tenant) return `updated ${describeAccount(a)}`
+      // A move to another tenant: the store cleared every code with it.
+      const users = v.listUsers(a.account).length
+      v.audit(actor, 'account-move', a.account, 'ok', null, `moved from tenant ${before.tenant} to tenant ${a.tenant ?? '(none)'}; every disarm and duress code cleared`)
+      return `updated ${describeAccount(a)}\nmoved from tenant ${before.tenant}: every disarm and duress code is cleared${users > 0 ? `; its ${users} user(s) need new codes (dc09 codes set)` : ''}`
+    })
+  })
+}
+
+/** The account's open case, if the pipeline has one (its state is read as committed; the receiver may run). */
+function openCase (data: string, a: Account): Case | undefined {
+  if (!existsSync(join(data, 'pipeline.db'))) return undefined
+  const store = new PipelineStore(data)
+  try {
+    return openCaseOf(store, a)
+  } finally {
+    store.close()
+  }
+}
+
+/**
+ * Removes an account with its users and codes. The removal is journaled first (through the
+ * running receiver, if one holds the journal), so the pipeline drops what it keeps of this holder
+ * of the number (its open case is closed as account-removed) before anything of a next one.
+ */
+export async function remove (data: string, account: string, io: Io, actor = 'cli'): Promise<number> {
+  return withVerifier(data, async (s, v) => {
+    const a = s.get(account)
+    if (a === undefined) return report(s.remove(account), io, () => '')
+    const open = openCase(data, a)
+    const users = v.listUsers(a.account).length
     try {
-      const users = v.forgetAccount(a.account, actor)
-      return `removed account ${a.account}${users > 0 ? ` and its ${users} user(s)` : ''}`
-    } finally {
-      v.close()
+      await appendForCommand(data, {
+        type: 'derived', receivedAt: Date.now(), kind: ACCOUNT_REMOVED.kind, account: a.account, stage: ACCOUNT_REMOVED.stage, causedBy: 0, n: 0,
+        data: { createdAt: a.createdAt, tenant: a.tenant ?? null, by: actor },
+      })
+    } catch (err) {
+      process.stderr.write(`error: the removal could not be journaled, so nothing was removed: ${(err as Error).message}\n`)
+      return 1
     }
-  }))
+    return report(s.remove(a.account), io, () => {
+      v.audit(actor, 'account-remove', a.account, 'ok', null, `${users} user(s)`)
+      if (open !== undefined) v.audit(actor, 'case-account-removed', a.account, 'ok', null, `case ${open.id} closed: the account was removed`)
+      return `removed account ${a.account}${users > 0 ? ` and its ${users} user(s)` : ''}${open === undefined ? '' : `; its open case ${open.id} is closed as account-removed`}`
+    })
+  })
+}
+
+/**
+ * Users and codes left under numbers that have no account (a removal an older version did not
+ * finish): listed, or purged for one number or all. A number with leftovers cannot be added.
+ */
+export async function purge (data: string, o: { account?: string | undefined, all: boolean }, io: Io, actor = 'cli'): Promise<number> {
+  return withVerifier(data, (s, v) => {
+    const numbers = o.account !== undefined ? [o.account.toUpperCase()] : s.orphans()
+    if (o.account === undefined && !o.all) {
+      io.out(numbers.length === 0 ? 'nothing is left under any number without an account\n' : numbers.map((n) => `${n}: ${s.leftovers(n)} record(s) left; purge with --account ${n}, or all with --all\n`).join(''))
+      return 0
+    }
+    let code = 0
+    for (let batch = numbers; batch.length > 0; batch = o.all ? s.orphans() : []) {
+      for (const n of batch) {
+        const r = s.purge(n)
+        if (!r.ok) {
+          process.stderr.write(`error: ${r.reason} (${r.code})\n`)
+          code = 1
+          continue
+        }
+        v.audit(actor, 'account-purge', n, 'ok', null, `${r.value} record(s)`)
+        io.out(`purged ${r.value} record(s) left under ${n}\n`)
+      }
+      if (code !== 0) break
+    }
+    return code
+  })
 }
 
 export function show (data: string, account: string, json: boolean, io: Io): number {

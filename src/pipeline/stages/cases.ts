@@ -6,9 +6,15 @@
  * event) closes it as verified by that user; a case not verified within its verification window
  * is escalated. A duress code raises a silent emergency on the open case, or on a new one. An
  * operator may resolve an open case (a `case-resolve` event the HTTP interface journals).
+ *
+ * Removing an account closes its open case (`account-removed`): nothing of it is joined, verified
+ * or raised on by the next holder of the number. Each case names its holder (the account's
+ * `createdAt`), so a case of an earlier holder whose removal was never journaled (an older
+ * version removed it) is closed, not joined, when the number's new holder alarms.
  */
+import type { Account } from '../../accounts/account.js'
 import type { FrameRecord } from '../../receiver/record.js'
-import type { Stage, StageContext, StageEnvironment, StageResult } from '../stage.js'
+import { isAccountRemoved, type Stage, type StageContext, type StageEnvironment, type StageResult } from '../stage.js'
 
 export interface Case {
   /** The journal id of the event that opened it. */
@@ -19,7 +25,7 @@ export interface Case {
   readonly events: number[]
   /** How many alarm events joined it, all told. */
   alarms: number
-  state: 'open' | 'cancelled' | 'verified' | 'resolved'
+  state: 'open' | 'cancelled' | 'verified' | 'resolved' | 'account-removed'
   cancelUntil: number
   verifyBy: number
   escalated: boolean
@@ -27,6 +33,8 @@ export interface Case {
   closedAt?: number
   /** Who or what closed it: `panel cancel`, `user 3`, ... */
   closedBy?: string
+  /** The holder of the number it is for: its account's `createdAt` (absent: unknown, or a case from before holders were named). */
+  holder?: string
 }
 
 export interface CasesOptions {
@@ -39,6 +47,21 @@ export interface CasesOptions {
 }
 
 export const MAX_CASE_EVENTS = 100
+
+/**
+ * Whether a case is this account's: of its number, and of this holder of the number (a case
+ * names its holder; one from before cases did is judged by when it opened).
+ */
+export function caseOfHolder (k: Pick<Case, 'account' | 'openedAt' | 'holder'>, a: Pick<Account, 'account' | 'createdAt'>): boolean {
+  return k.account === a.account && (k.holder !== undefined ? k.holder === a.createdAt : k.openedAt >= Date.parse(a.createdAt))
+}
+
+/** The account's open case, as the committed state of the stage has it (for the interface and commands). */
+export function openCaseOf (store: { readOne<T>(stage: string, key: string): T | undefined }, a: Pick<Account, 'account' | 'createdAt'>): Case | undefined {
+  const id = store.readOne<number>('cases', openKey(a.account))
+  const k = id === undefined ? undefined : store.readOne<Case>('cases', caseKey(id))
+  return k !== undefined && k.state === 'open' && caseOfHolder(k, a) ? k : undefined
+}
 
 /** The timer that drops old closed cases, and how often it runs. */
 const PRUNE = 'prune'
@@ -67,7 +90,7 @@ export function cases (options: CasesOptions, env: StageEnvironment): Stage {
     if (c.state === 'open') ctx.state.set(openKey(c.account), c.id)
     else ctx.state.delete(openKey(c.account))
   }
-  const close = (ctx: StageContext, c: Case, state: 'cancelled' | 'verified' | 'resolved', by: string, at: number, cause: number): StageResult['emit'] => {
+  const close = (ctx: StageContext, c: Case, state: Exclude<Case['state'], 'open'>, by: string, at: number, cause: number): StageResult['emit'] => {
     c.state = state
     c.closedAt = at
     c.closedBy = by
@@ -76,10 +99,24 @@ export function cases (options: CasesOptions, env: StageEnvironment): Stage {
     return [{ kind: `case-${state}`, account: c.account, causedBy: cause, data: { caseId: c.id, by } }]
   }
   const create = (ctx: StageContext, account: string, id: number, at: number, duress: boolean): Case => {
-    const c: Case = { id, account, openedAt: at, events: [id], alarms: duress ? 0 : 1, state: 'open', cancelUntil: at + cancelMs, verifyBy: at + verifyMs, escalated: false, duress }
+    const holder = env.accounts.get(account)?.createdAt
+    const c: Case = { id, account, openedAt: at, events: [id], alarms: duress ? 0 : 1, state: 'open', cancelUntil: at + cancelMs, verifyBy: at + verifyMs, escalated: false, duress, ...(holder === undefined ? {} : { holder }) }
     save(ctx, c)
     ctx.schedule(`esc:${id}`, c.verifyBy)
     return c
+  }
+
+  /**
+   * Closes the number's open case if it is an earlier holder's (the number was removed and taken
+   * again without a journaled removal): the new holder's events must not join it.
+   */
+  const retire = (ctx: StageContext, account: string, at: number, cause: number): NonNullable<StageResult['emit']> => {
+    const c = open(ctx, account)
+    if (c === undefined) return []
+    const current = env.accounts.get(account)
+    if (current === undefined) return []
+    const earlier = c.holder !== undefined ? c.holder !== current.createdAt : c.openedAt < Date.parse(current.createdAt)
+    return earlier ? close(ctx, c, 'account-removed', 'a later holder of the number', at, cause)! : []
   }
 
   /** Drops closed cases past keepClosedDays (the journal keeps their history), now and then every hour. */
@@ -102,6 +139,14 @@ export function cases (options: CasesOptions, env: StageEnvironment): Stage {
     run ({ record }, ctx): StageResult | undefined {
       const emit: NonNullable<StageResult['emit']>[number][] = []
       const at = record.receivedAt
+      if (isAccountRemoved(record) && record.type === 'derived') {
+        // The removed holder's open case is closed, with who removed it. (A case a later holder
+        // already has, when this runs after the number was taken again, stays open.)
+        const c = open(ctx, record.account)
+        if (c !== undefined && (c.holder === undefined || c.holder === record.data.createdAt)) emit.push(...close(ctx, c, 'account-removed', `account removed by ${String(record.data.by).slice(0, 120)}`, at, record.id)!)
+        return emit.length === 0 ? undefined : { emit }
+      }
+      if (record.account !== '') emit.push(...retire(ctx, record.account, at, record.id))
       if (record.type === 'frame') {
         let joined = false
         for (const e of record.events) {

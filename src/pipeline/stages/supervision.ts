@@ -7,8 +7,14 @@
  * fires the deadline is read from the state (moved on by every frame) and the timer set again if
  * it has not passed. After a start, no panel is declared silent before one full interval: the
  * receiver was away, not the panels.
+ *
+ * The state names the holder of the number it is about (the account's `createdAt`): removing an
+ * account drops its state and timer (the `account-removed` event), and state of an earlier
+ * holder whose removal was never journaled is not taken for the new holder's. A new holder is
+ * watched from the scan that finds it, one interval on, like any account added while running.
  */
-import type { Stage, StageContext, StageEnvironment, StageResult } from '../stage.js'
+import type { Account } from '../../accounts/account.js'
+import { isAccountRemoved, type Stage, type StageContext, type StageEnvironment, type StageResult } from '../stage.js'
 
 interface Seen {
   /** Last frame: receive time and journal id. */
@@ -19,7 +25,22 @@ interface Seen {
   reports: number
   /** Not declared silent before this (one interval after a start). */
   notBefore: number
+  /** The holder of the number: its account's `createdAt` (absent in state from before holders were named). */
+  holder?: string
 }
+
+/**
+ * The kept state, if it is about this holder of the number. State from before holders were named
+ * is judged by its times: a report, or the start of the watch, after the account was made.
+ */
+export function holderState<T extends { lastSeen: number, notBefore: number, holder?: string }> (st: T | undefined, account: Pick<Account, 'createdAt'>): T | undefined {
+  if (st === undefined) return undefined
+  if (st.holder !== undefined) return st.holder === account.createdAt ? st : undefined
+  const since = Date.parse(account.createdAt)
+  return (st.lastSeen === 0 ? st.notBefore >= since : st.lastSeen >= since) ? st : undefined
+}
+
+const fresh = (account: Account, notBefore: number): Seen => ({ lastSeen: 0, lastId: 0, failed: false, reports: 0, notBefore, holder: account.createdAt })
 
 export interface SupervisionOptions {
   readonly restoreAfter?: number
@@ -35,14 +56,15 @@ export function supervision (options: SupervisionOptions, env: StageEnvironment)
   if (!Number.isInteger(restoreAfter) || restoreAfter < 1 || restoreAfter > 10) throw new Error('supervision: restoreAfter is a whole number from 1 to 10')
   const scanMs = (options.scanSeconds ?? 60) * 1000
   if (!(scanMs >= 1000 && scanMs <= 86_400_000)) throw new Error('supervision: scanSeconds is from 1 to 86400')
-  const intervalMs = (account: string): number | undefined => {
-    const s = env.accounts.get(account)?.supervisionSeconds
-    return s === undefined ? undefined : s * 1000
+  /** The account, if it is supervised. */
+  const supervised = (account: string): Account | undefined => {
+    const a = env.accounts.get(account)
+    return a?.supervisionSeconds === undefined ? undefined : a
   }
-  const eachSupervised = (f: (account: string, intervalMs: number) => void): void => {
+  const eachSupervised = (f: (account: Account, intervalMs: number) => void): void => {
     for (let after: string | undefined; ;) {
       const page = env.accounts.list({ after, limit: 10_000 })
-      for (const a of page) if (a.supervisionSeconds !== undefined) f(a.account, a.supervisionSeconds * 1000)
+      for (const a of page) if (a.supervisionSeconds !== undefined) f(a, a.supervisionSeconds * 1000)
       if (page.length < 10_000) break
       after = page.at(-1)!.account
     }
@@ -54,19 +76,33 @@ export function supervision (options: SupervisionOptions, env: StageEnvironment)
     name: 'supervision',
     start (ctx) {
       // Every supervised account gets a deadline at least one interval after this start.
-      eachSupervised((account, interval) => {
-        const st = ctx.state.get<Seen>(account) ?? { lastSeen: 0, lastId: 0, failed: false, reports: 0, notBefore: 0 }
+      eachSupervised((a, interval) => {
+        const st = holderState(ctx.state.get<Seen>(a.account), a) ?? fresh(a, 0)
+        // State from before holders were named, judged this holder's, is named from now on.
+        st.holder = a.createdAt
         st.notBefore = ctx.now + interval
-        ctx.state.set(account, st)
-        if (!st.failed) ctx.schedule(account, Math.max(st.lastSeen + interval, st.notBefore))
+        ctx.state.set(a.account, st)
+        if (!st.failed) ctx.schedule(a.account, Math.max(st.lastSeen + interval, st.notBefore))
       })
       ctx.schedule(SCAN, ctx.now + scanMs)
     },
     run ({ record }, ctx): StageResult | undefined {
+      if (isAccountRemoved(record) && record.type === 'derived') {
+        // The holder is gone: its last report, failure and deadline go with it. (State a later
+        // holder already has, when this runs after the number was taken again, stays.)
+        const st = ctx.state.get<Seen>(record.account)
+        if (st !== undefined && (st.holder === undefined || st.holder === record.data.createdAt)) {
+          ctx.state.delete(record.account)
+          ctx.cancel(record.account)
+        }
+        return undefined
+      }
       if (record.type !== 'frame') return undefined
-      const interval = intervalMs(record.account)
-      if (interval === undefined) return undefined
-      const st = ctx.state.get<Seen>(record.account) ?? { lastSeen: 0, lastId: 0, failed: false, reports: 0, notBefore: 0 }
+      const a = supervised(record.account)
+      if (a === undefined) return undefined
+      const interval = a.supervisionSeconds! * 1000
+      const st = holderState(ctx.state.get<Seen>(record.account), a) ?? fresh(a, 0)
+      st.holder = a.createdAt
       st.lastSeen = record.receivedAt
       st.lastId = record.id
       let emit: StageResult['emit']
@@ -83,16 +119,28 @@ export function supervision (options: SupervisionOptions, env: StageEnvironment)
       if (account === SCAN) {
         // Accounts added (or given an interval) while running: watched from now, one interval on.
         eachSupervised((a, interval) => {
-          if (ctx.state.get<Seen>(a) !== undefined) return
-          ctx.state.set(a, { lastSeen: 0, lastId: 0, failed: false, reports: 0, notBefore: ctx.now + interval })
-          arm(ctx, a, ctx.now + interval)
+          const kept = ctx.state.get<Seen>(a.account)
+          if (holderState(kept, a) !== undefined) return
+          ctx.state.set(a.account, fresh(a, ctx.now + interval))
+          // An earlier holder's timer may be set for any time: the new holder's deadline replaces it.
+          if (kept === undefined) arm(ctx, a.account, ctx.now + interval)
+          else ctx.schedule(a.account, ctx.now + interval)
         })
         ctx.schedule(SCAN, ctx.now + scanMs)
         return undefined
       }
-      const interval = intervalMs(account)
-      const st = ctx.state.get<Seen>(account)
-      if (interval === undefined || st === undefined || st.failed) return undefined
+      const a = supervised(account)
+      const kept = ctx.state.get<Seen>(account)
+      if (a === undefined || kept === undefined) return undefined
+      const interval = a.supervisionSeconds! * 1000
+      const st = holderState(kept, a)
+      if (st === undefined) {
+        // An earlier holder's: the new one is watched from now, one interval on.
+        ctx.state.set(account, fresh(a, ctx.now + interval))
+        ctx.schedule(account, ctx.now + interval)
+        return undefined
+      }
+      if (st.failed) return undefined
       const deadline = Math.max(st.lastSeen + interval, st.notBefore)
       if (deadline > ctx.now) {
         // It reported since the timer was set: wait for the new deadline.

@@ -5,13 +5,92 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { MemoryAccountStore } from '../../../src/accounts/memory-store.js'
 import { SqliteAccountStore } from '../../../src/accounts/sqlite-store.js'
-import { accountStoreSuite } from '../../conformance/account-store.suite.js'
+import { Verifier } from '../../../src/verification/verifier.js'
+import { accountStoreSuite, type HeldRecords } from '../../conformance/account-store.suite.js'
 const require = createRequire(import.meta.url)
+const Database = require('better-sqlite3') as typeof import('better-sqlite3')
+
+/** Users, codes and counters as the verifier keeps them, in the store's database. */
+function verifierRecords (dir: string, store: SqliteAccountStore): { held: HeldRecords, close: () => void } {
+  const verifier = new Verifier(dir, store, { pepper: Buffer.alloc(32, 7), scryptN: 16 })
+  const raw = new Database(join(dir, 'accounts.db'))
+  const attempt = async (account: string): Promise<void> => { await verifier.verify(account, '000000', 'test', async () => {}) }
+  return {
+    held: {
+      keep: async (account) => {
+        expect(verifier.addUser(account, 1, 'Ann', 'test').ok).toBe(true)
+        expect((await verifier.setCode(account, 1, '739154', false, 'test')).ok).toBe(true)
+        expect((await verifier.setCode(account, 1, '482916', true, 'test')).ok).toBe(true)
+        await attempt(account)
+      },
+      attempt,
+      orphan: (account) => { raw.prepare('DELETE FROM accounts WHERE account = ?').run(account) },
+      read: (account) => {
+        const users = verifier.listUsers(account)
+        return {
+          users: users.length,
+          withCodes: users.filter((u) => u.hasCode || u.hasDuressCode).length,
+          needsNewCodes: verifier.needsNewCodes(account),
+          counters: (raw.prepare('SELECT count(*) AS n FROM verify_limits WHERE key = ?').get(`a:${account}`) as { n: number }).n,
+        }
+      },
+    },
+    close: () => { raw.close(); verifier.close() },
+  }
+}
 
 accountStoreSuite('MemoryAccountStore', (opts) => ({ store: new MemoryAccountStore(undefined, opts) }))
 accountStoreSuite('SqliteAccountStore', (opts) => {
   const dir = mkdtempSync(join(tmpdir(), 'dc09-acc-'))
-  return { store: new SqliteAccountStore(dir, opts), cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+  const store = new SqliteAccountStore(dir, opts)
+  const { held, close } = verifierRecords(dir, store)
+  return { store, held, cleanup: () => { close(); rmSync(dir, { recursive: true, force: true }) } }
+})
+
+describe('SqliteAccountStore removal is one transaction', () => {
+  it('leaves the account, its users and codes as they were when any part of the removal fails', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dc09-acc-'))
+    const store = new SqliteAccountStore(dir)
+    const { held, close } = verifierRecords(dir, store)
+    const raw = new Database(join(dir, 'accounts.db'))
+    try {
+      store.add({ account: '4321', tenant: 't1' })
+      await held.keep('4321')
+      // The last part of a removal fails (a full disk, a lock): nothing of it may stay done.
+      raw.exec("CREATE TRIGGER fail_counters BEFORE DELETE ON verify_limits BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+      expect(() => store.remove('4321')).toThrow(/disk full/)
+      expect(store.get('4321')).toBeDefined()
+      expect(held.read('4321')).toMatchObject({ users: 1, withCodes: 1, counters: 1 })
+      raw.exec('DROP TRIGGER fail_counters')
+      expect(store.remove('4321').ok).toBe(true)
+      expect(held.read('4321')).toEqual({ users: 0, withCodes: 0, needsNewCodes: false, counters: 0 })
+    } finally {
+      raw.close()
+      close()
+      store.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('moves a tenant and clears the codes together, or neither', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dc09-acc-'))
+    const store = new SqliteAccountStore(dir)
+    const { held, close } = verifierRecords(dir, store)
+    const raw = new Database(join(dir, 'accounts.db'))
+    try {
+      store.add({ account: '4321', tenant: 't1' })
+      await held.keep('4321')
+      raw.exec("CREATE TRIGGER fail_slots BEFORE UPDATE ON code_slots BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+      expect(() => store.update('4321', { tenant: 't2' })).toThrow(/disk full/)
+      expect(store.get('4321')?.tenant).toBe('t1')
+      expect(held.read('4321')).toMatchObject({ users: 1, withCodes: 1 })
+    } finally {
+      raw.close()
+      close()
+      store.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
 
 describe('SqliteAccountStore across processes', () => {
@@ -58,7 +137,6 @@ describe('SqliteAccountStore refresh never waits on a writer', () => {
       receiver.receiverAccount('0000')
       writer.add({ account: '1234' })
       // A long import in another process: the write lock is held throughout.
-      const Database = require('better-sqlite3') as typeof import('better-sqlite3')
       const blocker = new Database(join(dir, 'accounts.db'))
       blocker.exec('BEGIN IMMEDIATE')
       const t0 = performance.now()

@@ -43,6 +43,9 @@ function derived (account: string, kind: string, data: Record<string, unknown>, 
   return { type: 'derived', receivedAt, kind, account, stage: 'verify', causedBy: 0, n: 0, data }
 }
 
+/** A removal of the account, as the HTTP interface or `dc09 accounts remove` journals it. */
+const removal = (account: string, createdAt: string, at: number): DerivedRecord =>
+  ({ type: 'derived', receivedAt: at, kind: 'account-removed', account, stage: 'accounts', causedBy: 0, n: 0, data: { createdAt, tenant: 't1', by: 'admin:abc' } })
 const verification = (account: string, user: number, at: number) => derived(account, 'verification', { outcome: 'valid', user, caller: 'operator' }, at)
 const duress = (account: string, user: number, at: number) => derived(account, 'duress', { outcome: 'valid', user, caller: 'operator' }, at)
 
@@ -57,10 +60,10 @@ class Harness extends StageHarness {
   readonly userChecks: Array<[string, number]> = []
   nextId = 1
 
-  constructor (options: CasesOptions = {}) {
+  constructor (options: CasesOptions = {}, accounts = new MemoryAccountStore()) {
     const checks: Array<[string, number]> = []
     super(cases(options, {
-      accounts: new MemoryAccountStore(),
+      accounts,
       isUser: (account, user) => { checks.push([account, user]); return VALID_USERS.has(`${account}/${user}`) },
       dataDir: '/nonexistent',
       log,
@@ -438,5 +441,71 @@ describe('cases: resolved by an operator', () => {
     expect(h.case(caseId).state).toBe('open')
     await h.run(resolve('1234', caseId, T0 + 4))
     expect((await h.run(resolve('1234', caseId, T0 + 5))).emit).toEqual([])
+  })
+})
+
+describe('cases: an account number that changes hands', () => {
+  it('a removal closes the open case as account-removed; the next holder\'s alarm opens a new case that its codes close', async () => {
+    const { h, caseId } = await withOpenCase()
+    const removed = await h.run(removal('1234', '2026-11-01T00:00:00.000Z', T0 + MINUTE))
+    expect(removed.emit).toEqual([{ kind: 'case-account-removed', account: '1234', causedBy: removed.id, data: { caseId, by: 'account removed by admin:abc' } }])
+    expect(h.case(caseId)).toMatchObject({ state: 'account-removed', closedAt: T0 + MINUTE })
+    expect(h.timers.has(`esc:${caseId}`)).toBe(false)
+    // The next holder's alarm is not merged into the old case: a case of its own.
+    const next = await h.run(cid('1234', '1130 01 015', T0 + 2 * MINUTE))
+    expect(next.emit).toEqual([{ kind: 'case-opened', account: '1234', data: { caseId: next.id, code: '130', zone: 15 } }])
+    const verified = await h.run(verification('1234', 3, T0 + 3 * MINUTE))
+    expect(verified.emit).toEqual([{ kind: 'case-verified', account: '1234', causedBy: verified.id, data: { caseId: next.id, by: 'user 3' } }])
+    expect(h.case(caseId).state).toBe('account-removed')
+  })
+
+  it('a duress code of the next holder raises on a case of its own, not on the removed holder\'s', async () => {
+    const { h, caseId } = await withOpenCase()
+    await h.run(removal('1234', '2026-11-01T00:00:00.000Z', T0 + MINUTE))
+    const d = await h.run(duress('1234', 3, T0 + 2 * MINUTE))
+    expect(d.emit).toEqual([
+      { kind: 'case-opened', account: '1234', data: { caseId: d.id, duress: true } },
+      { kind: 'case-duress', account: '1234', data: { caseId: d.id, user: 3 } },
+    ])
+    expect(h.case(d.id)).toMatchObject({ state: 'open', duress: true })
+    expect(h.case(caseId)).toMatchObject({ state: 'account-removed', duress: false })
+  })
+
+  it('a removal of an account without an open case changes nothing; one made by another stage is not a removal', async () => {
+    const h = new Harness()
+    expect((await h.run(removal('1234', '2026-11-01T00:00:00.000Z', T0))).emit).toEqual([])
+    const { h: h2, caseId } = await withOpenCase()
+    expect((await h2.run({ ...removal('1234', '2026-11-01T00:00:00.000Z', T0 + MINUTE), stage: 'my-stage' })).emit).toEqual([])
+    expect(h2.case(caseId).state).toBe('open')
+  })
+
+  it('a removal journaled after the number was taken again leaves the later holder\'s case open', async () => {
+    let made = T0 - 86_400_000
+    const accounts = new MemoryAccountStore(undefined, { now: () => new Date(made++) })
+    accounts.add({ account: '1234', tenant: 't1' })
+    const removed = accounts.get('1234')!.createdAt
+    accounts.remove('1234')
+    accounts.add({ account: '1234', tenant: 't2' })
+    const h = new Harness({}, accounts)
+    const next = await h.run(cid('1234', '1130 01 015', T0))
+    expect((await h.run(removal('1234', removed, T0 + MINUTE))).emit).toEqual([])
+    expect(h.case(next.id).state).toBe('open')
+  })
+
+  it('with the removal never journaled (an older version removed it), a case of the earlier holder is closed, not joined', async () => {
+    let made = T0 - 86_400_000
+    const accounts = new MemoryAccountStore(undefined, { now: () => new Date(made++) })
+    expect(accounts.add({ account: '1234', tenant: 't1' }).ok).toBe(true)
+    const h = new Harness({}, accounts)
+    const old = await h.run(cid('1234', '1130 01 015', T0))
+    expect(h.case(old.id).holder).toBe(accounts.get('1234')!.createdAt)
+    accounts.remove('1234')
+    expect(accounts.add({ account: '1234', tenant: 't2' }).ok).toBe(true)
+    const next = await h.run(cid('1234', '1130 01 015', T0 + MINUTE))
+    expect(next.emit).toEqual([
+      { kind: 'case-account-removed', account: '1234', causedBy: next.id, data: { caseId: old.id, by: 'a later holder of the number' } },
+      { kind: 'case-opened', account: '1234', data: { caseId: next.id, code: '130', zone: 15 } },
+    ])
+    expect(h.case(next.id)).toMatchObject({ state: 'open', holder: accounts.get('1234')!.createdAt })
   })
 })

@@ -85,6 +85,14 @@ describe('loadPipeline: built-in stages', () => {
     const mod = writeModule('cases-too.mjs', FACTORY)
     await configError(load(['cases', { module: mod, options: { name: 'cases' } }]))
   })
+
+  it('refuses a stage named as a producer of events stages react to (accounts, api, verify)', async () => {
+    const mod = writeModule('impostor.mjs', FACTORY)
+    for (const name of ['accounts', 'api', 'verify']) {
+      const err = await configError(load([{ module: mod, options: { name } }]))
+      expect(err.message).toMatch(/reserved/)
+    }
+  })
 })
 
 describe('loadPipeline: stage modules', () => {

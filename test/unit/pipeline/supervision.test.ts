@@ -73,8 +73,23 @@ class Harness extends StageHarness {
   }
 }
 
+/** A removal of the account, as the HTTP interface or `dc09 accounts remove` journals it. */
+const removal = (account: string, createdAt: string, at: number): DerivedRecord =>
+  ({ type: 'derived', receivedAt: at, kind: 'account-removed', account, stage: 'accounts', causedBy: 0, n: 0, data: { createdAt, tenant: 't1', by: 'admin:abc' } })
+
+/** Removes the account from the store and adds it again (a later holder); the removed one's createdAt. */
+function reAdd (accounts: MemoryAccountStore, account: string, supervisionSeconds: number): string {
+  const old = accounts.get(account)!.createdAt
+  accounts.remove(account)
+  const r = accounts.add({ account, supervisionSeconds, tenant: 't2' })
+  if (!r.ok) throw new Error(r.reason)
+  return old
+}
+
+/** Accounts made a day before T0, each a millisecond after the one before (so each holder of a number is told apart). */
 function accountsWith (...entries: Array<{ account: string, supervisionSeconds?: number | string }>): MemoryAccountStore {
-  const accounts = new MemoryAccountStore()
+  let made = T0 - 86_400 * SECOND
+  const accounts = new MemoryAccountStore(undefined, { now: () => new Date(made++) })
   for (const e of entries) {
     const r = accounts.add(e)
     if (!r.ok) throw new Error(r.reason)
@@ -395,5 +410,78 @@ describe('supervision through the runner, across a restart', () => {
     await runner.stop()
     store.close()
     expect((await failures(journal)).map((f) => [f.account, f.causedBy])).toEqual([['1234', id]])
+  })
+})
+
+describe('supervision: an account number that changes hands', () => {
+  it('a removal ends the holder\'s supervision; the next holder, silent, is declared silent on time with nothing of the earlier one', async () => {
+    const accounts = accountsWith({ account: '4321', supervisionSeconds: 3 })
+    const h = new Harness(accounts, { scanSeconds: 1 })
+    await h.start(T0)
+    await h.run(frame('4321', T0 + SECOND))
+    await h.advance(T0 + 10 * SECOND)
+    expect(h.kinds()).toEqual(['supervision-failure 4321'])
+    await h.run(removal('4321', accounts.get('4321')!.createdAt, T0 + 10 * SECOND))
+    expect(h.values.has('4321')).toBe(false)
+    expect(h.timers.has('4321')).toBe(false)
+    reAdd(accounts, '4321', 3)
+    h.emitted.length = 0
+    // Picked up by the next scan (T0 + 11 s), declared silent one interval on.
+    await h.advance(T0 + 13_999)
+    expect(h.emitted).toEqual([])
+    await h.advance(T0 + 14 * SECOND)
+    expect(h.emitted).toEqual([{ kind: 'supervision-failure', account: '4321', causedBy: 0, data: { lastSeen: null, intervalSeconds: 3 } }])
+  })
+
+  it('the next holder\'s first frame raises no restore of the earlier holder\'s failure', async () => {
+    const accounts = accountsWith({ account: '4321', supervisionSeconds: 3 })
+    const h = new Harness(accounts, { scanSeconds: 1 })
+    await h.start(T0)
+    await h.advance(T0 + 5 * SECOND)
+    expect(h.kinds()).toEqual(['supervision-failure 4321'])
+    await h.run(removal('4321', accounts.get('4321')!.createdAt, T0 + 5 * SECOND))
+    reAdd(accounts, '4321', 3)
+    await h.run(frame('4321', T0 + 6 * SECOND))
+    expect(h.kinds()).toEqual(['supervision-failure 4321'])
+    await h.advance(T0 + 9 * SECOND)
+    expect(h.emitted.at(-1)).toMatchObject({ kind: 'supervision-failure', data: { lastSeen: new Date(T0 + 6 * SECOND).toISOString() } })
+  })
+
+  it('a removal journaled after the number was taken again leaves the later holder\'s state', async () => {
+    const accounts = accountsWith({ account: '4321', supervisionSeconds: 60 })
+    const h = new Harness(accounts, { scanSeconds: 3600 })
+    await h.start(T0)
+    const removed = reAdd(accounts, '4321', 60)
+    await h.run(frame('4321', T0 + SECOND))
+    await h.run(removal('4321', removed, T0 + 2 * SECOND))
+    expect(h.values.get('4321')).toMatchObject({ lastSeen: T0 + SECOND, holder: accounts.get('4321')!.createdAt })
+    expect(h.timers.has('4321')).toBe(true)
+  })
+
+  it('with the removal never journaled (an older version removed it), the earlier holder\'s state is not the next one\'s', async () => {
+    const accounts = accountsWith({ account: '4321', supervisionSeconds: 3 })
+    const h = new Harness(accounts, { scanSeconds: 1 })
+    await h.start(T0)
+    await h.run(frame('4321', T0 + SECOND))
+    await h.advance(T0 + 4 * SECOND)
+    expect(h.kinds()).toEqual(['supervision-failure 4321'])
+    reAdd(accounts, '4321', 3)
+    // The failed state of the earlier holder suppresses nothing: the next scan watches the new one.
+    await h.advance(T0 + 8 * SECOND)
+    expect(h.emitted.at(-1)).toEqual({ kind: 'supervision-failure', account: '4321', causedBy: 0, data: { lastSeen: null, intervalSeconds: 3 } })
+    expect(h.kinds()).toEqual(['supervision-failure 4321', 'supervision-failure 4321'])
+  })
+
+  it('nor does a frame of the next holder restore the earlier holder\'s failure, or take its report time', async () => {
+    const accounts = accountsWith({ account: '4321', supervisionSeconds: 60 })
+    const h = new Harness(accounts, { scanSeconds: 3600 })
+    await h.start(T0)
+    await h.run(frame('4321', T0 + SECOND))
+    await h.advance(T0 + 61 * SECOND)
+    reAdd(accounts, '4321', 60)
+    await h.run(frame('4321', T0 + 70 * SECOND))
+    expect(h.kinds()).toEqual(['supervision-failure 4321'])
+    await h.advance(T0 + 130 * SECOND)
+    expect(h.emitted.at(-1)).toMatchObject({ kind: 'supervision-failure', data: { lastSeen: new Date(T0 + 70 * SECOND).toISOString() } })
   })
 })
