@@ -15,7 +15,7 @@ const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
 const root = mkdtempSync(join(tmpdir(), 'dc09-pipe-'))
 const dir = join(root, 'data')
 const pepper = join(root, 'pepper')
-const CODES = { alice: '135792', aliceDuress: '864209', bob: '402917', carol: '579134', dave: '314159', erin: '161803', erinDuress: '141421' }
+const CODES = { alice: '135792', aliceDuress: '864209', bob: '402917', carol: '579134', dave: '284067', erin: '161803', erinDuress: '141421' }
 /** Everything the commands and the receiver printed: searched for codes at the end. */
 const printed: string[] = []
 
