@@ -6,11 +6,11 @@
 import type { AccountStore } from '../accounts/account-store.js'
 import type { Stored } from '../journal/journal.js'
 import type { Logger } from '../receiver/log.js'
-import type { JournalRecord } from '../receiver/record.js'
+import type { EventRecord } from '../receiver/record.js'
 
-/** One journaled event on its way through the stages. */
+/** One journaled event on its way through the stages (a frame with its events in full). */
 export interface PipelineEvent {
-  readonly record: Stored<JournalRecord>
+  readonly record: Stored<EventRecord>
   /** What earlier stages added to it (classify adds `class`, ...). */
   readonly annotations: Readonly<Record<string, unknown>>
 }

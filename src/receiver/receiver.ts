@@ -15,7 +15,8 @@ import { decide, SECURITY_CODES, type Decision } from './decide.js'
 import { dedupeKey, DuplicateWindow } from './dedupe.js'
 import { RateLimitedLog, type Logger } from './log.js'
 import type { ReceiverOptions } from './options.js'
-import type { FrameRecord, JournalRecord } from './record.js'
+import { compactEvents } from './compact.js'
+import type { JournalFrame, JournalRecord } from './record.js'
 
 export interface FrameMeta {
   readonly transport: 'tcp' | 'udp'
@@ -195,11 +196,13 @@ export class Receiver {
   }
 }
 
-function record (f: DecodedFrame, meta: FrameMeta, now: number, quarantine: boolean, dedupe: string | undefined, bytes: Buffer): FrameRecord {
+function record (f: DecodedFrame, meta: FrameMeta, now: number, quarantine: boolean, dedupe: string | undefined, bytes: Buffer): JournalFrame {
   const flags: { linkTest?: true, unknownCode?: true, quarantine?: true } = {}
   if (f.token === 'NULL') flags.linkTest = true
   if (f.events.some((e) => !e.known)) flags.unknownCode = true
   if (quarantine) flags.quarantine = true
+  // The events in compact form (the code tables give back the rest); in full only if they do not fit it.
+  const ev = compactEvents(f.events)
   return {
     type: 'frame',
     receivedAt: now,
@@ -211,7 +214,8 @@ function record (f: DecodedFrame, meta: FrameMeta, now: number, quarantine: bool
     seq: f.seq,
     token: f.token,
     encrypted: f.encrypted,
-    events: f.events,
+    ev,
+    events: ev === undefined && f.events.length > 0 ? f.events : undefined,
     xdata: f.xdata.map((x) => ({ id: x.id, value: x.value })),
     text: f.text,
     panelTime: f.panelTime,

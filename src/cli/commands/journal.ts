@@ -1,11 +1,13 @@
 /** `dc09 journal export|verify`: read the journal while the receiver runs (no lock needed). */
 import { join } from 'node:path'
 import { readJournal, verifyJournal } from '../../journal/file-journal.js'
+import { expandRecord, type JournalRecord } from '../../receiver/record.js'
 
+/** One JSON line per record, a frame's events in full whichever form the journal keeps them in. */
 export async function exportJournal (data: string, from: number, write: (s: string) => void): Promise<number> {
   let n = 0
-  for await (const r of readJournal(join(data, 'journal'), from)) {
-    write(JSON.stringify(r) + '\n')
+  for await (const r of readJournal<JournalRecord>(join(data, 'journal'), from)) {
+    write(JSON.stringify(expandRecord(r)) + '\n')
     n++
   }
   return n
