@@ -15,7 +15,7 @@ import type { DerivedRecord, JournalRecord } from '../receiver/record.js'
 import type { Verifier } from '../verification/verifier.js'
 import type { AccessStore, TokenInfo } from './access.js'
 import type { Metrics } from './metrics.js'
-import type { RecentEvents } from './recent.js'
+import { DEFAULT_RECENT_BYTES, type RecentEvents } from './recent.js'
 import { NOT_FOUND_BODY, openapi, ROUTES, type RouteDef } from './routes.js'
 
 export interface ApiDeps {
@@ -53,6 +53,8 @@ export interface ApiOptions {
   /** Recent events kept in memory for GET .../events: per account, and in all. */
   readonly recentPerAccount: number
   readonly recentTotal: number
+  /** Estimated bytes of memory the recent events may take in all: the oldest go first beyond it, whatever their count. */
+  readonly recentMaxBytes: number
 }
 
 export const defaultApiOptions: ApiOptions = Object.freeze({
@@ -67,6 +69,7 @@ export const defaultApiOptions: ApiOptions = Object.freeze({
   maxAccountsPerTenant: 100_000,
   recentPerAccount: 50,
   recentTotal: 50_000,
+  recentMaxBytes: DEFAULT_RECENT_BYTES,
 })
 
 const API_BOUNDS: Readonly<Record<keyof ApiOptions, readonly [number, number]>> = {
@@ -82,6 +85,7 @@ const API_BOUNDS: Readonly<Record<keyof ApiOptions, readonly [number, number]>> 
   maxAccountsPerTenant: [1, 10_000_000],
   recentPerAccount: [1, 1000],
   recentTotal: [1, 10_000_000],
+  recentMaxBytes: [1 << 20, 64 * 2 ** 30],
 }
 
 /** Checks the `api` object of a limits file: known names, whole numbers within bounds. */
