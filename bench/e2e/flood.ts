@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SqliteAccountStore } from '../../src/accounts/sqlite-store.js'
 import { formatSia, FrameSplitter, serializeFrame } from '../../src/protocol/index.js'
+import { RATE_LIMITS_OUT_OF_THE_WAY } from './receiver.js'
 
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname
 
@@ -141,9 +142,7 @@ export async function runFlood (opts: { quick: boolean, log: (s: string) => void
     store.add({ account: CID_ACCOUNT })
     store.close()
     // The frame-rate limits out of the way: this case measures what is kept, not the limiter.
-    writeFileSync(join(dir, 'limits.json'), JSON.stringify({
-      maxConnectionsPerAddress: 1000,
-    }))
+    writeFileSync(join(dir, 'limits.json'), JSON.stringify({ ...RATE_LIMITS_OUT_OF_THE_WAY }))
     writeFileSync(join(dir, 'pepper'), randomBytes(32), { mode: 0o600 })
     const port = await freePort()
     const logFd = openSync(join(dir, 'receiver.log'), 'a')
