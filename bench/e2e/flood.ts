@@ -42,14 +42,14 @@ const CODES = ['BA', 'BR', 'TA', 'TR', 'FA', 'FR', 'PA', 'OP', 'CL', 'YT']
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** A block of 64 events, each with its own area, user and time modifiers and a zone text: about 1.7 KB on the wire. */
-export function floodFrame (seq: number): Buffer {
+export function floodFrame (seq: number, account = ACCOUNT): Buffer {
   const events = Array.from({ length: EVENTS_PER_BLOCK }, (_, i) => ({
     modifiers: { ri: String(1 + (i % 8)).padStart(2, '0'), id: String((seq * 7 + i) % 1000).padStart(3, '0') },
     code: CODES[i % CODES.length]!,
     number: String(1 + i).padStart(3, '0'),
     text: `Zone ${String(i).padStart(2, '0')}`,
   }))
-  return serializeFrame({ token: 'SIA-DCS', seq: (seq % 9999) + 1, lpref: '0', acct: ACCOUNT, data: formatSia({ account: ACCOUNT, events }) })
+  return serializeFrame({ token: 'SIA-DCS', seq: (seq % 9999) + 1, lpref: '0', acct: account, data: formatSia({ account, events }) })
 }
 
 function cidFrame (seq: number): Buffer {
@@ -130,7 +130,8 @@ async function send (port: number, count: number, make: (i: number) => Buffer, c
   return { acked, other: other + (count - acked - other), wire }
 }
 
-export async function runFlood (opts: { quick: boolean, log: (s: string) => void, frames?: number }): Promise<FloodResult> {
+/** `accounts`: spread the flood over that many accounts (default one: the case as reported), to see the recent-events budget at work. */
+export async function runFlood (opts: { quick: boolean, log: (s: string) => void, frames?: number, accounts?: number }): Promise<FloodResult> {
   const frames = opts.frames ?? (opts.quick ? 2_000 : 9_000)
   const cidFrames = opts.quick ? 500 : 2_000
   const dir = mkdtempSync(join(tmpdir(), 'dc09-flood-'))
@@ -138,7 +139,8 @@ export async function runFlood (opts: { quick: boolean, log: (s: string) => void
   let child: ChildProcess | undefined
   try {
     const store = new SqliteAccountStore(data)
-    store.add({ account: ACCOUNT })
+    const accounts = Array.from({ length: opts.accounts ?? 1 }, (_, i) => i === 0 ? ACCOUNT : (100000 + i).toString())
+    for (const account of accounts) store.add({ account })
     store.add({ account: CID_ACCOUNT })
     store.close()
     // The frame-rate limits out of the way: this case measures what is kept, not the limiter.
@@ -155,7 +157,7 @@ export async function runFlood (opts: { quick: boolean, log: (s: string) => void
     let peak = idle
     const sampler = setInterval(() => { peak = Math.max(peak, rss(pid)) }, 100)
     const t0 = performance.now()
-    const r = await send(port, frames, floodFrame, 4, 16, 120_000)
+    const r = await send(port, frames, (i) => floodFrame(i, accounts[i % accounts.length]), 4, 16, 120_000)
     const seconds = (performance.now() - t0) / 1000
     // The pipeline catches up after the last ACK: keep sampling a moment longer.
     await sleep(2000)

@@ -260,3 +260,12 @@ describe('eventView', () => {
     expect(e).not.toHaveProperty('peer')
   })
 })
+
+describe('recentMaxBytes, a setting', () => {
+  it('defaults to 64 MiB, and refuses less than 1 MiB', async () => {
+    const { defaultApiOptions, validateApiOptions } = await import('../../../src/api/server.js')
+    expect(defaultApiOptions.recentMaxBytes).toBe(64 * 1024 * 1024)
+    expect(validateApiOptions({ recentMaxBytes: 1000 }).ok).toBe(false)
+    expect(validateApiOptions({ recentMaxBytes: 16 << 20 })).toEqual({ ok: true, value: { recentMaxBytes: 16 << 20 } })
+  })
+})
