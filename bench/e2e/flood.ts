@@ -181,7 +181,7 @@ export async function runFlood (opts: { quick: boolean, log: (s: string) => void
       cidJournalBytesPerFrame: c.acked === 0 ? 0 : Math.round(cidJournal / c.acked),
       cidWireBytesPerFrame: Math.round(c.wire / cidFrames),
     }
-    opts.log(`flood: ${frames} frames of ${result.frameBytes} B to one account in ${seconds.toFixed(1)} s (${r.acked} acknowledged); ` +
+    opts.log(`flood: ${frames} frames of ${result.frameBytes} B to ${accounts.length === 1 ? 'one account' : `${accounts.length} accounts`} in ${seconds.toFixed(1)} s (${r.acked} acknowledged); ` +
       `receiver RSS ${(idle / 2 ** 20).toFixed(0)} -> ${(peak / 2 ** 20).toFixed(0)} MiB (+${((peak - idle) / 2 ** 20).toFixed(0)}); ` +
       `journal ${(journal / 2 ** 20).toFixed(1)} MiB for ${(r.wire / 2 ** 20).toFixed(1)} MiB on the wire (${(journal / r.wire).toFixed(2)}x); ` +
       `Contact ID: ${result.cidJournalBytesPerFrame} journal bytes per frame of ${result.cidWireBytesPerFrame} B`)

@@ -1,7 +1,7 @@
 /**
  * Events as the journal and the recent-events memory keep them: only what the panel sent. A
  * decoded SIA event repeats the code table's name and class and the modifiers in force with
- * every event; written out in full, a 1.7 KB block of 64 events took 25 KB of journal. Here a
+ * every event; written out in full, a 1.7 KB block of 64 events took 17 KB of journal. Here a
  * block keeps each event's code and number, the runs of events that share their modifiers
  * once per run, and the texts; a Contact ID event keeps its four fields. Everything else is read
  * again from the code tables by `expandEvents`, the one place that rebuilds full events.
