@@ -10,6 +10,7 @@ import {
   FrameSplitter, decodeFrame, nodeAes, openPayload, parseFrame, parseKey, readContent, serializeFrame, wholeFrame,
   type AesKey, type DecodedFrame,
 } from '../src/protocol/index.js'
+import { compactEvents, expandEvents, type CompactEvents } from '../src/receiver/compact.js'
 
 const DIR = new URL('../fixtures/frames/', import.meta.url)
 
@@ -113,6 +114,18 @@ describe.each(fixtures.filter((f) => f.answer !== true))('$name', (f) => {
       const { quirks: _q, ...rest } = view(r.frame)
       expect(view(again.frame)).toMatchObject(rest)
     }
+  })
+
+  it.runIf(f.expect.ok)('keeps every event through the journal\'s compact form, in fewer bytes', () => {
+    const r = decode(f)
+    if (!r.ok) throw new Error(r.reason)
+    const c = compactEvents(r.frame.events)
+    expect(c === undefined).toBe(r.frame.events.length === 0)
+    const back = expandEvents(JSON.parse(JSON.stringify(c ?? null)) as CompactEvents | null)
+    expect(back).toEqual(r.frame.events)
+    // The same text too: what an export prints is what it printed when events were kept in full.
+    expect(JSON.stringify(back)).toBe(JSON.stringify(r.frame.events))
+    if (c !== undefined) expect(JSON.stringify(c).length).toBeLessThan(JSON.stringify(r.frame.events).length)
   })
 
   it.runIf(f.expect.ok)('comes whole out of the splitter, split at every offset and byte by byte', () => {

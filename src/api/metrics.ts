@@ -8,7 +8,11 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** What the metrics read when scraped; every part is optional (the API alone has no receiver). */
 export interface MetricSources {
   /** Receiver counters: `type answer` -> frames, and rejection code -> count. */
-  readonly receiverStats?: (() => { readonly answered: Readonly<Record<string, number>>, readonly rejected: Readonly<Record<string, number>> }) | undefined
+  readonly receiverStats?: (() => {
+    readonly answered: Readonly<Record<string, number>>
+    readonly rejected: Readonly<Record<string, number>>
+    readonly rateLimited?: Readonly<Record<string, number>> | undefined
+  }) | undefined
   readonly connections?: (() => number) | undefined
   readonly pipelineLag?: (() => number) | undefined
   readonly deadLetters?: (() => number) | undefined
@@ -53,6 +57,16 @@ export class Metrics {
       collect () {
         const s = sources().receiverStats?.()
         if (s !== undefined) sync(this, 'r:', s.rejected, (code) => ({ code }))
+      },
+    })
+    new Counter({
+      name: 'dc09_rate_limited_frames_total',
+      help: 'frames NAKed (not journaled) for going over a frame-rate limit, by which limit: account or address',
+      labelNames: ['limit'],
+      registers,
+      collect () {
+        const s = sources().receiverStats?.()
+        if (s?.rateLimited !== undefined) sync(this, 'l:', s.rateLimited, (limit) => ({ limit }))
       },
     })
     new Gauge({ name: 'dc09_connections', help: 'open panel TCP connections', registers, collect () { this.set(sources().connections?.() ?? 0) } })

@@ -17,7 +17,7 @@ import type { DerivedRecord, JournalRecord } from '../receiver/record.js'
 import type { Verifier } from '../verification/verifier.js'
 import type { AccessStore, TokenInfo } from './access.js'
 import type { Metrics } from './metrics.js'
-import type { RecentEvents } from './recent.js'
+import { DEFAULT_RECENT_BYTES, type RecentEvents } from './recent.js'
 import { NOT_FOUND_BODY, openapi, ROUTES, type RouteDef } from './routes.js'
 
 export interface ApiDeps {
@@ -67,6 +67,8 @@ export interface ApiOptions {
    * trail). Empty: the header is ignored, the peer is the client.
    */
   readonly trustProxy: readonly string[]
+  /** Estimated bytes of memory the recent events may take in all: the oldest go first beyond it, whatever their count. */
+  readonly recentMaxBytes: number
 }
 
 export const defaultApiOptions: ApiOptions = Object.freeze({
@@ -83,6 +85,7 @@ export const defaultApiOptions: ApiOptions = Object.freeze({
   recentPerAccount: 50,
   recentTotal: 50_000,
   trustProxy: Object.freeze([]) as readonly string[],
+  recentMaxBytes: DEFAULT_RECENT_BYTES,
 })
 
 type NumericOption = Exclude<keyof ApiOptions, 'trustProxy'>
@@ -101,6 +104,7 @@ const API_BOUNDS: Readonly<Record<NumericOption, readonly [number, number]>> = {
   maxAccountsPerTenant: [1, 10_000_000],
   recentPerAccount: [1, 1000],
   recentTotal: [1, 10_000_000],
+  recentMaxBytes: [1 << 20, 64 * 2 ** 30],
 }
 
 /** The most trusted proxies: a list, not a way to trust the world address by address. */

@@ -16,7 +16,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { JournalClosedError, type Journal, type JournalReader, type Stored } from './journal.js'
 import { lockDataDir, type DirLock } from './lock.js'
-import { decodeRecord, encodeRecord, HEADER_BYTES, MAGIC } from './record-codec.js'
+import { decodeRecord, encodeRecord, HEADER_BYTES, MAGIC, scanRecord } from './record-codec.js'
 
 export type FsyncPolicy = 'group' | 'each'
 
@@ -336,16 +336,38 @@ export class FileJournal<T extends object> implements Journal<T> {
     return this.#fh !== undefined && this.#segmentPath === path ? this.#size : size
   }
 
+  /**
+   * Newest first. Each segment is read whole and walked for where its records start (checksums
+   * checked, nothing parsed); records are parsed one at a time, backwards, only as far as the
+   * caller goes: a start holds one segment's bytes, not all its records made into objects.
+   */
   async * readBackwards (): AsyncIterable<Stored<T>> {
     const upTo = this.#lastId
     const segments = listSegments(this.#dir)
     for (let s = segments.length - 1; s >= 0; s--) {
-      const records: Array<Stored<T>> = []
-      for await (const r of readJournal<T>(this.#dir, segments[s]!.firstId, upTo)) {
-        if (s + 1 < segments.length && r.id >= segments[s + 1]!.firstId) break
-        records.push(r)
+      const nextFirst = segments[s + 1]?.firstId ?? Number.MAX_SAFE_INTEGER
+      const fh = await open(segments[s]!.path, 'r')
+      let buf: Buffer
+      try {
+        const size = (await fh.stat()).size
+        buf = Buffer.allocUnsafe(size)
+        if (size > 0) await fh.read(buf, 0, size, 0)
+      } finally {
+        await fh.close()
       }
-      for (let i = records.length - 1; i >= 0; i--) yield records[i]!
+      const starts: number[] = []
+      for (let off = 0; off < buf.length;) {
+        const r = scanRecord(buf, off)
+        if (r.kind !== 'record') break
+        starts.push(off)
+        off += r.size
+      }
+      for (let i = starts.length - 1; i >= 0; i--) {
+        const d = decodeRecord(buf, starts[i]!)
+        // Appended after the read began, or (a segment cut short by a failed roll) past the next one's start.
+        if (d.kind !== 'record' || d.payload.id > upTo || d.payload.id >= nextFirst) continue
+        yield d.payload as unknown as Stored<T>
+      }
     }
   }
 

@@ -32,18 +32,27 @@ export type Decoded =
   | { readonly kind: 'partial' }
   | { readonly kind: 'bad', readonly reason: string }
 
-/** Reads the record at `offset` of `buf`. */
-export function decodeRecord (buf: Buffer, offset: number): Decoded {
+/**
+ * Checks the record at `offset` of `buf` (marker, length, checksum) without reading its JSON:
+ * its size, for walking a segment cheaply.
+ */
+export function scanRecord (buf: Buffer, offset: number): { readonly kind: 'record', readonly size: number } | Exclude<Decoded, { kind: 'record' }> {
   if (buf.length - offset < HEADER_BYTES) return { kind: 'partial' }
   if (buf.readUInt32BE(offset) !== MAGIC) return { kind: 'bad', reason: 'no record marker' }
   const len = buf.readUInt32BE(offset + 4)
   if (len > MAX_PAYLOAD_BYTES) return { kind: 'bad', reason: `a record length of ${len} bytes` }
   if (buf.length - offset - HEADER_BYTES < len) return { kind: 'partial' }
-  const json = buf.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + len)
-  if (crc32(json) !== buf.readUInt32BE(offset + 8)) return { kind: 'bad', reason: 'checksum mismatch' }
+  if (crc32(buf.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + len)) !== buf.readUInt32BE(offset + 8)) return { kind: 'bad', reason: 'checksum mismatch' }
+  return { kind: 'record', size: HEADER_BYTES + len }
+}
+
+/** Reads the record at `offset` of `buf`. */
+export function decodeRecord (buf: Buffer, offset: number): Decoded {
+  const scanned = scanRecord(buf, offset)
+  if (scanned.kind !== 'record') return scanned
   let payload: unknown
   try {
-    payload = JSON.parse(json.toString('utf8'))
+    payload = JSON.parse(buf.toString('utf8', offset + HEADER_BYTES, offset + scanned.size))
   } catch {
     // Unreachable for records this code wrote (the checksum matched); a foreign file.
     return { kind: 'bad', reason: 'not JSON' }
@@ -51,5 +60,5 @@ export function decodeRecord (buf: Buffer, offset: number): Decoded {
   if (typeof payload !== 'object' || payload === null || typeof (payload as { id?: unknown }).id !== 'number') {
     return { kind: 'bad', reason: 'no record id' }
   }
-  return { kind: 'record', payload: payload as Record<string, unknown> & { id: number }, size: HEADER_BYTES + len }
+  return { kind: 'record', payload: payload as Record<string, unknown> & { id: number }, size: scanned.size }
 }

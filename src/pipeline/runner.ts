@@ -13,7 +13,7 @@
  */
 import type { Journal, JournalReader, Stored } from '../journal/journal.js'
 import type { Logger } from '../receiver/log.js'
-import type { DerivedRecord, JournalRecord } from '../receiver/record.js'
+import { expandRecord, type DerivedRecord, type JournalRecord } from '../receiver/record.js'
 import { Scheduler } from './scheduler.js'
 import type { Emit, Stage, StageContext, StageResult } from './stage.js'
 import { Batch, type PipelineStore } from './store.js'
@@ -162,8 +162,10 @@ export class PipelineRunner {
     const batch = new Batch()
     let mark: number | undefined
     let last = this.#cursor
-    for (const record of records) {
+    for (const stored of records) {
       if (!this.#running) break
+      // Once per event, for every stage: a frame's events rebuilt in full from the journal's compact form.
+      const record = expandRecord(stored)
       const emits: Array<{ stage: string, emit: Emit }> = []
       let annotations: Record<string, unknown> = {}
       for (const stage of this.#deps.stages) {

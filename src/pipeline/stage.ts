@@ -6,7 +6,7 @@
 import type { AccountStore } from '../accounts/account-store.js'
 import type { Stored } from '../journal/journal.js'
 import type { Logger } from '../receiver/log.js'
-import type { JournalRecord } from '../receiver/record.js'
+import type { EventRecord } from '../receiver/record.js'
 
 /**
  * The end of one holder of an account number: an account was removed (by the HTTP interface or
@@ -19,13 +19,13 @@ import type { JournalRecord } from '../receiver/record.js'
 export const ACCOUNT_REMOVED = { kind: 'account-removed', stage: 'accounts' } as const
 
 /** Whether a record is an account removal (made by the one producer that may make it). */
-export function isAccountRemoved (record: JournalRecord): boolean {
+export function isAccountRemoved (record: EventRecord): boolean {
   return record.type === 'derived' && record.kind === ACCOUNT_REMOVED.kind && record.stage === ACCOUNT_REMOVED.stage
 }
 
-/** One journaled event on its way through the stages. */
+/** One journaled event on its way through the stages (a frame with its events in full). */
 export interface PipelineEvent {
-  readonly record: Stored<JournalRecord>
+  readonly record: Stored<EventRecord>
   /** What earlier stages added to it (classify adds `class`, ...). */
   readonly annotations: Readonly<Record<string, unknown>>
 }

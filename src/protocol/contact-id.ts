@@ -72,29 +72,34 @@ export function parseContactId (data: Uint8Array): ContactIdResult {
   const code = ascii(data, q + 1, q + 4)
   const group = ascii(data, g, g + 2)
   const number = ascii(data, z, z + 3)
+  return { ok: true, event: contactIdEvent(account, qualifier, code, group, number) }
+}
+
+/**
+ * The event for the fields a panel sent (Q, EEE, GG, CCC as text), with what the code table
+ * says of them: what parseContactId returns, and what a stored event is rebuilt from.
+ */
+export function contactIdEvent (account: string | undefined, qualifier: string, code: string, group: string, number: string): ContactIdEvent {
   const entry = contactIdCode(code)
   const numberKind = entry?.number ?? 'zone'
   const n = decimal(number)
   const sia = entry?.sia === undefined ? undefined : qualifier === '3' ? entry.sia.restore : entry.sia.new
   return {
-    ok: true,
-    event: {
-      format: 'ADM-CID',
-      account,
-      qualifier,
-      qualifierMeaning: MEANING[qualifier] ?? 'unknown',
-      code,
-      known: entry !== undefined,
-      name: entry?.name,
-      category: entry?.category,
-      class: entry === undefined ? 'other' : contactIdEventClass(entry.class, qualifier),
-      group,
-      number,
-      numberKind,
-      zone: numberKind === 'zone' ? n : undefined,
-      user: numberKind === 'user' ? n : undefined,
-      sia,
-    },
+    format: 'ADM-CID',
+    account,
+    qualifier,
+    qualifierMeaning: MEANING[qualifier] ?? 'unknown',
+    code,
+    known: entry !== undefined,
+    name: entry?.name,
+    category: entry?.category,
+    class: entry === undefined ? 'other' : contactIdEventClass(entry.class, qualifier),
+    group,
+    number,
+    numberKind,
+    zone: numberKind === 'zone' ? n : undefined,
+    user: numberKind === 'user' ? n : undefined,
+    sia,
   }
 }
 

@@ -47,6 +47,8 @@ export const ErrorCode = {
   ACCOUNT_MISMATCH: 'DC09_ERR_ACCOUNT_MISMATCH',
   /** The journal could not commit the event: nothing is acknowledged, the panel retries. */
   COMMIT: 'DC09_ERR_COMMIT',
+  /** The account or address sent frames faster than its limit: not journaled, the panel retries later. */
+  RATE_LIMIT: 'DC09_ERR_RATE_LIMIT',
 } as const
 
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
@@ -77,6 +79,7 @@ export const REPLY_FOR: Readonly<Record<ErrorCode, Reply>> = {
   DC09_ERR_UNKNOWN_ACCOUNT: 'NAK',
   DC09_ERR_ACCOUNT_MISMATCH: 'NAK',
   DC09_ERR_COMMIT: 'NAK',
+  DC09_ERR_RATE_LIMIT: 'NAK',
 }
 
 /** A failure as a value. `reason` is for logs and never holds key material. */

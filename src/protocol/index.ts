@@ -23,8 +23,8 @@ export {
   type AccountProfile, type DecodeLimits, type DecodeOptions, type DecodeResult, type DecodedEvent, type DecodedFrame, type DecodedXData,
 } from './decode.js'
 export { serializeAck, serializeDuh, serializeEncryptedAck, serializeNak, serializeRejection, type AckOptions } from './responses.js'
-export { formatContactId, parseContactId, type ContactIdEvent, type ContactIdFields, type QualifierMeaning } from './contact-id.js'
-export { MAX_SIA_EVENTS, formatSia, parseSia, type SiaBlock, type SiaBlockFields, type SiaEvent, type SiaEventFields, type SiaModifiers } from './sia-dcs.js'
+export { contactIdEvent, formatContactId, parseContactId, type ContactIdEvent, type ContactIdFields, type QualifierMeaning } from './contact-id.js'
+export { MAX_SIA_EVENTS, formatSia, parseSia, siaEvent, type SiaBlock, type SiaBlockFields, type SiaEvent, type SiaEventFields, type SiaEventParts, type SiaModifiers } from './sia-dcs.js'
 export { decodeText, encodeText, isCharset, type Charset } from './text.js'
 export {
   CONTACT_ID_CODE_COUNT, CONTACT_ID_QUALIFIERS, SIA_CODE_COUNT, contactIdCode, contactIdEventClass, siaCode,

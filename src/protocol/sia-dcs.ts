@@ -93,14 +93,17 @@ function decimal (s: string | undefined): number | undefined {
   return Number(s)
 }
 
-interface Draft {
-  code: string
-  number: string | undefined
-  modifiers: SiaModifiers
-  text: string | undefined
-  asciiText: string | undefined
-  extendedText: string | undefined
+/** What a panel sent of one SIA event; the rest of a SiaEvent comes from the code table. */
+export interface SiaEventParts {
+  readonly code: string
+  readonly number: string | undefined
+  readonly modifiers: SiaModifiers
+  readonly text: string | undefined
+  readonly asciiText: string | undefined
+  readonly extendedText: string | undefined
 }
+
+type Draft = { -readonly [K in keyof SiaEventParts]: SiaEventParts[K] }
 
 /** Where the bytes at `p` stop being the value of modifier `m`. */
 function modifierEnd (data: Uint8Array, p: number, m: string): number {
@@ -252,11 +255,15 @@ export function parseSia (data: Uint8Array, charset: Charset = 'auto', maxEvents
     }
     return fail(ErrorCode.DATA, `unexpected byte 0x${c.toString(16).padStart(2, '0')} at ${p} in the SIA block`)
   }
-  const events = drafts.map((d) => toEvent(d, account, block))
+  const events = drafts.map((d) => siaEvent(d, account, block))
   return { ok: true, block: { account, block, events, text: blockText } }
 }
 
-function toEvent (d: Draft, account: string | undefined, block: 'N' | 'O'): SiaEvent {
+/**
+ * The event for what a panel sent, with what the code table says of it: what parseSia returns,
+ * and what a stored event is rebuilt from.
+ */
+export function siaEvent (d: SiaEventParts, account: string | undefined, block: 'N' | 'O'): SiaEvent {
   const entry = siaCode(d.code)
   const kind = entry?.number
   const num = decimal(d.number)

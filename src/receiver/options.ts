@@ -47,6 +47,20 @@ export interface ReceiverOptions {
   readonly shutdownTimeoutMs: number
   /** How often account changes by other processes are picked up. */
   readonly accountRefreshMs: number
+  /**
+   * Frames one account may send at once; past them, framesPerSecondPerAccount. A panel sends a
+   * burst of tens of events, then goes quiet; one back from an outage sends its buffer of a few
+   * hundred, at the pace of its ACKs. Frames over it are NAKed (the panel sends them again later).
+   */
+  readonly frameBurstPerAccount: number
+  /** Frames a second one account may keep sending: a panel sends a few a minute, tens in an alarm storm. */
+  readonly framesPerSecondPerAccount: number
+  /** Frames one address may send at once: many panels can share one behind NAT (as many as maxConnectionsPerAddress), each with its burst. */
+  readonly frameBurstPerAddress: number
+  /** Frames a second one address may keep sending: a few a second for each of maxConnectionsPerAddress panels. */
+  readonly framesPerSecondPerAddress: number
+  /** Accounts, and addresses, whose frame rates are followed at once: the limiter's memory bound (an idle one is forgotten). */
+  readonly maxRateLimitKeys: number
 }
 
 export const defaultOptions: ReceiverOptions = Object.freeze({
@@ -70,6 +84,11 @@ export const defaultOptions: ReceiverOptions = Object.freeze({
   nakUnreadable: true,
   shutdownTimeoutMs: 15_000,
   accountRefreshMs: 1_000,
+  frameBurstPerAccount: 300,
+  framesPerSecondPerAccount: 30,
+  frameBurstPerAddress: 10_000,
+  framesPerSecondPerAddress: 2_000,
+  maxRateLimitKeys: 100_000,
 })
 
 /** The smallest sensible value of each numeric limit: below it the receiver would refuse or drop everything. */
@@ -92,6 +111,11 @@ const MINIMUM: Readonly<Partial<Record<keyof ReceiverOptions, number>>> = {
   maxDuplicateEntries: 1_000,
   shutdownTimeoutMs: 100,
   accountRefreshMs: 50,
+  frameBurstPerAccount: 1,
+  framesPerSecondPerAccount: 1,
+  frameBurstPerAddress: 1,
+  framesPerSecondPerAddress: 1,
+  maxRateLimitKeys: 100,
 }
 
 /** Checks limits given by a user (the `--config` file): known names, right types, sensible values. */

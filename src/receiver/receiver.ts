@@ -14,8 +14,10 @@ import {
 import { decide, SECURITY_CODES, type Decision } from './decide.js'
 import { dedupeKey, DuplicateWindow } from './dedupe.js'
 import { RateLimitedLog, type Logger } from './log.js'
+import { TokenBuckets } from './rate.js'
 import type { ReceiverOptions } from './options.js'
-import type { FrameRecord, JournalRecord } from './record.js'
+import { compactEvents } from './compact.js'
+import type { JournalFrame, JournalRecord } from './record.js'
 
 export interface FrameMeta {
   readonly transport: 'tcp' | 'udp'
@@ -43,6 +45,8 @@ export interface ReceiverStats {
   rejected: Record<string, number>
   /** Frames by DC-09 message type (`SIA-DCS`, `*ADM-CID`, ..., `other`) and answer (`ACK`, `NAK`, `DUH`, `none`): `type answer` -> count. */
   answered: Record<string, number>
+  /** Frames NAKed for going over a frame-rate limit, by which limit. */
+  rateLimited: { account: number, address: number }
 }
 
 /** What #accept answers when the journal failed and NAKs are configured (the NAK is made by the caller). */
@@ -62,17 +66,22 @@ const UNREADABLE: ReadonlySet<string> = new Set([
 ])
 
 export class Receiver {
-  readonly stats: ReceiverStats = { frames: 0, accepted: 0, duplicates: 0, commitFailures: 0, rejected: {}, answered: {} }
+  readonly stats: ReceiverStats = { frames: 0, accepted: 0, duplicates: 0, commitFailures: 0, rejected: {}, answered: {}, rateLimited: { account: 0, address: 0 } }
   readonly #deps: ReceiverDeps
   readonly #clock: () => number
   readonly #dups: DuplicateWindow
   readonly #logLimit: RateLimitedLog
+  readonly #byAccount: TokenBuckets
+  readonly #byAddress: TokenBuckets
 
   constructor (deps: ReceiverDeps) {
     this.#deps = deps
     this.#clock = deps.clock ?? Date.now
     this.#dups = new DuplicateWindow(deps.options.duplicateWindowMs, deps.options.maxDuplicateEntries)
     this.#logLimit = new RateLimitedLog(deps.options.logWindowMs)
+    const o = deps.options
+    this.#byAccount = new TokenBuckets({ burst: o.frameBurstPerAccount, perSecond: o.framesPerSecondPerAccount, maxKeys: o.maxRateLimitKeys })
+    this.#byAddress = new TokenBuckets({ burst: o.frameBurstPerAddress, perSecond: o.framesPerSecondPerAddress, maxKeys: o.maxRateLimitKeys })
   }
 
   get healthy (): boolean {
@@ -109,9 +118,33 @@ export class Receiver {
     }
     const f = d.frame
     const type = messageType(f)
+    // Only frames that passed every other check spend a budget: damaged or forged ones cannot
+    // use up an account's (an encrypted account's needs its key).
+    const over = !this.#byAddress.take(meta.address, now) ? 'address' : !this.#byAccount.take(f.account.toUpperCase(), now) ? 'account' : undefined
+    if (over !== undefined) {
+      this.#rateLimited(over, f, meta, now)
+      this.#answered(type, 'NAK')
+      return serializeNak(now, f.crcForm)
+    }
     const answer = await this.#accept(d, f, dedupeKey(f), meta, now, bytes)
     this.#answered(type, answer === null ? 'none' : answer === NAK_MARK ? 'NAK' : 'ACK')
     return answer === NAK_MARK ? serializeNak(this.#clock(), f.crcForm) : answer
+  }
+
+  /** Counts a frame over a rate limit, and logs it once a window per account (or address). */
+  #rateLimited (limit: 'account' | 'address', f: DecodedFrame, meta: FrameMeta, now: number): void {
+    this.stats.rateLimited[limit]++
+    this.#count(ErrorCode.RATE_LIMIT)
+    const account = f.account.toUpperCase()
+    const t = this.#logLimit.take(limit === 'account' ? `account ${account}|rate` : `${meta.address}|rate`, now)
+    if (!t.log) return
+    const o = this.#deps.options
+    this.#deps.logger.warn({
+      peer: meta.peer, transport: meta.transport, code: ErrorCode.RATE_LIMIT, limit, account,
+      burst: limit === 'account' ? o.frameBurstPerAccount : o.frameBurstPerAddress,
+      perSecond: limit === 'account' ? o.framesPerSecondPerAccount : o.framesPerSecondPerAddress,
+      ...(t.suppressed > 0 ? { suppressedSinceLast: t.suppressed } : {}),
+    }, limit === 'account' ? 'frames over the account\'s rate limit: NAK, not journaled' : 'frames over the address\'s rate limit: NAK, not journaled')
   }
 
   #answered (type: string, answer: string): void {
@@ -195,11 +228,13 @@ export class Receiver {
   }
 }
 
-function record (f: DecodedFrame, meta: FrameMeta, now: number, quarantine: boolean, dedupe: string | undefined, bytes: Buffer): FrameRecord {
+function record (f: DecodedFrame, meta: FrameMeta, now: number, quarantine: boolean, dedupe: string | undefined, bytes: Buffer): JournalFrame {
   const flags: { linkTest?: true, unknownCode?: true, quarantine?: true } = {}
   if (f.token === 'NULL') flags.linkTest = true
   if (f.events.some((e) => !e.known)) flags.unknownCode = true
   if (quarantine) flags.quarantine = true
+  // The events in compact form (the code tables give back the rest); in full only if they do not fit it.
+  const ev = compactEvents(f.events)
   return {
     type: 'frame',
     receivedAt: now,
@@ -211,7 +246,8 @@ function record (f: DecodedFrame, meta: FrameMeta, now: number, quarantine: bool
     seq: f.seq,
     token: f.token,
     encrypted: f.encrypted,
-    events: f.events,
+    ev,
+    events: ev === undefined && f.events.length > 0 ? f.events : undefined,
     xdata: f.xdata.map((x) => ({ id: x.id, value: x.value })),
     text: f.text,
     panelTime: f.panelTime,

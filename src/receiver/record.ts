@@ -1,7 +1,10 @@
 /** What the journal holds: frames the receiver accepted, and events stages and commands derived from them. */
+import type { Stored } from '../journal/journal.js'
 import type { DecodedEvent, Quirk } from '../protocol/index.js'
+import { compactJson, expandEvents, type CompactEvents } from './compact.js'
 
-export interface FrameRecord {
+/** What a frame record holds besides its events. */
+export interface FrameFields {
   readonly type: 'frame'
   /** Receiver clock, epoch ms. */
   readonly receivedAt: number
@@ -14,7 +17,6 @@ export interface FrameRecord {
   readonly seq: string
   readonly token: string
   readonly encrypted: boolean
-  readonly events: readonly DecodedEvent[]
   readonly xdata: ReadonlyArray<{ readonly id: string, readonly value: string }>
   readonly text: string | undefined
   /** The panel's time (UTC ms after the account's clock correction), if it sent one. */
@@ -34,17 +36,55 @@ export interface FrameRecord {
   readonly raw: string
 }
 
+/**
+ * A frame as the journal keeps it: its events in compact form (`ev`, absent when it has none).
+ * Journals written before the compact form hold them decoded in full (`events`), and so does a
+ * record whose events do not fit the compact form; `frameEvents` reads either.
+ */
+export interface JournalFrame extends FrameFields {
+  readonly ev?: CompactEvents | null | undefined
+  readonly events?: readonly DecodedEvent[] | undefined
+}
+
+/** A frame with its events decoded in full: what stages, exports and the interface see. */
+export interface FrameRecord extends FrameFields {
+  readonly events: readonly DecodedEvent[]
+}
+
+/** The events of a journaled frame, in full (rebuilt from the compact form, or as stored by older versions). */
+export function frameEvents (r: JournalFrame): readonly DecodedEvent[] {
+  return r.events ?? expandEvents(r.ev)
+}
+
+/** A journaled frame with its events in full, its fields in the order the journal had them before the compact form. */
+export function expandFrame<R extends JournalFrame> (r: R): R extends { readonly id: number } ? Stored<FrameRecord> : FrameRecord
+export function expandFrame (r: JournalFrame & { readonly id?: number }): FrameRecord & { readonly id?: number } {
+  const events = frameEvents(r)
+  const out = {
+    type: r.type, receivedAt: r.receivedAt, transport: r.transport, peer: r.peer, account: r.account, rcvr: r.rcvr, lpref: r.lpref, seq: r.seq, token: r.token,
+    encrypted: r.encrypted, events, xdata: r.xdata, text: r.text, panelTime: r.panelTime, flags: r.flags, quirks: r.quirks, dedupe: r.dedupe, raw: r.raw,
+  }
+  return r.id === undefined ? out : { id: r.id, ...out }
+}
+
+/** Any journaled record, with a frame's events in full. */
+export function expandRecord (r: Stored<JournalRecord>): Stored<EventRecord> {
+  return r.type === 'frame' ? expandFrame(r) : r
+}
+
 const str = (v: string | undefined): string => (v === undefined ? 'null' : JSON.stringify(v))
 
 /**
- * The record as JSON, the same text JSON.stringify would give (undefined fields as null), written
- * out field by field: about twice as fast for this fixed shape, on the path every event takes.
+ * The record as JSON, the same text JSON.stringify would give (undefined fields as null, except
+ * `ev` and `events`, left out when absent), written out field by field: about twice as fast
+ * for this fixed shape, on the path every event takes.
  */
-export function recordJson (r: FrameRecord): string {
+export function recordJson (r: JournalFrame): string {
+  const events = r.ev !== undefined ? ',"ev":' + (r.ev === null ? 'null' : compactJson(r.ev)) : r.events !== undefined ? ',"events":' + JSON.stringify(r.events) : ''
   return '{"type":"frame","receivedAt":' + r.receivedAt +
     ',"transport":' + str(r.transport) + ',"peer":' + str(r.peer) + ',"account":' + str(r.account) +
     ',"rcvr":' + str(r.rcvr) + ',"lpref":' + str(r.lpref) + ',"seq":' + str(r.seq) + ',"token":' + str(r.token) +
-    ',"encrypted":' + r.encrypted + ',"events":' + JSON.stringify(r.events) + ',"xdata":' + JSON.stringify(r.xdata) +
+    ',"encrypted":' + r.encrypted + events + ',"xdata":' + JSON.stringify(r.xdata) +
     ',"text":' + str(r.text) + ',"panelTime":' + (r.panelTime === undefined ? 'null' : r.panelTime) +
     ',"flags":' + JSON.stringify(r.flags) + ',"quirks":' + JSON.stringify(r.quirks) +
     ',"dedupe":' + str(r.dedupe) + ',"raw":"' + r.raw + '"}'
@@ -70,7 +110,11 @@ export interface DerivedRecord {
   readonly data: Readonly<Record<string, unknown>>
 }
 
-export type JournalRecord = FrameRecord | DerivedRecord
+/** What the journal holds. */
+export type JournalRecord = JournalFrame | DerivedRecord
+
+/** What readers see: a frame's events in full. */
+export type EventRecord = FrameRecord | DerivedRecord
 
 /** JSON for any record: the fast writer for frames, JSON.stringify for the rest. */
 export function journalJson (r: JournalRecord): string {

@@ -28,6 +28,7 @@ function startServer (dir: string): Promise<{ child: ChildProcess, port: number 
   const child = spawn(process.execPath, [
     BIN, 'serve', '--data', dir, '--port', '0', '--api-port', '0', '--log-level', 'info', '--segment-bytes', '65536',
     '--pepper-file', join(dir, '..', `${basename(dir)}.pepper`), '--pipeline', join(dir, '..', `${basename(dir)}.pipeline.json`),
+    '--config', join(dir, '..', `${basename(dir)}.limits.json`),
   ], { stdio: ['ignore', 'pipe', 'pipe'] })
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the receiver did not start')), 15_000)
@@ -82,6 +83,8 @@ describe('crash test', () => {
   it(`loses no acknowledged event and journals none twice, over ${ROUNDS} SIGKILLs`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dc09-crash-'))
     writeFileSync(`${dir}.pepper`, randomBytes(32), { mode: 0o600 })
+    // Panels here send as fast as their ACKs come back, from one address: far above the frame-rate limits, which are not what this tests.
+    writeFileSync(`${dir}.limits.json`, JSON.stringify({ frameBurstPerAccount: 1_000_000, framesPerSecondPerAccount: 1_000_000, frameBurstPerAddress: 1_000_000, framesPerSecondPerAddress: 1_000_000 }))
     writeFileSync(`${dir}.pipeline.json`, JSON.stringify({
       stages: ['classify', 'supervision', 'cases', { module: new URL('../fixtures/stages/counter.mjs', import.meta.url).pathname }, 'jsonl'],
     }))
@@ -173,6 +176,7 @@ describe('crash test', () => {
       rmSync(dir, { recursive: true, force: true })
       rmSync(`${dir}.pepper`, { force: true })
       rmSync(`${dir}.pipeline.json`, { force: true })
+      rmSync(`${dir}.limits.json`, { force: true })
     }
   }, 240_000)
 })

@@ -12,7 +12,7 @@ import type { Journal } from '../../src/journal/journal.js'
 import { FrameSplitter, serializeFrame } from '../../src/protocol/index.js'
 import { createLogger } from '../../src/receiver/log.js'
 import type { ReceiverOptions } from '../../src/receiver/options.js'
-import { journalJson, type FrameRecord, type JournalRecord } from '../../src/receiver/record.js'
+import { expandFrame, journalJson, type FrameRecord, type JournalRecord } from '../../src/receiver/record.js'
 import { ReceiverServer, type ListenOptions } from '../../src/receiver/server.js'
 
 export interface Harness {
@@ -68,7 +68,7 @@ export async function startReceiver (opts: {
     logText: () => chunks.join(''),
     async records () {
       const out: FrameRecord[] = []
-      for await (const r of journal.read()) if (r.type === 'frame') out.push(r)
+      for await (const r of journal.read()) if (r.type === 'frame') out.push(expandFrame(r))
       return out
     },
     async stop () {

@@ -152,6 +152,44 @@ describe('size limits', () => {
   })
 })
 
+describe('frame-rate limits', () => {
+  it('frameBurstPerAccount, framesPerSecondPerAccount: frames past them are NAKed over TCP and UDP and not journaled; the ones under are ACKed', async () => {
+    const h = await receiver({ options: { frameBurstPerAccount: 5, framesPerSecondPerAccount: 1 }, setup: (a) => { a.add({ account: '5678' }) } })
+    const p = await TcpPanel.connect(h.port)
+    const answers: string[] = []
+    for (let i = 0; i < 8; i++) {
+      p.write(frame('1234'))
+      answers.push(text(await p.answer()))
+    }
+    expect(answers.slice(0, 5).every((a) => a.includes('"ACK"'))).toBe(true)
+    expect(answers.slice(5).every((a) => a.includes('"NAK"'))).toBe(true)
+    expect(text(await udpExchange(h.port, frame('1234')))).toContain('"NAK"')
+    // Another account is not held back by this one.
+    p.write(frame('5678'))
+    expect(text(await p.answer())).toContain('"ACK"')
+    p.end()
+    const records = await h.records()
+    expect(records.filter((r) => r.account === '1234')).toHaveLength(5)
+    expect(h.server.receiver.stats.rateLimited.account).toBe(4)
+    expect(h.logs.filter((l) => l.code === 'DC09_ERR_RATE_LIMIT' && l.account === '1234')).toHaveLength(1)
+  })
+
+  it('frameBurstPerAddress, framesPerSecondPerAddress: one address past them is NAKed, whichever accounts it sends for', async () => {
+    const accounts = ['1234', '2001', '2002', '2003']
+    const h = await receiver({ options: { frameBurstPerAddress: 6, framesPerSecondPerAddress: 1 }, setup: (a) => { for (const x of accounts.slice(1)) a.add({ account: x }) } })
+    const p = await TcpPanel.connect(h.port)
+    const answers: string[] = []
+    for (let i = 0; i < 8; i++) {
+      p.write(frame(accounts[i % 4]))
+      answers.push(text(await p.answer()))
+    }
+    expect(answers.map((a) => /"([A-Z]+)"/.exec(a)?.[1])).toEqual(['ACK', 'ACK', 'ACK', 'ACK', 'ACK', 'ACK', 'NAK', 'NAK'])
+    p.end()
+    expect(await h.records()).toHaveLength(6)
+    expect(h.server.receiver.stats.rateLimited.address).toBe(2)
+  })
+})
+
 describe('back-pressure', () => {
   it('maxInFlightPerConnection: reading pauses while that many frames wait for their commit', async () => {
     const journal = new GatedJournal()

@@ -2,12 +2,14 @@
 import { join } from 'node:path'
 import { readJournal, verifyJournal } from '../../journal/file-journal.js'
 import { safeJson } from '../escape.js'
+import { expandRecord, type JournalRecord } from '../../receiver/record.js'
 
+/** One JSON line per record, a frame's events in full whichever form the journal keeps them in. */
 export async function exportJournal (data: string, from: number, write: (s: string) => void): Promise<number> {
   let n = 0
-  for await (const r of readJournal(join(data, 'journal'), from)) {
+  for await (const r of readJournal<JournalRecord>(join(data, 'journal'), from)) {
     // Panel text and names: escaped so a terminal shows them rather than acts on them.
-    write(safeJson(r) + '\n')
+    write(safeJson(expandRecord(r)) + '\n')
     n++
   }
   return n

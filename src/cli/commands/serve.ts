@@ -110,7 +110,7 @@ export async function serve (o: ServeOptions): Promise<void> {
   const metrics = new Metrics()
   // The HTTP interface shows each account's recent events from memory (the journal is in time order).
   const recentLimits = { ...defaultApiOptions, ...o.api?.options }
-  const recent = o.api === undefined ? undefined : new RecentEvents({ perAccount: recentLimits.recentPerAccount, total: recentLimits.recentTotal })
+  const recent = o.api === undefined ? undefined : new RecentEvents({ perAccount: recentLimits.recentPerAccount, total: recentLimits.recentTotal, maxBytes: recentLimits.recentMaxBytes })
   if (recent !== undefined) await recent.fill(journal.readBackwards())
   let runner: PipelineRunner
   try {

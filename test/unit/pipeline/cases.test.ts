@@ -11,7 +11,7 @@ import type { Emit } from '../../../src/pipeline/stage.js'
 import { StageHarness } from './stage-context.js'
 import { cases, MAX_CASE_EVENTS, type Case, type CasesOptions } from '../../../src/pipeline/stages/cases.js'
 import { parseContactId, parseSia, type DecodedEvent } from '../../../src/protocol/index.js'
-import type { DerivedRecord, FrameRecord, JournalRecord } from '../../../src/receiver/record.js'
+import type { DerivedRecord, EventRecord, FrameRecord } from '../../../src/receiver/record.js'
 
 const log = pino({ level: 'silent' })
 const T0 = Date.UTC(2026, 10, 26, 8)
@@ -73,7 +73,7 @@ class Harness extends StageHarness {
 
 
   /** Runs a record as the runner would (its receive time as `now`); returns its journal id and what it emitted. */
-  async run (record: JournalRecord): Promise<{ id: number, emit: readonly Emit[] }> {
+  async run (record: EventRecord): Promise<{ id: number, emit: readonly Emit[] }> {
     const id = this.nextId++
     this.now = record.receivedAt
     const result = await this.stage.run({ record: { ...record, id }, annotations: {} }, this.ctx)

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import type { StageContext } from '../../../src/pipeline/stage.js'
 import { classify } from '../../../src/pipeline/stages/classify.js'
 import { parseContactId, parseSia, type DecodedEvent } from '../../../src/protocol/index.js'
-import type { DerivedRecord, FrameRecord, JournalRecord } from '../../../src/receiver/record.js'
+import type { DerivedRecord, EventRecord, FrameRecord } from '../../../src/receiver/record.js'
 
 const log = pino({ level: 'silent' })
 const T0 = Date.UTC(2026, 10, 26, 8)
@@ -46,7 +46,7 @@ const ctx: StageContext = {
   log,
 }
 
-async function annotate (record: JournalRecord): Promise<unknown> {
+async function annotate (record: EventRecord): Promise<unknown> {
   const result = await classify().run({ record: { ...record, id: 1 }, annotations: {} }, ctx)
   expect(result?.emit).toBeUndefined()
   return result?.add

@@ -14,6 +14,8 @@ import { PipelineRunner, type RunnerOptions } from '../../../src/pipeline/runner
 import type { Stage } from '../../../src/pipeline/stage.js'
 import { Batch, PipelineStore } from '../../../src/pipeline/store.js'
 import type { Logger } from '../../../src/receiver/log.js'
+import { decodeFrame, serializeFrame } from '../../../src/protocol/index.js'
+import { compactEvents } from '../../../src/receiver/compact.js'
 import type { DerivedRecord, FrameRecord, JournalRecord } from '../../../src/receiver/record.js'
 
 const silent = pino({ level: 'silent' })
@@ -96,6 +98,19 @@ describe('PipelineRunner: events', () => {
     await caughtUp(runner)
     expect(calls.slice(0, 2)).toEqual(['a start', 'b start'])
     expect(calls.slice(2)).toEqual(Array.from({ length: 300 }, (_, i) => [`a ${i + 1}`, `b ${i + 1}`]).flat())
+  })
+
+  it('gives stages a frame\'s events in full, from the compact form the receiver journals and from the full one of older journals', async () => {
+    const d = decodeFrame(serializeFrame({ token: 'SIA-DCS', seq: 1, lpref: '0', acct: '1234', data: '#1234|Nri1/BA01^door^/ri2/BA02' }))
+    if (!d.ok) throw new Error(d.reason)
+    const { events: _e, ...fields } = frame('1234')
+    await journal.append({ ...fields, ev: compactEvents(d.frame.events) })
+    await journal.append({ ...fields, events: d.frame.events })
+    const seen: unknown[] = []
+    const { runner } = pipeline([{ name: 'look', run: ({ record }) => { if (record.type === 'frame') seen.push(record.events) } }])
+    await runner.start()
+    await caughtUp(runner)
+    expect(seen).toEqual([d.frame.events, d.frame.events])
   })
 
   it('shows what earlier stages added to an event to the stages after them, for that event only', async () => {

@@ -20,7 +20,7 @@ import { StageHarness } from './stage-context.js'
 import { supervision, type SupervisionOptions } from '../../../src/pipeline/stages/supervision.js'
 import { PipelineStore } from '../../../src/pipeline/store.js'
 import { parseContactId } from '../../../src/protocol/index.js'
-import type { DerivedRecord, FrameRecord, JournalRecord } from '../../../src/receiver/record.js'
+import type { DerivedRecord, EventRecord, FrameRecord, JournalRecord } from '../../../src/receiver/record.js'
 
 const log = pino({ level: 'silent' })
 const T0 = Date.UTC(2026, 10, 26, 8)
@@ -59,7 +59,7 @@ class Harness extends StageHarness {
   }
 
   /** Runs a record as the runner would (receive time as `now`); returns its journal id. */
-  async run (record: JournalRecord): Promise<number> {
+  async run (record: EventRecord): Promise<number> {
     const id = this.#nextId++
     this.now = record.receivedAt
     const result = await this.stage.run({ record: { ...record, id }, annotations: {} }, this.ctx)
