@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import pino from 'pino'
 import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
@@ -123,6 +124,16 @@ describe('receiver frame-rate limits', () => {
     expect(validateOptions({ frameBurstPerAddress: 0 }).ok).toBe(false)
     expect(validateOptions({ maxRateLimitKeys: 10 }).ok).toBe(false)
     expect(validateOptions({ frameBurstPerAccount: 1000, framesPerSecondPerAddress: 50_000, maxRateLimitKeys: 1000 })).toEqual({ ok: true, value: { frameBurstPerAccount: 1000, framesPerSecondPerAddress: 50_000, maxRateLimitKeys: 1000 } })
+  })
+
+  it('are raised out of a load test\'s way by the example the docs give for dc09 simulate', () => {
+    const example = JSON.parse(readFileSync(new URL('../../../examples/load-test.json', import.meta.url), 'utf8')) as Record<string, unknown>
+    const v = validateOptions(example)
+    expect(v.ok).toBe(true)
+    const raised = { ...defaultOptions, ...(v.ok ? v.value : {}) }
+    // A simulator on one address, ping-pong, reaches tens of thousands of frames a second.
+    expect(raised.framesPerSecondPerAccount).toBeGreaterThanOrEqual(100_000)
+    expect(raised.framesPerSecondPerAddress).toBeGreaterThanOrEqual(100_000)
   })
 
   it('have defaults far above what panels send', () => {
