@@ -45,7 +45,7 @@ export interface AccountProfile {
 }
 
 export interface DecodeLimits {
-  /** Most events in one SIA block (default {@link MAX_SIA_EVENTS}); more is `TOO_MANY_EVENTS`, answered NAK. */
+  /** Most events in one SIA block (default {@link MAX_SIA_EVENTS}); more is `TOO_MANY_EVENTS`, answered DUH (intact, but more than this receiver processes: a NAK would have the panel send it again for ever, stuck behind it). */
   readonly maxEvents?: number | undefined
 }
 

@@ -109,13 +109,13 @@ describe('size limits', () => {
     expect(h.server.receiver.stats.rejected.DC09_ERR_BUFFER_LIMIT).toBe(1)
   })
 
-  it('maxEventsPerBlock: a SIA block of 65 events is NAKed, logged with its code and not journaled; 64 pass', async () => {
+  it('maxEventsPerBlock: a SIA block of 65 events gets DUH (intact, not processable: the panel does not retry it for ever), logged with its code and not journaled; 64 pass', async () => {
     const h = await receiver()
     const block = (seq: number, n: number) => serializeFrame({ token: 'SIA-DCS', seq, lpref: '0', acct: '1234', data: '#1234|Nri1' + '/BA01'.repeat(n) })
     const p = await TcpPanel.connect(h.port)
     p.write(block(1, 65))
-    expect(text(await p.answer())).toMatch(/"NAK"0000R0L0A0\[\]_/)
-    expect(text(await udpExchange(h.port, block(2, 65)))).toContain('"NAK"')
+    expect(text(await p.answer())).toContain('"DUH"0001L0#1234[]')
+    expect(text(await udpExchange(h.port, block(2, 65)))).toContain('"DUH"0002L0#1234[]')
     expect(h.server.receiver.stats.rejected.DC09_ERR_TOO_MANY_EVENTS).toBe(2)
     expect(h.logs.some((l) => l.code === 'DC09_ERR_TOO_MANY_EVENTS' && l.msg === 'frame refused' && l.account === '1234')).toBe(true)
     expect(await h.records()).toHaveLength(0)

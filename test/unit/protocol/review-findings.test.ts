@@ -98,13 +98,13 @@ describe('plain timestamps', () => {
 })
 
 describe('SIA block limits', () => {
-  it('refuses more than 64 events in one block by default, with its own code and a NAK', () => {
+  it('refuses more than 64 events in one block by default, with its own code and a DUH (a NAK would be retried for ever)', () => {
     expect(MAX_SIA_EVENTS).toBe(64)
     expect(parseSia(f('#1|N' + 'BA1/'.repeat(64))).ok).toBe(true)
     expect(parseSia(f('#1|N' + 'BA1/'.repeat(65)))).toMatchObject({ ok: false, code: ErrorCode.TOO_MANY_EVENTS })
     const block = (n: number) => serializeFrame({ token: 'SIA-DCS', seq: 1, lpref: '0', acct: '1234', data: '#1234|Nri1' + '/BA01'.repeat(n) })
     expect(decodeFrame(block(64))).toMatchObject({ ok: true })
-    expect(decodeFrame(block(65))).toMatchObject({ ok: false, code: ErrorCode.TOO_MANY_EVENTS, reply: 'NAK', header: { acct: '1234' } })
+    expect(decodeFrame(block(65))).toMatchObject({ ok: false, code: ErrorCode.TOO_MANY_EVENTS, reply: 'DUH', header: { acct: '1234' } })
   })
 
   it('takes the events cap from the decode options', () => {
