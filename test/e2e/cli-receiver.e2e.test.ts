@@ -130,15 +130,27 @@ describe('dc09 accounts: a number that changes hands, a move to another tenant',
 })
 
 describe('dc09 serve and journal', () => {
-  it('will not start with a duplicate window narrower than an account\'s timestamp window', () => {
+  it('starts with a duplicate window narrower than an account\'s timestamp window, and warns that it narrows that window', async () => {
     const own = mkdtempSync(join(tmpdir(), 'dc09-cli-'))
     try {
       expect(dc09(['accounts', 'add', '--data', own, '--account', '8100', '--window', '+10,-100']).code).toBe(0)
       const config = join(own, 'limits.json')
       writeFileSync(config, JSON.stringify({ duplicateWindowMs: 60_000 }))
-      const r = dc09(['serve', '--data', own, '--port', '0', '--no-api', '--pepper-file', pepper, '--config', config])
-      expect(r.code).toBe(1)
-      expect(r.err).toMatch(/account 8100 has a timestamp window of 110 s .* wider than duplicateWindowMs \(60000 ms\)/)
+      const child = spawn(process.execPath, [BIN, 'serve', '--data', own, '--port', '0', '--no-api', '--pepper-file', pepper, '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const lines: Array<Record<string, unknown>> = []
+      try {
+        await new Promise<void>((resolve, reject) => {
+          createInterface({ input: child.stdout! }).on('line', (l) => {
+            const j = JSON.parse(l) as Record<string, unknown>
+            lines.push(j)
+            if (j.msg === 'listening') resolve()
+          })
+          child.on('exit', () => reject(new Error('serve exited')))
+        })
+      } finally {
+        child.kill('SIGTERM')
+      }
+      expect(lines.find((l) => l.level === 40 && l.account === '8100')).toMatchObject({ windowSeconds: 110, duplicateWindowMs: 60_000, msg: expect.stringMatching(/narrowed to fit/) })
     } finally {
       rmSync(own, { recursive: true, force: true })
     }
