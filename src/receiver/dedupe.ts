@@ -25,11 +25,19 @@ export function dedupeKey (f: DecodedFrame): string | undefined {
 
 type Entry = { at: number, id: number | Promise<number> }
 
+/**
+ * Entries of encrypted frames and of plain ones are kept apart, under one bound on their number.
+ * The encrypted ones are what makes the timestamp window a replay guard (a captured frame
+ * replayed within its window is recognised here), and only a holder of the key can make new ones.
+ * Plain frames anyone can forge, so over the bound the oldest plain entries go first: a flood of
+ * forged plain frames cannot push out the encrypted entries and reopen the door to replays.
+ */
 export class DuplicateWindow {
   readonly #windowMs: number
   readonly #max: number
   /** Insertion order is time order: the oldest entries are first. */
-  readonly #entries = new Map<string, Entry>()
+  readonly #sealed = new Map<string, Entry>()
+  readonly #open = new Map<string, Entry>()
 
   constructor (windowMs: number, max: number) {
     this.#windowMs = windowMs
@@ -37,27 +45,30 @@ export class DuplicateWindow {
   }
 
   get size (): number {
-    return this.#entries.size
+    return this.#sealed.size + this.#open.size
   }
 
   /** The journal id (or the commit in progress) of an earlier copy within the window. */
   get (key: string, now: number): number | Promise<number> | undefined {
     this.#expire(now)
-    return this.#entries.get(key)?.id
+    return (this.#sealed.get(key) ?? this.#open.get(key))?.id
   }
 
   /**
    * Remembers an event, committed (an id) or being committed (its append). Over the memory bound,
-   * the oldest entries go first; returns how many of them were still inside the window (each is
-   * an event whose retransmission would now be journaled again, so the caller reports it).
+   * the oldest plain entries go first, then the oldest encrypted ones; returns how many of them
+   * were still inside the window (each is an event whose retransmission would now be journaled
+   * again, so the caller reports it).
    */
-  set (key: string, id: number | Promise<number>, at: number): number {
-    this.#entries.delete(key)
-    this.#entries.set(key, { at, id })
+  set (key: string, id: number | Promise<number>, at: number, encrypted = false): number {
+    this.#sealed.delete(key)
+    this.#open.delete(key)
+    ;(encrypted ? this.#sealed : this.#open).set(key, { at, id })
     let early = 0
-    while (this.#entries.size > this.#max) {
-      const [oldest, e] = this.#entries.entries().next().value!
-      this.#entries.delete(oldest)
+    while (this.size > this.#max) {
+      const from = this.#open.size > 0 ? this.#open : this.#sealed
+      const [oldest, e] = from.entries().next().value!
+      from.delete(oldest)
       if (at - e.at <= this.#windowMs) early++
     }
     return early
@@ -65,7 +76,8 @@ export class DuplicateWindow {
 
   /** Forgets an event whose commit failed: its retransmission must be committed anew. */
   delete (key: string, id: number | Promise<number>): void {
-    if (this.#entries.get(key)?.id === id) this.#entries.delete(key)
+    if (this.#sealed.get(key)?.id === id) this.#sealed.delete(key)
+    if (this.#open.get(key)?.id === id) this.#open.delete(key)
   }
 
   #expiredAt = -1
@@ -74,9 +86,11 @@ export class DuplicateWindow {
     // Once per millisecond is enough: frames of the same tick share the answer.
     if (now === this.#expiredAt) return
     this.#expiredAt = now
-    for (const [k, e] of this.#entries) {
-      if (now - e.at <= this.#windowMs) break
-      this.#entries.delete(k)
+    for (const entries of [this.#sealed, this.#open]) {
+      for (const [k, e] of entries) {
+        if (now - e.at <= this.#windowMs) break
+        entries.delete(k)
+      }
     }
   }
 }

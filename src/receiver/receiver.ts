@@ -97,12 +97,12 @@ export class Receiver {
     const since = this.#clock() - this.#deps.options.duplicateWindowMs
     // Newest first, and no further back than the window or than the window can hold: a busy
     // journal has millions of records within ten minutes, and the start must stay quick.
-    const recent: Array<{ key: string, id: number, at: number }> = []
+    const recent: Array<{ key: string, id: number, at: number, encrypted: boolean }> = []
     for await (const r of this.#deps.journal.readBackwards()) {
       if (r.receivedAt < since || recent.length >= this.#deps.options.maxDuplicateEntries) break
-      if (r.type === 'frame' && r.dedupe !== undefined) recent.push({ key: r.dedupe, id: r.id, at: r.receivedAt })
+      if (r.type === 'frame' && r.dedupe !== undefined) recent.push({ key: r.dedupe, id: r.id, at: r.receivedAt, encrypted: r.encrypted })
     }
-    for (let i = recent.length - 1; i >= 0; i--) this.#dups.set(recent[i]!.key, Promise.resolve(recent[i]!.id), recent[i]!.at)
+    for (let i = recent.length - 1; i >= 0; i--) this.#dups.set(recent[i]!.key, Promise.resolve(recent[i]!.id), recent[i]!.at, recent[i]!.encrypted)
     return recent.length
   }
 
@@ -167,7 +167,7 @@ export class Receiver {
       }
     }
     const commit = this.#deps.journal.append(record(f, meta, now, d.quarantine, key, bytes))
-    if (key !== undefined && this.#dups.set(key, commit, now) > 0) {
+    if (key !== undefined && this.#dups.set(key, commit, now, f.encrypted) > 0) {
       this.logLimited(meta, 'maxDuplicateEntries', 'warn', { limit: this.#deps.options.maxDuplicateEntries }, 'duplicate window full: the oldest events in it were forgotten early')
     }
     try {
