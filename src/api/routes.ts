@@ -113,6 +113,9 @@ function accountFailure (r: { code: string, reason: string }): Answer {
 function userFailure (r: { code: string, reason: string }): Answer {
   if (r.code === 'DC09_ERR_BUSY') return busy()
   if (r.code === 'DC09_ERR_USER_NOT_FOUND') return notFound()
+  // A code hashed while the account moved, changed hands or had its codes reset: nothing was set,
+  // and the answer says no more than any conflict (not whose the account is now).
+  if (r.code === 'DC09_ERR_ACCOUNT_CHANGED') return conflict()
   if (r.code === 'DC09_ERR_USER_EXISTS' || r.code === 'DC09_ERR_CODE_TAKEN') return { status: 409, body: { error: 'conflict', message: r.code === 'DC09_ERR_CODE_TAKEN' ? r.reason : 'the request conflicts with the current state' } }
   return invalid(r.reason)
 }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DerivedRecord, JournalRecord } from '../../src/receiver/record.js'
 import type { Stored } from '../../src/journal/journal.js'
 import { defaultApiOptions, validateApiOptions } from '../../src/api/server.js'
+import { hashCode } from '../../src/verification/codes.js'
 import { Harness, type Response } from './harness.js'
 
 const idOf = (token: string): string => token.split('_')[1]!
@@ -166,6 +167,51 @@ describe('a burst of concurrent code sets', () => {
       for (const user of [1, 2]) expectStatus(await h.request('POST', '/v1/accounts/P300/users', admin, { user }), 201)
       const inst = h.token('installer', 'probe')
       for (let i = 0; i < 6; i++) expectStatus(await h.request('PUT', '/v1/accounts/P300/users/1/code', inst, { code: `58203${i}9` }), 204)
+    } finally {
+      await h.close()
+    }
+  })
+})
+
+// ------------------------------------------------------------ a code set while the account changes
+
+describe('a code set while the account changes', () => {
+  /** The real hash; the first call after `hold()` waits for `release()`. */
+  function heldHash (): { hash: typeof hashCode, hold: () => void, started: Promise<void>, release: () => void } {
+    let release!: () => void
+    let started!: () => void
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    const begun = new Promise<void>((resolve) => { started = resolve })
+    let armed = false
+    const hash: typeof hashCode = async (...args) => {
+      if (armed) {
+        armed = false
+        started()
+        await gate
+      }
+      return await hashCode(...args)
+    }
+    return { hash, hold: () => { armed = true }, started: begun, release }
+  }
+
+  it('is answered 409 (the generic conflict) when the account moved to another tenant during the hash, and the user still needs a code', async () => {
+    const held = heldHash()
+    const h = await new Harness({ api: { rateBurst: 100_000 }, verifier: { hash: held.hash } }).start()
+    try {
+      const admin = h.token('admin')
+      expectStatus(await h.request('POST', '/v1/accounts', admin, { account: 'M100', tenant: 'one' }), 201)
+      expectStatus(await h.request('POST', '/v1/accounts/M100/users', admin, { user: 1 }), 201)
+      held.hold()
+      const set = h.request('PUT', '/v1/accounts/M100/users/1/code', h.token('installer', 'one'), { code: '739154' })
+      await held.started
+      expectStatus(await h.request('PATCH', '/v1/accounts/M100', admin, { tenant: 'two' }), 200)
+      held.release()
+      const r = await set
+      expectStatus(r, 409)
+      expect(r.json()).toEqual({ error: 'conflict', message: 'the request conflicts with the current state' })
+      const users = await h.request('GET', '/v1/accounts/M100/users', h.token('installer', 'two'))
+      expect(users.json().items).toEqual([{ user: 1, name: null, hasCode: false, hasDuressCode: false, needsNewCode: true }])
+      expect((await h.verifier.verify('M100', '739154', 'op:test', async () => {})).result).toBe('invalid')
     } finally {
       await h.close()
     }
