@@ -151,8 +151,13 @@ describe('a burst of concurrent code sets', () => {
       const statuses = answers.map((r) => r.status)
       expect(statuses.filter((s) => s === 409).length).toBeLessThanOrEqual(3)
       expect(statuses.filter((s) => s === 409).length).toBeGreaterThanOrEqual(1)
-      expect(statuses.every((s) => s === 409 || s === 429)).toBe(true)
-      // Once the burst is over, the tenant is stopped for the hour.
+      // The others: busy while the first three held the places (try again in a moment), or stopped once they were refused.
+      expect(statuses.every((s) => s === 409 || s === 429 || s === 503)).toBe(true)
+      for (const r of answers.filter((a) => a.status === 503)) expect(Number(r.headers['retry-after'])).toBeLessThanOrEqual(2)
+      // Once the burst is over, the tenant is stopped for the hour: a second burst learns nothing more.
+      const again = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+        h.request('PUT', '/v1/accounts/P200/users/2/code', tokens[i % 2], { code: '739154' })))
+      expect(again.map((r) => r.status)).toEqual(Array(10).fill(429))
       expectStatus(await h.request('PUT', '/v1/accounts/P200/users/2/code', tokens[0], { code: '920417' }), 429)
     } finally {
       await h.close()
@@ -167,6 +172,92 @@ describe('a burst of concurrent code sets', () => {
       for (const user of [1, 2]) expectStatus(await h.request('POST', '/v1/accounts/P300/users', admin, { user }), 201)
       const inst = h.token('installer', 'probe')
       for (let i = 0; i < 6; i++) expectStatus(await h.request('PUT', '/v1/accounts/P300/users/1/code', inst, { code: `58203${i}9` }), 204)
+    } finally {
+      await h.close()
+    }
+  })
+})
+
+// ------------------------------------------------------------ busy is not a refusal
+
+describe('code sets refused as busy', () => {
+  /** The real hash, held while `closed` until `open()`; `waiting()` says how many are held. */
+  function gatedHash (): { hash: typeof hashCode, close: () => void, open: () => void, waiting: () => number } {
+    let gate: Promise<void> | undefined
+    let release = (): void => {}
+    let waiting = 0
+    const hash: typeof hashCode = async (...args) => {
+      if (gate !== undefined) {
+        waiting++
+        await gate
+        waiting--
+      }
+      return await hashCode(...args)
+    }
+    const close = (): void => { gate = new Promise<void>((resolve) => { release = resolve }) }
+    const open = (): void => { gate = undefined; release() }
+    return { hash, close, open, waiting: () => waiting }
+  }
+
+  async function until (check: () => boolean): Promise<void> {
+    for (let i = 0; i < 1000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 2))
+    expect(check()).toBe(true)
+  }
+
+  it('when only sets in flight fill the code-conflict limit: 503 busy with a retry-after of a second or two, not the rest of the hour', async () => {
+    const gated = gatedHash()
+    const h = await new Harness({ api: { rateBurst: 100_000, codeConflictsPerHour: 2 }, verifier: { hash: gated.hash } }).start()
+    try {
+      const admin = h.token('admin')
+      expectStatus(await h.request('POST', '/v1/accounts', admin, { account: 'P400', tenant: 'probe' }), 201)
+      for (const user of [1, 2, 3]) expectStatus(await h.request('POST', '/v1/accounts/P400/users', admin, { user }), 201)
+      const inst = h.token('installer', 'probe')
+      gated.close()
+      const inFlight = [1, 2].map((user) => h.request('PUT', `/v1/accounts/P400/users/${user}/code`, inst, { code: `73915${user}` }))
+      await until(() => gated.waiting() === 2)
+      const third = await h.request('PUT', '/v1/accounts/P400/users/3/code', inst, { code: '739153' })
+      expectStatus(third, 503)
+      expect(third.json()).toMatchObject({ error: 'busy' })
+      expect(Number(third.headers['retry-after'])).toBeGreaterThanOrEqual(1)
+      expect(Number(third.headers['retry-after'])).toBeLessThanOrEqual(2)
+      gated.open()
+      for (const r of await Promise.all(inFlight)) expectStatus(r, 204)
+      // Nothing was refused as in use: the places are back, and the third goes through.
+      expectStatus(await h.request('PUT', '/v1/accounts/P400/users/3/code', inst, { code: '739153' }), 204)
+      expect(await security(h, 'code-probe')).toHaveLength(0)
+    } finally {
+      await h.close()
+    }
+  })
+
+  it('a full hash queue (503 busy) does not use up one of the account\'s code sets for the hour', async () => {
+    const gated = gatedHash()
+    const h = await new Harness({
+      api: { rateBurst: 100_000, codeConflictsPerHour: 100, codeSetsPerAccountPerHour: 2 },
+      verifier: { hash: gated.hash, hashConcurrency: 1, hashQueue: 0 },
+    }).start()
+    try {
+      const admin = h.token('admin')
+      expectStatus(await h.request('POST', '/v1/accounts', admin, { account: 'P500', tenant: 'probe' }), 201)
+      for (const user of [1, 2]) expectStatus(await h.request('POST', '/v1/accounts/P500/users', admin, { user }), 201)
+      const inst = h.token('installer', 'probe')
+      gated.close()
+      const first = h.request('PUT', '/v1/accounts/P500/users/1/code', inst, { code: '739151' })
+      await until(() => gated.waiting() === 1)
+      for (let i = 0; i < 5; i++) {
+        const r = await h.request('PUT', '/v1/accounts/P500/users/2/code', inst, { code: '739152' })
+        expectStatus(r, 503)
+        expect(r.json()).toMatchObject({ error: 'busy' })
+        expect(Number(r.headers['retry-after'])).toBeLessThanOrEqual(2)
+      }
+      gated.open()
+      expectStatus(await first, 204)
+      // The second of the two sets the account has this hour...
+      expectStatus(await h.request('PUT', '/v1/accounts/P500/users/2/code', inst, { code: '739152' }), 204)
+      // ...and then the limit, for the rest of the hour.
+      const stopped = await h.request('PUT', '/v1/accounts/P500/users/2/code', inst, { code: '739153' })
+      expectStatus(stopped, 429)
+      expect(Number(stopped.headers['retry-after'])).toBeGreaterThan(60)
     } finally {
       await h.close()
     }
