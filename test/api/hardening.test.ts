@@ -1,7 +1,8 @@
 /**
  * Limits and records an attacker with a token (or in front of the interface) would try to get
  * around: probing taken account numbers, spreading probes over several tokens of one tenant,
- * bursts of concurrent code sets, path parameters made of terminal escapes, compressed bodies,
+ * bursts of concurrent code sets (and busy answers that must not cost the hour), a code set racing
+ * a move of its account, path parameters made of terminal escapes, compressed bodies,
  * timestamps that move with fields the reader cannot see, and forged X-Forwarded-For headers.
  */
 import { gzipSync } from 'node:zlib'
