@@ -18,7 +18,7 @@ import {
   accountCreate, accountParam, accountPatch, auditQuery, caseParam, casesQuery, codeBody, eventsQuery, keyBody,
   pageQuery, params, resetAllBody, resolveBody, tenantBody, tokenBody, tokenParam, userBody, userParam,
 } from './schemas.js'
-import type { ApiContext, Answer } from './server.js'
+import type { Answer, ApiContext, CodeSetEnd } from './server.js'
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
@@ -46,8 +46,10 @@ export const NOT_FOUND_BODY = { error: 'not-found', message: 'not found' } as co
 export const notFound = (): Answer => ({ status: 404, body: NOT_FOUND_BODY })
 export const conflict = (): Answer => ({ status: 409, body: { error: 'conflict', message: 'the request conflicts with the current state' } })
 export const invalid = (message: string): Answer => ({ status: 400, body: { error: 'invalid', message } })
+/** Seconds a busy answer asks the caller to wait: a hash takes tens of milliseconds, a full queue about two seconds. */
+const BUSY_RETRY_SECONDS = 1
 /** Too many codes being checked or set at once (the hashing queue is full): nothing was done. */
-export const busy = (): Answer => ({ status: 503, body: { error: 'busy', message: 'too many codes are being checked or set right now; try again shortly' } })
+export const busy = (): Answer => ({ status: 503, retryAfter: BUSY_RETRY_SECONDS, body: { error: 'busy', message: 'too many codes are being checked or set right now; try again shortly' } })
 const ok = (body: unknown, status = 200): Answer => ({ status, body })
 const noContent = (): Answer => ({ status: 204 })
 
@@ -113,6 +115,9 @@ function accountFailure (r: { code: string, reason: string }): Answer {
 function userFailure (r: { code: string, reason: string }): Answer {
   if (r.code === 'DC09_ERR_BUSY') return busy()
   if (r.code === 'DC09_ERR_USER_NOT_FOUND') return notFound()
+  // A code hashed while the account moved, changed hands or had its codes reset: nothing was set,
+  // and the answer says no more than any conflict (not whose the account is now).
+  if (r.code === 'DC09_ERR_ACCOUNT_CHANGED') return conflict()
   if (r.code === 'DC09_ERR_USER_EXISTS' || r.code === 'DC09_ERR_CODE_TAKEN') return { status: 409, body: { error: 'conflict', message: r.code === 'DC09_ERR_CODE_TAKEN' ? r.reason : 'the request conflicts with the current state' } }
   return invalid(r.reason)
 }
@@ -340,14 +345,17 @@ export const ROUTES: readonly RouteDef[] = [
       if (!c.deps.verifier.isUser(a.account, user)) return notFound()
       // The place is taken before the code is hashed, and held until the answer is known.
       const place = c.codePlace(a.account)
+      // Only sets still in flight hold the places: one is free again within moments.
+      if (place === 'busy') return busy()
       if (typeof place === 'number') return { status: 429, retryAfter: place, body: { error: 'rate-limited', message: 'too many codes tried or refused as in use; codes may be set again later' } }
-      let inUse = false
+      let end: CodeSetEnd = 'other'
       try {
         const r = await c.deps.verifier.setCode(a.account, user, (c.body as { code: string }).code, which === 'duress-code', c.actor)
-        inUse = !r.ok && r.code === 'DC09_ERR_CODE_TAKEN'
+        if (!r.ok && r.code === 'DC09_ERR_CODE_TAKEN') end = 'in-use'
+        if (!r.ok && r.code === 'DC09_ERR_BUSY') end = 'busy'
         return r.ok ? noContent() : userFailure(r)
       } finally {
-        place.done(inUse)
+        place.done(end)
       }
     },
   })),

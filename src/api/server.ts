@@ -49,7 +49,7 @@ export interface ApiOptions {
   /**
    * Codes an installer's tenant (all its tokens; an admin: its token) may have refused as already
    * in use on an account, per hour (each tells that a code is in use). Also how many code sets it
-   * may have in flight at once: each could end as such a refusal.
+   * may have in flight at once (more are answered busy): each could end as such a refusal.
    */
   readonly codeConflictsPerHour: number
   /** Codes a tenant (an admin: its token) may set on one account, per hour. */
@@ -145,13 +145,19 @@ export interface Answer {
   readonly status: number
   readonly body?: unknown
   readonly type?: string
-  /** Seconds, for a 429. */
+  /** Seconds, for a 429 or a 503. */
   readonly retryAfter?: number
 }
 
-/** A place to set a code, taken before the code is hashed; `done` says whether it was refused as in use. */
+/**
+ * How a code set with a place ended: refused as in use on the account, refused as busy (nothing
+ * was hashed), or anything else.
+ */
+export type CodeSetEnd = 'in-use' | 'busy' | 'other'
+
+/** A place to set a code, taken before the code is hashed; `done` says how the set ended. */
 export interface CodePlace {
-  done (inUse: boolean): void
+  done (end: CodeSetEnd): void
 }
 
 /** What a handler gets: the request's parts, who is asking, and the services. */
@@ -171,8 +177,11 @@ export interface ApiContext {
   readonly audit: { account?: string | null, user?: number | null, detail?: string | null, outcome?: string }
   /** Counts accounts an installer read (found or not) toward its tenant's bulk-read alarm. */
   countReads (accounts: readonly string[]): void
-  /** A place to try a code on this account now (counts the attempt), or the seconds until there is one. */
-  codePlace (account: string): CodePlace | number
+  /**
+   * A place to try a code on this account now (counts the attempt), the seconds until there is
+   * one, or `busy` when only sets still in flight hold the places (one is free again shortly).
+   */
+  codePlace (account: string): CodePlace | number | 'busy'
   /** Seconds until an installer's tenant may add accounts again after probing taken numbers; 0: now. */
   takenNumbersWait (): number
   /** Counts a number an installer was refused as taken by another tenant. */
@@ -266,17 +275,24 @@ class Hourly {
  * the account has it says "this code is in use here": the first such refusal raises a security
  * event, and past a few the tenant may set no more codes for the hour. A place is taken before the
  * code is hashed and held until the answer, so a burst of concurrent requests cannot all pass
- * the limit while the first are still hashing. Attempts on one account are limited too, so
- * guessing by trying codes that are accepted is slow as well.
+ * the limit while the first are still hashing; when only such places fill the limit, the answer
+ * is busy (a place is free again when a set ends), not the rest of the hour. Attempts on one
+ * account are limited too, so guessing by trying codes that are accepted is slow as well; a set
+ * refused as busy did not try its code and does not count.
  */
 class CodeAttempts {
   readonly #hour = new Hourly()
   constructor (readonly conflictsPerHour: number, readonly perAccountPerHour: number) {}
 
-  /** A place to try a code on this account (the attempt counted), or the seconds until there is one. */
-  take (scope: string, account: string, now: number): { settle (inUse: boolean): number } | number {
+  /**
+   * A place to try a code on this account (the attempt counted), the seconds until there is one,
+   * or `busy`: the limit is not reached, but sets in flight (each could end refused as in use)
+   * hold the rest of it.
+   */
+  take (scope: string, account: string, now: number): { settle (end: CodeSetEnd): number } | number | 'busy' {
     const c = this.#hour.get(`c:${scope}`, now)
-    if (c.n + c.pending >= this.conflictsPerHour) return Hourly.wait(c, now)
+    if (c.n >= this.conflictsPerHour) return Hourly.wait(c, now)
+    if (c.n + c.pending >= this.conflictsPerHour) return 'busy'
     const a = this.#hour.get(`a:${scope}:${account}`, now)
     if (a.n >= this.perAccountPerHour) return Hourly.wait(a, now)
     a.n++
@@ -284,11 +300,13 @@ class CodeAttempts {
     let open = true
     // The refusals so far this hour, counting this one if it was one.
     return {
-      settle: (inUse) => {
+      settle: (end) => {
         if (open) {
           open = false
           c.pending--
-          if (inUse) c.n++
+          if (end === 'in-use') c.n++
+          // Refused before its code was hashed: no attempt on the account.
+          if (end === 'busy' && a.n > 0) a.n--
         }
         return c.n
       },
@@ -535,10 +553,11 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
           },
           codePlace: (account) => {
             const place = codes.take(scopeOf(who), account, clock())
-            if (typeof place === 'number') return place
+            if (typeof place === 'number' || place === 'busy') return place
             return {
-              done: (inUse) => {
-                const n = place.settle(inUse)
+              done: (end) => {
+                const n = place.settle(end)
+                const inUse = end === 'in-use'
                 if (inUse && (n === 1 || n === opts.codeConflictsPerHour)) {
                   raised.push(raise(deps, who, sourceOf(req), clock(), 'code-probe', { conflictsInHour: n, blocked: n >= opts.codeConflictsPerHour },
                     n === 1 ? 'a code was refused as already in use on the account' : `${n} codes refused as in use within an hour; code setting stopped for the hour`))

@@ -151,6 +151,9 @@ export class VerifierError extends Error {
 
 const err = (code: string, reason: string): VerifyError => ({ ok: false, code, reason })
 
+/** A code hashed for a holder or salt that is no longer the account's. */
+const changed = (): VerifyError => err('DC09_ERR_ACCOUNT_CHANGED', 'the account changed while the code was being set (its codes were reset, it moved to another tenant, or it was removed and added again); nothing was set: set the code again')
+
 export interface AuditRow {
   readonly id: number
   readonly at: string
@@ -383,35 +386,57 @@ export class Verifier {
   /**
    * Enrols a user's disarm code (or duress code). Refuses weak codes, and a code already used on
    * the account by anyone, as code or as duress code. Write-only: nothing ever reads a code back.
+   *
+   * The hash is good only under the salt it was made with, for the holder of the number it was
+   * asked for. So the salt is read once the hash has its turn (a reset while waiting is no
+   * matter), and both are checked again where the hash is written: if codes were reset, the
+   * account moved to another tenant, or the number changed hands while hashing, nothing is written
+   * and the answer is DC09_ERR_ACCOUNT_CHANGED (the code can be set again, under the new salt).
    */
   async setCode (account: string, user: number, code: string, duress: boolean, actor: string): Promise<Done> {
     const acct = account.toUpperCase()
     if (!this.isUser(acct, user)) return err('DC09_ERR_USER_NOT_FOUND', `account ${acct} has no user ${user}`)
+    // Which holder of the number the request is for: a number removed and added again is another account.
+    const holder = this.#accounts.get(acct)?.createdAt
+    if (holder === undefined) return err('DC09_ERR_USER_NOT_FOUND', `account ${acct} has no user ${user}`)
     const weak = weakCode(code, this.#limitsNow().rules)
     if (weak !== undefined) return err('DC09_ERR_CODE_WEAK', weak)
-    const { salt, n } = this.#saltRow(acct)
     const pepper = this.#pepper()
-    let hash: Buffer
+    let hashed: { salt: Buffer, hash: Buffer } | undefined
     try {
-      hash = await this.#hashing.run(() => this.#hash(pepper, salt, code, n))
+      hashed = await this.#hashing.run(async () => {
+        // No salt row is made for a number whose holder is gone: it would be left to the next one.
+        if (this.#accounts.get(acct)?.createdAt !== holder) return undefined
+        const { salt, n } = this.#saltRow(acct)
+        return { salt, hash: await this.#hash(pepper, salt, code, n) }
+      })
     } catch (e) {
       if (e instanceof HashQueueFull) return err(e.code, e.message)
       throw e
     }
-    const others = this.#db.prepare('SELECT user, code_hash, duress_hash FROM users WHERE account = ?').all(acct) as Array<{ user: number, code_hash: Buffer | null, duress_hash: Buffer | null }>
-    for (const o of others) {
-      // The user's own slot being replaced does not count; everything else on the account does.
-      const against = [duress || o.user !== user ? o.code_hash : null, !duress || o.user !== user ? o.duress_hash : null]
-      for (const h of against) {
-        if (h !== null && timingSafeEqual(h, hash)) return err('DC09_ERR_CODE_TAKEN', 'that code is already used on this account; choose another')
+    if (hashed === undefined) return changed()
+    const { salt, hash } = hashed
+    // Checked and written in one transaction (that takes the write lock first), so no other
+    // process can reset, move or remove in between.
+    const done = this.#db.transaction((): Done => {
+      const current = this.#db.prepare('SELECT salt FROM code_slots WHERE account = ?').get(acct) as { salt: Buffer } | undefined
+      if (current === undefined || !current.salt.equals(salt) || this.#accounts.get(acct)?.createdAt !== holder) return changed()
+      const others = this.#db.prepare('SELECT user, code_hash, duress_hash FROM users WHERE account = ?').all(acct) as Array<{ user: number, code_hash: Buffer | null, duress_hash: Buffer | null }>
+      for (const o of others) {
+        // The user's own slot being replaced does not count; everything else on the account does.
+        const against = [duress || o.user !== user ? o.code_hash : null, !duress || o.user !== user ? o.duress_hash : null]
+        for (const h of against) {
+          if (h !== null && timingSafeEqual(h, hash)) return err('DC09_ERR_CODE_TAKEN', 'that code is already used on this account; choose another')
+        }
       }
-    }
-    this.#db.transaction(() => {
-      this.#db.prepare(`UPDATE users SET ${duress ? 'duress_hash' : 'code_hash'} = ?, updated_at = ? WHERE account = ? AND user = ?`).run(hash, this.#now(), acct, user)
+      const r = this.#db.prepare(`UPDATE users SET ${duress ? 'duress_hash' : 'code_hash'} = ?, updated_at = ? WHERE account = ? AND user = ?`).run(hash, this.#now(), acct, user)
+      // The user was removed while the code was hashed.
+      if (r.changes === 0) return err('DC09_ERR_USER_NOT_FOUND', `account ${acct} has no user ${user}`)
       this.#rebuild(acct)
-    })()
-    this.audit(actor, duress ? 'duress-code-set' : 'code-set', acct, 'ok', user, null)
-    return { ok: true, value: undefined }
+      return { ok: true, value: undefined }
+    }).immediate()
+    if (done.ok) this.audit(actor, duress ? 'duress-code-set' : 'code-set', acct, 'ok', user, null)
+    return done
   }
 
   /** Lifts an account's verification lock (an operator's decision, audited). */

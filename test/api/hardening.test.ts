@@ -1,7 +1,8 @@
 /**
  * Limits and records an attacker with a token (or in front of the interface) would try to get
  * around: probing taken account numbers, spreading probes over several tokens of one tenant,
- * bursts of concurrent code sets, path parameters made of terminal escapes, compressed bodies,
+ * bursts of concurrent code sets (and busy answers that must not cost the hour), a code set racing
+ * a move of its account, path parameters made of terminal escapes, compressed bodies,
  * timestamps that move with fields the reader cannot see, and forged X-Forwarded-For headers.
  */
 import { gzipSync } from 'node:zlib'
@@ -9,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DerivedRecord, JournalRecord } from '../../src/receiver/record.js'
 import type { Stored } from '../../src/journal/journal.js'
 import { defaultApiOptions, validateApiOptions } from '../../src/api/server.js'
+import { hashCode } from '../../src/verification/codes.js'
 import { Harness, type Response } from './harness.js'
 
 const idOf = (token: string): string => token.split('_')[1]!
@@ -150,8 +152,13 @@ describe('a burst of concurrent code sets', () => {
       const statuses = answers.map((r) => r.status)
       expect(statuses.filter((s) => s === 409).length).toBeLessThanOrEqual(3)
       expect(statuses.filter((s) => s === 409).length).toBeGreaterThanOrEqual(1)
-      expect(statuses.every((s) => s === 409 || s === 429)).toBe(true)
-      // Once the burst is over, the tenant is stopped for the hour.
+      // The others: busy while the first three held the places (try again in a moment), or stopped once they were refused.
+      expect(statuses.every((s) => s === 409 || s === 429 || s === 503)).toBe(true)
+      for (const r of answers.filter((a) => a.status === 503)) expect(Number(r.headers['retry-after'])).toBeLessThanOrEqual(2)
+      // Once the burst is over, the tenant is stopped for the hour: a second burst learns nothing more.
+      const again = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+        h.request('PUT', '/v1/accounts/P200/users/2/code', tokens[i % 2], { code: '739154' })))
+      expect(again.map((r) => r.status)).toEqual(Array(10).fill(429))
       expectStatus(await h.request('PUT', '/v1/accounts/P200/users/2/code', tokens[0], { code: '920417' }), 429)
     } finally {
       await h.close()
@@ -166,6 +173,137 @@ describe('a burst of concurrent code sets', () => {
       for (const user of [1, 2]) expectStatus(await h.request('POST', '/v1/accounts/P300/users', admin, { user }), 201)
       const inst = h.token('installer', 'probe')
       for (let i = 0; i < 6; i++) expectStatus(await h.request('PUT', '/v1/accounts/P300/users/1/code', inst, { code: `58203${i}9` }), 204)
+    } finally {
+      await h.close()
+    }
+  })
+})
+
+// ------------------------------------------------------------ busy is not a refusal
+
+describe('code sets refused as busy', () => {
+  /** The real hash, held while `closed` until `open()`; `waiting()` says how many are held. */
+  function gatedHash (): { hash: typeof hashCode, close: () => void, open: () => void, waiting: () => number } {
+    let gate: Promise<void> | undefined
+    let release = (): void => {}
+    let waiting = 0
+    const hash: typeof hashCode = async (...args) => {
+      if (gate !== undefined) {
+        waiting++
+        await gate
+        waiting--
+      }
+      return await hashCode(...args)
+    }
+    const close = (): void => { gate = new Promise<void>((resolve) => { release = resolve }) }
+    const open = (): void => { gate = undefined; release() }
+    return { hash, close, open, waiting: () => waiting }
+  }
+
+  async function until (check: () => boolean): Promise<void> {
+    for (let i = 0; i < 1000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 2))
+    expect(check()).toBe(true)
+  }
+
+  it('when only sets in flight fill the code-conflict limit: 503 busy with a retry-after of a second or two, not the rest of the hour', async () => {
+    const gated = gatedHash()
+    const h = await new Harness({ api: { rateBurst: 100_000, codeConflictsPerHour: 2 }, verifier: { hash: gated.hash } }).start()
+    try {
+      const admin = h.token('admin')
+      expectStatus(await h.request('POST', '/v1/accounts', admin, { account: 'P400', tenant: 'probe' }), 201)
+      for (const user of [1, 2, 3]) expectStatus(await h.request('POST', '/v1/accounts/P400/users', admin, { user }), 201)
+      const inst = h.token('installer', 'probe')
+      gated.close()
+      const inFlight = [1, 2].map((user) => h.request('PUT', `/v1/accounts/P400/users/${user}/code`, inst, { code: `73915${user}` }))
+      await until(() => gated.waiting() === 2)
+      const third = await h.request('PUT', '/v1/accounts/P400/users/3/code', inst, { code: '739153' })
+      expectStatus(third, 503)
+      expect(third.json()).toMatchObject({ error: 'busy' })
+      expect(Number(third.headers['retry-after'])).toBeGreaterThanOrEqual(1)
+      expect(Number(third.headers['retry-after'])).toBeLessThanOrEqual(2)
+      gated.open()
+      for (const r of await Promise.all(inFlight)) expectStatus(r, 204)
+      // Nothing was refused as in use: the places are back, and the third goes through.
+      expectStatus(await h.request('PUT', '/v1/accounts/P400/users/3/code', inst, { code: '739153' }), 204)
+      expect(await security(h, 'code-probe')).toHaveLength(0)
+    } finally {
+      await h.close()
+    }
+  })
+
+  it('a full hash queue (503 busy) does not use up one of the account\'s code sets for the hour', async () => {
+    const gated = gatedHash()
+    const h = await new Harness({
+      api: { rateBurst: 100_000, codeConflictsPerHour: 100, codeSetsPerAccountPerHour: 2 },
+      verifier: { hash: gated.hash, hashConcurrency: 1, hashQueue: 0 },
+    }).start()
+    try {
+      const admin = h.token('admin')
+      expectStatus(await h.request('POST', '/v1/accounts', admin, { account: 'P500', tenant: 'probe' }), 201)
+      for (const user of [1, 2]) expectStatus(await h.request('POST', '/v1/accounts/P500/users', admin, { user }), 201)
+      const inst = h.token('installer', 'probe')
+      gated.close()
+      const first = h.request('PUT', '/v1/accounts/P500/users/1/code', inst, { code: '739151' })
+      await until(() => gated.waiting() === 1)
+      for (let i = 0; i < 5; i++) {
+        const r = await h.request('PUT', '/v1/accounts/P500/users/2/code', inst, { code: '739152' })
+        expectStatus(r, 503)
+        expect(r.json()).toMatchObject({ error: 'busy' })
+        expect(Number(r.headers['retry-after'])).toBeLessThanOrEqual(2)
+      }
+      gated.open()
+      expectStatus(await first, 204)
+      // The second of the two sets the account has this hour...
+      expectStatus(await h.request('PUT', '/v1/accounts/P500/users/2/code', inst, { code: '739152' }), 204)
+      // ...and then the limit, for the rest of the hour.
+      const stopped = await h.request('PUT', '/v1/accounts/P500/users/2/code', inst, { code: '739153' })
+      expectStatus(stopped, 429)
+      expect(Number(stopped.headers['retry-after'])).toBeGreaterThan(60)
+    } finally {
+      await h.close()
+    }
+  })
+})
+
+// ------------------------------------------------------------ a code set while the account changes
+
+describe('a code set while the account changes', () => {
+  /** The real hash; the first call after `hold()` waits for `release()`. */
+  function heldHash (): { hash: typeof hashCode, hold: () => void, started: Promise<void>, release: () => void } {
+    let release!: () => void
+    let started!: () => void
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    const begun = new Promise<void>((resolve) => { started = resolve })
+    let armed = false
+    const hash: typeof hashCode = async (...args) => {
+      if (armed) {
+        armed = false
+        started()
+        await gate
+      }
+      return await hashCode(...args)
+    }
+    return { hash, hold: () => { armed = true }, started: begun, release }
+  }
+
+  it('is answered 409 (the generic conflict) when the account moved to another tenant during the hash, and the user still needs a code', async () => {
+    const held = heldHash()
+    const h = await new Harness({ api: { rateBurst: 100_000 }, verifier: { hash: held.hash } }).start()
+    try {
+      const admin = h.token('admin')
+      expectStatus(await h.request('POST', '/v1/accounts', admin, { account: 'M100', tenant: 'one' }), 201)
+      expectStatus(await h.request('POST', '/v1/accounts/M100/users', admin, { user: 1 }), 201)
+      held.hold()
+      const set = h.request('PUT', '/v1/accounts/M100/users/1/code', h.token('installer', 'one'), { code: '739154' })
+      await held.started
+      expectStatus(await h.request('PATCH', '/v1/accounts/M100', admin, { tenant: 'two' }), 200)
+      held.release()
+      const r = await set
+      expectStatus(r, 409)
+      expect(r.json()).toEqual({ error: 'conflict', message: 'the request conflicts with the current state' })
+      const users = await h.request('GET', '/v1/accounts/M100/users', h.token('installer', 'two'))
+      expect(users.json().items).toEqual([{ user: 1, name: null, hasCode: false, hasDuressCode: false, needsNewCode: true }])
+      expect((await h.verifier.verify('M100', '739154', 'op:test', async () => {})).result).toBe('invalid')
     } finally {
       await h.close()
     }

@@ -273,6 +273,138 @@ describe('Verifier: enrolment', () => {
   })
 })
 
+describe('Verifier: enrolment while the account changes', () => {
+  /**
+   * The real hash, except that the first call after `hold()` waits until the test lets it go
+   * (after changing the account under it); other calls run at once.
+   */
+  function heldHash (): { hash: typeof hashCode, hold: () => void, started: Promise<void>, release: () => void } {
+    let release!: () => void
+    let started!: () => void
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    const begun = new Promise<void>((resolve) => { started = resolve })
+    let armed = false
+    const hash: typeof hashCode = async (...args) => {
+      if (armed) {
+        armed = false
+        started()
+        await gate
+      }
+      return await hashCode(...args)
+    }
+    return { hash, hold: () => { armed = true }, started: begun, release }
+  }
+
+  beforeEach(() => {
+    expect(accounts.add({ account: '4321', tenant: 't1' }).ok).toBe(true)
+  })
+
+  it('refuses a code hashed under the salt a move to another tenant replaced: nothing written, the user still needs a code', async () => {
+    const held = heldHash()
+    const v = openVerifier({ hash: held.hash })
+    await addUserWithCodes(v, '4321', 1, CODE_1)
+    held.hold()
+    const enrolment = v.setCode('4321', 1, CODE_2, false, 'installer:t1')
+    await held.started
+    expect(accounts.update('4321', { tenant: 't2' }).ok).toBe(true)
+    held.release()
+    const r = await enrolment
+    expect(r).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_CHANGED' })
+    expect(JSON.stringify(r)).not.toContain(CODE_2)
+    expect(v.listUsers('4321')).toEqual([{ user: 1, name: null, hasCode: false, hasDuressCode: false }])
+    expect(v.needsNewCodes('4321')).toBe(true)
+    expect(v.auditTrail(1)[0]).toMatchObject({ action: 'code-set', user: 1 })
+    // ...the one audit row is the first enrolment's: the refused one wrote none.
+    expect(v.auditTrail(10).filter((a) => a.action === 'code-set')).toHaveLength(1)
+    for (const code of [CODE_1, CODE_2]) expect(await v.verify('4321', code, 'op:ona', record), code).toEqual({ result: 'invalid', account: '4321' })
+    // Set again, under the new salt, it verifies.
+    expect(await v.setCode('4321', 1, CODE_2, false, 'installer:t2')).toEqual({ ok: true, value: undefined })
+    expect(v.needsNewCodes('4321')).toBe(false)
+    expect(await v.verify('4321', CODE_2, 'op:ona', record)).toEqual({ result: 'valid', account: '4321', user: 1 })
+  })
+
+  it('refuses a code hashed before a reset of every code', async () => {
+    const held = heldHash()
+    const v = openVerifier({ hash: held.hash })
+    await addUserWithCodes(v, '4321', 1, CODE_1)
+    held.hold()
+    const enrolment = v.setCode('4321', 1, CODE_2, true, 'admin')
+    await held.started
+    expect(v.resetAll('admin')).toBeGreaterThan(0)
+    held.release()
+    expect(await enrolment).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_CHANGED' })
+    expect(v.listUsers('4321')).toEqual([{ user: 1, name: null, hasCode: false, hasDuressCode: false }])
+    expect(v.needsNewCodes('4321')).toBe(true)
+    expect(await v.verify('4321', CODE_2, 'op:ona', record)).toEqual({ result: 'invalid', account: '4321' })
+  })
+
+  it('reads the salt when its turn to hash comes: an enrolment still waiting in the queue during a reset is kept', async () => {
+    const held = heldHash()
+    const v = openVerifier({ hash: held.hash, hashConcurrency: 1 })
+    await addUserWithCodes(v, '4321', 1, CODE_1)
+    await addUserWithCodes(v, '5678', 1, CODE_1)
+    // The held hash is a verification's: the enrolment waits behind it.
+    held.hold()
+    const attempt = v.verify('1234', WRONG, 'op:ona', record)
+    await held.started
+    const enrolment = v.setCode('5678', 1, CODE_2, false, 'admin')
+    v.resetAll('admin')
+    held.release()
+    await attempt
+    expect(await enrolment).toEqual({ ok: true, value: undefined })
+    expect(await v.verify('5678', CODE_2, 'op:ona', record)).toEqual({ result: 'valid', account: '5678', user: 1 })
+  })
+
+  it('never writes an earlier holder\'s code over the user of the same number under the next holder', async () => {
+    const held = heldHash()
+    const v = openVerifier({ hash: held.hash })
+    await addUserWithCodes(v, '4321', 1, CODE_1)
+    held.hold()
+    const enrolment = v.setCode('4321', 1, CODE_2, false, 'installer:t1')
+    await held.started
+    // The account is removed and the number added again, by another tenant, with a user 1 of its own.
+    expect(accounts.remove('4321').ok).toBe(true)
+    expect(accounts.add({ account: '4321', tenant: 't2' }).ok).toBe(true)
+    expect(v.addUser('4321', 1, undefined, 'installer:t2').ok).toBe(true)
+    expect(await v.setCode('4321', 1, DURESS_2, false, 'installer:t2')).toEqual({ ok: true, value: undefined })
+    held.release()
+    expect(await enrolment).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_CHANGED' })
+    expect(await v.verify('4321', DURESS_2, 'op:ona', record)).toEqual({ result: 'valid', account: '4321', user: 1 })
+    expect(await v.verify('4321', CODE_2, 'op:ona', record)).toEqual({ result: 'invalid', account: '4321' })
+  })
+
+  it('refuses when the account was removed and added again during the hash, before the new holder set anything', async () => {
+    const held = heldHash()
+    const v = openVerifier({ hash: held.hash })
+    await addUserWithCodes(v, '4321', 1, CODE_1)
+    held.hold()
+    const enrolment = v.setCode('4321', 1, CODE_2, false, 'installer:t1')
+    await held.started
+    expect(accounts.remove('4321').ok).toBe(true)
+    expect(accounts.add({ account: '4321', tenant: 't2' }).ok).toBe(true)
+    expect(v.addUser('4321', 1, undefined, 'installer:t2').ok).toBe(true)
+    held.release()
+    expect(await enrolment).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_CHANGED' })
+    expect(v.listUsers('4321')).toEqual([{ user: 1, name: null, hasCode: false, hasDuressCode: false }])
+    expect(await v.verify('4321', CODE_2, 'op:ona', record)).toEqual({ result: 'invalid', account: '4321' })
+  })
+
+  it('says the user is gone when it was removed during the hash, and writes nothing', async () => {
+    const held = heldHash()
+    const v = openVerifier({ hash: held.hash })
+    await addUserWithCodes(v, '4321', 1, CODE_1)
+    await addUserWithCodes(v, '4321', 2, CODE_2)
+    held.hold()
+    const enrolment = v.setCode('4321', 1, DURESS_1, false, 'admin')
+    await held.started
+    expect(v.removeUser('4321', 1, 'admin').ok).toBe(true)
+    held.release()
+    expect(await enrolment).toMatchObject({ ok: false, code: 'DC09_ERR_USER_NOT_FOUND' })
+    expect(v.auditTrail(1)[0]).toMatchObject({ action: 'user-remove', user: 1 })
+    expect(await v.verify('4321', DURESS_1, 'op:ona', record)).toEqual({ result: 'invalid', account: '4321' })
+  })
+})
+
 describe('Verifier: verify', () => {
   it('answers valid with the user for the right code, and journals a verification', async () => {
     const v = openVerifier()
