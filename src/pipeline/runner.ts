@@ -175,7 +175,7 @@ export class PipelineRunner {
         if (result?.add !== undefined) annotations = { ...annotations, ...result.add }
         for (const emit of result?.emit ?? []) emits.push({ stage: stage.name, emit })
       }
-      mark = (await this.#journal(emits, record.id)) ?? mark
+      mark = (await this.#journal(emits, record.id, record)) ?? mark
       last = record.id
       this.processed++
     }
@@ -228,8 +228,13 @@ export class PipelineRunner {
     }
   }
 
-  /** Journals what the stages made, skipping what a run before a crash already journaled. Returns the last id. */
-  async #journal (emits: Array<{ stage: string, emit: Emit }>, cause: number): Promise<number | undefined> {
+  /**
+   * Journals what the stages made, skipping what a run before a crash already journaled. Each
+   * names the holder of its account number: its own, or that of the event that caused it, when
+   * of the same account (whoever holds the number when the pipeline gets there is not taken for
+   * it). Returns the last id.
+   */
+  async #journal (emits: Array<{ stage: string, emit: Emit }>, cause: number, from?: { readonly account: string, readonly holder?: string | undefined }): Promise<number | undefined> {
     const seen = new Map<string, number>()
     let last: number | undefined
     for (const { stage, emit } of emits) {
@@ -239,8 +244,9 @@ export class PipelineRunner {
       seen.set(base, n + 1)
       const key = emitKey(causedBy, stage, emit.kind, emit.account, n)
       if (this.#emitted.delete(key)) continue
+      const holder = emit.holder ?? (from?.account === emit.account ? from.holder : undefined)
       const record: DerivedRecord = {
-        type: 'derived', receivedAt: this.#clock(), kind: emit.kind, account: emit.account, stage, causedBy, n, data: emit.data ?? {},
+        type: 'derived', receivedAt: this.#clock(), kind: emit.kind, account: emit.account, ...(holder === undefined ? {} : { holder }), stage, causedBy, n, data: emit.data ?? {},
       }
       last = await this.#deps.journal.append(record)
     }

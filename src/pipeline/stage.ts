@@ -4,6 +4,7 @@
  * exports a factory (like a pino transport). Stages are checked when the pipeline is loaded.
  */
 import type { AccountStore } from '../accounts/account-store.js'
+import type { Account } from '../accounts/account.js'
 import type { Stored } from '../journal/journal.js'
 import type { Logger } from '../receiver/log.js'
 import type { EventRecord } from '../receiver/record.js'
@@ -23,6 +24,21 @@ export function isAccountRemoved (record: EventRecord): boolean {
   return record.type === 'derived' && record.kind === ACCOUNT_REMOVED.kind && record.stage === ACCOUNT_REMOVED.stage
 }
 
+/**
+ * Whose event a record is: the holder of its account number (that account's `createdAt`) when it
+ * was received or made, as the record names it. The account there is now may be a later holder's:
+ * the pipeline may reach an event only after its holder was removed and the number taken again,
+ * so a stage that keeps state by account number asks this, never the store alone. A record from
+ * before records named their holder is judged against `current` (the account there is now): one
+ * older than it is an earlier holder's, which one unknown (`null`); any other is taken for the
+ * current holder's. Undefined: no holder (an unregistered account's frame, an event of no account).
+ */
+export function holderOf (record: EventRecord, current: Pick<Account, 'createdAt'> | undefined): string | null | undefined {
+  if (record.holder !== undefined) return record.holder
+  if (current === undefined) return undefined
+  return record.receivedAt < Date.parse(current.createdAt) ? null : current.createdAt
+}
+
 /** One journaled event on its way through the stages (a frame with its events in full). */
 export interface PipelineEvent {
   readonly record: Stored<EventRecord>
@@ -37,6 +53,11 @@ export interface Emit {
   readonly data?: Readonly<Record<string, unknown>> | undefined
   /** Default: the event being run. Timer-made events name the event that set the timer. */
   readonly causedBy?: number | undefined
+  /**
+   * The holder of the account number it is about (see `holderOf`). Default: the holder the event
+   * being run names; a timer-made event, or one about another holder's state, names its own.
+   */
+  readonly holder?: string | undefined
 }
 
 export interface StageResult {

@@ -166,7 +166,7 @@ export class Receiver {
         this.#dups.delete(key!, earlier)
       }
     }
-    const commit = this.#deps.journal.append(record(f, meta, now, d.quarantine, key, bytes))
+    const commit = this.#deps.journal.append(record(f, meta, now, d.quarantine, key, bytes, d.account?.account.createdAt))
     if (key !== undefined && this.#dups.set(key, commit, now, f.encrypted) > 0) {
       this.logLimited(meta, 'maxDuplicateEntries', 'warn', { limit: this.#deps.options.maxDuplicateEntries }, 'duplicate window full: the oldest events in it were forgotten early')
     }
@@ -228,7 +228,8 @@ export class Receiver {
   }
 }
 
-function record (f: DecodedFrame, meta: FrameMeta, now: number, quarantine: boolean, dedupe: string | undefined, bytes: Buffer): JournalFrame {
+/** The frame as the journal keeps it. `holder`: the account's createdAt, which names the holder of the number it was received for. */
+function record (f: DecodedFrame, meta: FrameMeta, now: number, quarantine: boolean, dedupe: string | undefined, bytes: Buffer, holder: string | undefined): JournalFrame {
   const flags: { linkTest?: true, unknownCode?: true, quarantine?: true } = {}
   if (f.token === 'NULL') flags.linkTest = true
   if (f.events.some((e) => !e.known)) flags.unknownCode = true
@@ -241,6 +242,7 @@ function record (f: DecodedFrame, meta: FrameMeta, now: number, quarantine: bool
     transport: meta.transport,
     peer: meta.peer,
     account: f.account.toUpperCase(),
+    holder,
     rcvr: f.rcvr,
     lpref: f.lpref,
     seq: f.seq,

@@ -9,12 +9,16 @@
  *
  * Removing an account closes its open case (`account-removed`): nothing of it is joined, verified
  * or raised on by the next holder of the number. Each case names its holder (the account's
- * `createdAt`), so a case of an earlier holder whose removal was never journaled (an older
- * version removed it) is closed, not joined, when the number's new holder alarms.
+ * `createdAt`), taken from the event that opened it (the receiver and the commands name the
+ * holder an event is for), never from whoever holds the number when the pipeline gets there: an
+ * alarm of a removed holder that the pipeline reaches after the number was taken again is that
+ * holder's case, closed by its removal. A case of an earlier holder whose removal was never
+ * journaled (an older version removed it) is closed, not joined, when the number's new holder
+ * alarms; an event of an earlier holder than the open case's touches nothing.
  */
 import type { Account } from '../../accounts/account.js'
 import type { FrameRecord } from '../../receiver/record.js'
-import { isAccountRemoved, type Stage, type StageContext, type StageEnvironment, type StageResult } from '../stage.js'
+import { holderOf, isAccountRemoved, type Stage, type StageContext, type StageEnvironment, type StageResult } from '../stage.js'
 
 export interface Case {
   /** The journal id of the event that opened it. */
@@ -63,6 +67,9 @@ export function openCaseOf (store: { readOne<T>(stage: string, key: string): T |
   return k !== undefined && k.state === 'open' && caseOfHolder(k, a) ? k : undefined
 }
 
+/** What an event about a case names as its holder: the case's (not that of what caused the event). */
+const holderOfCase = (c: { readonly holder?: string | undefined }): { holder?: string } => (c.holder === undefined ? {} : { holder: c.holder })
+
 /** The timer that drops old closed cases, and how often it runs. */
 const PRUNE = 'prune'
 const PRUNE_EVERY_MS = 3_600_000
@@ -96,10 +103,9 @@ export function cases (options: CasesOptions, env: StageEnvironment): Stage {
     c.closedBy = by
     save(ctx, c)
     ctx.cancel(`esc:${c.id}`)
-    return [{ kind: `case-${state}`, account: c.account, causedBy: cause, data: { caseId: c.id, by } }]
+    return [{ kind: `case-${state}`, account: c.account, ...holderOfCase(c), causedBy: cause, data: { caseId: c.id, by } }]
   }
-  const create = (ctx: StageContext, account: string, id: number, at: number, duress: boolean): Case => {
-    const holder = env.accounts.get(account)?.createdAt
+  const create = (ctx: StageContext, account: string, holder: string | undefined, id: number, at: number, duress: boolean): Case => {
     const c: Case = { id, account, openedAt: at, events: [id], alarms: duress ? 0 : 1, state: 'open', cancelUntil: at + cancelMs, verifyBy: at + verifyMs, escalated: false, duress, ...(holder === undefined ? {} : { holder }) }
     save(ctx, c)
     ctx.schedule(`esc:${id}`, c.verifyBy)
@@ -107,16 +113,20 @@ export function cases (options: CasesOptions, env: StageEnvironment): Stage {
   }
 
   /**
-   * Closes the number's open case if it is an earlier holder's (the number was removed and taken
-   * again without a journaled removal): the new holder's events must not join it.
+   * Makes way for an event of `holder`: the number's open case, if an earlier holder's (the number
+   * was removed and taken again without a journaled removal), is closed, and the event must not
+   * join it. Returns false when the open case is a later holder's than the event's: the event is
+   * of a holder gone before it (it was received before that holder was removed, and journaled
+   * after), and opens, joins or closes nothing.
    */
-  const retire = (ctx: StageContext, account: string, at: number, cause: number): NonNullable<StageResult['emit']> => {
+  const retire = (ctx: StageContext, account: string, holder: string | undefined, at: number, cause: number, emit: NonNullable<StageResult['emit']>[number][]): boolean => {
     const c = open(ctx, account)
-    if (c === undefined) return []
-    const current = env.accounts.get(account)
-    if (current === undefined) return []
-    const earlier = c.holder !== undefined ? c.holder !== current.createdAt : c.openedAt < Date.parse(current.createdAt)
-    return earlier ? close(ctx, c, 'account-removed', 'a later holder of the number', at, cause)! : []
+    // The holder's own case, or no holder to tell apart (an unregistered account's frame).
+    if (c === undefined || holder === undefined || caseOfHolder(c, { account, createdAt: holder })) return true
+    // A later holder's case. (One that names no holder and is not this holder's was opened before it had the number.)
+    if (c.holder !== undefined && Date.parse(c.holder) > Date.parse(holder)) return false
+    emit.push(...close(ctx, c, 'account-removed', 'a later holder of the number', at, cause)!)
+    return true
   }
 
   /** Drops closed cases past keepClosedDays (the journal keeps their history), now and then every hour. */
@@ -146,7 +156,10 @@ export function cases (options: CasesOptions, env: StageEnvironment): Stage {
         if (c !== undefined && (c.holder === undefined || c.holder === record.data.createdAt)) emit.push(...close(ctx, c, 'account-removed', `account removed by ${String(record.data.by).slice(0, 120)}`, at, record.id)!)
         return emit.length === 0 ? undefined : { emit }
       }
-      if (record.account !== '') emit.push(...retire(ctx, record.account, at, record.id))
+      if (record.account === '') return undefined
+      const holder = holderOf(record, env.accounts.get(record.account))
+      // An earlier holder's event, from before events named their holder: nothing of it reaches the holder there is now.
+      if (holder === null || !retire(ctx, record.account, holder, at, record.id, emit)) return emit.length === 0 ? undefined : { emit }
       if (record.type === 'frame') {
         let joined = false
         for (const e of record.events) {
@@ -155,8 +168,8 @@ export function cases (options: CasesOptions, env: StageEnvironment): Stage {
             if (c !== undefined) emit.push(...close(ctx, c, 'cancelled', e.user === undefined ? 'panel cancel' : `panel cancel, user ${e.user}`, at, record.id)!)
           } else if (e.class === 'alarm') {
             if (c === undefined) {
-              create(ctx, record.account, record.id, at, false)
-              emit.push({ kind: 'case-opened', account: record.account, data: { caseId: record.id, code: e.code, ...(e.zone === undefined ? {} : { zone: e.zone }) } })
+              create(ctx, record.account, holder, record.id, at, false)
+              emit.push({ kind: 'case-opened', account: record.account, ...holderOfCase({ holder }), data: { caseId: record.id, code: e.code, ...(e.zone === undefined ? {} : { zone: e.zone }) } })
             } else if (c.id !== record.id && !joined) {
               // Once per frame, however many alarm events it carries.
               joined = true
@@ -183,13 +196,13 @@ export function cases (options: CasesOptions, env: StageEnvironment): Stage {
         // Silent: the caller was told "valid"; here it is an emergency, on the open case or a new one.
         let c = open(ctx, record.account)
         if (c === undefined) {
-          c = create(ctx, record.account, record.id, at, true)
-          emit.push({ kind: 'case-opened', account: record.account, data: { caseId: c.id, duress: true } })
+          c = create(ctx, record.account, holder, record.id, at, true)
+          emit.push({ kind: 'case-opened', account: record.account, ...holderOfCase(c), data: { caseId: c.id, duress: true } })
         } else {
           c.duress = true
           save(ctx, c)
         }
-        emit.push({ kind: 'case-duress', account: record.account, data: { caseId: c.id, user: record.data.user ?? null } })
+        emit.push({ kind: 'case-duress', account: record.account, ...holderOfCase(c), data: { caseId: c.id, user: record.data.user ?? null } })
       }
       return emit.length === 0 ? undefined : { emit }
     },
@@ -203,7 +216,7 @@ export function cases (options: CasesOptions, env: StageEnvironment): Stage {
       if (c === undefined || c.state !== 'open' || c.escalated) return undefined
       c.escalated = true
       save(ctx, c)
-      return { emit: [{ kind: 'case-escalated', account: c.account, causedBy: c.id, data: { caseId: c.id, minutesOpen: Math.round((ctx.now - c.openedAt) / 60_000) } }] }
+      return { emit: [{ kind: 'case-escalated', account: c.account, ...holderOfCase(c), causedBy: c.id, data: { caseId: c.id, minutesOpen: Math.round((ctx.now - c.openedAt) / 60_000) } }] }
     },
   }
 }

@@ -12,9 +12,11 @@
  * account drops its state and timer (the `account-removed` event), and state of an earlier
  * holder whose removal was never journaled is not taken for the new holder's. A new holder is
  * watched from the scan that finds it, one interval on, like any account added while running.
+ * A frame counts for the holder the receiver named on it, not whoever holds the number when the
+ * pipeline gets there: a removed holder's last report is no report of the next one.
  */
 import type { Account } from '../../accounts/account.js'
-import { isAccountRemoved, type Stage, type StageContext, type StageEnvironment, type StageResult } from '../stage.js'
+import { holderOf, isAccountRemoved, type Stage, type StageContext, type StageEnvironment, type StageResult } from '../stage.js'
 
 interface Seen {
   /** Last frame: receive time and journal id. */
@@ -99,7 +101,9 @@ export function supervision (options: SupervisionOptions, env: StageEnvironment)
       }
       if (record.type !== 'frame') return undefined
       const a = supervised(record.account)
-      if (a === undefined) return undefined
+      // A frame of another holder of the number (journaled before a removal the pipeline had not
+      // reached when the number was taken again) proves nothing of this holder's panel.
+      if (a === undefined || holderOf(record, a) !== a.createdAt) return undefined
       const interval = a.supervisionSeconds! * 1000
       const st = holderState(ctx.state.get<Seen>(record.account), a) ?? fresh(a, 0)
       st.holder = a.createdAt
@@ -154,6 +158,7 @@ export function supervision (options: SupervisionOptions, env: StageEnvironment)
         emit: [{
           kind: 'supervision-failure',
           account,
+          ...(st.holder === undefined ? {} : { holder: st.holder }),
           causedBy: st.lastId,
           data: { lastSeen: st.lastSeen === 0 ? null : new Date(st.lastSeen).toISOString(), intervalSeconds: interval / 1000 },
         }],

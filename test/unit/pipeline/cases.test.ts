@@ -492,20 +492,79 @@ describe('cases: an account number that changes hands', () => {
     expect(h.case(next.id).state).toBe('open')
   })
 
+  /**
+   * The holder 1234 had (t1, made a day before T0), its alarm at T0 and its removal a second
+   * later, both journaled while it held the number; then t2 takes the number at T0 + 2 s. The
+   * pipeline, lagging (or stopped while the commands ran), reaches them only after that.
+   */
+  function handedOnWhileLagging (stamped: boolean) {
+    let now = T0 - 86_400_000
+    const accounts = new MemoryAccountStore(undefined, { now: () => new Date(now) })
+    accounts.add({ account: '1234', tenant: 't1' })
+    const t1 = accounts.get('1234')!.createdAt
+    const stamp = <R extends EventRecord>(r: R, holder: string): R => (stamped ? { ...r, holder } : r)
+    const alarm = stamp(cid('1234', '1130 01 015', T0), t1)
+    const removed = stamp(removal('1234', t1, T0 + SECOND), t1)
+    accounts.remove('1234')
+    now = T0 + 2 * SECOND
+    accounts.add({ account: '1234', tenant: 't2' })
+    const t2 = accounts.get('1234')!.createdAt
+    return { h: new Harness({}, accounts), t1, t2, alarm, removed, stamp }
+  }
+
+  it('an alarm the receiver stamped with the removed holder is that holder\'s case when the pipeline reaches it after the number was taken again, and its removal closes it', async () => {
+    const { h, t1, t2, alarm, removed, stamp } = handedOnWhileLagging(true)
+    const old = await h.run(alarm)
+    expect(old.emit).toEqual([{ kind: 'case-opened', account: '1234', holder: t1, data: { caseId: old.id, code: '130', zone: 15 } }])
+    expect(h.case(old.id)).toMatchObject({ state: 'open', holder: t1 })
+    const r = await h.run(removed)
+    expect(r.emit).toEqual([{ kind: 'case-account-removed', account: '1234', holder: t1, causedBy: r.id, data: { caseId: old.id, by: 'account removed by admin:abc' } }])
+    // t2's valid code closes nothing of t1's; t2's next alarm opens a case of its own, joined by nothing of t1's.
+    expect((await h.run(stamp(verification('1234', 3, T0 + 3 * SECOND), t2))).emit).toEqual([])
+    const next = await h.run(stamp(cid('1234', '1130 01 015', T0 + 4 * SECOND), t2))
+    expect(next.emit).toEqual([{ kind: 'case-opened', account: '1234', holder: t2, data: { caseId: next.id, code: '130', zone: 15 } }])
+    expect(h.case(next.id)).toMatchObject({ state: 'open', holder: t2, events: [next.id], alarms: 1 })
+    expect(h.case(old.id)).toMatchObject({ state: 'account-removed', events: [old.id] })
+  })
+
+  it('an alarm journaled before the number was taken again, from before records named their holder, opens no case for the next holder', async () => {
+    const { h, t2, alarm, removed } = handedOnWhileLagging(false)
+    expect((await h.run(alarm)).emit).toEqual([])
+    expect((await h.run(removed)).emit).toEqual([])
+    expect(h.cases()).toEqual([])
+    expect((await h.run(verification('1234', 3, T0 + 3 * SECOND))).emit).toEqual([])
+    const next = await h.run(cid('1234', '1130 01 015', T0 + 4 * SECOND))
+    expect(next.emit.map((e) => e.kind)).toEqual(['case-opened'])
+    expect(h.cases()).toMatchObject([{ id: next.id, state: 'open', holder: t2, events: [next.id] }])
+  })
+
+  it('an event stamped with an earlier holder than the open case\'s neither joins nor closes it, nor opens another', async () => {
+    const { h, t1, t2, stamp } = handedOnWhileLagging(true)
+    const next = await h.run(stamp(cid('1234', '1130 01 015', T0 + 4 * SECOND), t2))
+    // Received while t1 held the number, journaled after its removal (the two raced).
+    expect((await h.run(stamp(cid('1234', '1130 01 016', T0 + 5 * SECOND), t1))).emit).toEqual([])
+    expect((await h.run(stamp(verification('1234', 3, T0 + 6 * SECOND), t1))).emit).toEqual([])
+    expect((await h.run(stamp(duress('1234', 3, T0 + 7 * SECOND), t1))).emit).toEqual([])
+    expect(h.cases()).toMatchObject([{ id: next.id, state: 'open', holder: t2, events: [next.id], alarms: 1, duress: false }])
+  })
+
   it('with the removal never journaled (an older version removed it), a case of the earlier holder is closed, not joined', async () => {
     let made = T0 - 86_400_000
     const accounts = new MemoryAccountStore(undefined, { now: () => new Date(made++) })
     expect(accounts.add({ account: '1234', tenant: 't1' }).ok).toBe(true)
     const h = new Harness({}, accounts)
     const old = await h.run(cid('1234', '1130 01 015', T0))
-    expect(h.case(old.id).holder).toBe(accounts.get('1234')!.createdAt)
+    const t1 = accounts.get('1234')!.createdAt
+    expect(h.case(old.id).holder).toBe(t1)
     accounts.remove('1234')
     expect(accounts.add({ account: '1234', tenant: 't2' }).ok).toBe(true)
+    const t2 = accounts.get('1234')!.createdAt
     const next = await h.run(cid('1234', '1130 01 015', T0 + MINUTE))
+    // Each event names the holder of the case it is about.
     expect(next.emit).toEqual([
-      { kind: 'case-account-removed', account: '1234', causedBy: next.id, data: { caseId: old.id, by: 'a later holder of the number' } },
-      { kind: 'case-opened', account: '1234', data: { caseId: next.id, code: '130', zone: 15 } },
+      { kind: 'case-account-removed', account: '1234', holder: t1, causedBy: next.id, data: { caseId: old.id, by: 'a later holder of the number' } },
+      { kind: 'case-opened', account: '1234', holder: t2, data: { caseId: next.id, code: '130', zone: 15 } },
     ])
-    expect(h.case(next.id)).toMatchObject({ state: 'open', holder: accounts.get('1234')!.createdAt })
+    expect(h.case(next.id)).toMatchObject({ state: 'open', holder: t2 })
   })
 })

@@ -38,10 +38,11 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
 describe('supervision across a restart', () => {
   it('arms every supervised account at start, and waits one full interval after the start', async () => {
-    const accounts = new MemoryAccountStore()
+    const t0 = Date.UTC(2026, 10, 26, 8)
+    // Made before its panel's first report (a frame older than its account is an earlier holder's).
+    const accounts = new MemoryAccountStore(undefined, { now: () => new Date(t0 - 86_400_000) })
     expect(accounts.add({ account: '1001', supervisionSeconds: 20 }).ok).toBe(true)
     const journal = new MemoryJournal<JournalRecord>()
-    const t0 = Date.UTC(2026, 10, 26, 8)
     let now = t0
 
     // First run: the panel reports once.

@@ -152,6 +152,26 @@ describe('PipelineRunner: events', () => {
     ])
   })
 
+  it('names on what a stage emits the holder of the event that caused it (of the same account), unless the stage names one', async () => {
+    const watch: Stage = {
+      name: 'watch',
+      run: ({ record }) => record.type !== 'frame'
+        ? undefined
+        : { emit: [{ kind: 'alert', account: record.account }, { kind: 'about-a-case', account: record.account, holder: 'h0' }, { kind: 'note', account: '9999' }] },
+    }
+    await journal.append({ ...frame('1234'), holder: 'h1' })
+    await journal.append(frame('5678'))
+    const { runner } = pipeline([watch], { clock: () => T0 + 5000 })
+    await runner.start()
+    await caughtUp(runner)
+    expect((await derived()).map((r) => [r.causedBy, r.kind, r.account, r.holder])).toEqual([
+      [1, 'alert', '1234', 'h1'], [1, 'about-a-case', '1234', 'h0'], [1, 'note', '9999', undefined],
+      [2, 'alert', '5678', undefined], [2, 'about-a-case', '5678', 'h0'], [2, 'note', '9999', undefined],
+    ])
+    // A record that names no holder has no holder field at all (as records before holders were named).
+    expect(Object.keys((await derived()).find((r) => r.causedBy === 2 && r.kind === 'alert')!)).not.toContain('holder')
+  })
+
   it('never gives a stage an event it made itself; the stages before and after it get it', async () => {
     const early: number[] = []
     const made: number[] = []

@@ -140,7 +140,7 @@ describe('supervision stage', () => {
     expect(h.emitted).toEqual([])
     await h.advance(T0 + 70 * SECOND)
     expect(h.emitted).toEqual([{
-      kind: 'supervision-failure', account: '1234', causedBy: id,
+      kind: 'supervision-failure', account: '1234', holder: h.accounts.get('1234')!.createdAt, causedBy: id,
       data: { lastSeen: new Date(T0 + 10 * SECOND).toISOString(), intervalSeconds: 60 },
     }])
   })
@@ -252,7 +252,7 @@ describe('supervision stage', () => {
       expect(h.emitted).toEqual([])
       await h.advance(T0 + 60 * SECOND)
       expect(h.emitted).toEqual([{
-        kind: 'supervision-failure', account: '1234', causedBy: 7,
+        kind: 'supervision-failure', account: '1234', holder: h.accounts.get('1234')!.createdAt, causedBy: 7,
         data: { lastSeen: new Date(T0 - 10 * 3600 * SECOND).toISOString(), intervalSeconds: 60 },
       }])
     })
@@ -272,7 +272,7 @@ describe('supervision stage', () => {
       const h = new Harness(accountsWith({ account: '1234', supervisionSeconds: 60 }))
       await h.start(T0)
       await h.advance(T0 + 60 * SECOND)
-      expect(h.emitted).toEqual([{ kind: 'supervision-failure', account: '1234', causedBy: 0, data: { lastSeen: null, intervalSeconds: 60 } }])
+      expect(h.emitted).toEqual([{ kind: 'supervision-failure', account: '1234', holder: h.accounts.get('1234')!.createdAt, causedBy: 0, data: { lastSeen: null, intervalSeconds: 60 } }])
     })
   })
 
@@ -430,7 +430,7 @@ describe('supervision: an account number that changes hands', () => {
     await h.advance(T0 + 13_999)
     expect(h.emitted).toEqual([])
     await h.advance(T0 + 14 * SECOND)
-    expect(h.emitted).toEqual([{ kind: 'supervision-failure', account: '4321', causedBy: 0, data: { lastSeen: null, intervalSeconds: 3 } }])
+    expect(h.emitted).toEqual([{ kind: 'supervision-failure', account: '4321', holder: accounts.get('4321')!.createdAt, causedBy: 0, data: { lastSeen: null, intervalSeconds: 3 } }])
   })
 
   it('the next holder\'s first frame raises no restore of the earlier holder\'s failure', async () => {
@@ -468,8 +468,41 @@ describe('supervision: an account number that changes hands', () => {
     reAdd(accounts, '4321', 3)
     // The failed state of the earlier holder suppresses nothing: the next scan watches the new one.
     await h.advance(T0 + 8 * SECOND)
-    expect(h.emitted.at(-1)).toEqual({ kind: 'supervision-failure', account: '4321', causedBy: 0, data: { lastSeen: null, intervalSeconds: 3 } })
+    expect(h.emitted.at(-1)).toEqual({ kind: 'supervision-failure', account: '4321', holder: accounts.get('4321')!.createdAt, causedBy: 0, data: { lastSeen: null, intervalSeconds: 3 } })
     expect(h.kinds()).toEqual(['supervision-failure 4321', 'supervision-failure 4321'])
+  })
+
+  /**
+   * The holder 4321 had (t1, made a day before T0), watched from T0; its frame at T0 + 1 s and its
+   * removal at T0 + 2 s, both journaled while it held the number; then t2 takes the number at
+   * T0 + 3 s. The pipeline, lagging (or stopped while the commands ran), reaches them only after.
+   */
+  async function handedOnWhileLagging (stamped: boolean) {
+    let made = T0 - 86_400 * SECOND
+    const accounts = new MemoryAccountStore(undefined, { now: () => new Date(made) })
+    accounts.add({ account: '4321', supervisionSeconds: 60, tenant: 't1' })
+    const h = new Harness(accounts, { scanSeconds: 3600 })
+    await h.start(T0)
+    const t1 = accounts.get('4321')!.createdAt
+    const stamp = <R extends EventRecord>(r: R, holder: string): R => (stamped ? { ...r, holder } : r)
+    const report = stamp(frame('4321', T0 + SECOND), t1)
+    const removed = stamp(removal('4321', t1, T0 + 2 * SECOND), t1)
+    made = T0 + 3 * SECOND
+    reAdd(accounts, '4321', 60)
+    return { h, t2: accounts.get('4321')!.createdAt, report, removed }
+  }
+
+  it.each([
+    ['stamped by the receiver with its holder', true],
+    ['from before records named their holder', false],
+  ])('a frame of the removed holder (%s) that the pipeline reaches after the number was taken again is no report of the next holder', async (_, stamped) => {
+    const { h, t2, report, removed } = await handedOnWhileLagging(stamped)
+    await h.run(report)
+    await h.run(removed)
+    expect(h.values.get('4321')).toBeUndefined()
+    // Watched from the next scan (T0 + 3600 s), one interval on: silent, and never reported.
+    await h.advance(T0 + 4000 * SECOND)
+    expect(h.emitted).toEqual([{ kind: 'supervision-failure', account: '4321', holder: t2, causedBy: 0, data: { lastSeen: null, intervalSeconds: 60 } }])
   })
 
   it('nor does a frame of the next holder restore the earlier holder\'s failure, or take its report time', async () => {

@@ -12,10 +12,10 @@ function decoded (data: string) {
 }
 
 /** recordJson must say exactly what JSON.stringify says (with undefined fields as null). */
-test.prop([fc.string(), fc.string(), fc.option(fc.string(), { nil: undefined }), fc.boolean(), fc.constantFrom('compact', 'full', 'none')])('recordJson is JSON.stringify for frame records', (peer, text, rcvr, enc, form) => {
+test.prop([fc.string(), fc.string(), fc.option(fc.string(), { nil: undefined }), fc.boolean(), fc.constantFrom('compact', 'full', 'none'), fc.option(fc.string(), { nil: undefined })])('recordJson is JSON.stringify for frame records', (peer, text, rcvr, enc, form, holder) => {
   const { f, d } = decoded('#1234|Nri1/BA01^x^')
   const r: JournalFrame = {
-    type: 'frame', receivedAt: 1700000000123, transport: 'udp', peer, account: '1234', rcvr, lpref: '0', seq: '0005', token: 'SIA-DCS',
+    type: 'frame', receivedAt: 1700000000123, transport: 'udp', peer, account: '1234', holder, rcvr, lpref: '0', seq: '0005', token: 'SIA-DCS',
     encrypted: enc, ...(form === 'compact' ? { ev: compactEvents(d.events) } : form === 'full' ? { events: d.events } : {}), xdata: [{ id: 'I', value: text }], text, panelTime: enc ? 1700000000000 : undefined,
     flags: enc ? { quarantine: true } : {}, quirks: ['junk-after-data'], dedupe: enc ? `k|${text}` : undefined, raw: f.toString('base64'),
   }
