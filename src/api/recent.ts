@@ -54,6 +54,8 @@ interface KeptFrame {
   readonly type: 'frame'
   readonly id: number
   readonly account: string
+  /** The holder of the number it was for (not shown: `list` lets a reader choose by it). */
+  readonly holder: string | undefined
   readonly receivedAt: number
   readonly token: string
   readonly seq: string
@@ -71,6 +73,7 @@ interface KeptDerived {
   readonly type: 'derived'
   readonly id: number
   readonly account: string
+  readonly holder: string | undefined
   readonly receivedAt: number
   readonly kind: string
   readonly stage: string
@@ -88,7 +91,7 @@ const DERIVED_BYTES = 450
 
 function keep (r: JournalRecord, id: number): Kept {
   if (r.type === 'derived') {
-    return { type: 'derived', id, account: r.account, receivedAt: r.receivedAt, kind: r.kind, stage: r.stage, causedBy: r.causedBy, data: r.data, bytes: DERIVED_BYTES + valueBytes(r.data, 3), slot: -1 }
+    return { type: 'derived', id, account: r.account, holder: r.holder, receivedAt: r.receivedAt, kind: r.kind, stage: r.stage, causedBy: r.causedBy, data: r.data, bytes: DERIVED_BYTES + 2 * (r.holder?.length ?? 0) + valueBytes(r.data, 3), slot: -1 }
   }
   let ev: string | undefined
   let events: string | undefined
@@ -101,8 +104,8 @@ function keep (r: JournalRecord, id: number): Kept {
     else if (r.events.length > 0) events = JSON.stringify(r.events)
   }
   // Two bytes a character: a string with one character beyond Latin-1 is stored two bytes a character.
-  const bytes = FRAME_BYTES + 2 * ((r.text?.length ?? 0) + (ev?.length ?? 0) + (events?.length ?? 0))
-  return { type: 'frame', id, account: r.account, receivedAt: r.receivedAt, token: r.token, seq: r.seq, encrypted: r.encrypted, text: r.text, flags: r.flags, ev, events, bytes, slot: -1 }
+  const bytes = FRAME_BYTES + 2 * ((r.holder?.length ?? 0) + (r.text?.length ?? 0) + (ev?.length ?? 0) + (events?.length ?? 0))
+  return { type: 'frame', id, account: r.account, holder: r.holder, receivedAt: r.receivedAt, token: r.token, seq: r.seq, encrypted: r.encrypted, text: r.text, flags: r.flags, ev, events, bytes, slot: -1 }
 }
 
 function viewOf (k: Kept): EventView {
@@ -245,14 +248,18 @@ export class RecentEvents {
     return newestFirst.length
   }
 
-  /** Newest first: up to `limit` events of the account with ids below `before`, that `keep` lets through. */
-  list (account: string, limit: number, before = Number.MAX_SAFE_INTEGER, keep: (e: EventView) => boolean = () => true): EventView[] {
+  /**
+   * Newest first: up to `limit` events of the account with ids below `before`, that `keep` lets
+   * through (given the event and the holder of the number it names, if it names one).
+   */
+  list (account: string, limit: number, before = Number.MAX_SAFE_INTEGER, keep: (e: EventView, holder: string | undefined) => boolean = () => true): EventView[] {
     const list = this.#byAccount.get(account) ?? []
     const out: EventView[] = []
     for (let i = list.length - 1; i >= 0 && out.length < limit; i--) {
-      if (list[i]!.id >= before) continue
-      const e = viewOf(list[i]!)
-      if (keep(e)) out.push(e)
+      const k = list[i]!
+      if (k.id >= before) continue
+      const e = viewOf(k)
+      if (keep(e, k.holder)) out.push(e)
     }
     return out
   }

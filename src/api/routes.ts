@@ -264,7 +264,7 @@ export const ROUTES: readonly RouteDef[] = [
       if (open !== undefined && c.who.role !== 'admin') return conflict()
       // Journaled first, so the pipeline meets the end of this holder in order (and drops what it
       // keeps of it) before anything of a next holder of the number; nothing is removed if it cannot be.
-      const id = await journal(c, { kind: ACCOUNT_REMOVED.kind, account: a.account, data: { createdAt: a.createdAt, tenant: a.tenant ?? null, by: c.actor } }, ACCOUNT_REMOVED.stage)
+      const id = await journal(c, { kind: ACCOUNT_REMOVED.kind, account: a.account, holder: a.createdAt, data: { createdAt: a.createdAt, tenant: a.tenant ?? null, by: c.actor } }, ACCOUNT_REMOVED.stage)
       if (typeof id !== 'number') return id
       const r = c.deps.accounts.remove(a.account)
       if (!r.ok) return accountFailure(r)
@@ -368,10 +368,13 @@ export const ROUTES: readonly RouteDef[] = [
       const a = visibleAccount(c)
       if (a === undefined) return notFound()
       const limit = limitOf(c)
-      // Only since the account was made: a number reused after a removal does not show the last owner's events.
+      // Only this holder's: an event names the holder of the number it was received or made for
+      // (whoever holds it when the pipeline gets there may be a later one); one from before events
+      // named it, only since the account was made.
       const since = a.createdAt
       const installer = c.who.role === 'installer'
-      const items = c.deps.recent.list(a.account, limit, c.query.before === undefined ? undefined : Number(c.query.before), (e) => e.receivedAt >= since && (!installer || installerMaySee(e)))
+      const mine = (e: EventView, holder: string | undefined): boolean => (holder !== undefined ? holder === a.createdAt : e.receivedAt >= since)
+      const items = c.deps.recent.list(a.account, limit, c.query.before === undefined ? undefined : Number(c.query.before), (e, holder) => mine(e, holder) && (!installer || installerMaySee(e)))
       return ok({ items, next: items.length === limit ? items.at(-1)!.id : null })
     },
   },
@@ -434,7 +437,7 @@ export const ROUTES: readonly RouteDef[] = [
       try {
         const note = (c.body as { note?: string } | undefined)?.note
         // The cases stage owns cases: the request is journaled, and the stage closes the case.
-        const id = await journal(c, { kind: 'case-resolve', account: k.account, data: { caseId: k.id, by: c.actor, ...(note === undefined ? {} : { note }) } })
+        const id = await journal(c, { kind: 'case-resolve', account: k.account, holder: a.createdAt, data: { caseId: k.id, by: c.actor, ...(note === undefined ? {} : { note }) } })
         if (typeof id !== 'number') return id
         const done = await c.waitForPipeline(id)
         const now = caseOf(c, a)
@@ -454,7 +457,7 @@ export const ROUTES: readonly RouteDef[] = [
       c.audit.account = account
       let failed = false
       const r = await c.deps.verifier.verify(account, (c.body as { code: string }).code, c.actor, async (e) => {
-        const id = await journal(c, { kind: e.kind, account: e.account, data: e.data })
+        const id = await journal(c, { kind: e.kind, account: e.account, ...(e.holder === undefined ? {} : { holder: e.holder }), data: e.data })
         if (typeof id !== 'number') {
           failed = true
           throw new Error('journal')

@@ -29,6 +29,8 @@ function invalid (r: unknown): string | undefined {
   if (typeof d.stage !== 'string' || !(COMMAND_EVENTS[d.stage] ?? []).includes(d.kind as string)) return 'not an event a command may journal'
   if (typeof d.account !== 'string' || !/^[0-9A-Z]{3,16}$/.test(d.account)) return 'bad account'
   if (typeof d.receivedAt !== 'number' || typeof d.causedBy !== 'number' || typeof d.n !== 'number' || typeof d.data !== 'object' || d.data === null) return 'bad fields'
+  // The holder is an account's createdAt: a short timestamp.
+  if (d.holder !== undefined && (typeof d.holder !== 'string' || d.holder.length > 40)) return 'bad holder'
   return undefined
 }
 

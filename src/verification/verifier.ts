@@ -59,6 +59,8 @@ export interface VerifyResult {
 export interface VerificationEvent {
   readonly kind: 'verification' | 'duress'
   readonly account: string
+  /** The holder of the number whose codes were checked (the account's createdAt); absent for no account. */
+  readonly holder?: string
   readonly data: { readonly outcome: Outcome, readonly user: number | null, readonly caller: string }
 }
 
@@ -482,11 +484,15 @@ export class Verifier {
     // is the same whatever the account and code, and it is no attempt.
     let row: SlotRow
     let hash: Buffer
+    let holder: string | undefined
     try {
-      ({ row, hash } = await this.#hashing.run(async () => {
+      ({ row, hash, holder } = await this.#hashing.run(async () => {
         const row = this.#slots.get(acct, DUMMY, DUMMY)!
+        // Whose codes these are: the event names that holder of the number, whoever holds it when
+        // the pipeline gets to the event. Looked up for every account, known or not.
+        const holder = this.#accounts.get(acct)?.createdAt
         // Bounded: no enrolled code is longer than 16 digits, so a cut longer input still matches nothing.
-        return { row, hash: await this.#hash(pepper, row.salt, code.slice(0, 64), row.n) }
+        return { row, holder, hash: await this.#hash(pepper, row.salt, code.slice(0, 64), row.n) }
       }))
     } catch (e) {
       if (e instanceof HashQueueFull) throw new VerifierError(e.code, e.message)
@@ -531,7 +537,7 @@ export class Verifier {
       this.#audit.run(new Date(now).toISOString(), caller, 'verify', acct, result, outcome === 'valid' || duress ? m.user : null, detail, source ?? null)
     }
     try {
-      await record({ kind: duress ? 'duress' : 'verification', account: acct, data: { outcome, user: outcome === 'valid' || duress ? m.user : null, caller } })
+      await record({ kind: duress ? 'duress' : 'verification', account: acct, ...(holder === undefined ? {} : { holder }), data: { outcome, user: outcome === 'valid' || duress ? m.user : null, caller } })
     } catch (err) {
       audited('unanswered', 'the event could not be journaled')
       throw err

@@ -1432,6 +1432,46 @@ describe('supervision of a number taken again', () => {
   })
 })
 
+describe('a number removed and taken again while the pipeline lags', () => {
+  const NUMBER = '4323'
+  let h: Harness
+  afterAll(async () => { await h.close() })
+
+  it('the next holder\'s events and cases show nothing of the earlier holder\'s alarm, nor of what the pipeline made of it after the number changed hands', async () => {
+    h = await new Harness({ pipelineStopped: true, api: { rateBurst: 100_000, ratePerSecond: 100_000 } }).start()
+    const admin = h.token('admin')
+    const op = h.token('operator')
+    const t1 = h.token('installer', 't1')
+    const t2 = h.token('installer', 't2')
+    expectOk(await h.request('POST', '/v1/accounts', t1, { account: NUMBER }), 201)
+    const holder1 = h.accounts.get(NUMBER)!.createdAt
+    // t1's alarm and t1's removal are journaled; the pipeline has not reached them when t2 takes the number.
+    const old = await h.journalFrame(NUMBER, '1130 01 015')
+    expectOk(await h.request('DELETE', `/v1/accounts/${NUMBER}`, admin), 204)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    expectOk(await h.request('POST', '/v1/accounts', t2, { account: NUMBER }), 201)
+    await h.runner.start()
+    await h.settled()
+    // The pipeline made t1's case of t1's alarm, and closed it with t1's removal: t1's history.
+    const made = (await derived(h)).filter((e) => e.data.caseId === old)
+    expect(made.map((e) => [e.kind, e.holder])).toEqual([['case-opened', holder1], ['case-account-removed', holder1]])
+    const next = await h.frame(NUMBER, '1130 01 016')
+    for (const token of [op, t2]) {
+      const items = (await h.request('GET', `/v1/accounts/${NUMBER}/events`, token)).json().items as Array<{ id: number, data?: { caseId?: number } }>
+      expect(items.map((e) => e.id)).toContain(next)
+      expect(items.filter((e) => e.id === old || e.data?.caseId === old)).toEqual([])
+    }
+    expect((await h.request('GET', `/v1/accounts/${NUMBER}/cases?state=all`, op)).json().items.map((c: { id: number }) => c.id)).toEqual([next])
+    expect((await h.request('GET', `/v1/accounts/${NUMBER}/cases/${old}`, op)).status).toBe(404)
+    // What the interface journals names the holder too: the removal, a verification, a resolution.
+    const holder2 = h.accounts.get(NUMBER)!.createdAt
+    expectOk(await h.request('POST', `/v1/accounts/${NUMBER}/verify`, op, { code: WRONG }))
+    expectOk(await h.request('POST', `/v1/accounts/${NUMBER}/cases/${next}/resolve`, op, { note: 'test' }))
+    const named = (await derived(h)).filter((e) => ['account-removed', 'verification', 'case-resolve', 'case-resolved'].includes(e.kind))
+    expect(named.map((e) => [e.kind, e.holder])).toEqual([['account-removed', holder1], ['verification', holder2], ['case-resolve', holder2], ['case-resolved', holder2]])
+  })
+})
+
 describe('moving an account to another tenant', () => {
   const KEY2 = 'ffeeddccbbaa99887766554433221100'
   let h: Harness

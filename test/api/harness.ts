@@ -40,6 +40,8 @@ export interface HarnessOptions {
   /** The pipeline's clock (when timers are due), apart from the interface's. */
   readonly runnerClock?: () => number
   readonly supervision?: SupervisionOptions
+  /** Leave the pipeline stopped at start (the test starts `runner` itself): a pipeline lagging behind the journal. */
+  readonly pipelineStopped?: boolean
 }
 
 export class Harness {
@@ -57,9 +59,11 @@ export class Harness {
   readonly app: FastifyInstance
   /** Every response body this harness gave, for the secret search. */
   readonly bodies: string[] = []
+  readonly #pipelineStopped: boolean
 
   constructor (o: HarnessOptions = {}) {
     this.dir = mkdtempSync(join(tmpdir(), 'dc09-api-'))
+    this.#pipelineStopped = o.pipelineStopped ?? false
     this.pepper = Buffer.alloc(32, 7)
     const log = pino({ level: 'silent' })
     this.accounts = new SqliteAccountStore(this.dir)
@@ -88,7 +92,7 @@ export class Harness {
   }
 
   async start (): Promise<this> {
-    await this.runner.start()
+    if (!this.#pipelineStopped) await this.runner.start()
     await this.app.ready()
     return this
   }
@@ -113,15 +117,20 @@ export class Harness {
 
   /** Journals a Contact ID frame from a panel, as the receiver would, and waits for the pipeline to run it. */
   async frame (account: string, data: string): Promise<number> {
+    const id = await this.journalFrame(account, data)
+    await this.settled(id)
+    return id
+  }
+
+  /** Journals a Contact ID frame from a panel as the receiver would (named for the account's holder now), without waiting for the pipeline. */
+  async journalFrame (account: string, data: string): Promise<number> {
     const parsed = parseContactId(Buffer.from(`#${account}|${data}`))
     if (!parsed.ok) throw new Error(parsed.reason)
     const r: FrameRecord = {
-      type: 'frame', receivedAt: Date.now(), transport: 'tcp', peer: '127.0.0.1:5000', account, rcvr: undefined, lpref: '0', seq: '0001', token: 'ADM-CID',
+      type: 'frame', receivedAt: Date.now(), transport: 'tcp', peer: '127.0.0.1:5000', account, holder: this.accounts.get(account)?.createdAt, rcvr: undefined, lpref: '0', seq: '0001', token: 'ADM-CID',
       encrypted: false, events: [parsed.event], xdata: [], text: undefined, panelTime: undefined, flags: {}, quirks: [], dedupe: undefined, raw: '',
     }
-    const id = await this.journal.append(r)
-    await this.settled(id)
-    return id
+    return this.journal.append(r)
   }
 
   /** Waits until the pipeline has run the journal up to `id`. */

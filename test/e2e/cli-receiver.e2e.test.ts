@@ -83,7 +83,7 @@ describe('dc09 accounts: a number that changes hands, a move to another tenant',
     expect(withPepper(['codes', 'set', '--data', dir, '--account', '4321', '--user', '1'], '739154\n').code).toBe(0)
     const created = (JSON.parse(dc09(['accounts', 'show', '--data', dir, '--account', '4321', '--json']).out) as { createdAt: string }).createdAt
     expect(dc09(['accounts', 'remove', '--data', dir, '--account', '4321'])).toMatchObject({ code: 0, out: 'removed account 4321 and its 1 user(s)\n' })
-    expect(journaled('account-removed').filter((r) => r.account === '4321')).toMatchObject([{ account: '4321', stage: 'accounts', data: { createdAt: created, tenant: 't1', by: expect.stringMatching(/^cli/) } }])
+    expect(journaled('account-removed').filter((r) => r.account === '4321')).toMatchObject([{ account: '4321', holder: created, stage: 'accounts', data: { createdAt: created, tenant: 't1', by: expect.stringMatching(/^cli/) } }])
     expect(dc09(['accounts', 'add', '--data', dir, '--account', '4321', '--tenant', 't2']).code).toBe(0)
     expect(withPepper(['users', 'list', '--data', dir, '--account', '4321']).out).toBe('account 4321 has no users\n')
   })

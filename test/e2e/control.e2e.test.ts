@@ -67,11 +67,15 @@ describe('the control socket', () => {
       expect(await ask({ op: 'append', record: { type: 'frame', account: '1234' } })).toEqual({ ok: false, error: 'not a derived record' })
       expect(await ask({ op: 'append', record: record({ account: '12;DROP' }) })).toEqual({ ok: false, error: 'bad account' })
       expect(await ask({ op: 'append', record: { ...record(), data: null } })).toEqual({ ok: false, error: 'bad fields' })
+      // The holder is an account's createdAt: a string of at most 40 characters.
+      expect(await ask({ op: 'append', record: { ...record(), holder: 7 } })).toEqual({ ok: false, error: 'bad holder' })
+      expect(await ask({ op: 'append', record: { ...record(), holder: 'x'.repeat(41) } })).toEqual({ ok: false, error: 'bad holder' })
       expect(await ask({ op: 'delete' })).toEqual({ ok: false, error: 'unknown op' })
       expect(await raw(path, 'not json\n', 500)).toBe('{"ok":false,"error":"not JSON"}\n')
       expect(journal.lastId).toBe(0)
       expect(await appendViaControl(dir, record())).toBe(1)
-      expect(await appendViaControl(dir, record({ stage: 'accounts', kind: 'account-removed', data: { createdAt: '2026-01-01T00:00:00.000Z', tenant: null, by: 'cli' } }))).toBe(2)
+      expect(await appendViaControl(dir, record({ stage: 'accounts', kind: 'account-removed', holder: '2026-01-01T00:00:00.000Z', data: { createdAt: '2026-01-01T00:00:00.000Z', tenant: null, by: 'cli' } }))).toBe(2)
+      expect(await appendViaControl(dir, { ...record(), holder: 'x'.repeat(40) })).toBe(3)
     } finally {
       await control.close()
     }

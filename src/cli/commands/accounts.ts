@@ -153,7 +153,7 @@ export async function remove (data: string, account: string, io: Io, actor = 'cl
     const users = v.listUsers(a.account).length
     try {
       await appendForCommand(data, {
-        type: 'derived', receivedAt: Date.now(), kind: ACCOUNT_REMOVED.kind, account: a.account, stage: ACCOUNT_REMOVED.stage, causedBy: 0, n: 0,
+        type: 'derived', receivedAt: Date.now(), kind: ACCOUNT_REMOVED.kind, account: a.account, holder: a.createdAt, stage: ACCOUNT_REMOVED.stage, causedBy: 0, n: 0,
         data: { createdAt: a.createdAt, tenant: a.tenant ?? null, by: actor },
       })
     } catch (err) {

@@ -181,7 +181,7 @@ export async function verifyCode (o: Common & { account: string, caller?: string
   const caller = (o.caller ?? actor(o.by)).slice(0, 100)
   return withVerifierAsync(o.data, io, o.pepperFile, async (v) => {
     const result = await v.verify(o.account, code, caller, async (e) => {
-      const record: DerivedRecord = { type: 'derived', receivedAt: Date.now(), kind: e.kind, account: e.account, stage: 'verify', causedBy: 0, n: 0, data: e.data }
+      const record: DerivedRecord = { type: 'derived', receivedAt: Date.now(), kind: e.kind, account: e.account, ...(e.holder === undefined ? {} : { holder: e.holder }), stage: 'verify', causedBy: 0, n: 0, data: e.data }
       await appendForCommand(o.data, record)
     })
     io.out(JSON.stringify(result) + '\n')

@@ -411,7 +411,7 @@ describe('Verifier: verify', () => {
     await addUserWithCodes(v, '1234', 1, CODE_1, DURESS_1)
     await addUserWithCodes(v, '1234', 2, CODE_2)
     expect(await v.verify('1234', CODE_2, 'op:ona', record)).toStrictEqual({ result: 'valid', account: '1234', user: 2 })
-    expect(events).toEqual([{ kind: 'verification', account: '1234', data: { outcome: 'valid', user: 2, caller: 'op:ona' } }])
+    expect(events).toEqual([{ kind: 'verification', account: '1234', holder: accounts.get('1234')!.createdAt, data: { outcome: 'valid', user: 2, caller: 'op:ona' } }])
   })
 
   it('answers invalid for a wrong code', async () => {
@@ -420,7 +420,7 @@ describe('Verifier: verify', () => {
     expect(await v.verify('1234', WRONG, 'op:ona', record)).toStrictEqual({ result: 'invalid', account: '1234' })
     expect(await v.verify('1234', `${CODE_1}0`, 'op:ona', record)).toStrictEqual({ result: 'invalid', account: '1234' })
     expect(await v.verify('1234', '', 'op:ona', record)).toStrictEqual({ result: 'invalid', account: '1234' })
-    expect(events[0]).toEqual({ kind: 'verification', account: '1234', data: { outcome: 'invalid', user: null, caller: 'op:ona' } })
+    expect(events[0]).toEqual({ kind: 'verification', account: '1234', holder: accounts.get('1234')!.createdAt, data: { outcome: 'invalid', user: null, caller: 'op:ona' } })
   })
 
   it('answers a duress code exactly like the valid code, and journals it as duress instead', async () => {
@@ -431,7 +431,7 @@ describe('Verifier: verify', () => {
     expect(duress).toStrictEqual(valid)
     expect(duress).toStrictEqual({ result: 'valid', account: '1234', user: 1 })
     expect(events.map((e) => e.kind)).toEqual(['verification', 'duress'])
-    expect(events[1]).toEqual({ kind: 'duress', account: '1234', data: { outcome: 'valid', user: 1, caller: 'op:ona' } })
+    expect(events[1]).toEqual({ kind: 'duress', account: '1234', holder: accounts.get('1234')!.createdAt, data: { outcome: 'valid', user: 1, caller: 'op:ona' } })
   })
 
   it('answers an unknown account like a wrong code', async () => {
@@ -444,9 +444,21 @@ describe('Verifier: verify', () => {
     expect(wrong).toStrictEqual({ result: 'invalid', account: '1234' })
     expect(unknown).toStrictEqual({ result: 'invalid', account: '9999' })
     expect(noCodes).toStrictEqual({ result: 'invalid', account: '5678' })
-    expect(events.map((e) => ({ ...e, account: '*' }))).toEqual([0, 1, 2].map(() => (
+    // The events differ only in their account (and its holder, which an unknown number has not).
+    expect(events.map(({ holder: _holder, ...e }) => ({ ...e, account: '*' }))).toEqual([0, 1, 2].map(() => (
       { kind: 'verification', account: '*', data: { outcome: 'invalid', user: null, caller: 'op:ona' } }
     )))
+  })
+
+  it('names on its event the holder of the account whose codes it checked (its createdAt); none for an unknown account', async () => {
+    const v = openVerifier()
+    await addUserWithCodes(v, '1234', 1, CODE_1, DURESS_1)
+    await v.verify('1234', CODE_1, 'op:ona', record)
+    await v.verify('1234', DURESS_1, 'op:ona', record)
+    await v.verify('9999', CODE_1, 'op:ona', record)
+    const holder = accounts.get('1234')!.createdAt
+    expect(events.map((e) => [e.kind, e.account, e.holder])).toEqual([['verification', '1234', holder], ['duress', '1234', holder], ['verification', '9999', undefined]])
+    expect(Object.keys(events[2]!)).not.toContain('holder')
   })
 
   it('upper-cases the account number', async () => {
@@ -494,7 +506,7 @@ describe('Verifier: lockout', () => {
     const lockedUntil = new Date(T0 + 15 * MIN).toISOString()
 
     expect(await v.verify('1234', CODE_1, 'op:ona', record)).toStrictEqual({ result: 'locked', account: '1234', lockedUntil })
-    expect(events.at(-1)).toEqual({ kind: 'verification', account: '1234', data: { outcome: 'locked', user: null, caller: 'op:ona' } })
+    expect(events.at(-1)).toEqual({ kind: 'verification', account: '1234', holder: accounts.get('1234')!.createdAt, data: { outcome: 'locked', user: null, caller: 'op:ona' } })
 
     now = T0 + 14 * MIN + 59 * SEC
     expect(await v.verify('1234', CODE_1, 'op:ona', record)).toStrictEqual({ result: 'locked', account: '1234', lockedUntil })
