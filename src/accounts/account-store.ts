@@ -39,8 +39,11 @@ export interface AccountStore {
   /**
    * Removes an account and everything kept under its number (users, codes, salts, failure
    * counters), in one transaction: no failure leaves any of it to the next holder of the number.
+   * With `holder.createdAt`, only that holder of the number: a caller that read the account, then
+   * waited (to journal the removal), must not remove a later holder the number was given to
+   * meanwhile; then nothing is removed (NOT_FOUND), checked in the same transaction.
    */
-  remove (account: string): AccountResult<Account>
+  remove (account: string, holder?: { readonly createdAt: string }): AccountResult<Account>
   /** Adds or updates every entry, all or nothing (the rules of add and update apply to each). */
   import (inputs: readonly unknown[]): AccountResult<{ readonly added: number, readonly updated: number }>
   /** How many records (users, code rows) are kept under a number that has no account: 0 when clean. */

@@ -88,8 +88,9 @@ export class MemoryAccountStore implements AccountStore {
     return { ok: true, value: this.#put(v.value, e) }
   }
 
-  remove (account: string): AccountResult<Account> {
+  remove (account: string, holder?: { readonly createdAt: string }): AccountResult<Account> {
     const e = this.#rows.get(account.toUpperCase())
+    if (e !== undefined && holder !== undefined && e.createdAt !== holder.createdAt) return { ok: false, code: AccountError.NOT_FOUND, reason: `account ${e.row.account} was removed and its number taken again since it was read; nothing removed` }
     if (e === undefined) return { ok: false, code: AccountError.NOT_FOUND, reason: `no account ${account.toUpperCase()}` }
     this.#rows.delete(e.row.account)
     return { ok: true, value: e.resolved.account }

@@ -216,7 +216,7 @@ export class SqliteAccountStore implements AccountStore {
     getInTenant: Database.Statement<[string, string], Row>
     insert: Database.Statement<[ReturnType<typeof params>]>
     update: Database.Statement<[ReturnType<typeof params>]>
-    remove: Database.Statement<[string]>
+    remove: Database.Statement<[string, string]>
     count: Database.Statement<[], { n: number }>
     changes: Database.Statement<[number], { seq: number, account: string }>
     lastChange: Database.Statement<[], { seq: number | null }>
@@ -263,7 +263,7 @@ export class SqliteAccountStore implements AccountStore {
       getInTenant: this.#db.prepare('SELECT * FROM accounts INDEXED BY accounts_account_tenant WHERE account = ? AND tenant = ?'),
       insert: this.#db.prepare(`INSERT INTO accounts (${cols}, created_at, updated_at, visible_updated_at) VALUES (${vals}, :now, :now, :now)`),
       update: this.#db.prepare(`UPDATE accounts SET ${cols.split(', ').slice(1).map((c) => `${c} = :${c}`).join(', ')}, updated_at = :now, visible_updated_at = :visible WHERE account = :account`),
-      remove: this.#db.prepare('DELETE FROM accounts WHERE account = ?'),
+      remove: this.#db.prepare('DELETE FROM accounts WHERE account = ? AND created_at = ?'),
       count: this.#db.prepare('SELECT count(*) AS n FROM accounts'),
       changes: this.#db.prepare('SELECT seq, account FROM account_changes WHERE seq > ? ORDER BY seq'),
       lastChange: this.#db.prepare('SELECT max(seq) AS seq FROM account_changes'),
@@ -338,16 +338,21 @@ export class SqliteAccountStore implements AccountStore {
     return { ok: true, value: this.get(account)! }
   }
 
-  remove (account: string): AccountResult<Account> {
+  remove (account: string, holder?: { readonly createdAt: string }): AccountResult<Account> {
     const existing = this.get(account)
     if (existing === undefined) return { ok: false, code: AccountError.NOT_FOUND, reason: `no account ${account.toUpperCase()}` }
-    this.#db.transaction(() => {
-      this.#stmt.remove.run(existing.account)
+    const notFound = { ok: false, code: AccountError.NOT_FOUND, reason: `account ${existing.account} was removed and its number taken again since it was read; nothing removed` } as const
+    if (holder !== undefined && existing.createdAt !== holder.createdAt) return notFound
+    // By number and creation time, in the transaction: another process may have removed the
+    // number and given it to someone else since it was read.
+    const removed = this.#db.transaction((): boolean => {
+      if (this.#stmt.remove.run(existing.account, holder?.createdAt ?? existing.createdAt).changes === 0) return false
       this.#forget(existing.account)
       this.#stmt.prune.run()
-    })()
+      return true
+    }).immediate()
     this.#followOwn()
-    return { ok: true, value: existing }
+    return removed ? { ok: true, value: existing } : notFound
   }
 
   import (inputs: readonly unknown[]): AccountResult<{ added: number, updated: number }> {

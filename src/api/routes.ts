@@ -266,7 +266,18 @@ export const ROUTES: readonly RouteDef[] = [
       // keeps of it) before anything of a next holder of the number; nothing is removed if it cannot be.
       const id = await journal(c, { kind: ACCOUNT_REMOVED.kind, account: a.account, holder: a.createdAt, data: { createdAt: a.createdAt, tenant: a.tenant ?? null, by: c.actor } }, ACCOUNT_REMOVED.stage)
       if (typeof id !== 'number') return id
-      const r = c.deps.accounts.remove(a.account)
+      let r: ReturnType<typeof c.deps.accounts.remove>
+      try {
+        // This holder only: while the removal was journaled, the number may have been removed
+        // and given to someone else, whose account, users and codes stay (then: not found).
+        r = c.deps.accounts.remove(a.account, { createdAt: a.createdAt })
+      } catch (err) {
+        // The removal is journaled, so the stages have dropped this holder's state (its open case
+        // closed, its supervision ended) while its account stays. Removing it again journals the
+        // removal again (harmless) and finishes it.
+        c.deps.log.error({ err: (err as Error).message, account: a.account }, 'api: an account whose removal was journaled could not be deleted; removing it again finishes it')
+        return { status: 503, body: { error: 'unavailable', message: 'the account could not be removed; remove it again to finish' } }
+      }
       if (!r.ok) return accountFailure(r)
       if (open !== undefined) {
         c.audit.detail = `case ${open.id} closed`

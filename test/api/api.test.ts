@@ -4,7 +4,7 @@
  * OpenAPI description and tokens. Each describe block runs on its own Harness (a temporary data
  * directory, a memory journal and a running pipeline); requests go through fastify's inject.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ROUTES } from '../../src/api/routes.js'
 import type { DerivedRecord, JournalRecord } from '../../src/receiver/record.js'
 import type { Stored } from '../../src/journal/journal.js'
@@ -1469,6 +1469,53 @@ describe('a number removed and taken again while the pipeline lags', () => {
     expectOk(await h.request('POST', `/v1/accounts/${NUMBER}/cases/${next}/resolve`, op, { note: 'test' }))
     const named = (await derived(h)).filter((e) => ['account-removed', 'verification', 'case-resolve', 'case-resolved'].includes(e.kind))
     expect(named.map((e) => [e.kind, e.holder])).toEqual([['account-removed', holder1], ['verification', holder2], ['case-resolve', holder2], ['case-resolved', holder2]])
+  })
+})
+
+describe('a removal that does not finish as it began', () => {
+  let h: Harness
+  let admin: string
+  beforeAll(async () => {
+    h = await new Harness({ api: { rateBurst: 100_000, ratePerSecond: 100_000 } }).start()
+    admin = h.token('admin')
+  })
+  afterAll(async () => { await h.close() })
+
+  it('does not remove a later holder the number was given to while the removal was being journaled', async () => {
+    expectOk(await h.request('POST', '/v1/accounts', admin, { account: 'RR01', tenant: 't1' }), 201)
+    const append = h.journal.append.bind(h.journal)
+    // While this removal waits for its commit, the number is removed (elsewhere) and taken again.
+    const spy = vi.spyOn(h.journal, 'append').mockImplementationOnce(async (record) => {
+      await new Promise((resolve) => setTimeout(resolve, 2))
+      expect(h.accounts.remove('RR01').ok).toBe(true)
+      expect(h.accounts.add({ account: 'RR01', tenant: 't2' }).ok).toBe(true)
+      expect(h.verifier.addUser('RR01', 1, 'Bob of T2', 'test').ok).toBe(true)
+      return append(record)
+    })
+    try {
+      expect((await h.request('DELETE', '/v1/accounts/RR01', admin)).status).toBe(404)
+    } finally {
+      spy.mockRestore()
+    }
+    expect(h.accounts.get('RR01')).toMatchObject({ tenant: 't2' })
+    expect(h.verifier.listUsers('RR01')).toHaveLength(1)
+  })
+
+  it('answers 503 when the account cannot be deleted after its removal was journaled, and a retry finishes it', async () => {
+    expectOk(await h.request('POST', '/v1/accounts', admin, { account: 'RR02', tenant: 't1' }), 201)
+    const spy = vi.spyOn(h.accounts, 'remove').mockImplementationOnce(() => { throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }) })
+    try {
+      const r = await h.request('DELETE', '/v1/accounts/RR02', admin)
+      expect(r.status).toBe(503)
+      expect(r.json()).toEqual({ error: 'unavailable', message: 'the account could not be removed; remove it again to finish' })
+    } finally {
+      spy.mockRestore()
+    }
+    expect(h.accounts.get('RR02')).toBeDefined()
+    expectOk(await h.request('DELETE', '/v1/accounts/RR02', admin), 204)
+    expect(h.accounts.get('RR02')).toBeUndefined()
+    await h.settled()
+    expect((await derived(h, 'account-removed')).filter((e) => e.account === 'RR02')).toHaveLength(2)
   })
 })
 

@@ -376,6 +376,20 @@ export function accountStoreSuite (name: string, open: (opts?: { maxWindowSecond
       expect(held!.read('R100')).toMatchObject({ users: 0, withCodes: 0 })
     }))
 
+    it('removes only the holder of the number it is told (by createdAt): a later holder of the number is left as it is', withStore(async (s, held) => {
+      const made = s.add({ account: 'R200', tenant: 'alpha' })
+      if (!made.ok) throw new Error(made.reason)
+      await held?.keep('R200')
+      // A removal for another holder of the number (one removed since, the number taken again).
+      expect(s.remove('R200', { createdAt: '2000-01-01T00:00:00.000Z' })).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_NOT_FOUND' })
+      expect(s.get('R200')).toMatchObject({ tenant: 'alpha', createdAt: made.value.createdAt })
+      expect(s.receiverAccount('R200')).toBeDefined()
+      if (held !== undefined) expect(held.read('R200')).toMatchObject({ users: 1, withCodes: 1, counters: 1 })
+      expect(s.remove('R200', { createdAt: made.value.createdAt })).toMatchObject({ ok: true, value: { account: 'R200', createdAt: made.value.createdAt } })
+      expect(s.get('R200')).toBeUndefined()
+      if (held !== undefined) expect(held.read('R200')).toEqual({ users: 0, withCodes: 0, needsNewCodes: false, counters: 0 })
+    }))
+
     it.runIf(hasHeld)('refuses a number whose earlier holder\'s users or codes remain, until they are purged', withStore(async (s, held) => {
       s.add({ account: 'L100', tenant: 'alpha' })
       await held!.keep('L100')

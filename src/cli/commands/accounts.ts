@@ -160,7 +160,19 @@ export async function remove (data: string, account: string, io: Io, actor = 'cl
       process.stderr.write(`error: the removal could not be journaled, so nothing was removed: ${(err as Error).message}\n`)
       return 1
     }
-    return report(s.remove(a.account), io, () => {
+    let r: ReturnType<typeof s.remove>
+    try {
+      // This holder only: while the removal was journaled, the number may have been removed and
+      // given to someone else, whose account, users and codes stay (then: not found, exit 1).
+      r = s.remove(a.account, { createdAt: a.createdAt })
+    } catch (err) {
+      // The removal is journaled, so the stages have dropped this holder's state (its open case
+      // closed, its supervision ended) while its account stays. Running the command again
+      // journals the removal again (harmless) and finishes it.
+      process.stderr.write(`error: the removal of account ${a.account} was journaled, but the account could not be deleted (${(err as Error).message}); run the command again to finish it\n`)
+      return 1
+    }
+    return report(r, io, () => {
       v.audit(actor, 'account-remove', a.account, 'ok', null, `${users} user(s)`)
       if (open !== undefined) v.audit(actor, 'case-account-removed', a.account, 'ok', null, `case ${open.id} closed: the account was removed`)
       return `removed account ${a.account}${users > 0 ? ` and its ${users} user(s)` : ''}${open === undefined ? '' : `; its open case ${open.id} is closed as account-removed`}`
