@@ -13,6 +13,21 @@ export interface ListOptions {
   readonly search?: string | undefined
 }
 
+/** An account an import moved away from its tenant (which made every code of it invalid, as `update` does). */
+export interface TenantMove {
+  readonly account: string
+  readonly from: string
+  /** null: taken out of any tenant. */
+  readonly to: string | null
+}
+
+/** What an import did: for the caller to report, and to audit each move with both tenants. */
+export interface ImportResult {
+  readonly added: number
+  readonly updated: number
+  readonly moved: readonly TenantMove[]
+}
+
 export interface AccountStore {
   get (account: string): Account | undefined
   /**
@@ -44,8 +59,8 @@ export interface AccountStore {
    * meanwhile; then nothing is removed (NOT_FOUND), checked in the same transaction.
    */
   remove (account: string, holder?: { readonly createdAt: string }): AccountResult<Account>
-  /** Adds or updates every entry, all or nothing (the rules of add and update apply to each). */
-  import (inputs: readonly unknown[]): AccountResult<{ readonly added: number, readonly updated: number }>
+  /** Adds or updates every entry, all or nothing (the rules of add and update apply to each, moves to another tenant included). */
+  import (inputs: readonly unknown[]): AccountResult<ImportResult>
   /** How many records (users, code rows) are kept under a number that has no account: 0 when clean. */
   leftovers (account: string): number
   /** Numbers without an account that still have records under them (up to `limit`, in order). */

@@ -1,10 +1,10 @@
 /** Accounts in memory, for tests: the same contract as SqliteAccountStore. */
 import type { AesEngine } from '../protocol/index.js'
 import {
-  AccountError, MAX_WINDOW_SECONDS, publicAccount, receiverAccount, validateAccount, visibleChange, windowSeconds,
+  AccountError, MAX_WINDOW_SECONDS, movesTenant, publicAccount, receiverAccount, validateAccount, visibleChange, windowSeconds,
   type Account, type AccountLimits, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type ReceiverAccount,
 } from './account.js'
-import type { AccountStore, ListOptions } from './account-store.js'
+import type { AccountStore, ImportResult, ListOptions } from './account-store.js'
 
 /** The number or the site name (folded) starts with the text, as in SqliteAccountStore. */
 function matches (row: AccountRow, search: string | undefined): boolean {
@@ -96,7 +96,7 @@ export class MemoryAccountStore implements AccountStore {
     return { ok: true, value: e.resolved.account }
   }
 
-  import (inputs: readonly unknown[]): AccountResult<{ added: number, updated: number }> {
+  import (inputs: readonly unknown[]): AccountResult<ImportResult> {
     const rows: Array<{ row: AccountRow, before: Entry | undefined }> = []
     for (const [i, input] of inputs.entries()) {
       if (typeof input !== 'object' || input === null || Array.isArray(input)) return { ok: false, code: AccountError.INVALID, reason: `entry ${i}: not an object` }
@@ -109,7 +109,8 @@ export class MemoryAccountStore implements AccountStore {
     }
     for (const { row, before } of rows) this.#put(row, before)
     const updated = rows.filter((r) => r.before !== undefined).length
-    return { ok: true, value: { added: rows.length - updated, updated } }
+    const moved = rows.flatMap(({ row, before }) => (before !== undefined && movesTenant(before.row, row.tenant) ? [{ account: row.account, from: before.row.tenant!, to: row.tenant ?? null }] : []))
+    return { ok: true, value: { added: rows.length - updated, updated, moved } }
   }
 
   // Nothing is kept under a number here but its account: a removal leaves nothing behind.

@@ -17,7 +17,7 @@ import {
   AccountError, DEFAULT_WINDOW_AHEAD, DEFAULT_WINDOW_BEHIND, MAX_WINDOW_SECONDS, movesTenant, publicAccount, receiverAccount, validateAccount, visibleChange,
   type Account, type AccountLimits, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type Keyholder, type ReceiverAccount,
 } from './account.js'
-import type { AccountStore, ListOptions } from './account-store.js'
+import type { AccountStore, ImportResult, ListOptions } from './account-store.js'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS accounts (
@@ -355,7 +355,7 @@ export class SqliteAccountStore implements AccountStore {
     return removed ? { ok: true, value: existing } : notFound
   }
 
-  import (inputs: readonly unknown[]): AccountResult<{ added: number, updated: number }> {
+  import (inputs: readonly unknown[]): AccountResult<ImportResult> {
     const rows: Array<{ row: AccountRow, current: Row | undefined, moves: boolean }> = []
     for (const [i, input] of inputs.entries()) {
       if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -396,7 +396,8 @@ export class SqliteAccountStore implements AccountStore {
     if (refused !== undefined) return refused
     this.#followOwn()
     const updated = rows.filter((r) => r.current !== undefined).length
-    return { ok: true, value: { added: rows.length - updated, updated } }
+    const moved = rows.flatMap(({ row, current, moves }) => (moves ? [{ account: row.account, from: current!.tenant!, to: row.tenant ?? null }] : []))
+    return { ok: true, value: { added: rows.length - updated, updated, moved } }
   }
 
   /** An update's parameters: the time every role sees moves only when a field every role sees changed. */

@@ -174,7 +174,7 @@ export function buildProgram (): Command {
     })
   acc.command('import').description('add or update accounts from a JSON array, all or nothing')
     .requiredOption('--data <dir>', 'data directory').argument('<file>', 'JSON array of accounts')
-    .action((file: string, o: { data: string }) => { process.exitCode = accounts.importFile(o.data, file, io) })
+    .action(async (file: string, o: { data: string }) => { process.exitCode = await accounts.importFile(o.data, file, io, codes.actor(undefined)) })
 
   const journal = program.command('journal').description('read the event journal (works while the receiver runs)')
   journal.command('export').description('print every record as a JSON line')

@@ -138,7 +138,7 @@ export function accountStoreSuite (name: string, open: (opts?: { maxWindowSecond
       s.add({ account: '1111', tenant: 'old' })
       expect(s.import([{ account: '1111', tenant: 'new' }, { account: '2222' }, { account: 'bad!' }])).toMatchObject({ ok: false, reason: /entry 2/ })
       expect(s.count()).toBe(1)
-      expect(s.import([{ account: '1111', tenant: 'new' }, { account: '2222', key: KEY, keyFormat: 'hex' }])).toEqual({ ok: true, value: { added: 1, updated: 1 } })
+      expect(s.import([{ account: '1111', tenant: 'new' }, { account: '2222', key: KEY, keyFormat: 'hex' }])).toEqual({ ok: true, value: { added: 1, updated: 1, moved: [{ account: '1111', from: 'old', to: 'new' }] } })
       expect(s.get('1111')?.tenant).toBe('new')
       expect(s.get('2222')?.encryptionRequired).toBe(true)
       expect(s.import([{ account: '3333' }, { account: '3333' }])).toMatchObject({ ok: false, reason: /twice/ })
@@ -362,6 +362,19 @@ export function accountStoreSuite (name: string, open: (opts?: { maxWindowSecond
       expect(s.update('M300', { tenant: 'alpha' })).toMatchObject({ ok: true, value: { tenant: 'alpha' } })
       // Other changes to an encrypted account need no key.
       expect(s.update('M100', { siteName: 'Shop' }).ok).toBe(true)
+    }))
+
+    it('reports the accounts an import moved to another tenant, with both tenants (its codes went with the move)', withStore(async (s, held) => {
+      for (const [account, tenant] of [['I100', 'alpha'], ['I200', undefined], ['I300', 'alpha'], ['I400', 'alpha']] as const) s.add({ account, tenant })
+      await held?.keep('I100')
+      const r = s.import([
+        { account: 'I100', tenant: 'beta' },
+        // Given a first tenant, kept in its own, changed otherwise, taken out of any: only the last is a move too.
+        { account: 'I200', tenant: 'beta' }, { account: 'I300', siteName: 'Shop' }, { account: 'I400', tenant: null },
+        { account: 'I500', tenant: 'beta' },
+      ])
+      expect(r).toEqual({ ok: true, value: { added: 1, updated: 4, moved: [{ account: 'I100', from: 'alpha', to: 'beta' }, { account: 'I400', from: 'alpha', to: null }] } })
+      if (held !== undefined) expect(held.read('I100')).toMatchObject({ users: 1, withCodes: 0, needsNewCodes: true })
     }))
 
     it.runIf(hasHeld)('removes users, codes and counters with the account, and the number starts clean', withStore(async (s, held) => {

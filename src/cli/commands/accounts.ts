@@ -233,7 +233,12 @@ export function list (data: string, opts: { tenant?: string, json: boolean }, io
   })
 }
 
-export function importFile (data: string, file: string, io: Io): number {
+/**
+ * Adds and updates the accounts of a JSON file, all or nothing. An account it moves to another
+ * tenant loses every disarm and duress code with the move: each is audited with both tenants
+ * and said in the output, as `update` does.
+ */
+export async function importFile (data: string, file: string, io: Io, actor = 'cli'): Promise<number> {
   let entries: unknown
   try {
     entries = JSON.parse(readFileSync(file, 'utf8'))
@@ -246,5 +251,14 @@ export function importFile (data: string, file: string, io: Io): number {
     process.stderr.write(`error: ${file} must hold a JSON array of accounts\n`)
     return 1
   }
-  return withStore(data, (s) => report(s.import(entries), io, (r) => `imported ${entries.length} account(s): ${r.added} added, ${r.updated} updated`))
+  return withVerifier(data, (s, v) => report(s.import(entries), io, (r) => {
+    const lines = [`imported ${entries.length} account(s): ${r.added} added, ${r.updated} updated`]
+    for (const m of r.moved) {
+      const to = m.to ?? '(none)'
+      v.audit(actor, 'account-move', m.account, 'ok', null, `moved from tenant ${m.from} to tenant ${to}; every disarm and duress code cleared`)
+      const users = v.listUsers(m.account).length
+      lines.push(`account ${m.account} moved from tenant ${m.from} to tenant ${to}: every disarm and duress code is cleared${users > 0 ? `; its ${users} user(s) need new codes (dc09 codes set)` : ''}`)
+    }
+    return lines.join('\n')
+  }))
 }
