@@ -158,8 +158,12 @@ export function cases (options: CasesOptions, env: StageEnvironment): Stage {
       }
       if (record.account === '') return undefined
       const holder = holderOf(record, env.accounts.get(record.account))
-      // An earlier holder's event, from before events named their holder: nothing of it reaches the holder there is now.
-      if (holder === null || !retire(ctx, record.account, holder, at, record.id, emit)) return emit.length === 0 ? undefined : { emit }
+      if (holder === null || !retire(ctx, record.account, holder, at, record.id, emit)) {
+        // An earlier holder's event: nothing of it reaches a later holder of the number. A duress
+        // is an emergency all the same; it stays in the journal, and is said here.
+        if (record.type === 'derived' && record.kind === 'duress') ctx.log.warn({ account: record.account, id: record.id }, 'cases: a duress of an earlier holder of the number; no case of the holder there is now is raised')
+        return emit.length === 0 ? undefined : { emit }
+      }
       if (record.type === 'frame') {
         let joined = false
         for (const e of record.events) {

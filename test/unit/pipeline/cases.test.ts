@@ -540,12 +540,17 @@ describe('cases: an account number that changes hands', () => {
 
   it('an event stamped with an earlier holder than the open case\'s neither joins nor closes it, nor opens another', async () => {
     const { h, t1, t2, stamp } = handedOnWhileLagging(true)
+    const lines: Array<Record<string, unknown>> = []
+    h.log = pino({ level: 'info' }, { write: (l: string) => { lines.push(JSON.parse(l) as Record<string, unknown>) } })
     const next = await h.run(stamp(cid('1234', '1130 01 015', T0 + 4 * SECOND), t2))
     // Received while t1 held the number, journaled after its removal (the two raced).
     expect((await h.run(stamp(cid('1234', '1130 01 016', T0 + 5 * SECOND), t1))).emit).toEqual([])
     expect((await h.run(stamp(verification('1234', 3, T0 + 6 * SECOND), t1))).emit).toEqual([])
-    expect((await h.run(stamp(duress('1234', 3, T0 + 7 * SECOND), t1))).emit).toEqual([])
+    const d = await h.run(stamp(duress('1234', 3, T0 + 7 * SECOND), t1))
+    expect(d.emit).toEqual([])
     expect(h.cases()).toMatchObject([{ id: next.id, state: 'open', holder: t2, events: [next.id], alarms: 1, duress: false }])
+    // The duress is no case of t2's, but it is not passed over in silence.
+    expect(lines).toMatchObject([{ level: 40, account: '1234', id: d.id, msg: expect.stringMatching(/duress of an earlier holder/) }])
   })
 
   it('with the removal never journaled (an older version removed it), a case of the earlier holder is closed, not joined', async () => {

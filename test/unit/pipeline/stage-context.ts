@@ -33,11 +33,13 @@ export class StageHarness {
   readonly values = new Map<string, unknown>()
   readonly timers = new Map<string, number>()
   readonly emitted: Emit[] = []
+  /** What the stage logs through its context (silent unless a test sets one). */
+  log = silent
 
   constructor (readonly stage: Stage, public now: number) {}
 
   get ctx (): StageContext {
-    return stageContext(this.values, this.timers, this.now)
+    return stageContext(this.values, this.timers, this.now, this.log)
   }
 
   /** Fires every timer due up to `until`, earliest first, each with its due time as `now` (as the runner does). */
