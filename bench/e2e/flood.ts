@@ -9,12 +9,12 @@
 import { randomBytes } from 'node:crypto'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SqliteAccountStore } from '../../src/accounts/sqlite-store.js'
 import { formatSia, FrameSplitter, serializeFrame } from '../../src/protocol/index.js'
-import { RATE_LIMITS_OUT_OF_THE_WAY } from './receiver.js'
+import { freePort, RATE_LIMITS_OUT_OF_THE_WAY, waitForPort } from './receiver.js'
 
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname
 
@@ -66,27 +66,6 @@ function journalBytes (data: string): number {
   let n = 0
   for (const f of readdirSync(dir)) if (f.endsWith('.log')) n += statSync(join(dir, f)).size
   return n
-}
-
-async function freePort (): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()))
-  const port = (s.address() as { port: number }).port
-  await new Promise<void>((r) => s.close(() => r()))
-  return port
-}
-
-async function waitForPort (port: number, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`the receiver exited with ${child.exitCode} before listening`)
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true) })
-      s.on('error', () => resolve(false))
-    })
-    if (ok) return
-    await sleep(50)
-  }
-  throw new Error(`nothing listens on ${port}`)
 }
 
 /**

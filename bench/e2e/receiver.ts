@@ -46,7 +46,8 @@ export const RATE_LIMITS_OUT_OF_THE_WAY = {
   frameBurstPerAccount: 1_000_000, framesPerSecondPerAccount: 1_000_000, frameBurstPerAddress: 1_000_000, framesPerSecondPerAddress: 1_000_000,
 } as const
 
-async function freePort (): Promise<number> {
+/** A port free on 127.0.0.1 right now. */
+export async function freePort (): Promise<number> {
   const s = createServer()
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()))
   const port = (s.address() as { port: number }).port
@@ -54,7 +55,8 @@ async function freePort (): Promise<number> {
   return port
 }
 
-async function waitForPort (port: number, child: ChildProcess): Promise<void> {
+/** Resolves once something listens on the port; rejects if `child` exits first. */
+export async function waitForPort (port: number, child: ChildProcess): Promise<void> {
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) throw new Error(`the process exited with ${child.exitCode} before listening`)
     const ok = await new Promise<boolean>((resolve) => {
