@@ -47,50 +47,42 @@ accountStoreSuite('SqliteAccountStore', (opts) => {
   return { store, held, cleanup: () => { close(); rmSync(dir, { recursive: true, force: true }) } }
 })
 
-describe('SqliteAccountStore removal is one transaction', () => {
-  it('leaves the account, its users and codes as they were when any part of the removal fails', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dc09-acc-'))
-    const store = new SqliteAccountStore(dir)
-    const { held, close } = verifierRecords(dir, store)
-    const raw = new Database(join(dir, 'accounts.db'))
-    try {
-      store.add({ account: '4321', tenant: 't1' })
-      await held.keep('4321')
-      // The last part of a removal fails (a full disk, a lock): nothing of it may stay done.
-      raw.exec("CREATE TRIGGER fail_counters BEFORE DELETE ON verify_limits BEGIN SELECT RAISE(ABORT, 'disk full'); END")
-      expect(() => store.remove('4321')).toThrow(/disk full/)
-      expect(store.get('4321')).toBeDefined()
-      expect(held.read('4321')).toMatchObject({ users: 1, withCodes: 1, counters: 1 })
-      raw.exec('DROP TRIGGER fail_counters')
-      expect(store.remove('4321').ok).toBe(true)
-      expect(held.read('4321')).toEqual({ users: 0, withCodes: 0, needsNewCodes: false, counters: 0 })
-    } finally {
-      raw.close()
-      close()
-      store.close()
-      rmSync(dir, { recursive: true, force: true })
-    }
-  })
+/** A store with the verifier's records beside it and a raw handle on its file, to make a part of a change fail. */
+async function withHeldStore (fn: (store: SqliteAccountStore, held: HeldRecords, raw: InstanceType<typeof Database>) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'dc09-acc-'))
+  const store = new SqliteAccountStore(dir)
+  const { held, close } = verifierRecords(dir, store)
+  const raw = new Database(join(dir, 'accounts.db'))
+  try {
+    store.add({ account: '4321', tenant: 't1' })
+    await held.keep('4321')
+    await fn(store, held, raw)
+  } finally {
+    raw.close()
+    close()
+    store.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
 
-  it('moves a tenant and clears the codes together, or neither', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dc09-acc-'))
-    const store = new SqliteAccountStore(dir)
-    const { held, close } = verifierRecords(dir, store)
-    const raw = new Database(join(dir, 'accounts.db'))
-    try {
-      store.add({ account: '4321', tenant: 't1' })
-      await held.keep('4321')
-      raw.exec("CREATE TRIGGER fail_slots BEFORE UPDATE ON code_slots BEGIN SELECT RAISE(ABORT, 'disk full'); END")
-      expect(() => store.update('4321', { tenant: 't2' })).toThrow(/disk full/)
-      expect(store.get('4321')?.tenant).toBe('t1')
-      expect(held.read('4321')).toMatchObject({ users: 1, withCodes: 1 })
-    } finally {
-      raw.close()
-      close()
-      store.close()
-      rmSync(dir, { recursive: true, force: true })
-    }
-  })
+describe('SqliteAccountStore removal is one transaction', () => {
+  it('leaves the account, its users and codes as they were when any part of the removal fails', () => withHeldStore(async (store, held, raw) => {
+    // The last part of a removal fails (a full disk, a lock): nothing of it may stay done.
+    raw.exec("CREATE TRIGGER fail_counters BEFORE DELETE ON verify_limits BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    expect(() => store.remove('4321')).toThrow(/disk full/)
+    expect(store.get('4321')).toBeDefined()
+    expect(held.read('4321')).toMatchObject({ users: 1, withCodes: 1, counters: 1 })
+    raw.exec('DROP TRIGGER fail_counters')
+    expect(store.remove('4321').ok).toBe(true)
+    expect(held.read('4321')).toEqual({ users: 0, withCodes: 0, needsNewCodes: false, counters: 0 })
+  }))
+
+  it('moves a tenant and clears the codes together, or neither', () => withHeldStore(async (store, held, raw) => {
+    raw.exec("CREATE TRIGGER fail_slots BEFORE UPDATE ON code_slots BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    expect(() => store.update('4321', { tenant: 't2' })).toThrow(/disk full/)
+    expect(store.get('4321')?.tenant).toBe('t1')
+    expect(held.read('4321')).toMatchObject({ users: 1, withCodes: 1 })
+  }))
 })
 
 describe('SqliteAccountStore across processes', () => {
