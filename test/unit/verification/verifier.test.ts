@@ -355,17 +355,25 @@ describe('Verifier: enrolment while the account changes', () => {
     expect(await v.verify('5678', CODE_2, 'op:ona', record)).toEqual({ result: 'valid', account: '5678', user: 1 })
   })
 
-  it('never writes an earlier holder\'s code over the user of the same number under the next holder', async () => {
+  /**
+   * Tenant t1 sets a code for user 1 of 4321; while it is being hashed, the account is removed and
+   * the number added again, by another tenant, with a user 1 of its own.
+   */
+  async function changeHandsDuringHash (): Promise<{ v: Verifier, held: ReturnType<typeof heldHash>, enrolment: ReturnType<Verifier['setCode']> }> {
     const held = heldHash()
     const v = openVerifier({ hash: held.hash })
     await addUserWithCodes(v, '4321', 1, CODE_1)
     held.hold()
     const enrolment = v.setCode('4321', 1, CODE_2, false, 'installer:t1')
     await held.started
-    // The account is removed and the number added again, by another tenant, with a user 1 of its own.
     expect(accounts.remove('4321').ok).toBe(true)
     expect(accounts.add({ account: '4321', tenant: 't2' }).ok).toBe(true)
     expect(v.addUser('4321', 1, undefined, 'installer:t2').ok).toBe(true)
+    return { v, held, enrolment }
+  }
+
+  it('never writes an earlier holder\'s code over the user of the same number under the next holder', async () => {
+    const { v, held, enrolment } = await changeHandsDuringHash()
     expect(await v.setCode('4321', 1, DURESS_2, false, 'installer:t2')).toEqual({ ok: true, value: undefined })
     held.release()
     expect(await enrolment).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_CHANGED' })
@@ -374,15 +382,7 @@ describe('Verifier: enrolment while the account changes', () => {
   })
 
   it('refuses when the account was removed and added again during the hash, before the new holder set anything', async () => {
-    const held = heldHash()
-    const v = openVerifier({ hash: held.hash })
-    await addUserWithCodes(v, '4321', 1, CODE_1)
-    held.hold()
-    const enrolment = v.setCode('4321', 1, CODE_2, false, 'installer:t1')
-    await held.started
-    expect(accounts.remove('4321').ok).toBe(true)
-    expect(accounts.add({ account: '4321', tenant: 't2' }).ok).toBe(true)
-    expect(v.addUser('4321', 1, undefined, 'installer:t2').ok).toBe(true)
+    const { v, held, enrolment } = await changeHandsDuringHash()
     held.release()
     expect(await enrolment).toMatchObject({ ok: false, code: 'DC09_ERR_ACCOUNT_CHANGED' })
     expect(v.listUsers('4321')).toEqual([{ user: 1, name: null, hasCode: false, hasDuressCode: false }])
