@@ -270,70 +270,19 @@ export class FileJournal<T extends object> implements Journal<T> {
   }
 
   /**
+   * Where the committed part of the journal ends: the last committed id, and the segment being
+   * written with its committed size. A reader in another thread follows the journal from it.
+   */
+  get position (): CommittedPosition {
+    return { lastId: this.#lastId, path: this.#segmentPath ?? '', size: this.#size }
+  }
+
+  /**
    * Follows the journal from `fromId`: reads only what was committed since the last call, from
    * where it stopped, moving on to the next segment when one is finished.
    */
   reader (fromId: number): JournalReader<T> {
-    let segment: { path: string, firstId: number } | undefined
-    let fh: FileHandle | undefined
-    let offset = 0
-    let buffered = Buffer.alloc(0)
-    let wanted = fromId
-    const committedEnd = (path: string, size: number): number => {
-      // The segment being written: only up to what is committed; older ones: to their end.
-      const current = listSegments(this.#dir).at(-1)
-      return current !== undefined && current.path === path ? Math.min(size, this.#committedSize(path, size)) : size
-    }
-    return {
-      next: async (max) => {
-        const out: Array<Stored<T>> = []
-        for (;;) {
-          const segments = listSegments(this.#dir)
-          if (segment === undefined) {
-            segment = [...segments].reverse().find((sg) => sg.firstId <= wanted) ?? segments[0]
-            if (segment === undefined) return out
-            fh = await open(segment.path, 'r')
-            offset = 0
-            buffered = Buffer.alloc(0)
-          }
-          const size = (await fh!.stat()).size
-          const end = committedEnd(segment.path, size)
-          if (offset < end) {
-            const chunk = Buffer.allocUnsafe(Math.min(end - offset, 1 << 20))
-            const { bytesRead } = await fh!.read(chunk, 0, chunk.length, offset)
-            offset += bytesRead
-            buffered = buffered.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buffered, chunk.subarray(0, bytesRead)])
-          }
-          let pos = 0
-          while (out.length < max) {
-            const d = decodeRecord(buffered, pos)
-            if (d.kind !== 'record') break
-            pos += d.size
-            if (d.payload.id >= wanted && d.payload.id <= this.#lastId) {
-              out.push(d.payload as unknown as Stored<T>)
-              wanted = d.payload.id + 1
-            }
-          }
-          buffered = Buffer.from(buffered.subarray(pos))
-          if (out.length >= max) return out
-          const later = segments.find((sg) => sg.firstId > segment!.firstId)
-          if (offset >= end && buffered.length === 0 && later !== undefined && end === size) {
-            // This segment is finished: go on with the next one.
-            await fh!.close()
-            segment = undefined
-            wanted = Math.max(wanted, later.firstId)
-            continue
-          }
-          return out
-        }
-      },
-      close: async () => { await fh?.close() },
-    }
-  }
-
-  /** Committed bytes of the segment at `path` if it is the one being written. */
-  #committedSize (path: string, size: number): number {
-    return this.#fh !== undefined && this.#segmentPath === path ? this.#size : size
+    return followJournal<T>(this.#dir, fromId, () => this.position)
   }
 
   /**
@@ -341,34 +290,8 @@ export class FileJournal<T extends object> implements Journal<T> {
    * checked, nothing parsed); records are parsed one at a time, backwards, only as far as the
    * caller goes: a start holds one segment's bytes, not all its records made into objects.
    */
-  async * readBackwards (): AsyncIterable<Stored<T>> {
-    const upTo = this.#lastId
-    const segments = listSegments(this.#dir)
-    for (let s = segments.length - 1; s >= 0; s--) {
-      const nextFirst = segments[s + 1]?.firstId ?? Number.MAX_SAFE_INTEGER
-      const fh = await open(segments[s]!.path, 'r')
-      let buf: Buffer
-      try {
-        const size = (await fh.stat()).size
-        buf = Buffer.allocUnsafe(size)
-        if (size > 0) await fh.read(buf, 0, size, 0)
-      } finally {
-        await fh.close()
-      }
-      const starts: number[] = []
-      for (let off = 0; off < buf.length;) {
-        const r = scanRecord(buf, off)
-        if (r.kind !== 'record') break
-        starts.push(off)
-        off += r.size
-      }
-      for (let i = starts.length - 1; i >= 0; i--) {
-        const d = decodeRecord(buf, starts[i]!)
-        // Appended after the read began, or (a segment cut short by a failed roll) past the next one's start.
-        if (d.kind !== 'record' || d.payload.id > upTo || d.payload.id >= nextFirst) continue
-        yield d.payload as unknown as Stored<T>
-      }
-    }
+  readBackwards (): AsyncIterable<Stored<T>> {
+    return readJournalBackwards<T>(this.#dir, this.#lastId)
   }
 
   async close (): Promise<void> {
@@ -378,6 +301,112 @@ export class FileJournal<T extends object> implements Journal<T> {
     await this.#fh?.close()
     this.#fh = undefined
     this.#lock.release()
+  }
+}
+
+/** The committed end of a journal (see FileJournal.position). */
+export interface CommittedPosition {
+  readonly lastId: number
+  /** The segment being written ('' before there is one). */
+  readonly path: string
+  /** Its committed bytes: anything past them may be a group still being written, or one that failed. */
+  readonly size: number
+}
+
+const firstIdOf = (path: string): number => {
+  const m = SEGMENT.exec(path.slice(path.lastIndexOf('/') + 1))
+  return m === null ? 0 : Number(m[1])
+}
+
+/**
+ * Follows a journal directory from `fromId`, reading only what `committed` says is committed:
+ * segments before the one being written to their end, that one to its committed size, later ones
+ * (made by a roll not yet committed) not at all. Bytes past the committed size are never read: a
+ * failed group's leftovers there are cut and written over. Takes no lock: the receiver's own
+ * pipeline follows its journal this way, and so can another thread given the positions.
+ */
+export function followJournal<T extends object> (dir: string, fromId: number, committed: () => CommittedPosition): JournalReader<T> {
+  let segment: { path: string, firstId: number } | undefined
+  let fh: FileHandle | undefined
+  let offset = 0
+  let buffered = Buffer.alloc(0)
+  let wanted = fromId
+  return {
+    next: async (max) => {
+      const out: Array<Stored<T>> = []
+      for (;;) {
+        const at = committed()
+        const current = firstIdOf(at.path)
+        const segments = listSegments(dir)
+        if (segment === undefined) {
+          segment = [...segments].reverse().find((sg) => sg.firstId <= wanted) ?? segments[0]
+          if (segment === undefined) return out
+          fh = await open(segment.path, 'r')
+          offset = 0
+          buffered = Buffer.alloc(0)
+        }
+        const finished = segment.firstId < current
+        const end = finished ? (await fh!.stat()).size : segment.path === at.path ? at.size : 0
+        if (offset < end) {
+          const chunk = Buffer.allocUnsafe(Math.min(end - offset, 1 << 20))
+          const { bytesRead } = await fh!.read(chunk, 0, chunk.length, offset)
+          offset += bytesRead
+          buffered = buffered.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buffered, chunk.subarray(0, bytesRead)])
+        }
+        let pos = 0
+        while (out.length < max) {
+          const d = decodeRecord(buffered, pos)
+          if (d.kind !== 'record' || d.payload.id > at.lastId) break
+          pos += d.size
+          if (d.payload.id >= wanted) {
+            out.push(d.payload as unknown as Stored<T>)
+            wanted = d.payload.id + 1
+          }
+        }
+        buffered = Buffer.from(buffered.subarray(pos))
+        if (out.length >= max) return out
+        const later = segments.find((sg) => sg.firstId > segment!.firstId)
+        if (finished && offset >= end && buffered.length === 0 && later !== undefined) {
+          // This segment is finished: go on with the next one.
+          await fh!.close()
+          segment = undefined
+          wanted = Math.max(wanted, later.firstId)
+          continue
+        }
+        return out
+      }
+    },
+    close: async () => { await fh?.close() },
+  }
+}
+
+/** The committed records of a journal directory up to `upTo`, newest first (see FileJournal.readBackwards). */
+export async function * readJournalBackwards<T extends object> (dir: string, upTo: number): AsyncIterable<Stored<T>> {
+  const segments = listSegments(dir)
+  for (let s = segments.length - 1; s >= 0; s--) {
+    const nextFirst = segments[s + 1]?.firstId ?? Number.MAX_SAFE_INTEGER
+    const fh = await open(segments[s]!.path, 'r')
+    let buf: Buffer
+    try {
+      const size = (await fh.stat()).size
+      buf = Buffer.allocUnsafe(size)
+      if (size > 0) await fh.read(buf, 0, size, 0)
+    } finally {
+      await fh.close()
+    }
+    const starts: number[] = []
+    for (let off = 0; off < buf.length;) {
+      const r = scanRecord(buf, off)
+      if (r.kind !== 'record') break
+      starts.push(off)
+      off += r.size
+    }
+    for (let i = starts.length - 1; i >= 0; i--) {
+      const d = decodeRecord(buf, starts[i]!)
+      // Appended after the read began, or (a segment cut short by a failed roll) past the next one's start.
+      if (d.kind !== 'record' || d.payload.id > upTo || d.payload.id >= nextFirst) continue
+      yield d.payload as unknown as Stored<T>
+    }
   }
 }
 

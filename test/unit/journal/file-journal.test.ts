@@ -4,7 +4,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { FileJournal, listSegments, readJournal, verifyJournal, type RecoveryReport } from '../../../src/journal/file-journal.js'
+import { FileJournal, followJournal, listSegments, readJournal, readJournalBackwards, verifyJournal, type RecoveryReport } from '../../../src/journal/file-journal.js'
 import { DataDirLockedError, lockDataDir } from '../../../src/journal/lock.js'
 import { encodeRecord } from '../../../src/journal/record-codec.js'
 
@@ -216,5 +216,42 @@ describe('FileJournal segments and power cuts', () => {
     expect(again.lastId).toBe(3)
     await again.close()
     expect(await all(dir)).toEqual([0, 1, 2])
+  })
+})
+
+describe('following a journal from another thread\'s positions', () => {
+  it('reads only up to the position it is given, across segments, and never what lies past it', async () => {
+    const dir = tmp()
+    // Segments of about two records: every few appends roll to a new one.
+    const j = await FileJournal.open<Rec>(dir, { segmentBytes: 60 })
+    for (let n = 1; n <= 3; n++) await j.append({ n })
+    let at = j.position
+    const r = followJournal<Rec>(join(dir, 'journal'), 1, () => at)
+    expect((await r.next(100)).map((x) => x.n)).toEqual([1, 2, 3])
+    // Committed, rolled to new segments, but not yet told: not read.
+    for (let n = 4; n <= 9; n++) await j.append({ n })
+    expect(listSegments(join(dir, 'journal')).length).toBeGreaterThan(2)
+    expect(await r.next(100)).toEqual([])
+    at = j.position
+    expect((await r.next(4)).map((x) => x.n)).toEqual([4, 5, 6, 7])
+    expect((await r.next(100)).map((x) => x.n)).toEqual([8, 9])
+    await r.close()
+    const back: number[] = []
+    for await (const x of readJournalBackwards<Rec>(join(dir, 'journal'), 7)) back.push(x.n)
+    expect(back).toEqual([7, 6, 5, 4, 3, 2, 1])
+    await j.close()
+  })
+
+  it('does not read bytes past the committed size of the segment being written', async () => {
+    const dir = tmp()
+    const j = await FileJournal.open<Rec>(dir)
+    await j.append({ n: 1 })
+    const at = j.position
+    await j.append({ n: 2 })
+    // The position says one record; the file holds two whole ones (as while a group is being written).
+    const r = followJournal<Rec>(join(dir, 'journal'), 1, () => ({ ...at, lastId: 2 }))
+    expect((await r.next(100)).map((x) => x.n)).toEqual([1])
+    await r.close()
+    await j.close()
   })
 })
