@@ -15,8 +15,22 @@ export interface MetricSources {
   }) | undefined
   readonly connections?: (() => number) | undefined
   readonly pipelineLag?: (() => number) | undefined
+  /** Seconds since the oldest event the pipeline has not run yet was received (0 when caught up). */
+  readonly pipelineLagSeconds?: (() => number) | undefined
   readonly deadLetters?: (() => number) | undefined
+  /**
+   * More metrics text, made elsewhere (the receiver's thread, when the interface runs in a worker),
+   * added to this one's at each scrape.
+   */
+  readonly more?: (() => Promise<string>) | undefined
 }
+
+/**
+ * Which metrics a registry holds. `receiver`: the process and the panels' side (frames, answers,
+ * rejections, connections, commits), on the receiver's thread; `interface`: the pipeline's and
+ * the HTTP interface's, on theirs; `all`: both, in one thread.
+ */
+export type MetricParts = 'all' | 'receiver' | 'interface'
 
 export class Metrics {
   readonly registry = new Registry()
@@ -26,9 +40,12 @@ export class Metrics {
   readonly securityEvents: Counter<'reason'>
   #sources: MetricSources = {}
 
-  constructor () {
-    const registers = [this.registry]
-    collectDefaultMetrics({ register: this.registry, prefix: 'dc09_process_' })
+  constructor (parts: MetricParts = 'all') {
+    // A metric of the other part is made all the same (its owner may count into it) but not registered.
+    const mine = parts !== 'interface' ? [this.registry] : []
+    const theirs = parts !== 'receiver' ? [this.registry] : []
+    let registers = mine
+    if (parts !== 'interface') collectDefaultMetrics({ register: this.registry, prefix: 'dc09_process_' })
     // Counters the receiver keeps are copied in at scrape time: the hot path pays nothing for them.
     const seen = new Map<string, number>()
     const sync = (counter: Counter<string>, prefix: string, values: Readonly<Record<string, number>>, labels: (k: string) => Record<string, string>): void => {
@@ -70,14 +87,16 @@ export class Metrics {
       },
     })
     new Gauge({ name: 'dc09_connections', help: 'open panel TCP connections', registers, collect () { this.set(sources().connections?.() ?? 0) } })
-    new Gauge({ name: 'dc09_pipeline_lag_events', help: 'journaled events the pipeline has not run yet', registers, collect () { this.set(sources().pipelineLag?.() ?? 0) } })
-    new Gauge({ name: 'dc09_pipeline_dead_letters', help: 'events and timers a stage failed on after its retries', registers, collect () { this.set(sources().deadLetters?.() ?? 0) } })
     this.commitSeconds = new Histogram({
       name: 'dc09_journal_commit_seconds',
       help: 'time from handing a record to the journal to its durable commit',
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     })
+    registers = theirs
+    new Gauge({ name: 'dc09_pipeline_lag_events', help: 'journaled events the pipeline has not run yet', registers, collect () { this.set(sources().pipelineLag?.() ?? 0) } })
+    new Gauge({ name: 'dc09_pipeline_lag_seconds', help: 'seconds since the oldest event the pipeline has not run yet was received (0 when caught up)', registers, collect () { this.set(sources().pipelineLagSeconds?.() ?? 0) } })
+    new Gauge({ name: 'dc09_pipeline_dead_letters', help: 'events and timers a stage failed on after its retries', registers, collect () { this.set(sources().deadLetters?.() ?? 0) } })
     this.verifications = new Counter({
       name: 'dc09_verifications_total',
       // A duress code answers valid here too: whoever scrapes must not learn of one.
@@ -97,7 +116,9 @@ export class Metrics {
    */
   async scrape (now: number): Promise<string> {
     if (this.#cached === undefined || now - this.#cached.at >= 1000 || now < this.#cached.at) {
-      this.#cached = { at: now, text: await this.registry.metrics() }
+      const more = this.#sources.more
+      const [own, other] = await Promise.all([this.registry.metrics(), more === undefined ? '' : more().catch(() => '')])
+      this.#cached = { at: now, text: own + (other === '' || own.endsWith('\n') ? '' : '\n') + other }
     }
     return this.#cached.text
   }

@@ -12,3 +12,25 @@ it('counts frames NAKed over a rate limit by limit, with no account or address',
   stats.rateLimited.account = 10
   expect(await m.scrape(3000)).toMatch(/^dc09_rate_limited_frames_total\{limit="account"\} 10$/m)
 })
+
+it('splits into the receiver\'s part and the interface\'s, and one scrape shows both', async () => {
+  const receiver = new Metrics('receiver')
+  const api = new Metrics('interface')
+  receiver.setSources({ receiverStats: () => ({ answered: { 'ADM-CID ACK': 2 }, rejected: {} }), connections: () => 7 })
+  receiver.commitSeconds.observe(0.001)
+  api.verifications.inc({ outcome: 'valid' })
+  api.setSources({ pipelineLag: () => 12, pipelineLagSeconds: () => 0.5, more: () => receiver.registry.metrics() })
+  const own = await api.registry.metrics()
+  expect(own).not.toMatch(/dc09_frames_total|dc09_connections|dc09_journal_commit_seconds|dc09_process_/)
+  const text = await api.scrape(1000)
+  expect(text).toMatch(/^dc09_frames_total\{type="ADM-CID",answer="ACK"\} 2$/m)
+  expect(text).toMatch(/^dc09_connections 7$/m)
+  expect(text).toMatch(/^dc09_journal_commit_seconds_count 1$/m)
+  expect(text).toMatch(/^dc09_pipeline_lag_events 12$/m)
+  expect(text).toMatch(/^dc09_pipeline_lag_seconds 0.5$/m)
+  expect(text).toMatch(/^dc09_verifications_total\{outcome="valid"\} 1$/m)
+  // Each metric once: no name registered on both sides.
+  const names = [...text.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1])
+  expect(new Set(names).size).toBe(names.length)
+  expect(await receiver.registry.metrics()).not.toMatch(/dc09_pipeline_lag|dc09_verifications_total|dc09_api_requests_total/)
+})
