@@ -55,6 +55,8 @@ export class PipelineRunner {
   #wakeUp: (() => void) | undefined
   /** Events run, for status and tests. */
   processed = 0
+  /** When the oldest event read and not yet run was received. */
+  #pendingSince: number | undefined
 
   constructor (deps: RunnerDeps) {
     this.#deps = deps
@@ -66,6 +68,12 @@ export class PipelineRunner {
   /** Journal ids not yet through the pipeline. */
   get lag (): number {
     return Math.max(0, this.#deps.journal.lastId - this.#cursor)
+  }
+
+  /** Seconds since the oldest event not yet run was received: 0 when caught up. */
+  lagSeconds (now: number): number {
+    if (this.lag === 0 || this.#pendingSince === undefined) return 0
+    return Math.max(0, (now - this.#pendingSince) / 1000)
   }
 
   get cursor (): number {
@@ -125,6 +133,7 @@ export class PipelineRunner {
     while (this.#running) {
       try {
         const batch = await this.#reader!.next(256)
+        this.#pendingSince = batch[0]?.receivedAt
         if (batch.length > 0) {
           await this.#runEvents(batch)
           // Under steady load, timers due up to the receive time of what has been read: every

@@ -7,19 +7,15 @@ import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
 import { FileJournal, type FsyncPolicy } from '../../journal/file-journal.js'
 import { createLogger } from '../../receiver/log.js'
 import { defaultOptions, type ReceiverOptions } from '../../receiver/options.js'
-import { journalJson, type FrameRecord, type JournalRecord } from '../../receiver/record.js'
+import { journalJson, type JournalRecord } from '../../receiver/record.js'
 import { ReceiverServer, type ListenOptions } from '../../receiver/server.js'
+import type { HashLimits } from '../../verification/verifier.js'
 import { startControl } from '../../pipeline/control.js'
-import { DEFAULT_PIPELINE, loadPipeline, readPipelineConfig } from '../../pipeline/loader.js'
-import { PipelineRunner } from '../../pipeline/runner.js'
-import { PipelineStore } from '../../pipeline/store.js'
-import { Verifier, type HashLimits } from '../../verification/verifier.js'
+import { ServicesHost } from '../../services/host.js'
 import { demoPepperPath, loadPepper, pepperFile } from '../pepper.js'
-import { tapJournal, type Journal } from '../../journal/journal.js'
-import { AccessStore } from '../../api/access.js'
+import { tapJournal } from '../../journal/journal.js'
 import { Metrics } from '../../api/metrics.js'
-import { RecentEvents } from '../../api/recent.js'
-import { defaultApiOptions, startApi, type ApiOptions, type RunningApi } from '../../api/server.js'
+import type { ApiOptions } from '../../api/server.js'
 
 export interface ServeOptions extends ListenOptions {
   readonly data: string
@@ -55,7 +51,6 @@ function demoAccounts (accounts: SqliteAccountStore, data: string): string[] {
 export async function serve (o: ServeOptions): Promise<void> {
   const destination = pino.destination({ fd: 1, sync: false })
   const logger = createLogger({ level: o.logLevel, destination })
-  let journalForReceiver: Journal<JournalRecord>
   const fail = (msg: string): never => {
     process.stderr.write(`dc09 serve: ${msg}\n`)
     process.exit(1)
@@ -94,72 +89,39 @@ export async function serve (o: ServeOptions): Promise<void> {
     logger.warn({ account: widest.account, windowSeconds: widest.seconds, duplicateWindowMs },
       'an account\'s timestamp window is wider than the duplicate window: it is applied narrowed to fit (a frame replayed after the duplicate window must fail its timestamp check); narrow it with dc09 accounts update --window, or widen duplicateWindowMs')
   }
-  let verifier: Verifier
-  try {
-    verifier = new Verifier(o.data, accounts, { pepper, ...o.verification })
-  } catch (err) {
-    await journal.close()
-    accounts.close()
-    return fail((err as Error).message)
-  }
   if (!o.demo && pepperFile(o.data, o.pepperFile) === demoPepperPath(o.data)) {
     logger.warn('the pepper is the demo\'s, inside the data directory: a copy of the directory then holds everything needed to attack the code hashes; move it elsewhere and pass --pepper-file')
   }
-  const store = new PipelineStore(o.data)
-  const access = new AccessStore(o.data)
-  const metrics = new Metrics()
-  // The HTTP interface shows each account's recent events from memory (the journal is in time order).
-  const recentLimits = { ...defaultApiOptions, ...o.api?.options }
-  const recent = o.api === undefined ? undefined : new RecentEvents({ perAccount: recentLimits.recentPerAccount, total: recentLimits.recentTotal, maxBytes: recentLimits.recentMaxBytes })
-  if (recent !== undefined) await recent.fill(journal.readBackwards())
-  let runner: PipelineRunner
+  // The receiver's thread keeps the panels' side of the metrics; the interface's thread serves them.
+  const metrics = new Metrics('receiver')
+  let services: ServicesHost | undefined
+  // Every commit is timed, and tells the services thread (the pipeline and the interface) where
+  // the journal's committed end now is: they read it from there.
+  const journalForReceiver = tapJournal(journal, () => services?.committed(), (seconds) => metrics.commitSeconds.observe(seconds))
   try {
-    const { config, baseDir } = o.pipeline === undefined ? { config: DEFAULT_PIPELINE, baseDir: process.cwd() } : readPipelineConfig(o.pipeline)
-    const stages = await loadPipeline(config, { accounts, isUser: (a, u) => verifier.isUser(a, u), dataDir: o.data, log: logger }, baseDir)
-    // Every commit wakes the pipeline (which otherwise looks for new events a few times a second),
-    // joins the account's recent events, and has its latency measured.
-    const tapped = tapJournal(journal, (record, id) => {
-      recent?.add(record, id)
-      runner.notify()
-    }, (seconds) => metrics.commitSeconds.observe(seconds))
-    runner = new PipelineRunner({ journal: tapped, store, stages, log: logger })
-    journalForReceiver = tapped
+    // The pipeline and the HTTP interface run on a thread of their own: nothing of theirs
+    // (stages, SQLite writes, code hashing, requests) runs on the loop that answers panels.
+    services = await ServicesHost.start({
+      data: o.data,
+      logLevel: o.logLevel,
+      pepper,
+      pipeline: o.pipeline,
+      cwd: process.cwd(),
+      verification: o.verification,
+      api: o.api,
+      maxWindowSeconds,
+    }, { journal: journalForReceiver, position: () => journal.position, accounts, metrics, log: logger })
   } catch (err) {
     await journal.close()
-    verifier.close()
-    store.close()
-    access.close()
     accounts.close()
     return fail((err as Error).message)
   }
-  // The pipeline and the control socket first, and the signal handlers, so that a signal at
-  // any moment after this finds everything it has to close; panels come last.
-  await runner.start()
+  const running = services
   // Without it, `dc09 verify` cannot journal while this receiver runs (it says so); panels are unaffected.
   const control = await startControl(o.data, journalForReceiver, logger).catch((err: unknown) => {
     logger.error({ err: (err as Error).message }, 'control socket: cannot listen; dc09 verify will not work while this receiver runs')
     return { close: async () => {} }
   })
-  let api: RunningApi | undefined
-  if (o.api !== undefined) {
-    try {
-      api = await startApi({
-        accounts, verifier, access, journal: journalForReceiver, recent: recent!, metrics, log: logger,
-        pipeline: { store, cursor: () => runner.cursor },
-      }, o.api.options, o.api)
-      logger.info({ host: o.api.host, port: api.port }, 'HTTP interface listening')
-    } catch (err) {
-      process.stderr.write(`dc09 serve: the HTTP interface cannot listen on ${o.api.host}:${o.api.port}: ${(err as Error).message}\n`)
-      await control.close()
-      await runner.stop()
-      await journal.close()
-      store.close()
-      verifier.close()
-      access.close()
-      accounts.close()
-      process.exit(1)
-    }
-  }
   let server: ReceiverServer | undefined
   let stopping = false
   const stop = (signal: string, exitCode = 0): void => {
@@ -167,19 +129,15 @@ export async function serve (o: ServeOptions): Promise<void> {
     stopping = true
     logger.info({ signal }, 'stopping: no new connections; committing and answering what is in flight')
     void (async () => {
-      await api?.close()
-      await server?.close()
+      // The interface and the pipeline stop while the panels' last frames are committed and answered.
+      await Promise.all([running.stop(server?.options.shutdownTimeoutMs ?? 15_000), server?.close()])
       await control.close()
-      await runner.stop()
       // A disk that hangs must not keep the process from exiting; what was not committed was
       // not acknowledged, and the panels will send it again.
       const closed = await Promise.race([
         journal.close().then(() => true),
         new Promise<false>((resolve) => setTimeout(() => resolve(false), server?.options.shutdownTimeoutMs ?? 15_000).unref()),
       ])
-      store.close()
-      verifier.close()
-      access.close()
       accounts.close()
       if (!closed) logger.error('the journal did not close in time; exiting anyway')
       destination.flushSync()
@@ -204,8 +162,6 @@ export async function serve (o: ServeOptions): Promise<void> {
   metrics.setSources({
     receiverStats: () => receiving.receiver.stats,
     connections: () => receiving.connections,
-    pipelineLag: () => runner.lag,
-    deadLetters: () => store.deadLetterCount(),
   })
   if (o.demo) {
     const port = server.port === 9000 ? '' : ` --port ${server.port}`
@@ -215,12 +171,12 @@ export async function serve (o: ServeOptions): Promise<void> {
       `  printf 'ADM-CID 1130 01 015\\nSIA-DCS Nri1/BA02\\nNULL\\n' | npx dc09 send${port} --account 1234`,
       `  printf 'ADM-CID 1401 01 003\\n' | npx dc09 send${port} --account 5678 --key-file ${join(o.data, 'demo-key.txt')} --key-format ascii`,
       `  npx dc09 journal export --data ${o.data}`,
-      ...(api === undefined
+      ...(running.apiPort === undefined
         ? []
         : [
-            `the HTTP interface is on http://${o.api!.host}:${api.port}; make a token and ask it:`,
+            `the HTTP interface is on http://${o.api!.host}:${running.apiPort}; make a token and ask it:`,
             `  TOKEN=$(npx dc09 tokens create --data ${o.data} --role admin --name me)`,
-            `  curl -s -H "Authorization: Bearer $TOKEN" http://${o.api!.host}:${api.port}/v1/accounts`,
+            `  curl -s -H "Authorization: Bearer $TOKEN" http://${o.api!.host}:${running.apiPort}/v1/accounts`,
           ]),
     ]) process.stderr.write(line + '\n')
   }
