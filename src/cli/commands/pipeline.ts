@@ -18,20 +18,30 @@ function withStore<T> (data: string, fn: (s: PipelineStore) => T): T | undefined
   }
 }
 
-/** The last journal id, read from the pipeline's cursor on, without the lock. */
-async function lastJournalId (data: string, from: number): Promise<number> {
+/**
+ * The last journal id, read from the pipeline's cursor on, without the lock, and when the first
+ * record the pipeline has not run was received.
+ */
+async function journalAfter (data: string, from: number): Promise<{ last: number, firstAt: number | undefined }> {
   let last = from - 1
-  for await (const r of readJournal(join(data, 'journal'), from)) last = r.id
-  return last
+  let firstAt: number | undefined
+  for await (const r of readJournal<{ receivedAt: number }>(join(data, 'journal'), from)) {
+    firstAt ??= r.receivedAt
+    last = r.id
+  }
+  return { last, firstAt }
 }
 
-export async function status (data: string, json: boolean, out: Out): Promise<number> {
-  const s = withStore(data, (store) => ({ cursor: store.cursor(), deadLetters: store.deadLetters().length }))
+export async function status (data: string, json: boolean, out: Out, now = Date.now()): Promise<number> {
+  const s = withStore(data, (store) => ({ cursor: store.cursor(), deadLetters: store.deadLetterCount() }))
   const cursor = s?.cursor ?? 0
-  const last = await lastJournalId(data, cursor + 1)
-  const r = { cursor, journalLastId: last, lag: Math.max(0, last - cursor), deadLetters: s?.deadLetters ?? 0 }
+  const { last, firstAt } = await journalAfter(data, cursor + 1)
+  const lag = Math.max(0, last - cursor)
+  // How long the oldest event not yet run has waited: what an alarm among them waits for its case.
+  const lagSeconds = lag === 0 || firstAt === undefined ? 0 : Math.max(0, Math.round((now - firstAt) / 100) / 10)
+  const r = { cursor, journalLastId: last, lag, lagSeconds, deadLetters: s?.deadLetters ?? 0 }
   if (json) out(JSON.stringify(r) + '\n')
-  else out(`pipeline at journal id ${r.cursor} of ${r.journalLastId} (${r.lag} behind); ${r.deadLetters} event(s) in the dead-letter list\n`)
+  else out(`pipeline at journal id ${r.cursor} of ${r.journalLastId} (${r.lag} behind, ${r.lagSeconds} s); ${r.deadLetters} event(s) in the dead-letter list\n`)
   return 0
 }
 
