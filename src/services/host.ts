@@ -23,8 +23,12 @@ export interface ServicesDeps {
   readonly log: Logger
 }
 
-/** How long after an unexpected exit the worker is started again. */
-const RESTART_MS = 1000
+/**
+ * How long after an unexpected exit the worker is started again: doubling from the first to the
+ * last while it keeps dying soon after each start (a stage that crashes on every replay of the
+ * same event must not spin), back to the first once it has run a minute.
+ */
+const RESTART_MS = [1000, 60_000] as const
 
 export class ServicesHost {
   readonly #deps: ServicesDeps
@@ -33,6 +37,8 @@ export class ServicesHost {
   #stopping = false
   #posted = false
   #stopped: (() => void) | undefined
+  #restartMs: number = RESTART_MS[0]
+  #startedAt = 0
   apiPort: number | undefined
 
   private constructor (config: ServicesConfig, deps: ServicesDeps) {
@@ -51,6 +57,7 @@ export class ServicesHost {
     const config = { ...this.#config, at: this.#deps.position(), healthy: this.#deps.journal.healthy }
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: config })
     this.#worker = worker
+    this.#startedAt = Date.now()
     return new Promise<void>((resolve, reject) => {
       let ready = false
       worker.on('message', (m: FromWorker) => {
@@ -96,13 +103,15 @@ export class ServicesHost {
   }
 
   #restart (): void {
+    const wait = Date.now() - this.#startedAt >= 60_000 ? RESTART_MS[0] : this.#restartMs
+    this.#restartMs = Math.min(wait * 2, RESTART_MS[1])
     setTimeout(() => {
       if (this.#stopping) return
       this.#spawn().catch((err: unknown) => {
         this.#deps.log.error({ err: (err as Error).message }, 'services: could not start the pipeline and HTTP interface thread again; retrying')
         this.#restart()
       })
-    }, RESTART_MS).unref()
+    }, wait).unref()
   }
 
   #send (m: ToWorker): void {
