@@ -7,9 +7,19 @@
  * default), or after its own sync (`each`). Either way nothing acknowledged can be lost: the loss
  * window on power failure is zero acknowledged events.
  *
- * If a write or sync fails (disk full, I/O error), the group's appends reject, the file is cut
- * back to its last committed size, the journal reports itself unhealthy, and the next append
- * tries again: it recovers by itself when the disk does.
+ * With `group`, the next group's bytes are written while the sync before it is in flight, so
+ * that its own sync can start as soon as that one returns. One fdatasync covers the bytes
+ * written before it began, and only those: a group resolves when a sync that began after its
+ * write returned has returned. This takes the write out of the time between two syncs when
+ * appends arrive while one runs; it does nothing for appenders that all wait for the same sync,
+ * and cannot make one appender waiting for each answer (one panel) faster than a write and an
+ * fdatasync per event: that is its bound, about 0.5 to 1 ms on an ordinary server disk (more
+ * when the disk is shared), where the write itself is under a tenth of a millisecond.
+ *
+ * If a write or sync fails (disk full, I/O error), the appends not yet committed reject (the
+ * failed group's and every group written after the last committed one: they sit past the cut),
+ * the file is cut back to its last committed size, the journal reports itself unhealthy, and the
+ * next append tries again: it recovers by itself when the disk does.
  */
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
@@ -73,17 +83,39 @@ interface Pending {
   readonly reject: (err: Error) => void
 }
 
+/** Appends written together, and where their bytes end in the segment. */
+interface Group {
+  readonly pendings: Pending[]
+  readonly end: number
+}
+
+/** An fdatasync in flight and the groups written before it began: the ones it commits. */
+interface Sync {
+  readonly groups: Group[]
+  /** Settles (never rejects) once it returned: with its failure, or undefined when the groups are committed. */
+  readonly done: Promise<Error | undefined>
+}
+
+const WOKEN = Symbol('woken')
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+const toError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)))
+
 export class FileJournal<T extends object> implements Journal<T> {
   readonly #dir: string
   readonly #opts: Required<Pick<FileJournalOptions, 'fsync' | 'segmentBytes'>> & FileJournalOptions
   readonly #lock: DirLock
   #fh: FileHandle | undefined
   #segmentPath: string | undefined
+  /** Committed bytes of the current segment. */
   #size = 0
+  /** Where the next group's bytes go: past the committed bytes and those written but not yet synced. */
+  #end = 0
   #lastId = 0
   #nextId = 1
   #queue: Pending[] = []
   #flushing: Promise<void> | undefined
+  /** Wakes the flush waiting on a sync, to write appends that arrived meanwhile. */
+  #wake: (() => void) | undefined
   #healthy = true
   #closed = false
   /** The current segment is full: start a new one before the next group. */
@@ -137,6 +169,7 @@ export class FileJournal<T extends object> implements Journal<T> {
       this.#fh = await this.#createSegment(1)
       this.#segmentPath = this.#pendingPath
       this.#size = 0
+      this.#end = 0
       return
     }
     const fh = await this.#openFile(last.path, 'r+')
@@ -171,6 +204,7 @@ export class FileJournal<T extends object> implements Journal<T> {
     this.#opts.onRecover?.({ segment: last.path, records, cutBytes: size - offset, cutRecords: countRecords(buf, offset) })
     this.#fh = fh
     this.#size = offset
+    this.#end = offset
     this.#lastId = lastId
     this.#nextId = lastId + 1
   }
@@ -204,6 +238,7 @@ export class FileJournal<T extends object> implements Journal<T> {
       this.#fh = next
       this.#segmentPath = this.#pendingPath
       this.#size = 0
+      this.#end = 0
       this.#rollDue = false
       await old.close().catch(() => {})
     } catch (err) {
@@ -218,51 +253,114 @@ export class FileJournal<T extends object> implements Journal<T> {
     const bytes = encodeRecord(this.#opts.toJson === undefined ? record : (this.#opts.toJson as (r: T) => string)(record), id)
     return new Promise<number>((resolve, reject) => {
       this.#queue.push({ bytes, id, resolve, reject })
-      // Appends of the same tick join one group; later ones wait for the sync in progress.
+      // Appends of the same tick join one group; later ones go in the next one.
       if (this.#flushing === undefined) this.#flushing = new Promise((done) => setImmediate(() => { void this.#flush().then(done) }))
+      else this.#wake?.()
     })
   }
 
+  /**
+   * Writes the queued appends as groups and syncs them, a group's write overlapping the sync
+   * before it, until nothing is queued, written or syncing.
+   */
   async #flush (): Promise<void> {
-    while (this.#queue.length > 0) {
-      const group = this.#opts.fsync === 'each' ? this.#queue.splice(0, 1) : this.#queue.splice(0)
-      if (this.#rollDue) await this.#roll(group[0]!.id)
-      const before = this.#size
-      try {
-        const fh = this.#fh!
-        if (this.#dirty) {
-          // Never write over a failed group's leftovers: one of its records could survive past ours.
-          await fh.truncate(before)
-          await fh.datasync()
-          this.#dirty = false
-        }
-        const bytes = group.length === 1 ? group[0]!.bytes : Buffer.concat(group.map((p) => p.bytes))
-        let written = 0
-        while (written < bytes.length) {
-          const r = await fh.write(bytes, written, bytes.length - written, before + written)
-          written += r.bytesWritten
-        }
-        await fh.datasync()
-        this.#size = before + bytes.length
-        this.#lastId = group.at(-1)!.id
-        this.#healthy = true
-        for (const p of group) p.resolve(p.id)
-        if (this.#size >= this.#opts.segmentBytes) this.#rollDue = true
-      } catch (err) {
-        this.#healthy = false
-        // Cut back whatever part of the group reached the file, so the next group follows the
-        // last committed record. Its ids are not reused: ids stay monotonic, with a gap.
-        this.#dirty = true
+    let sync: Sync | undefined
+    /** Written since the sync in flight began: the next sync commits them. */
+    const written: Group[] = []
+    for (;;) {
+      if (sync === undefined && written.length > 0) sync = this.#sync(written.splice(0))
+      if (this.#queue.length > 0 && (sync === undefined || this.#mayOverlap())) {
+        const pendings = this.#opts.fsync === 'each' ? this.#queue.splice(0, 1) : this.#queue.splice(0)
         try {
-          await this.#fh!.truncate(before)
-          await this.#fh!.datasync()
-          this.#dirty = false
-        } catch { /* the next group retries the cut before it writes */ }
-        const e = err instanceof Error ? err : new Error(String(err))
-        for (const p of group) p.reject(e)
+          written.push(await this.#write(pendings, sync === undefined))
+        } catch (err) {
+          // The sync in flight commits or fails its own groups first; then what is not committed is cut back.
+          const before = sync
+          sync = undefined
+          const failed = before === undefined ? undefined : await before.done
+          await this.#cutBack()
+          if (failed !== undefined) rejectAll(before!.groups, failed)
+          rejectAll([...written.splice(0), { pendings }], toError(err))
+        }
+        continue
       }
+      if (sync === undefined) break
+      // Wait for the sync; meanwhile, if the next group may be written now, for appends to write.
+      const arrived = this.#mayOverlap() ? new Promise<typeof WOKEN>((resolve) => { this.#wake = () => resolve(WOKEN) }) : undefined
+      const failed = await (arrived === undefined ? sync.done : Promise.race([sync.done, arrived]))
+      this.#wake = undefined
+      if (failed === WOKEN) {
+        await nextTurn() // the rest of this turn's appends join the group
+        continue
+      }
+      if (failed !== undefined) {
+        // Every group written after the failed ones sits past the cut: it goes too.
+        const lost = [...sync.groups, ...written.splice(0)]
+        await this.#cutBack()
+        rejectAll(lost, failed)
+      }
+      sync = undefined
     }
     this.#flushing = undefined
+  }
+
+  /** Whether a group may be written while a sync is in flight (not one sync per append, not into a full segment). */
+  #mayOverlap (): boolean {
+    return this.#opts.fsync === 'group' && this.#end < this.#opts.segmentBytes && !this.#dirty
+  }
+
+  /**
+   * Writes a group at the end. `settled`: nothing is in flight or waiting for a sync, so the
+   * segment may be rolled and a failed group's leftovers cut first.
+   */
+  async #write (pendings: Pending[], settled: boolean): Promise<Group> {
+    if (settled && this.#rollDue) await this.#roll(pendings[0]!.id)
+    const fh = this.#fh!
+    if (settled && this.#dirty) {
+      // Never write over a failed group's leftovers: one of its records could survive past ours.
+      await fh.truncate(this.#size)
+      await fh.datasync()
+      this.#dirty = false
+    }
+    const at = this.#end
+    const bytes = pendings.length === 1 ? pendings[0]!.bytes : Buffer.concat(pendings.map((p) => p.bytes))
+    let written = 0
+    while (written < bytes.length) {
+      const r = await fh.write(bytes, written, bytes.length - written, at + written)
+      written += r.bytesWritten
+    }
+    this.#end = at + bytes.length
+    return { pendings, end: this.#end }
+  }
+
+  /** Starts an fdatasync that commits `groups` (all written before it began) when it returns. */
+  #sync (groups: Group[]): Sync {
+    const done = this.#fh!.datasync().then(() => {
+      const last = groups.at(-1)!
+      this.#size = last.end
+      this.#lastId = last.pendings.at(-1)!.id
+      this.#healthy = true
+      for (const g of groups) for (const p of g.pendings) p.resolve(p.id)
+      if (this.#size >= this.#opts.segmentBytes) this.#rollDue = true
+      return undefined
+    }, toError)
+    return { groups, done }
+  }
+
+  /**
+   * After a failed write or sync, with nothing in flight: cuts the file back to its last
+   * committed size, so the next group follows the last committed record. The lost ids are not
+   * reused: ids stay monotonic, with a gap.
+   */
+  async #cutBack (): Promise<void> {
+    this.#healthy = false
+    this.#dirty = true
+    this.#end = this.#size
+    try {
+      await this.#fh!.truncate(this.#size)
+      await this.#fh!.datasync()
+      this.#dirty = false
+    } catch { /* the next group retries the cut before it writes */ }
   }
 
   async * read (fromId = 1): AsyncIterable<Stored<T>> {
@@ -304,6 +402,7 @@ export class FileJournal<T extends object> implements Journal<T> {
   }
 }
 
+<<<<<<< HEAD
 /** The committed end of a journal (see FileJournal.position). */
 export interface CommittedPosition {
   readonly lastId: number
@@ -408,6 +507,10 @@ export async function * readJournalBackwards<T extends object> (dir: string, upT
       yield d.payload as unknown as Stored<T>
     }
   }
+=======
+function rejectAll (groups: ReadonlyArray<{ readonly pendings: readonly Pending[] }>, err: Error): void {
+  for (const g of groups) for (const p of g.pendings) p.reject(err)
+>>>>>>> i12-journal
 }
 
 /** Whether a whole, valid record starts anywhere at or after `from`. */
