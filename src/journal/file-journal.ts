@@ -402,7 +402,6 @@ export class FileJournal<T extends object> implements Journal<T> {
   }
 }
 
-<<<<<<< HEAD
 /** The committed end of a journal (see FileJournal.position). */
 export interface CommittedPosition {
   readonly lastId: number
@@ -507,10 +506,10 @@ export async function * readJournalBackwards<T extends object> (dir: string, upT
       yield d.payload as unknown as Stored<T>
     }
   }
-=======
+}
+
 function rejectAll (groups: ReadonlyArray<{ readonly pendings: readonly Pending[] }>, err: Error): void {
   for (const g of groups) for (const p of g.pendings) p.reject(err)
->>>>>>> i12-journal
 }
 
 /** Whether a whole, valid record starts anywhere at or after `from`. */

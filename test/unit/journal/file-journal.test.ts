@@ -253,6 +253,8 @@ describe('following a journal from another thread\'s positions', () => {
     expect((await r.next(100)).map((x) => x.n)).toEqual([1])
     await r.close()
     await j.close()
+  })
+})
 
 /**
  * A disk whose fdatasync the test holds and releases (or fails) by hand, logging in order every
