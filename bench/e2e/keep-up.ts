@@ -2,8 +2,9 @@
  * The keep-up case: does the pipeline keep up with the receiver? 100 AES-128 panels in ping-pong
  * (the receiver's ACK path sets the rate: as fast as it acknowledges), every 100th frame of a panel
  * a burglary alarm that opens a case and the next one a cancel that closes it again. Meanwhile
- * `GET /metrics` is read every 250 ms, during the load and after it until the pipeline has caught
- * up: its lag in journaled events (and in seconds, when the receiver reports it). Afterwards the
+ * `GET /metrics` is read every 250 ms, from the first frame sent until the pipeline has caught up
+ * after the last: its lag in journaled events (and in seconds, when the receiver reports it). The
+ * HTTP interface listens on a port picked free beforehand. Afterwards the
  * journal gives the alarm-to-case latency: each `case-opened` record's time minus the time of the
  * frame that caused it.
  */
@@ -23,7 +24,7 @@ export interface LagFigures {
 export interface KeepUpResult {
   readonly seconds: number
   readonly load: E2eRun
-  /** Lag sampled during the load, in events; in seconds when the receiver reports it. */
+  /** Lag sampled from the first frame until caught up (or the wait is over), in events; in seconds when the receiver reports it. */
   readonly lagEvents: LagFigures
   readonly lagSeconds: LagFigures | undefined
   readonly samples: number
@@ -79,20 +80,22 @@ export async function runKeepUp (opts: { quick: boolean, log: (s: string) => voi
     const apiPort = await freePort()
     const receiver = await startReceiver(dir, [fleet], 'receiver.log', apiPort)
     let load: E2eRun
-    const during: Sample[] = []
+    // From the first frame sent until the pipeline has caught up after the last.
+    const samples: Sample[] = []
     let catchUpSeconds: number | undefined
     let waited = 0
     try {
       let loading = true
-      const sampler = (async () => {
+      let sampler: Promise<void> | undefined
+      const sample = async () => {
         for (let next = performance.now(); loading; next += SAMPLE_MS) {
           const s = await scrape(apiPort)
-          if (s !== undefined) during.push(s)
+          if (s !== undefined && loading) samples.push(s)
           await sleep(Math.max(0, next + SAMPLE_MS - performance.now()))
         }
-      })()
+      }
       try {
-        load = await runClient(['--proto', 'tcp', '--panels', String(PANELS), '--accounts', join(dir, 'aes.json'), '--duration', String(seconds), '--ack-timeout', '5000', '--alarm-every', String(ALARM_EVERY), '--port', String(receiver.port)], receiver.child)
+        load = await runClient(['--proto', 'tcp', '--panels', String(PANELS), '--accounts', join(dir, 'aes.json'), '--duration', String(seconds), '--ack-timeout', '5000', '--alarm-every', String(ALARM_EVERY), '--port', String(receiver.port)], receiver.child, () => { sampler = sample() })
       } finally {
         loading = false
         await sampler
@@ -101,6 +104,7 @@ export async function runKeepUp (opts: { quick: boolean, log: (s: string) => voi
       const end = performance.now()
       for (let next = end; (waited = (performance.now() - end) / 1000) < waitSeconds; next += SAMPLE_MS) {
         const s = await scrape(apiPort)
+        if (s !== undefined) samples.push(s)
         if (s?.events === 0) {
           catchUpSeconds = waited
           break
@@ -111,13 +115,13 @@ export async function runKeepUp (opts: { quick: boolean, log: (s: string) => voi
       await stop(receiver.child)
     }
     const latencies = await alarmToCase(join(dir, 'data', 'journal'))
-    const secs = during.map((s) => s.seconds).filter((s): s is number => s !== undefined)
+    const secs = samples.map((s) => s.seconds).filter((s): s is number => s !== undefined)
     const result: KeepUpResult = {
       seconds,
       load,
-      lagEvents: lag(during.map((s) => s.events)),
+      lagEvents: lag(samples.map((s) => s.events)),
       lagSeconds: secs.length === 0 ? undefined : lag(secs),
-      samples: during.length,
+      samples: samples.length,
       catchUpSeconds: catchUpSeconds === undefined ? undefined : Math.round(catchUpSeconds * 100) / 100,
       waitedSeconds: Math.round(waited * 10) / 10,
       alarms: load.alarms,

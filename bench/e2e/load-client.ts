@@ -1,7 +1,8 @@
 /**
  * The end-to-end benchmark's load client, run as its own process: N panels (TCP connections or
  * connected UDP sockets) in ping-pong, each sending its next frame when the answer to the last
- * one came, for a given time; then one JSON line with the figures on stdout.
+ * one came, for a given time. It prints `started` when its links are up and the first frames go
+ * out, and at the end one JSON line with the figures.
  *
  * It is built to cost as little per frame as possible, so that against the bare baseline server
  * the limit measured is the machine's and not the client's: frames come from precomputed parts
@@ -51,6 +52,8 @@ export interface LoadOptions {
   readonly anyAnswer: boolean
   readonly connectPerEvent: boolean
   readonly ackTimeoutMs: number
+  /** Called once the links are up, as the first frames go out. */
+  readonly onStart?: (() => void) | undefined
 }
 
 const CR = 0x0d
@@ -175,6 +178,7 @@ export async function runLoad (o: LoadOptions): Promise<LoadSummary> {
       }
     })))
   }
+  o.onStart?.()
   const cpu0 = process.cpuUsage()
   const start = performance.now()
   deadline = start + o.durationMs
@@ -207,7 +211,7 @@ export async function runLoad (o: LoadOptions): Promise<LoadSummary> {
     else (p.socket as Socket).destroy()
   }
   const ms = end - start
-  const q = (p: number) => Math.round(c.latency.percentile(p) * 1000) / 1000
+  const q = (p: number) => Math.round(c.latency.percentile(p) * 100) / 100
   return {
     panels: panels.length,
     proto: o.proto,
@@ -219,7 +223,7 @@ export async function runLoad (o: LoadOptions): Promise<LoadSummary> {
     alarms: panels.reduce((n, p) => n + p.maker.alarms, 0),
     durationMs: Math.round(ms),
     framesPerSecond: Math.round((c.acknowledged / ms) * 1000),
-    latencyMs: { p50: q(50), p95: q(95), p99: q(99), max: Math.round(c.latency.max * 1000) / 1000 },
+    latencyMs: { p50: q(50), p95: q(95), p99: q(99), max: Math.round(c.latency.max * 100) / 100 },
     clientCpuUsPerFrame: c.acknowledged === 0 ? 0 : Math.round(((cpu.user + cpu.system) / c.acknowledged) * 10) / 10,
     problems: c.problems,
   }
@@ -271,7 +275,8 @@ function parseArgs (argv: string[]): LoadOptions {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   try {
-    const summary = await runLoad(parseArgs(process.argv.slice(2)))
+    // `started` on a line of its own: the harness times what it samples from there.
+    const summary = await runLoad({ ...parseArgs(process.argv.slice(2)), onStart: () => process.stdout.write('started\n') })
     process.stdout.write(JSON.stringify(summary) + '\n')
     process.exit(0)
   } catch (err) {

@@ -113,15 +113,25 @@ export function cpuMicros (pid: number): number {
 let nextOffset = 0
 const OFFSET_BLOCK = 10_000_000
 
-/** Runs the load client against the server process `server`; its CPU time is read before and after. */
-export async function runClient (args: string[], server: ChildProcess): Promise<E2eRun> {
+/**
+ * Runs the load client against the server process `server`; its CPU time is read before and after.
+ * `onStart`: called when the client's links are up and its first frames go out.
+ */
+export async function runClient (args: string[], server: ChildProcess, onStart?: () => void): Promise<E2eRun> {
   const offset = nextOffset
   nextOffset = (nextOffset + OFFSET_BLOCK) % 990_000_000
   const cpu0 = cpuMicros(server.pid!)
   const child = spawn(process.execPath, [LOAD_CLIENT, '--offset', String(offset), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString() })
+  let started = false
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString()
+    if (!started && out.startsWith('started\n')) {
+      started = true
+      onStart?.()
+    }
+  })
   child.stderr!.on('data', (c: Buffer) => { err += c.toString() })
   await new Promise<void>((r) => child.on('exit', () => r()))
   const cpu = cpuMicros(server.pid!) - cpu0

@@ -16,7 +16,7 @@ it('runs the quick benchmark end to end and writes its tables', () => {
     expect(md).toMatch(/\| TCP, 100 panels, AES-128 \| [\d,]+ \| [\d,]+ \| \d+\.\d\d \|/)
     // The client's and the server's CPU time per frame, for the receiver's run and the baseline's, then the target.
     expect(md).toMatch(/\| TCP, 100 panels, AES-128 \|.* \| [\d.]+ \/ [\d.]+ \| [\d.]+ \/ [\d.]+ \| throughput >= 0\.80: /)
-    expect(md).toContain('a load client (bench/e2e/load-client.ts)')
+    expect(md).toContain('load client (bench/e2e/load-client.ts)')
     expect(md).toMatch(/Keep-up: 100 AES-128 panels .* [\d,]+ frames\/s\. Pipeline lag, .* p99 [\d,]+ events, max [\d,]+.* [\d,]+ cases opened for [\d,]+ alarms sent; alarm to case .* p50 [\d,]+ ms, p99 [\d,]+ ms/)
     expect(md).toContain('| UDP, 100 panels, plain |')
     expect(md).toContain('| TCP connect-per-event, 100 panels, plain |')
