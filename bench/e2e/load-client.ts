@@ -57,6 +57,11 @@ export interface LoadOptions {
 }
 
 const CR = 0x0d
+/**
+ * Where every persistent TCP link reads into: answers are handled as they are read, on the one
+ * thread, so one buffer serves all (no new buffer per read); the rare answer cut in two is copied.
+ */
+const READ_BUFFER = Buffer.alloc(16 * 1024)
 
 class Counters {
   sent = 0
@@ -134,7 +139,7 @@ export async function runLoad (o: LoadOptions): Promise<LoadSummary> {
     // Ping-pong: one answer per frame in flight, almost always in one chunk.
     let answer = p.partial === undefined ? chunk : Buffer.concat([p.partial, chunk])
     if (answer[answer.length - 1] !== CR) {
-      p.partial = answer
+      p.partial = p.partial === undefined ? Buffer.from(answer) : answer
       return
     }
     p.partial = undefined
@@ -142,9 +147,13 @@ export async function runLoad (o: LoadOptions): Promise<LoadSummary> {
     if (p.t0 >= 0) answered(p, answer)
   }
   const openTcp = (p: Panel): Socket => {
-    const s = connect({ host: o.host, port: o.port, noDelay: true })
+    const s = connect({
+      host: o.host,
+      port: o.port,
+      noDelay: true,
+      onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => { onTcpData(p, (buf as Buffer).subarray(0, n)); return true } },
+    })
     p.socket = s
-    s.on('data', (chunk: Buffer) => onTcpData(p, chunk))
     s.on('error', (err) => {
       c.problem(`${p.account}: ${err.message}`)
     })
