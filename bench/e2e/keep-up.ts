@@ -43,18 +43,22 @@ const SAMPLE_MS = 250
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
-interface Sample { readonly events: number, readonly seconds: number | undefined }
+export interface LagSample { readonly events: number, readonly seconds: number | undefined }
 
-async function scrape (apiPort: number): Promise<Sample | undefined> {
+/** The pipeline's lag in a Prometheus text: in events, and in seconds when the receiver reports it. */
+export function readLag (text: string): LagSample | undefined {
+  const gauge = (name: string): number | undefined => {
+    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
+    return m === null ? undefined : Number(m[1])
+  }
+  const events = gauge('dc09_pipeline_lag_events')
+  return events === undefined ? undefined : { events, seconds: gauge('dc09_pipeline_lag_seconds') }
+}
+
+async function scrape (apiPort: number): Promise<LagSample | undefined> {
   try {
     const res = await fetch(`http://127.0.0.1:${apiPort}/metrics`, { signal: AbortSignal.timeout(5000) })
-    const text = await res.text()
-    const gauge = (name: string): number | undefined => {
-      const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
-      return m === null ? undefined : Number(m[1])
-    }
-    const events = gauge('dc09_pipeline_lag_events')
-    return events === undefined ? undefined : { events, seconds: gauge('dc09_pipeline_lag_seconds') }
+    return readLag(await res.text())
   } catch {
     return undefined
   }
@@ -81,7 +85,7 @@ export async function runKeepUp (opts: { quick: boolean, log: (s: string) => voi
     const receiver = await startReceiver(dir, [fleet], 'receiver.log', apiPort)
     let load: E2eRun
     // From the first frame sent until the pipeline has caught up after the last.
-    const samples: Sample[] = []
+    const samples: LagSample[] = []
     let catchUpSeconds: number | undefined
     let waited = 0
     try {
