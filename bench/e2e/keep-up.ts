@@ -143,7 +143,7 @@ export async function runKeepUp (opts: { quick: boolean, log: (s: string) => voi
 }
 
 /** For each `case-opened` in the journal, its time minus that of the frame that caused it (ms). */
-async function alarmToCase (journal: string): Promise<number[]> {
+export async function alarmToCase (journal: string): Promise<number[]> {
   const received = new Map<number, number>()
   const out: number[] = []
   for await (const r of readJournal<JournalRecord>(journal)) {
