@@ -1,11 +1,13 @@
 /**
  * End-to-end benchmark: the receiver (real on-disk journal, in a temporary directory) and the
- * simulator in separate processes, and for every case the same simulator run against the bare
- * baseline server in the same benchmark run. The receiver is reported as a ratio of the
- * baseline: what it keeps of what this machine can do for that load.
+ * load client (load-client.ts) in separate processes, and for every case the same client run
+ * against the bare baseline server in the same benchmark run. The client costs as little per
+ * frame as it can, so that the baseline is the machine's limit for that load and not the
+ * client's; the receiver is reported as a ratio of it: what it keeps of what this machine can do.
+ * Each run also gives the CPU time per frame of the client and of the server process.
  */
 import { randomBytes } from 'node:crypto'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -13,9 +15,11 @@ import { join } from 'node:path'
 import { SqliteAccountStore } from '../../src/accounts/sqlite-store.js'
 import { makeFleet } from '../../src/sim/fleet.js'
 import type { SimSummary } from '../../src/sim/simulator.js'
+import type { LoadSummary } from './load-client.js'
 
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname
 const BASELINE = new URL('./baseline-server.js', import.meta.url).pathname
+const LOAD_CLIENT = new URL('./load-client.js', import.meta.url).pathname
 
 export interface E2eCase {
   readonly name: string
@@ -25,10 +29,16 @@ export interface E2eCase {
   readonly connectPerEvent: boolean
 }
 
+/** One load client run, and the CPU time the server process spent meanwhile. */
+export interface E2eRun extends LoadSummary {
+  /** The server's CPU time (user + system) from the start of the client to its end, per acknowledged frame, µs. */
+  readonly serverCpuUsPerFrame: number
+}
+
 export interface E2eResult {
   readonly case: E2eCase
-  readonly receiver: SimSummary
-  readonly baseline: SimSummary
+  readonly receiver: E2eRun
+  readonly baseline: E2eRun
 }
 
 export interface MemoryResult {
@@ -69,7 +79,7 @@ export async function waitForPort (port: number, child: ChildProcess): Promise<v
   throw new Error(`nothing listens on ${port}`)
 }
 
-async function stop (child: ChildProcess): Promise<void> {
+export async function stop (child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return
   const exited = new Promise<void>((r) => child.once('exit', () => r()))
   child.kill('SIGTERM')
@@ -80,6 +90,76 @@ async function stop (child: ChildProcess): Promise<void> {
 function rss (pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m === null ? 0 : Number(m[1]) * 1024
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's times. */
+const TICKS_PER_SECOND = (() => {
+  try {
+    return Number(execSync('getconf CLK_TCK', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/** CPU time (user + system) a process has spent so far, µs. */
+export function cpuMicros (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+  // The fields after `(comm)`: state is the first, utime the 12th, stime the 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1e6
+}
+
+/**
+ * Waits until a process has gone quiet (under 10% of a core over 200 ms), at most `capMs`; returns
+ * whether it did. The receiver works off its pipeline's backlog after a run; a run measured
+ * meanwhile (the baseline's above all) would share the cores with that work.
+ */
+export async function untilQuiet (pid: number, capMs = 60_000): Promise<boolean> {
+  const end = performance.now() + capMs
+  let last = cpuMicros(pid)
+  while (performance.now() < end) {
+    await sleep(200)
+    const now = cpuMicros(pid)
+    if (now - last < 20_000) return true
+    last = now
+  }
+  return false
+}
+
+/** The next block of frame numbers: every run against one receiver sends events none other sent. */
+let nextOffset = 0
+const OFFSET_BLOCK = 10_000_000
+
+/**
+ * Runs the load client against the server process `server`; its CPU time is read before and after.
+ * `onStart`: called when the client's links are up and its first frames go out.
+ */
+export async function runClient (args: string[], server: ChildProcess, onStart?: () => void): Promise<E2eRun> {
+  const offset = nextOffset
+  nextOffset = (nextOffset + OFFSET_BLOCK) % 990_000_000
+  const cpu0 = cpuMicros(server.pid!)
+  const child = spawn(process.execPath, [LOAD_CLIENT, '--offset', String(offset), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  let started = false
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString()
+    if (!started && out.startsWith('started\n')) {
+      started = true
+      onStart?.()
+    }
+  })
+  child.stderr!.on('data', (c: Buffer) => { err += c.toString() })
+  await new Promise<void>((r) => child.on('exit', () => r()))
+  const cpu = cpuMicros(server.pid!) - cpu0
+  const line = out.trim().split('\n').at(-1) ?? ''
+  let summary: LoadSummary
+  try {
+    summary = JSON.parse(line) as LoadSummary
+  } catch {
+    throw new Error(`the load client printed no summary: ${err.trim() || out.trim()}`)
+  }
+  return { ...summary, serverCpuUsPerFrame: summary.acknowledged === 0 ? 0 : Math.round((cpu / summary.acknowledged) * 10) / 10 }
 }
 
 async function simulate (args: string[]): Promise<SimSummary> {
@@ -97,8 +177,8 @@ async function simulate (args: string[]): Promise<SimSummary> {
   }
 }
 
-/** A receiver process on a fresh data directory with the given fleets imported. */
-async function startReceiver (dir: string, fleets: object[][], log: string): Promise<{ child: ChildProcess, port: number }> {
+/** A receiver process on a fresh data directory with the given fleets imported; its HTTP interface on `apiPort` (default: any). */
+export async function startReceiver (dir: string, fleets: object[][], log: string, apiPort = 0): Promise<{ child: ChildProcess, port: number }> {
   const store = new SqliteAccountStore(join(dir, 'data'))
   for (const f of fleets) {
     const r = store.import(f)
@@ -113,7 +193,7 @@ async function startReceiver (dir: string, fleets: object[][], log: string): Pro
   const port = await freePort()
   const logFd = openSync(join(dir, log), 'a')
   writeFileSync(join(dir, 'pepper'), randomBytes(32), { mode: 0o600 })
-  const child = spawn(process.execPath, [CLI, 'serve', '--data', join(dir, 'data'), '--port', String(port), '--api-port', '0', '--config', join(dir, 'limits.json'), '--pepper-file', join(dir, 'pepper')], { stdio: ['ignore', logFd, logFd] })
+  const child = spawn(process.execPath, [CLI, 'serve', '--data', join(dir, 'data'), '--port', String(port), '--api-port', String(apiPort), '--config', join(dir, 'limits.json'), '--pepper-file', join(dir, 'pepper')], { stdio: ['ignore', logFd, logFd] })
   await waitForPort(port, child)
   return { child, port }
 }
@@ -159,9 +239,16 @@ export async function runE2e (opts: { quick: boolean, log: (s: string) => void, 
           '--duration', String(seconds), '--ack-timeout', '5000',
           ...(c.connectPerEvent ? ['--connect-per-event'] : []),
         ]
-        const r = await simulate([...args, '--port', String(receiver.port)])
-        const b = await simulate([...args, '--port', String(baseline.port), '--any-answer'])
-        opts.log(`${c.name}: receiver ${r.framesPerSecond}/s p99 ${r.latencyMs.p99} ms (failed ${r.failed}, flawed ${r.flawed}); baseline ${b.framesPerSecond}/s p99 ${b.latencyMs.p99} ms`)
+        const quiet = async () => {
+          if (!await untilQuiet(receiver.child.pid!)) opts.log('  the receiver was still busy after 60 s; measuring all the same')
+        }
+        await quiet()
+        const r = await runClient([...args, '--port', String(receiver.port)], receiver.child)
+        await quiet()
+        const b = await runClient([...args, '--port', String(baseline.port), '--any-answer'], baseline.child)
+        const cpu = (x: E2eRun) => `client ${x.clientCpuUsPerFrame} µs, server ${x.serverCpuUsPerFrame} µs CPU per frame`
+        opts.log(`${c.name}: receiver ${r.framesPerSecond}/s p99 ${r.latencyMs.p99} ms (failed ${r.failed}; ${cpu(r)}); baseline ${b.framesPerSecond}/s p99 ${b.latencyMs.p99} ms (${cpu(b)})`)
+        if (r.problems.length > 0) opts.log(`  ${r.problems.slice(0, 3).join('\n  ')}`)
         results.push({ case: c, receiver: r, baseline: b })
       }
     } finally {
