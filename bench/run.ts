@@ -5,7 +5,8 @@
  * alone (`flood`, `million`, or an end-to-end case by name) and print its figures as JSON;
  * RESULTS.md is left as it is. The million case (never part of the default run: at full size it
  * imports a million accounts and loads the receiver for minutes) takes `--accounts N` and
- * `--seconds S` (of load); `--quick` is 20,000 accounts for 6 s.
+ * `--seconds S` (of load), and `--cpu-prof DIR` for a CPU profile of the receiver; `--quick` is
+ * 20,000 accounts for 6 s.
  */
 import { writeFileSync } from 'node:fs'
 import { runFlood, type FloodResult } from './e2e/flood.js'
@@ -43,7 +44,7 @@ if (only !== undefined) {
   const result = only === 'flood'
     ? await runFlood({ quick, log })
     : only === 'million'
-      ? await runMillion({ quick, log, accounts: numberArg('--accounts'), seconds: numberArg('--seconds') })
+      ? await runMillion({ quick, log, accounts: numberArg('--accounts'), seconds: numberArg('--seconds'), profileDir: args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined })
       : (await runE2e({ quick: false, log, only: (c) => c.name === only, seconds: quick ? 1.5 : 6, memory: false })).results
   process.stdout.write(JSON.stringify({ machine: machine(), case: only, result }, null, 2) + '\n')
   process.exit(0)

@@ -459,6 +459,18 @@ export function summarizeLog (text: string, spawnedAt: number): LogSummary {
   return { lines, byLevel, messages: [...messages.values()].slice(0, 40), other }
 }
 
+/** The longest run of load seconds in which frames waited and no answer came. */
+export function longestStall (timeline: MillionResult['timeline']): number {
+  let longest = 0
+  let run = 0
+  for (let i = 1; i < timeline.length; i++) {
+    const [, , answered, waiting, load] = timeline[i]!
+    run = load === 1 && waiting > 0 && answered === timeline[i - 1]![2] ? run + 1 : 0
+    longest = Math.max(longest, run)
+  }
+  return longest
+}
+
 export interface Verdict { readonly target: string, readonly value: string, readonly verdict: string }
 
 export interface MillionResult {
@@ -469,6 +481,13 @@ export interface MillionResult {
   readonly firstAck: FirstAck | undefined
   readonly load: (Omit<PanelStats, 'latencyMs'> & { readonly seconds: number, readonly framesPerSecond: number, readonly latencyMs: Quantiles }) | undefined
   readonly rss: { readonly atFirstAckBytes: number, readonly maxDuringLoadBytes: number, readonly maxBytes: number, readonly samples: number }
+  /**
+   * Once a second from the spawn: seconds since, RSS in MiB, answers so far (ACK or other), frames
+   * waiting for theirs, and whether the load was running.
+   */
+  readonly timeline: ReadonlyArray<readonly [seconds: number, rssMiB: number, answered: number, waiting: number, load: 0 | 1]>
+  /** The longest stretch of the load, in whole seconds, with frames waiting and no answer at all: the receiver's stalls. */
+  readonly longestStallSeconds: number
   readonly supervision: SupervisionResult | undefined
   readonly dataBytes: number
   readonly receiverLog: LogSummary | undefined
@@ -486,6 +505,8 @@ export interface MillionOptions {
   readonly startTimeoutSeconds?: number
   /** How long the import may take; default 600 s (quick: 120 s). */
   readonly importTimeoutSeconds?: number
+  /** Write a CPU profile of the receiver (node --cpu-prof) into this directory when it stops. */
+  readonly profileDir?: string | undefined
 }
 
 async function stopChild (child: ChildProcess, graceMs: number): Promise<void> {
@@ -600,6 +621,7 @@ export async function runMillion (opts: MillionOptions): Promise<MillionResult> 
   let panels: UdpPanels | undefined
   let sampler: NodeJS.Timeout | undefined
   const rss = { atFirstAckBytes: 0, maxDuringLoadBytes: 0, maxBytes: 0, samples: 0 }
+  const timeline: Array<MillionResult['timeline'][number]> = []
   const aesAccounts = aesCount(accounts)
   try {
     const file = join(dir, 'accounts.json')
@@ -611,7 +633,7 @@ export async function runMillion (opts: MillionOptions): Promise<MillionResult> 
     log(`million: import ${imp.seconds === undefined ? `did not finish within ${importTimeoutMs / 1000} s` : `took ${imp.seconds.toFixed(1)} s`} (exit ${imp.exitCode}): ${imp.output.slice(0, 200)}`)
     const base = { plan, aesAccounts, accountsFileBytes, import: { seconds: imp.seconds, exitCode: imp.exitCode, output: imp.output.slice(0, 1000) } }
     if (imp.seconds === undefined || imp.exitCode !== 0) {
-      const r = { ...base, firstAck: undefined, load: undefined, rss, supervision: undefined, dataBytes: dirBytes(data), receiverLog: undefined }
+      const r = { ...base, firstAck: undefined, load: undefined, rss, timeline, longestStallSeconds: 0, supervision: undefined, dataBytes: dirBytes(data), receiverLog: undefined }
       return { ...r, targets: verdicts(r) }
     }
     // The frame-rate limits out of the way (every panel here shares one address); the rest as shipped.
@@ -622,7 +644,8 @@ export async function runMillion (opts: MillionOptions): Promise<MillionResult> 
     const logFd = openSync(logFile, 'a')
     const t0 = performance.now()
     const spawnedAt = Date.now()
-    receiver = spawn(process.execPath, [CLI, 'serve', '--data', data, '--port', String(port), '--api-port', '0', '--config', join(dir, 'limits.json'), '--pepper-file', join(dir, 'pepper')], { stdio: ['ignore', logFd, logFd] })
+    const profile = opts.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', opts.profileDir]
+    receiver = spawn(process.execPath, [...profile, CLI, 'serve', '--data', data, '--port', String(port), '--api-port', '0', '--config', join(dir, 'limits.json'), '--pepper-file', join(dir, 'pepper')], { stdio: ['ignore', logFd, logFd] })
     closeSync(logFd)
     running.add(receiver)
     const pid = receiver.pid!
@@ -632,6 +655,9 @@ export async function runMillion (opts: MillionOptions): Promise<MillionResult> 
       rss.samples++
       rss.maxBytes = Math.max(rss.maxBytes, b)
       if (inLoad) rss.maxDuringLoadBytes = Math.max(rss.maxDuringLoadBytes, b)
+      const st = panels?.stats
+      const answered = st === undefined ? 0 : st.acknowledged + st.nak + st.duh + st.flawed
+      timeline.push([Math.round((performance.now() - t0) / 1000), Math.round(b / 2 ** 20), answered, panels?.waiting ?? 0, inLoad ? 1 : 0])
     }, 1000)
     panels = new UdpPanels(port, ackTimeoutMs)
     // Account 0: plain, long interval, neither reporting nor silent.
@@ -687,7 +713,7 @@ export async function runMillion (opts: MillionOptions): Promise<MillionResult> 
         unanswered: count('unanswered'), retries: count('retries'), stray: count('stray'),
         seconds, framesPerSecond: Math.round(count('acknowledged') / seconds), latencyMs: quantiles(st.latencyMs),
       }
-      log(`million: load ${seconds.toFixed(0)} s: ${load.acknowledged.toLocaleString('en-US')} acknowledged (${load.framesPerSecond}/s), ${load.unanswered} unanswered, ${load.nak} NAK; ` +
+      log(`million: load ${seconds.toFixed(0)} s (longest stall without an answer ${longestStall(timeline)} s): ${load.acknowledged.toLocaleString('en-US')} acknowledged (${load.framesPerSecond}/s), ${load.unanswered} unanswered, ${load.nak} NAK; ` +
         `latency p50 ${load.latencyMs.p50.toFixed(1)} ms, p99 ${load.latencyMs.p99.toFixed(1)} ms; RSS at most ${mib(rss.maxDuringLoadBytes)}`)
       // The last silent report's failure is due one interval after it (its retries included): wait
       // for it and a little more, bounded.
@@ -703,7 +729,7 @@ export async function runMillion (opts: MillionOptions): Promise<MillionResult> 
       log(`million: supervision: ${supervision.fired} of ${supervision.reported} silent accounts failed; lateness p50 ${q.p50} ms, p99 ${q.p99} ms, max ${q.max} ms; ${supervision.unexpected} unexpected failures`)
     }
     const receiverLog = summarizeLog(readFileSync(logFile, 'utf8'), spawnedAt)
-    const r = { ...base, firstAck, load, rss, supervision, dataBytes: dirBytes(data), receiverLog }
+    const r = { ...base, firstAck, load, rss, timeline, longestStallSeconds: longestStall(timeline), supervision, dataBytes: dirBytes(data), receiverLog }
     const targets = verdicts(r)
     for (const v of targets) log(`million: ${v.target}: ${v.value}: ${v.verdict}`)
     return { ...r, targets }

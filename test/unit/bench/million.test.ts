@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
-  accountAt, isAes, isSilent, makePlan, quantiles, schedule, summarizeLog, supervisionLateness, UdpPanels, verdicts, waitForFirstAck, writeAccounts,
+  accountAt, isAes, isSilent, longestStall, makePlan, quantiles, schedule, summarizeLog, supervisionLateness, UdpPanels, verdicts, waitForFirstAck, writeAccounts,
   type MillionResult,
 } from '../../../bench/e2e/million.js'
 import { validateAccount } from '../../../src/accounts/account.js'
@@ -130,6 +130,8 @@ describe('the verdicts', () => {
     firstAck: { seconds: undefined, listeningSeconds: undefined, waitedSeconds: 180, reason: 'no answer within 180 s' },
     load: undefined,
     rss: { atFirstAckBytes: 0, maxDuringLoadBytes: 0, maxBytes: 3e9, samples: 180 },
+    timeline: [],
+    longestStallSeconds: 0,
     supervision: undefined,
     dataBytes: 0,
     receiverLog: undefined,
@@ -156,6 +158,15 @@ describe('the verdicts', () => {
 })
 
 describe('helpers', () => {
+  it('finds the longest stall: load seconds with frames waiting and no new answer', () => {
+    expect(longestStall([
+      [1, 100, 0, 0, 0], [2, 100, 0, 0, 0], [3, 100, 0, 0, 0], // starting: no load yet
+      [4, 100, 10, 2, 1], [5, 100, 10, 5, 1], [6, 100, 10, 9, 1], [7, 100, 20, 1, 1], // 2 s without an answer
+      [8, 100, 30, 0, 1], [9, 100, 30, 0, 1], // nothing waiting: no stall
+      [10, 100, 30, 4, 1], [11, 100, 31, 4, 1],
+    ])).toBe(2)
+  })
+
   it('quantiles by nearest rank', () => {
     expect(quantiles([5, 1, 3, 2, 4])).toEqual({ n: 5, min: 1, p50: 3, p99: 5, max: 5 })
     expect(quantiles([]).n).toBe(0)
