@@ -490,6 +490,8 @@ export interface MillionResult {
   readonly longestStallSeconds: number
   readonly supervision: SupervisionResult | undefined
   readonly dataBytes: number
+  /** The receiver ended by itself before the case stopped it (a crash, out of memory): how, and when after its spawn. */
+  readonly receiverExit?: { readonly code: number | null, readonly signal: string | null, readonly seconds: number } | undefined
   readonly receiverLog: LogSummary | undefined
   readonly targets: readonly Verdict[]
 }
@@ -572,7 +574,9 @@ export function verdicts (r: Omit<MillionResult, 'targets'>): Verdict[] {
   out.push({
     target: `receiver RSS <= ${mib(TARGETS.rssBytes)} while ${r.plan.reporters.toLocaleString('en-US')} panels report every ${r.plan.reportEverySeconds} s`,
     value: l === undefined ? `no load (max RSS seen ${mib(r.rss.maxBytes)})` : `${mib(r.rss.maxDuringLoadBytes)} at most (${mib(r.rss.atFirstAckBytes)} at the first ACK); ${l.acknowledged.toLocaleString('en-US')} of ${(l.acknowledged + l.nak + l.duh + l.flawed + l.unanswered).toLocaleString('en-US')} frames acknowledged`,
-    verdict: l === undefined ? 'not measured: no answer, so no load' : r.rss.maxDuringLoadBytes > TARGETS.rssBytes ? 'not met' : l.unanswered + l.nak + l.duh + l.flawed > 0 ? 'met, but not every frame was acknowledged' : 'met',
+    verdict: l === undefined
+      ? 'not measured: no answer, so no load'
+      : r.receiverExit !== undefined ? `not met: the receiver exited ${r.receiverExit.seconds.toFixed(0)} s after its start` : r.rss.maxDuringLoadBytes > TARGETS.rssBytes ? 'not met' : l.unanswered + l.nak + l.duh + l.flawed > 0 ? 'met, but not every frame was acknowledged' : 'met',
   })
   const s = r.supervision
   const q = s?.latenessMs
@@ -649,6 +653,9 @@ export async function runMillion (opts: MillionOptions): Promise<MillionResult> 
     closeSync(logFd)
     running.add(receiver)
     const pid = receiver.pid!
+    let stopping = false
+    let receiverExit: MillionResult['receiverExit']
+    receiver.once('exit', (code, signal) => { if (!stopping) receiverExit = { code, signal, seconds: (performance.now() - t0) / 1000 } })
     let inLoad = false
     sampler = setInterval(() => {
       const b = rssOf(pid)
@@ -720,6 +727,7 @@ export async function runMillion (opts: MillionOptions): Promise<MillionResult> 
       const lastDue = loadStart + (plan.silentSpreadSeconds + plan.silentIntervalSeconds) * 1000 + 3 * ackTimeoutMs + 2000
       while (performance.now() < lastDue && receiver.exitCode === null) await sleep(250)
     }
+    stopping = true
     await stopChild(receiver, 20_000)
     running.delete(receiver)
     clearInterval(sampler)
@@ -729,7 +737,8 @@ export async function runMillion (opts: MillionOptions): Promise<MillionResult> 
       log(`million: supervision: ${supervision.fired} of ${supervision.reported} silent accounts failed; lateness p50 ${q.p50} ms, p99 ${q.p99} ms, max ${q.max} ms; ${supervision.unexpected} unexpected failures`)
     }
     const receiverLog = summarizeLog(readFileSync(logFile, 'utf8'), spawnedAt)
-    const r = { ...base, firstAck, load, rss, timeline, longestStallSeconds: longestStall(timeline), supervision, dataBytes: dirBytes(data), receiverLog }
+    if (receiverExit !== undefined) log(`million: the receiver exited by itself ${receiverExit.seconds.toFixed(0)} s after its start (code ${receiverExit.code}, signal ${receiverExit.signal})`)
+    const r = { ...base, receiverExit, firstAck, load, rss, timeline, longestStallSeconds: longestStall(timeline), supervision, dataBytes: dirBytes(data), receiverLog }
     const targets = verdicts(r)
     for (const v of targets) log(`million: ${v.target}: ${v.value}: ${v.verdict}`)
     return { ...r, targets }

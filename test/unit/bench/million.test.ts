@@ -148,6 +148,13 @@ describe('the verdicts', () => {
     expect(verdicts({ ...small, import: { seconds: 6.1, exitCode: 0, output: '' } })[0]!.verdict).toBe('not met')
   })
 
+  it('fail the memory target when the receiver ended by itself during the load, whatever its last RSS', () => {
+    const load = { sent: 10, acknowledged: 5, nak: 0, duh: 0, flawed: 0, unanswered: 5, retries: 0, stray: 0, seconds: 100, framesPerSecond: 0, latencyMs: { n: 5, min: 1, p50: 1, p99: 1, max: 1 } }
+    const ran = { ...base, firstAck: { seconds: 2, listeningSeconds: 1, waitedSeconds: 2 }, load, rss: { atFirstAckBytes: 1e8, maxDuringLoadBytes: 2e8, maxBytes: 2e8, samples: 100 } }
+    expect(verdicts(ran)[2]!.verdict).toBe('met, but not every frame was acknowledged')
+    expect(verdicts({ ...ran, receiverExit: { code: null, signal: 'SIGABRT', seconds: 61.2 } })[2]!.verdict).toBe('not met: the receiver exited 61 s after its start')
+  })
+
   it('fail the supervision target on a failure that never fired or one that fired early', () => {
     const done = { ...base, firstAck: { seconds: 2, listeningSeconds: 1, waitedSeconds: 2 } }
     const sup = (missing: number, min: number) => ({ accounts: 1000, intervalSeconds: 30, reported: 1000, fired: 1000 - missing, missing, unexpected: 0, latenessMs: { n: 1000, min, p50: 100, p99: 300, max: 400 } })
