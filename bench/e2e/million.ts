@@ -12,7 +12,13 @@
  * - Supervision deadlines fire within 1 s of due. A small group of accounts with a short
  *   interval reports once each, early in the load, and then never again: each one's failure is
  *   due its interval after that report, whose receive time the journal holds (a failure record
- *   names it). Lateness is the failure's receive time minus that.
+ *   names it). Lateness is the failure's receive time minus that. (A pipeline that started
+ *   after those reports gives one interval from its own start instead, which the journal does
+ *   not record: the figure would then overstate the lateness, by about the same for every
+ *   account. A receiver that answers before its pipeline runs would show that.)
+ *
+ * With fewer accounts (`--accounts`) the import target is scaled down in proportion; the others
+ * are not. A timeline of RSS and answers, once a second, shows the receiver's stalls.
  *
  * Every wait is bounded: a receiver that never answers gives "not met: no answer within N s",
  * and the case goes on to stop it. Everything started is stopped by its process id and the
