@@ -392,6 +392,11 @@ export interface SupervisionResult {
   readonly fired: number
   /** Expected failures not in the journal when the receiver was stopped. */
   readonly missing: number
+  /**
+   * Failures of silent accounts that name no last report: due one interval after the pipeline's
+   * start, which came before their report (a start slower than the interval). Not in the lateness.
+   */
+  readonly beforeReport: number
   /** Failures of accounts outside the silent group (none expected). */
   readonly unexpected: number
   /** Failure receive time minus due (last report + interval), ms: every silent account's failure that names a last report. */
@@ -403,6 +408,7 @@ export async function supervisionLateness (journalDir: string, plan: Plan, repor
   const lateness: number[] = []
   const fired = new Set<string>()
   let unexpected = 0
+  let beforeReport = 0
   for await (const r of readJournal<JournalRecord>(journalDir)) {
     if (r.type !== 'derived' || r.kind !== 'supervision-failure') continue
     if (!isSilent(Number(r.account) - 1_000_000, plan)) {
@@ -411,8 +417,12 @@ export async function supervisionLateness (journalDir: string, plan: Plan, repor
     }
     const lastSeen = typeof r.data.lastSeen === 'string' ? Date.parse(r.data.lastSeen) : NaN
     const interval = typeof r.data.intervalSeconds === 'number' ? r.data.intervalSeconds * 1000 : NaN
+    if (!Number.isFinite(lastSeen)) {
+      beforeReport++
+      continue
+    }
     if (reported.has(r.account)) fired.add(r.account)
-    if (Number.isFinite(lastSeen) && Number.isFinite(interval)) lateness.push(r.receivedAt - (lastSeen + interval))
+    if (Number.isFinite(interval)) lateness.push(r.receivedAt - (lastSeen + interval))
   }
   return {
     accounts: plan.silent,
@@ -420,6 +430,7 @@ export async function supervisionLateness (journalDir: string, plan: Plan, repor
     reported: reported.size,
     fired: fired.size,
     missing: reported.size - fired.size,
+    beforeReport,
     unexpected,
     latenessMs: quantiles(lateness),
   }
@@ -740,7 +751,7 @@ export async function runMillion (opts: MillionOptions): Promise<MillionResult> 
     if (firstAck.seconds !== undefined) {
       supervision = await supervisionLateness(join(data, 'journal'), plan, reported)
       const q = supervision.latenessMs
-      log(`million: supervision: ${supervision.fired} of ${supervision.reported} silent accounts failed; lateness p50 ${q.p50} ms, p99 ${q.p99} ms, max ${q.max} ms; ${supervision.unexpected} unexpected failures`)
+      log(`million: supervision: ${supervision.fired} of ${supervision.reported} silent accounts failed; lateness p50 ${q.p50} ms, p99 ${q.p99} ms, max ${q.max} ms; ${supervision.unexpected} unexpected failures; ${supervision.beforeReport} failures before the report (the pipeline's start + the interval came first)`)
     }
     const receiverLog = summarizeLog(readFileSync(logFile, 'utf8'), spawnedAt)
     if (receiverExit !== undefined) log(`million: the receiver exited by itself ${receiverExit.seconds.toFixed(0)} s after its start (code ${receiverExit.code}, signal ${receiverExit.signal})`)

@@ -112,11 +112,13 @@ describe('supervision lateness', () => {
     const t = Date.parse('2026-01-01T00:00:00Z')
     await j.append(failure(silent[0]!, t + 30_250, t))
     await j.append(failure(silent[1]!, t + 31_000 + 900, t + 1000))
+    // Due one interval after the pipeline's start, before its report: not a failure after the report.
+    await j.append(failure(silent[2]!, t + 5000, null))
     // Not in the silent group: a failure nobody expected.
     await j.append(failure(accountAt(1), t + 90_000, t))
     await j.close()
     const r = await supervisionLateness(join(dir, 'journal'), plan, new Set(silent))
-    expect(r).toMatchObject({ reported: 3, fired: 2, missing: 1, unexpected: 1 })
+    expect(r).toMatchObject({ reported: 3, fired: 2, missing: 1, unexpected: 1, beforeReport: 1 })
     expect(r.latenessMs).toMatchObject({ n: 2, min: 250, max: 900 })
   })
 })
@@ -157,7 +159,7 @@ describe('the verdicts', () => {
 
   it('fail the supervision target on a failure that never fired or one that fired early', () => {
     const done = { ...base, firstAck: { seconds: 2, listeningSeconds: 1, waitedSeconds: 2 } }
-    const sup = (missing: number, min: number) => ({ accounts: 1000, intervalSeconds: 30, reported: 1000, fired: 1000 - missing, missing, unexpected: 0, latenessMs: { n: 1000, min, p50: 100, p99: 300, max: 400 } })
+    const sup = (missing: number, min: number) => ({ accounts: 1000, intervalSeconds: 30, reported: 1000, fired: 1000 - missing, missing, beforeReport: 0, unexpected: 0, latenessMs: { n: 1000, min, p50: 100, p99: 300, max: 400 } })
     expect(verdicts({ ...done, supervision: sup(0, 5) })[3]!.verdict).toBe('met')
     expect(verdicts({ ...done, supervision: sup(3, 5) })[3]!.verdict).toBe('not met: 3 of 1000 never fired')
     expect(verdicts({ ...done, supervision: sup(0, -20) })[3]!.verdict).toBe('not met: fired before due')
