@@ -2,12 +2,16 @@
  * `npm run bench`: runs the benchmarks and rewrites bench/RESULTS.md from their figures.
  * Never edit RESULTS.md by hand. `--quick`: shorter runs and fewer cases (a test runs this so
  * the script cannot rot); `--out FILE`: write there instead. `--case NAME`: run that one case
- * alone (`flood`, `keep-up`, or an end-to-end case by name) and print its figures as JSON;
- * RESULTS.md is left as it is (with `--quick`, shorter).
+ * alone (`flood`, `keep-up`, `million`, or an end-to-end case by name) and print its figures as
+ * JSON; RESULTS.md is left as it is (with `--quick`, shorter). The million case (never part of
+ * the default run: at full size it imports a million accounts and loads the receiver for minutes)
+ * takes `--accounts N` and `--seconds S` (of load), and `--cpu-prof DIR` for a CPU profile of the
+ * receiver; `--quick` is 20,000 accounts for 6 s.
  */
 import { writeFileSync } from 'node:fs'
 import { runFlood, type FloodResult } from './e2e/flood.js'
 import { runKeepUp, type KeepUpResult } from './e2e/keep-up.js'
+import { runMillion } from './e2e/million.js'
 import { cases, runE2e, type E2eResult, type MemoryResult } from './e2e/receiver.js'
 import { fmt, machine } from './harness.js'
 import { REFERENCE, runProtocolBench, type MicroCase } from './micro/protocol.js'
@@ -19,10 +23,22 @@ const out = outAt >= 0 ? args[outAt + 1]! : new URL('../../bench/RESULTS.md', im
 const caseAt = args.indexOf('--case')
 const only = caseAt >= 0 ? args[caseAt + 1] ?? '' : undefined
 const log = (s: string) => process.stderr.write(s + '\n')
+/** The number after a flag, if the flag is given. */
+function numberArg (flag: string): number | undefined {
+  const at = args.indexOf(flag)
+  if (at < 0) return undefined
+  const n = Number(args[at + 1])
+  if (!Number.isFinite(n) || n <= 0) {
+    log(`${flag} needs a positive number`)
+    process.exit(2)
+  }
+  return n
+}
 
 log(`machine: ${machine()}`)
 if (only !== undefined) {
-  const names = ['flood', 'keep-up', ...cases(false).map((c) => c.name)]
+<<<<<<< HEAD
+  const names = ['flood', 'keep-up', 'million', ...cases(false).map((c) => c.name)]
   if (!names.includes(only)) {
     log(`no case ${JSON.stringify(only)}; the cases: ${names.map((n) => JSON.stringify(n)).join(', ')}`)
     process.exit(2)
@@ -31,7 +47,9 @@ if (only !== undefined) {
     ? await runFlood({ quick, log })
     : only === 'keep-up'
       ? await runKeepUp({ quick, log })
-      : (await runE2e({ quick: false, log, only: (c) => c.name === only, seconds: quick ? 1.5 : 6, memory: false })).results
+      : only === 'million'
+        ? await runMillion({ quick, log, accounts: numberArg('--accounts'), seconds: numberArg('--seconds'), profileDir: args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined })
+        : (await runE2e({ quick: false, log, only: (c) => c.name === only, seconds: quick ? 1.5 : 6, memory: false })).results
   process.stdout.write(JSON.stringify({ machine: machine(), case: only, result }, null, 2) + '\n')
   process.exit(0)
 }
