@@ -37,7 +37,6 @@ function numberArg (flag: string): number | undefined {
 
 log(`machine: ${machine()}`)
 if (only !== undefined) {
-<<<<<<< HEAD
   const names = ['flood', 'keep-up', 'million', ...cases(false).map((c) => c.name)]
   if (!names.includes(only)) {
     log(`no case ${JSON.stringify(only)}; the cases: ${names.map((n) => JSON.stringify(n)).join(', ')}`)
