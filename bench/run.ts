@@ -6,6 +6,7 @@
  * left as it is.
  */
 import { writeFileSync } from 'node:fs'
+import { runConnections } from './e2e/connections.js'
 import { runFlood, type FloodResult } from './e2e/flood.js'
 import { cases, runE2e, type E2eResult, type MemoryResult } from './e2e/receiver.js'
 import { fmt, machine } from './harness.js'
@@ -21,14 +22,16 @@ const log = (s: string) => process.stderr.write(s + '\n')
 
 log(`machine: ${machine()}`)
 if (only !== undefined) {
-  const names = ['flood', ...cases(false).map((c) => c.name)]
+  const names = ['flood', 'connections', ...cases(false).map((c) => c.name)]
   if (!names.includes(only)) {
     log(`no case ${JSON.stringify(only)}; the cases: ${names.map((n) => JSON.stringify(n)).join(', ')}`)
     process.exit(2)
   }
   const result = only === 'flood'
     ? await runFlood({ quick, log })
-    : (await runE2e({ quick: false, log, only: (c) => c.name === only, seconds: quick ? 1.5 : 6, memory: false })).results
+    : only === 'connections'
+      ? await runConnections({ count: quick ? 1000 : 100_000, log })
+      : (await runE2e({ quick: false, log, only: (c) => c.name === only, seconds: quick ? 1.5 : 6, memory: false })).results
   process.stdout.write(JSON.stringify({ machine: machine(), case: only, result }, null, 2) + '\n')
   process.exit(0)
 }

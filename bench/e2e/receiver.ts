@@ -69,7 +69,7 @@ export async function waitForPort (port: number, child: ChildProcess): Promise<v
   throw new Error(`nothing listens on ${port}`)
 }
 
-async function stop (child: ChildProcess): Promise<void> {
+export async function stop (child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return
   const exited = new Promise<void>((r) => child.once('exit', () => r()))
   child.kill('SIGTERM')
@@ -77,7 +77,7 @@ async function stop (child: ChildProcess): Promise<void> {
   await exited
 }
 
-function rss (pid: number): number {
+export function rss (pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m === null ? 0 : Number(m[1]) * 1024
 }
@@ -97,8 +97,12 @@ async function simulate (args: string[]): Promise<SimSummary> {
   }
 }
 
-/** A receiver process on a fresh data directory with the given fleets imported. */
-async function startReceiver (dir: string, fleets: object[][], log: string): Promise<{ child: ChildProcess, port: number }> {
+/**
+ * A receiver process on a fresh data directory with the given fleets imported. `limits`: more
+ * receiver limits for its limits file; `wrap`: a command prefix to start it through (a raised
+ * file limit).
+ */
+export async function startReceiver (dir: string, fleets: object[][], log: string, opts: { limits?: object, wrap?: (argv: string[]) => string[] } = {}): Promise<{ child: ChildProcess, port: number }> {
   const store = new SqliteAccountStore(join(dir, 'data'))
   for (const f of fleets) {
     const r = store.import(f)
@@ -108,12 +112,13 @@ async function startReceiver (dir: string, fleets: object[][], log: string): Pro
   // Everything comes from 127.0.0.1 here, so the per-address limits must allow the whole load,
   // and a simulated panel sends as fast as its ACKs come back, far above any real panel's rate.
   writeFileSync(join(dir, 'limits.json'), JSON.stringify({
-    maxConnectionsPerAddress: 20_000, maxConnections: 20_000, ...RATE_LIMITS_OUT_OF_THE_WAY,
+    maxConnectionsPerAddress: 20_000, maxConnections: 20_000, ...RATE_LIMITS_OUT_OF_THE_WAY, ...opts.limits,
   }))
   const port = await freePort()
   const logFd = openSync(join(dir, log), 'a')
   writeFileSync(join(dir, 'pepper'), randomBytes(32), { mode: 0o600 })
-  const child = spawn(process.execPath, [CLI, 'serve', '--data', join(dir, 'data'), '--port', String(port), '--api-port', '0', '--config', join(dir, 'limits.json'), '--pepper-file', join(dir, 'pepper')], { stdio: ['ignore', logFd, logFd] })
+  const argv = (opts.wrap ?? ((a) => a))([process.execPath, CLI, 'serve', '--data', join(dir, 'data'), '--port', String(port), '--api-port', '0', '--config', join(dir, 'limits.json'), '--pepper-file', join(dir, 'pepper')])
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', logFd, logFd] })
   await waitForPort(port, child)
   return { child, port }
 }
