@@ -6,8 +6,8 @@
  *
  *   node --expose-gc dist/bench/conn-memory.js [connections=20000] [--snapshot FILE]
  *
- * --snapshot writes a V8 heap snapshot with the connections held (open it in Chrome DevTools
- * and compare it with one taken with --connections 0).
+ * --snapshot NAME writes V8 heap snapshots before the connections (NAME.before.heapsnapshot) and
+ * with them held (NAME.after.heapsnapshot): compare them in Chrome DevTools.
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { createInterface } from 'node:readline'
@@ -69,6 +69,7 @@ const server = await ReceiverServer.start({
 }, { host: '127.0.0.1', port: 0, tcp: true, udp: false })
 await sleep(500)
 const before = snapshot()
+if (snapAt >= 0) writeHeapSnapshot(`${args[snapAt + 1] ?? 'connections'}.before.heapsnapshot`)
 const { limit, wrap } = fileLimitCommand(n + 1000)
 const argv = wrap([process.execPath, CLIENT, JSON.stringify({ port: server.port, count: n, first: 300000, intervalMs: 60_000, concurrency: 256, answerTimeoutMs: 30_000 })])
 const client = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] })
@@ -83,7 +84,7 @@ process.stdout.write(JSON.stringify({
   bytesPerConnection: { rss: per('rss'), heap: per('heap'), external: per('external') },
   before, after,
 }, null, 2) + '\n')
-if (snapAt >= 0) writeHeapSnapshot(args[snapAt + 1] ?? 'connections.heapsnapshot')
+if (snapAt >= 0) writeHeapSnapshot(`${args[snapAt + 1] ?? 'connections'}.after.heapsnapshot`)
 client.kill()
 await server.close()
 process.exit(0)

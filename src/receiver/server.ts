@@ -128,15 +128,19 @@ export class ReceiverServer {
       return
     }
     this.#perAddress.set(address, fromHere + 1)
-    const conn = new Connection(socket, { transport: 'tcp', address, peer }, this.receiver, this.options, this.#log, (reason: CloseReason) => {
-      this.#connections.delete(conn)
-      const left = (this.#perAddress.get(address) ?? 1) - 1
-      if (left === 0) this.#perAddress.delete(address)
-      else this.#perAddress.set(address, left)
-      this.#log.info({ peer, reason, frames: conn.frames }, 'connection closed')
-    })
+    const conn = new Connection(socket, { transport: 'tcp', address, peer }, this.receiver, this.options, this.#log, this.#closed)
     this.#connections.add(conn)
     this.#log.info({ peer, connections: this.#connections.size }, 'connection opened')
+  }
+
+  /** One function for every connection's close (a closure each would cost every idle connection). */
+  readonly #closed = (reason: CloseReason, conn: Connection): void => {
+    const { address, peer } = conn.meta
+    this.#connections.delete(conn)
+    const left = (this.#perAddress.get(address) ?? 1) - 1
+    if (left === 0) this.#perAddress.delete(address)
+    else this.#perAddress.set(address, left)
+    this.#log.info({ peer, reason, frames: conn.frames }, 'connection closed')
   }
 
   /** One frame per datagram; the answer goes to the datagram's source address and port (§8). */
