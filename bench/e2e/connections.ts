@@ -30,11 +30,15 @@ export interface ConnectionsResult {
   readonly acknowledged: number
   readonly failed: number
   readonly connectSeconds: number
+  /** RSS with every account loaded, before any connection. */
   readonly idleRssBytes: number
-  /** RSS a few seconds after every connection was open and answered. */
+  /** The highest RSS in the few seconds after every connection was open and answered. */
   readonly loadedRssBytes: number
+  /** The highest RSS from the first connection on. */
   readonly peakRssBytes: number
   readonly bytesPerConnection: number
+  /** When the file limit held the case to fewer connections: the RSS with all wanted, at bytesPerConnection each. */
+  readonly extrapolatedRssBytes: number | undefined
   readonly clientRssBytes: number
   readonly firstError: string | undefined
 }
@@ -76,17 +80,20 @@ export function fileLimitCommand (want: number): { limit: number, raised: boolea
 /** Files a process needs besides its connections: journal, database, logs, listeners, libraries. */
 const SPARE_FILES = 200
 
-export async function runConnections (opts: { count: number, log: (s: string) => void }): Promise<ConnectionsResult> {
+/** `cli`: another build's dc09 to measure (e.g. the commit before, to compare in the same minute on a noisy machine). */
+export async function runConnections (opts: { count: number, log: (s: string) => void, cli?: string | undefined }): Promise<ConnectionsResult> {
   const limit = fileLimitCommand(opts.count + SPARE_FILES)
   const n = Math.max(0, Math.min(opts.count, limit.limit - SPARE_FILES))
   if (n < opts.count) opts.log(`connections: the file limit cannot be raised to ${opts.count + SPARE_FILES} here (it is ${limit.limit}); measuring ${n} connections`)
   const dir = mkdtempSync(join(tmpdir(), 'dc09-conns-'))
   try {
-    const fleet = makeFleet(n, 'none', FIRST_ACCOUNT)
+    // Every account wanted, even when fewer connections fit: the receiver's idle RSS is then the one it would have.
+    const fleet = makeFleet(opts.count, 'none', FIRST_ACCOUNT)
     // Link tests at the rate panels send them need no limit raised but the connection limits.
     const receiver = await startReceiver(dir, [fleet], 'receiver.log', {
       limits: { maxConnections: n + 100, maxConnectionsPerAddress: n + 100 },
       wrap: limit.wrap,
+      cli: opts.cli,
     })
     try {
       await sleep(1000)
@@ -106,8 +113,11 @@ export async function runConnections (opts: { count: number, log: (s: string) =>
         }
         const first = await next()
         opts.log(`connections: ${first.open} open in ${(first.connectMs / 1000).toFixed(1)} s (${first.failed} failed), ${first.acknowledged} acknowledged`)
-        await sleep(5000)
-        const loaded = rss(receiver.child.pid!)
+        let loaded = 0
+        for (let t = 0; t < 10; t++) {
+          await sleep(500)
+          loaded = Math.max(loaded, rss(receiver.child.pid!))
+        }
         clearInterval(sampler)
         client.stdin!.write('status\n')
         const last = await next()
@@ -124,6 +134,7 @@ export async function runConnections (opts: { count: number, log: (s: string) =>
           loadedRssBytes: loaded,
           peakRssBytes: Math.max(peak, loaded),
           bytesPerConnection: Math.round((loaded - idle) / Math.max(1, last.open)),
+          extrapolatedRssBytes: n < opts.count ? Math.round(loaded + ((loaded - idle) / Math.max(1, last.open)) * (opts.count - last.open)) : undefined,
           clientRssBytes: last.rssBytes,
           firstError: last.firstError,
         }
