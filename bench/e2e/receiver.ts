@@ -49,9 +49,9 @@ export async function freePort (): Promise<number> {
   return port
 }
 
-/** Resolves once something listens on the port; rejects if `child` exits first. */
-export async function waitForPort (port: number, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 300; i++) {
+/** Resolves once something listens on the port; rejects if `child` exits first, or after `tries` looks (about 20 a second). */
+export async function waitForPort (port: number, child: ChildProcess, tries = 300): Promise<void> {
+  for (let i = 0; i < tries; i++) {
     if (child.exitCode !== null) throw new Error(`the process exited with ${child.exitCode} before listening`)
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true) })
@@ -113,7 +113,13 @@ export async function startReceiver (dir: string, fleets: object[][], log: strin
   writeFileSync(join(dir, 'pepper'), randomBytes(32), { mode: 0o600 })
   const argv = (opts.wrap ?? ((a) => a))([process.execPath, opts.cli ?? CLI, 'serve', '--data', join(dir, 'data'), '--port', String(port), '--api-port', '0', '--config', join(dir, 'limits.json'), '--pepper-file', join(dir, 'pepper')])
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', logFd, logFd] })
-  await waitForPort(port, child)
+  try {
+    // A receiver with 100,000 accounts takes a while to start on a loaded machine.
+    await waitForPort(port, child, 3000)
+  } catch (err) {
+    await stop(child)
+    throw err
+  }
   return { child, port }
 }
 

@@ -51,6 +51,11 @@ function onSlowFrame (conn: Connection): void {
 /** Answers waiting to be written, in frame order. */
 interface Slot { done: boolean, bytes: Buffer | null }
 
+/**
+ * `shutdown`, `destroy`, `inFlight` and `frames` are for its owner; `data`, `end`, `failed`,
+ * `finish`, `drained`, `slowFrame` (the stream's events and timers) and `frame`, `error` (the
+ * splitter's sink) are public only so that shared functions can call them.
+ */
 export class Connection implements SplitterSink {
   readonly meta: FrameMeta
   readonly #io: Duplex
