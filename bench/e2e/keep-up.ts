@@ -82,7 +82,7 @@ export async function runKeepUp (opts: { quick: boolean, log: (s: string) => voi
     const fleet = makeFleet(PANELS, 'hex', 200000)
     writeFileSync(join(dir, 'aes.json'), JSON.stringify(fleet))
     const apiPort = await freePort()
-    const receiver = await startReceiver(dir, [fleet], 'receiver.log', apiPort)
+    const receiver = await startReceiver(dir, [fleet], 'receiver.log', { apiPort })
     let load: E2eRun
     // From the first frame sent until the pipeline has caught up after the last.
     const samples: LagSample[] = []

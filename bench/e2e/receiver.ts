@@ -16,6 +16,7 @@ import { SqliteAccountStore } from '../../src/accounts/sqlite-store.js'
 import { makeFleet } from '../../src/sim/fleet.js'
 import type { SimSummary } from '../../src/sim/simulator.js'
 import type { LoadSummary } from './load-client.js'
+import { runConnections, type ConnectionsResult } from './connections.js'
 
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname
 const BASELINE = new URL('./baseline-server.js', import.meta.url).pathname
@@ -41,13 +42,6 @@ export interface E2eResult {
   readonly baseline: E2eRun
 }
 
-export interface MemoryResult {
-  readonly connections: number
-  readonly idleRssBytes: number
-  readonly loadedRssBytes: number
-  readonly bytesPerConnection: number
-  readonly connected: boolean
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
@@ -65,9 +59,9 @@ export async function freePort (): Promise<number> {
   return port
 }
 
-/** Resolves once something listens on the port; rejects if `child` exits first. */
-export async function waitForPort (port: number, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 300; i++) {
+/** Resolves once something listens on the port; rejects if `child` exits first, or after `tries` looks (about 20 a second). */
+export async function waitForPort (port: number, child: ChildProcess, tries = 300): Promise<void> {
+  for (let i = 0; i < tries; i++) {
     if (child.exitCode !== null) throw new Error(`the process exited with ${child.exitCode} before listening`)
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true) })
@@ -87,7 +81,7 @@ export async function stop (child: ChildProcess): Promise<void> {
   await exited
 }
 
-function rss (pid: number): number {
+export function rss (pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m === null ? 0 : Number(m[1]) * 1024
 }
@@ -177,8 +171,13 @@ async function simulate (args: string[]): Promise<SimSummary> {
   }
 }
 
-/** A receiver process on a fresh data directory with the given fleets imported; its HTTP interface on `apiPort` (default: any). */
-export async function startReceiver (dir: string, fleets: object[][], log: string, apiPort = 0): Promise<{ child: ChildProcess, port: number }> {
+/**
+ * A receiver process on a fresh data directory with the given fleets imported. `limits`: more
+ * receiver limits for its limits file; `wrap`: a command prefix to start it through (a raised
+ * file limit); `cli`: another build's dc09 (to compare two builds in one sitting); `apiPort`: its
+ * HTTP interface's port (default: any).
+ */
+export async function startReceiver (dir: string, fleets: object[][], log: string, opts: { limits?: object, wrap?: (argv: string[]) => string[], cli?: string | undefined, apiPort?: number } = {}): Promise<{ child: ChildProcess, port: number }> {
   const store = new SqliteAccountStore(join(dir, 'data'))
   for (const f of fleets) {
     const r = store.import(f)
@@ -188,13 +187,20 @@ export async function startReceiver (dir: string, fleets: object[][], log: strin
   // Everything comes from 127.0.0.1 here, so the per-address limits must allow the whole load,
   // and a simulated panel sends as fast as its ACKs come back, far above any real panel's rate.
   writeFileSync(join(dir, 'limits.json'), JSON.stringify({
-    maxConnectionsPerAddress: 20_000, maxConnections: 20_000, ...RATE_LIMITS_OUT_OF_THE_WAY,
+    maxConnectionsPerAddress: 20_000, maxConnections: 20_000, ...RATE_LIMITS_OUT_OF_THE_WAY, ...opts.limits,
   }))
   const port = await freePort()
   const logFd = openSync(join(dir, log), 'a')
   writeFileSync(join(dir, 'pepper'), randomBytes(32), { mode: 0o600 })
-  const child = spawn(process.execPath, [CLI, 'serve', '--data', join(dir, 'data'), '--port', String(port), '--api-port', String(apiPort), '--config', join(dir, 'limits.json'), '--pepper-file', join(dir, 'pepper')], { stdio: ['ignore', logFd, logFd] })
-  await waitForPort(port, child)
+  const argv = (opts.wrap ?? ((a) => a))([process.execPath, opts.cli ?? CLI, 'serve', '--data', join(dir, 'data'), '--port', String(port), '--api-port', String(opts.apiPort ?? 0), '--config', join(dir, 'limits.json'), '--pepper-file', join(dir, 'pepper')])
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', logFd, logFd] })
+  try {
+    // A receiver with 100,000 accounts takes a while to start on a loaded machine.
+    await waitForPort(port, child, 3000)
+  } catch (err) {
+    await stop(child)
+    throw err
+  }
   return { child, port }
 }
 
@@ -221,7 +227,7 @@ export function cases (quick: boolean): E2eCase[] {
   return quick ? all.filter((c) => c.panels === 100) : all
 }
 
-export async function runE2e (opts: { quick: boolean, log: (s: string) => void, only?: (c: E2eCase) => boolean, seconds?: number, memory?: boolean }): Promise<{ results: E2eResult[], memory: MemoryResult | undefined }> {
+export async function runE2e (opts: { quick: boolean, log: (s: string) => void, only?: (c: E2eCase) => boolean, seconds?: number, memory?: boolean }): Promise<{ results: E2eResult[], memory: ConnectionsResult | undefined }> {
   const dir = mkdtempSync(join(tmpdir(), 'dc09-bench-'))
   const seconds = opts.seconds ?? (opts.quick ? 1.5 : 6)
   try {
@@ -255,35 +261,9 @@ export async function runE2e (opts: { quick: boolean, log: (s: string) => void, 
       await stop(receiver.child)
       await stop(baseline.child)
     }
-    const memory = opts.memory === false ? undefined : await measureMemory(dir, opts.quick ? 1000 : 10_000, opts.log)
+    const memory = opts.memory === false ? undefined : await runConnections({ count: opts.quick ? 1000 : 100_000, log: opts.log })
     return { results, memory }
   } finally {
     rmSync(dir, { recursive: true, force: true })
-  }
-}
-
-/** RSS of a receiver holding `n` idle TCP panel connections (each sends a NULL every 60 s). */
-async function measureMemory (base: string, n: number, log: (s: string) => void): Promise<MemoryResult> {
-  const dir = mkdtempSync(join(base, 'mem-'))
-  const fleet = makeFleet(n, 'none', 300000)
-  writeFileSync(join(dir, 'fleet.json'), JSON.stringify(fleet))
-  const receiver = await startReceiver(dir, [fleet], 'receiver.log')
-  try {
-    await sleep(1000)
-    const idle = rss(receiver.child.pid!)
-    const seconds = n >= 10_000 ? 25 : 8
-    const sim = simulate(['--panels', String(n), '--accounts', join(dir, 'fleet.json'), '--rate', String(1 / 60), '--mix', 'null=1', '--duration', String(seconds), '--port', String(receiver.port)])
-    // Every panel connects and sends its first link test within a second or two of starting.
-    let loaded = 0
-    for (let t = 0; t < seconds - 2; t++) {
-      await sleep(1000)
-      loaded = Math.max(loaded, rss(receiver.child.pid!))
-    }
-    const summary = await sim
-    const connected = summary.acknowledged >= n
-    log(`memory: ${n} idle connections: RSS ${(loaded / 2 ** 20).toFixed(0)} MiB (idle receiver ${(idle / 2 ** 20).toFixed(0)} MiB); ${summary.acknowledged} link tests acknowledged`)
-    return { connections: n, idleRssBytes: idle, loadedRssBytes: loaded, bytesPerConnection: Math.round((loaded - idle) / n), connected }
-  } finally {
-    await stop(receiver.child)
   }
 }

@@ -30,12 +30,17 @@ export interface SplitterSink {
   error (code: ErrorCode, reason: string, dropped: number): void
 }
 
+const EMPTY = Buffer.alloc(0)
+
 export class FrameSplitter {
   readonly #sink: SplitterSink
   readonly #maxBody: number
   readonly #maxBuffered: number
-  /** Pending bytes of one unfinished frame: `#buf[#start, #end)`. */
-  #buf: Buffer = Buffer.alloc(0)
+  /**
+   * Pending bytes of one unfinished frame: `#buf[#start, #end)`. Shared and empty while nothing
+   * is pending: an idle connection holds no buffer (a small one would pin a slab of Node's pool).
+   */
+  #buf: Buffer = EMPTY
   #start = 0
   #end = 0
   /** Pending bytes needed before the next look: the frame's size once its header is read. */
@@ -47,7 +52,7 @@ export class FrameSplitter {
   #failing = false
   /** While paused, bytes not yet scanned wait here (at most the chunk being scanned, plus any pushed meanwhile). */
   #paused = false
-  #backlog: Buffer[] = []
+  #backlog: Buffer[] | undefined
 
   constructor (sink: SplitterSink, opts: SplitterOptions = {}) {
     this.#sink = sink
@@ -71,11 +76,11 @@ export class FrameSplitter {
   resume (): void {
     if (!this.#paused) return
     this.#paused = false
-    const backlog = this.#backlog
-    this.#backlog = []
+    const backlog = this.#backlog ?? []
+    this.#backlog = undefined
     for (let i = 0; i < backlog.length; i++) {
       if (this.#paused) {
-        this.#backlog.push(...backlog.slice(i))
+        (this.#backlog ??= []).push(...backlog.slice(i))
         return
       }
       this.push(backlog[i]!)
@@ -88,7 +93,7 @@ export class FrameSplitter {
 
   push (chunk: Buffer): void {
     if (this.#paused) {
-      this.#backlog.push(chunk)
+      (this.#backlog ??= []).push(chunk)
       return
     }
     let off = 0
@@ -104,7 +109,7 @@ export class FrameSplitter {
       off += take
       if (this.#end - this.#start >= this.#need) this.#scan(this.#buf, this.#start, this.#end, true)
       if (this.#paused && off < chunk.length) {
-        this.#backlog.push(chunk.subarray(off))
+        (this.#backlog ??= []).push(chunk.subarray(off))
         return
       }
     }
@@ -112,7 +117,7 @@ export class FrameSplitter {
 
   /** Drops whatever is held and reports unreported noise (connection end, slow-sender timeout). */
   end (): void {
-    this.#backlog = []
+    this.#backlog = undefined
     this.#paused = false
     const held = this.#end - this.#start
     if (held > 0) {
@@ -120,6 +125,7 @@ export class FrameSplitter {
       else this.#countNoise(this.#buf, this.#start, this.#end)
     }
     this.#start = this.#end = this.#need = 0
+    this.#buf = EMPTY
     this.#headerKnown = false
     this.#flushNoise()
   }
@@ -172,11 +178,11 @@ export class FrameSplitter {
       pos = cr + 1
       if (this.#paused && pos < to) {
         // Keep the rest for resume(): a copy when it lives in the pending buffer, which is reused.
-        this.#backlog.push(pending ? Buffer.from(data.subarray(pos, to)) : data.subarray(pos, to))
+        ;(this.#backlog ??= []).push(pending ? Buffer.from(data.subarray(pos, to)) : data.subarray(pos, to))
         break
       }
     }
-    if (pending) this.#start = this.#end = 0
+    if (pending) this.#release()
   }
 
   /** Keeps `data[from, to)` as the unfinished frame until `need` bytes are there. */
@@ -190,6 +196,12 @@ export class FrameSplitter {
     }
     this.#start = this.#end = 0
     this.#append(data, from, to)
+  }
+
+  /** Nothing is pending any more: the buffer goes (the next unfinished frame gets a fresh one). */
+  #release (): void {
+    this.#start = this.#end = 0
+    this.#buf = EMPTY
   }
 
   #append (src: Buffer, from: number, to: number): void {

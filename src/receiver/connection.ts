@@ -10,7 +10,7 @@
  * connection the receiver closes is destroyed if the peer does not close its side.
  */
 import type { Duplex } from 'node:stream'
-import { FrameSplitter, reject } from '../protocol/index.js'
+import { FrameSplitter, reject, type ErrorCode, type SplitterSink } from '../protocol/index.js'
 import type { Logger } from './log.js'
 import type { ReceiverOptions } from './options.js'
 import type { FrameMeta, Receiver } from './receiver.js'
@@ -18,7 +18,45 @@ import type { FrameMeta, Receiver } from './receiver.js'
 /** Why a connection ended, for the close log line. */
 export type CloseReason = 'peer' | 'idle' | 'slow-frame' | 'drain' | 'error' | 'shutdown'
 
-export class Connection {
+/**
+ * What an idle connection holds is most of what a receiver with 100,000 panels holds, so the
+ * stream's events go to these shared functions, not to closures made for each connection: the
+ * stream carries its connection under this key.
+ */
+const kConnection = Symbol('dc09.connection')
+type Carrier = Duplex & { [kConnection]?: Connection }
+
+function onData (this: Carrier, chunk: Buffer): void {
+  this[kConnection]?.data(chunk)
+}
+function onEnd (this: Carrier): void {
+  this[kConnection]?.end('peer')
+}
+function onError (this: Carrier, err: Error): void {
+  this[kConnection]?.failed(err)
+}
+function onClose (this: Carrier): void {
+  this[kConnection]?.finish()
+}
+function onDrain (this: Carrier): void {
+  this[kConnection]?.drained()
+}
+function onIdle (conn: Connection): void {
+  conn.end('idle')
+}
+function onSlowFrame (conn: Connection): void {
+  conn.slowFrame()
+}
+
+/** Answers waiting to be written, in frame order. */
+interface Slot { done: boolean, bytes: Buffer | null }
+
+/**
+ * `shutdown`, `destroy`, `inFlight` and `frames` are for its owner; `data`, `end`, `failed`,
+ * `finish`, `drained`, `slowFrame` (the stream's events and timers) and `frame`, `error` (the
+ * splitter's sink) are public only so that shared functions can call them.
+ */
+export class Connection implements SplitterSink {
   readonly meta: FrameMeta
   readonly #io: Duplex
   readonly #receiver: Receiver
@@ -35,41 +73,34 @@ export class Connection {
   #frameTimer: NodeJS.Timeout | undefined
   #drainTimer: NodeJS.Timeout | undefined
   #graceTimer: NodeJS.Timeout | undefined
-  readonly #onClosed: (reason: CloseReason) => void
+  readonly #onClosed: (reason: CloseReason, conn: Connection) => void
   #reason: CloseReason = 'peer'
   /** Frames answered, for the close log line. */
   frames = 0
 
-  constructor (io: Duplex, meta: FrameMeta, receiver: Receiver, opts: ReceiverOptions, log: Logger, onClosed: (reason: CloseReason) => void) {
+  /** `onClosed`: called once the stream has closed (one function may serve every connection). */
+  constructor (io: Duplex, meta: FrameMeta, receiver: Receiver, opts: ReceiverOptions, log: Logger, onClosed: (reason: CloseReason, conn: Connection) => void) {
     this.meta = meta
     this.#io = io
     this.#receiver = receiver
     this.#opts = opts
     this.#log = log
     this.#onClosed = onClosed
-    this.#splitter = new FrameSplitter({
-      frame: (bytes) => this.#frame(bytes),
-      error: (code, reason) => {
-        const answer = this.#receiver.reject(reject(code, reason), this.meta)
-        if (answer !== null) this.#enqueue(Promise.resolve(answer))
-      },
-    }, { maxBodyBytes: opts.maxBodyBytes, maxBufferedBytes: opts.maxBufferedBytes })
-    this.#idle = setTimeout(() => this.#end('idle'), opts.idleTimeoutMs)
-    io.on('data', (chunk: Buffer) => this.#data(chunk))
-    io.on('end', () => this.#end('peer'))
-    io.on('error', (err) => {
-      this.#log.debug({ peer: meta.peer, err: err.message }, 'connection error')
-      this.#destroy('error')
-    })
-    io.on('close', () => this.#finish())
-    io.on('drain', () => this.#drained())
+    this.#splitter = new FrameSplitter(this, { maxBodyBytes: opts.maxBodyBytes, maxBufferedBytes: opts.maxBufferedBytes })
+    this.#idle = setTimeout(onIdle, opts.idleTimeoutMs, this)
+    ;(io as Carrier)[kConnection] = this
+    io.on('data', onData)
+    io.on('end', onEnd)
+    io.on('error', onError)
+    io.on('close', onClose)
   }
 
   get inFlight (): number {
     return this.#unanswered
   }
 
-  #data (chunk: Buffer): void {
+  /** The stream's bytes (through onData). */
+  data (chunk: Buffer): void {
     const before = this.frames + this.#unanswered
     this.#splitter.push(chunk)
     this.#armFrameTimer(this.frames + this.#unanswered !== before)
@@ -81,35 +112,46 @@ export class Connection {
       if (this.#frameTimer !== undefined) clearTimeout(this.#frameTimer)
       this.#frameTimer = undefined
     } else if (this.#frameTimer === undefined) {
-      this.#frameTimer = setTimeout(() => this.#slowFrame(), this.#opts.frameTimeoutMs)
+      this.#frameTimer = setTimeout(onSlowFrame, this.#opts.frameTimeoutMs, this)
     } else if (progress) {
       // Frames completed and a new one is under way: its time starts now.
       this.#frameTimer.refresh()
     }
   }
 
-  #slowFrame (): void {
+  /** The frame timer fired (through onSlowFrame). */
+  slowFrame (): void {
     this.#frameTimer = undefined
     this.#receiver.logLimited(this.meta, 'frameTimeoutMs', 'info', { buffered: this.#splitter.buffered, limitMs: this.#opts.frameTimeoutMs }, 'a frame was not completed in time; closing')
     // Drops the partial frame (answered NAK), then closes once the answers are out.
     this.#splitter.end()
-    this.#end('slow-frame')
+    this.end('slow-frame')
   }
 
-  #frame (bytes: Buffer): void {
+  /** A whole frame from the splitter (its sink). */
+  frame (bytes: Buffer): void {
     // A connection is idle when no frame comes; noise does not keep it open.
     this.#idle.refresh()
     this.#enqueue(this.#receiver.handleFrame(bytes, this.meta))
   }
 
-  /** Answers waiting to be written, in frame order; each is written once it and all before it are ready. */
-  readonly #pending: Array<{ done: boolean, bytes: Buffer | null }> = []
-  #drainedAll: Array<() => void> = []
+  /** Bytes the splitter dropped, with why (its sink). */
+  error (code: ErrorCode, reason: string): void {
+    const answer = this.#receiver.reject(reject(code, reason), this.meta)
+    if (answer !== null) this.#enqueue(Promise.resolve(answer))
+  }
+
+  /**
+   * Answers waiting to be written, in frame order; each is written once it and all before it are
+   * ready. Made for the first frame and let go when empty: an idle connection holds none.
+   */
+  #pending: Slot[] | undefined
+  #drainedAll: Array<() => void> | undefined
 
   #enqueue (answer: Promise<Buffer | null>): void {
     this.#unanswered++
-    const slot = { done: false, bytes: null as Buffer | null }
-    this.#pending.push(slot)
+    const slot: Slot = { done: false, bytes: null }
+    ;(this.#pending ??= []).push(slot)
     this.#flow()
     answer.then((bytes) => { slot.bytes = bytes }, (err: unknown) => {
       // handleFrame resolves for every expected outcome; this is a bug, logged, never swallowed silently.
@@ -122,23 +164,30 @@ export class Connection {
 
   /** Writes every answer that is ready, in order, stopping at the first that is not. */
   #pump (): void {
+    const pending = this.#pending
+    if (pending === undefined) return
     let n = 0
-    while (n < this.#pending.length && this.#pending[n]!.done) {
-      const bytes = this.#pending[n]!.bytes
+    while (n < pending.length && pending[n]!.done) {
+      const bytes = pending[n]!.bytes
       this.frames++
       if (bytes !== null) this.#write(bytes)
       n++
     }
     if (n === 0) return
-    this.#pending.splice(0, n)
+    pending.splice(0, n)
     this.#unanswered -= n
     this.#flow()
-    if (this.#pending.length === 0) for (const f of this.#drainedAll.splice(0)) f()
+    if (pending.length === 0 && this.#pending === pending) {
+      this.#pending = undefined
+      const waiting = this.#drainedAll
+      this.#drainedAll = undefined
+      if (waiting !== undefined) for (const f of waiting) f()
+    }
   }
 
   /** Resolves once every answer so far is written. */
   #answered (): Promise<void> {
-    return this.#pending.length === 0 ? Promise.resolve() : new Promise((resolve) => this.#drainedAll.push(resolve))
+    return this.#pending === undefined ? Promise.resolve() : new Promise((resolve) => (this.#drainedAll ??= []).push(resolve))
   }
 
   /**
@@ -161,6 +210,7 @@ export class Connection {
     if (!this.#io.write(bytes) && !this.#blocked) {
       // The peer is not reading: stop reading its frames, give it a while, then let go of it.
       this.#blocked = true
+      this.#io.once('drain', onDrain)
       this.#flow()
       this.#drainTimer = setTimeout(() => {
         this.#receiver.logLimited(this.meta, 'drainTimeoutMs', 'info', { limitMs: this.#opts.drainTimeoutMs }, 'peer does not read its answers; closing')
@@ -169,7 +219,8 @@ export class Connection {
     }
   }
 
-  #drained (): void {
+  /** The peer took its answers (through onDrain, listened to only while blocked). */
+  drained (): void {
     if (this.#drainTimer !== undefined) clearTimeout(this.#drainTimer)
     this.#drainTimer = undefined
     if (this.#blocked) {
@@ -179,7 +230,7 @@ export class Connection {
   }
 
   /** Stops reading, answers what is in flight, then closes its side: for the idle timeout, shutdown, and a peer's end. */
-  #end (reason: CloseReason): void {
+  end (reason: CloseReason): void {
     if (this.#closing) return
     this.#closing = true
     this.#reason = reason
@@ -196,7 +247,7 @@ export class Connection {
 
   /** Graceful close for shutdown: resolves once every answer is written. */
   async shutdown (): Promise<void> {
-    this.#end('shutdown')
+    this.end('shutdown')
     await this.#answered()
   }
 
@@ -205,17 +256,24 @@ export class Connection {
     this.#destroy('shutdown')
   }
 
+  /** The stream failed (through onError). */
+  failed (err: Error): void {
+    this.#log.debug({ peer: this.meta.peer, err: err.message }, 'connection error')
+    this.#destroy('error')
+  }
+
   #destroy (reason: CloseReason): void {
     if (!this.#closing) this.#reason = reason
     this.#closing = true
     this.#io.destroy()
   }
 
-  #finish (): void {
+  /** The stream closed (through onClose). */
+  finish (): void {
     if (this.#closed) return
     this.#closed = true
     clearTimeout(this.#idle)
     for (const t of [this.#frameTimer, this.#drainTimer, this.#graceTimer]) if (t !== undefined) clearTimeout(t)
-    this.#onClosed(this.#reason)
+    this.#onClosed(this.#reason, this)
   }
 }

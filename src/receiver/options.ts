@@ -7,7 +7,11 @@ import { MAX_BODY_BYTES, MAX_SIA_EVENTS } from '../protocol/index.js'
 export type UnknownAccountPolicy = 'nak' | 'duh' | 'quarantine'
 
 export interface ReceiverOptions {
-  /** Open TCP connections in all: bounds file descriptors and memory. */
+  /**
+   * Open TCP connections in all: bounds file descriptors and memory. 100,000 idle panels (a link
+   * test a minute each) fit one receiver in about 1 GiB; each is also an open file, so the limit on
+   * open files must allow them (a warning at start says when it does not).
+   */
   readonly maxConnections: number
   /** Open TCP connections from one address: one host cannot take every slot (carrier NAT puts many panels behind one address, hence generous). */
   readonly maxConnectionsPerAddress: number
@@ -64,7 +68,7 @@ export interface ReceiverOptions {
 }
 
 export const defaultOptions: ReceiverOptions = Object.freeze({
-  maxConnections: 20_000,
+  maxConnections: 100_000,
   maxConnectionsPerAddress: 512,
   maxBodyBytes: MAX_BODY_BYTES,
   maxEventsPerBlock: MAX_SIA_EVENTS,

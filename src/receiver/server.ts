@@ -9,6 +9,7 @@ import type { AccountStore } from '../accounts/account-store.js'
 import type { Journal } from '../journal/journal.js'
 import { readHeader, wholeFrame } from '../protocol/index.js'
 import { Connection, type CloseReason } from './connection.js'
+import { fileLimitWarning, openFileLimit } from './file-limit.js'
 import { RateLimitedLog, type Logger } from './log.js'
 import { defaultOptions, type ReceiverOptions } from './options.js'
 import { Receiver, type FrameMeta } from './receiver.js'
@@ -58,6 +59,10 @@ export class ReceiverServer {
   /** Rebuilds the duplicate window, then listens. */
   static async start (deps: ServerDeps, listen: ListenOptions): Promise<ReceiverServer> {
     const s = new ReceiverServer(deps)
+    const files = fileLimitWarning(s.options.maxConnections, openFileLimit())
+    if (files !== undefined) {
+      s.#log.warn(files, `maxConnections is more than this process may keep open files for: past about ${files.connectionsThatFit} connections, accepting fails (EMFILE). Raise the limit on open files (systemd LimitNOFILE=, ulimit -n) or lower maxConnections`)
+    }
     const rebuilt = await s.receiver.start()
     if (rebuilt > 0) s.#log.info({ events: rebuilt }, 'duplicate window rebuilt from the journal')
     deps.accounts.refresh()
@@ -128,15 +133,19 @@ export class ReceiverServer {
       return
     }
     this.#perAddress.set(address, fromHere + 1)
-    const conn = new Connection(socket, { transport: 'tcp', address, peer }, this.receiver, this.options, this.#log, (reason: CloseReason) => {
-      this.#connections.delete(conn)
-      const left = (this.#perAddress.get(address) ?? 1) - 1
-      if (left === 0) this.#perAddress.delete(address)
-      else this.#perAddress.set(address, left)
-      this.#log.info({ peer, reason, frames: conn.frames }, 'connection closed')
-    })
+    const conn = new Connection(socket, { transport: 'tcp', address, peer }, this.receiver, this.options, this.#log, this.#closed)
     this.#connections.add(conn)
     this.#log.info({ peer, connections: this.#connections.size }, 'connection opened')
+  }
+
+  /** One function for every connection's close (a closure each would cost every idle connection). */
+  readonly #closed = (reason: CloseReason, conn: Connection): void => {
+    const { address, peer } = conn.meta
+    this.#connections.delete(conn)
+    const left = (this.#perAddress.get(address) ?? 1) - 1
+    if (left === 0) this.#perAddress.delete(address)
+    else this.#perAddress.set(address, left)
+    this.#log.info({ peer, reason, frames: conn.frames }, 'connection closed')
   }
 
   /** One frame per datagram; the answer goes to the datagram's source address and port (§8). */

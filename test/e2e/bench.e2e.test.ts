@@ -21,6 +21,7 @@ it('runs the quick benchmark end to end and writes its tables', () => {
     expect(md).toContain('| UDP, 100 panels, plain |')
     expect(md).toContain('| TCP connect-per-event, 100 panels, plain |')
     expect(md).toMatch(/Memory: 1,000 idle TCP panel connections .* receiver RSS \d+ MiB/)
+    expect(md).not.toContain('were not acknowledged')
     expect(md).toMatch(/Flood: 2,000 plain SIA-DCS frames of 1,70\d bytes .* 2,000 acknowledged\. Receiver RSS \d+ MiB before, \d+ MiB at most .* \d+\.\d\d journal bytes per wire byte \(target at most 3: met\)/)
     expect(md).toContain('## Protocol core, one core (micro)')
     expect(md).not.toContain('failed**')

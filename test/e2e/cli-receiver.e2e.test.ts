@@ -156,6 +156,43 @@ describe('dc09 serve and journal', () => {
     }
   })
 
+  /** The log lines of `dc09 serve` up to 'listening', started with at most `files` open files (lowering a limit needs no privilege). */
+  async function serveLog (files: number, limits: object): Promise<Array<Record<string, unknown>>> {
+    const own = mkdtempSync(join(tmpdir(), 'dc09-cli-'))
+    try {
+      const config = join(own, 'limits.json')
+      writeFileSync(config, JSON.stringify(limits))
+      const argv = [process.execPath, BIN, 'serve', '--data', own, '--port', '0', '--no-api', '--pepper-file', pepper, '--config', config]
+      const child = spawnSync('prlimit', ['--version']).status === 0
+        ? spawn('prlimit', [`--nofile=${files}:${files}`, '--', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn('sh', ['-c', `ulimit -n ${files} && exec "$@"`, 'sh', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const lines: Array<Record<string, unknown>> = []
+      try {
+        await new Promise<void>((resolve, reject) => {
+          createInterface({ input: child.stdout! }).on('line', (l) => {
+            const j = JSON.parse(l) as Record<string, unknown>
+            lines.push(j)
+            if (j.msg === 'listening') resolve()
+          })
+          child.on('exit', () => reject(new Error('serve exited')))
+        })
+      } finally {
+        child.kill('SIGTERM')
+        await new Promise((resolve) => child.once('exit', resolve))
+      }
+      return lines
+    } finally {
+      rmSync(own, { recursive: true, force: true })
+    }
+  }
+
+  it('warns at start when maxConnections does not fit the limit on open files, and not when it does', async () => {
+    const tight = await serveLog(1000, { maxConnections: 5000 })
+    expect(tight.find((l) => l.level === 40 && l.maxConnections === 5000)).toMatchObject({ fileLimit: 1000, connectionsThatFit: 744, msg: expect.stringMatching(/open files/) })
+    const roomy = await serveLog(1000, { maxConnections: 700 })
+    expect(roomy.find((l) => l.maxConnections !== undefined && l.fileLimit !== undefined)).toBeUndefined()
+  })
+
   it('journals what it acknowledges, refuses a second serve on the same data, exports and verifies', async () => {
     const child = spawn(process.execPath, [BIN, 'serve', '--data', dir, '--port', '0', '--api-port', '0', '--pepper-file', pepper], { stdio: ['ignore', 'pipe', 'pipe'] })
     const port = await new Promise<number>((resolve, reject) => {
