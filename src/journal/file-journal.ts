@@ -278,15 +278,33 @@ export class FileJournal<T extends object> implements Journal<T> {
     let fh: FileHandle | undefined
     let offset = 0
     let buffered = Buffer.alloc(0)
+    /** Where the next record starts in `buffered` (what is before it was returned). */
+    let pos = 0
     let wanted = fromId
     const committedEnd = (path: string, size: number): number => {
       // The segment being written: only up to what is committed; older ones: to their end.
       const current = listSegments(this.#dir).at(-1)
       return current !== undefined && current.path === path ? Math.min(size, this.#committedSize(path, size)) : size
     }
+    /** Decodes whole records from `buffered` into `out`, up to `max`. */
+    const take = (out: Array<Stored<T>>, max: number): void => {
+      while (out.length < max) {
+        const d = decodeRecord(buffered, pos)
+        if (d.kind !== 'record') break
+        pos += d.size
+        if (d.payload.id >= wanted && d.payload.id <= this.#lastId) {
+          out.push(d.payload as unknown as Stored<T>)
+          wanted = d.payload.id + 1
+        }
+      }
+    }
     return {
       next: async (max) => {
         const out: Array<Stored<T>> = []
+        // What was read before and not yet returned first: the file is read only when that runs
+        // out (a reader far behind reads each byte once, and never copies what it holds again).
+        take(out, max)
+        if (out.length >= max) return out
         for (;;) {
           const segments = listSegments(this.#dir)
           if (segment === undefined) {
@@ -295,6 +313,7 @@ export class FileJournal<T extends object> implements Journal<T> {
             fh = await open(segment.path, 'r')
             offset = 0
             buffered = Buffer.alloc(0)
+            pos = 0
           }
           const size = (await fh!.stat()).size
           const end = committedEnd(segment.path, size)
@@ -302,22 +321,15 @@ export class FileJournal<T extends object> implements Journal<T> {
             const chunk = Buffer.allocUnsafe(Math.min(end - offset, 1 << 20))
             const { bytesRead } = await fh!.read(chunk, 0, chunk.length, offset)
             offset += bytesRead
-            buffered = buffered.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buffered, chunk.subarray(0, bytesRead)])
+            const rest = buffered.length - pos
+            buffered = rest === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buffered.subarray(pos), chunk.subarray(0, bytesRead)])
+            pos = 0
+            take(out, max)
+            if (out.length >= max) return out
+            if (bytesRead > 0) continue
           }
-          let pos = 0
-          while (out.length < max) {
-            const d = decodeRecord(buffered, pos)
-            if (d.kind !== 'record') break
-            pos += d.size
-            if (d.payload.id >= wanted && d.payload.id <= this.#lastId) {
-              out.push(d.payload as unknown as Stored<T>)
-              wanted = d.payload.id + 1
-            }
-          }
-          buffered = Buffer.from(buffered.subarray(pos))
-          if (out.length >= max) return out
           const later = segments.find((sg) => sg.firstId > segment!.firstId)
-          if (offset >= end && buffered.length === 0 && later !== undefined && end === size) {
+          if (offset >= end && buffered.length === pos && later !== undefined && end === size) {
             // This segment is finished: go on with the next one.
             await fh!.close()
             segment = undefined

@@ -89,6 +89,13 @@ export interface StageContext {
   scheduled (key: string): boolean
   cancel (key: string): void
   readonly log: Logger
+  /**
+   * In `start` only: commits what the start has written so far (state and timers) and yields to
+   * the event loop, so that a start over a million accounts works in pages, each its own
+   * transaction, and the process stays responsive. `state`, `schedule` and `cancel` of the
+   * context go on to the next page.
+   */
+  readonly checkpoint?: (() => Promise<void>) | undefined
 }
 
 /** What every stage can reach. */
@@ -107,6 +114,11 @@ export interface Stage {
   run (event: PipelineEvent, ctx: StageContext): StageResult | void | Promise<StageResult | void>
   /** A timer this stage scheduled is due. */
   due? (key: string, ctx: StageContext): StageResult | void | Promise<StageResult | void>
+  /**
+   * After a batch of events has run, before its state and the cursor are committed: write out
+   * what `run` buffered. A failure here fails the batch, which is run again (at least once).
+   */
+  flush? (): void | Promise<void>
   close? (): void | Promise<void>
 }
 
