@@ -256,6 +256,8 @@ export class PipelineRunner {
       if (mark !== undefined) this.#emittedMark = mark
       ran += due.length
       if (!this.#running) break
+      // Between batches, the event loop gets a turn (a worker's messages, the journal's answers).
+      await new Promise<void>((resolve) => setImmediate(resolve))
     }
     return ran
   }
