@@ -31,6 +31,8 @@ export interface PipelineResult {
   /** Events the runner ran (frames and the events stages made). */
   readonly events: number
   readonly seconds: number
+  /** The runner's start (before the first event): reading the journal for what a crash may have left, the stages' starts. */
+  readonly startSeconds: number
   readonly eventsPerSecond: number
   /** CPU time (user + system) of the process per event run. */
   readonly cpuMicrosPerEvent: number
@@ -92,9 +94,11 @@ export async function runPipelineBench (o: { quick: boolean, log: (s: string) =>
     const stages = await loadPipeline(DEFAULT_PIPELINE, { accounts, isUser: () => true, dataDir: join(dir, 'pipeline'), log })
     const runner = new PipelineRunner({ journal, store, stages, log })
     o.log('pipeline: running')
+    const s0 = performance.now()
+    await runner.start()
+    const startSeconds = (performance.now() - s0) / 1000
     const cpu0 = process.cpuUsage()
     const t0 = performance.now()
-    await runner.start()
     let rss = 0
     while (runner.cursor < journal.lastId) {
       await new Promise((r) => setTimeout(r, 50))
@@ -113,6 +117,7 @@ export async function runPipelineBench (o: { quick: boolean, log: (s: string) =>
       frames,
       events,
       seconds: Math.round(seconds * 100) / 100,
+      startSeconds: Math.round(startSeconds * 100) / 100,
       eventsPerSecond: Math.round(events / seconds),
       cpuMicrosPerEvent: Math.round(((cpu.user + cpu.system) / events) * 10) / 10,
       rssBytes: rss,

@@ -101,7 +101,10 @@ export class PipelineRunner {
   async start (): Promise<void> {
     const { store, journal, stages } = this.#deps
     this.#cursor = store.cursor()
-    this.#emittedMark = store.cursor('main:emitted')
+    // What a batch journaled before a crash has ids above the cursor committed before it (it was
+    // appended after its events were read): no need to look further back, however long ago the
+    // stages last made something.
+    this.#emittedMark = Math.max(store.cursor('main:emitted'), this.#cursor)
     await this.#scanEmitted()
     const now = this.#clock()
     // Every stage's start runs to its end before the first event: a start rebuilds state and
@@ -264,27 +267,62 @@ export class PipelineRunner {
 
   /** Runs a stage with retries; its writes and timers count only if it succeeds. */
   async #attempt (stage: Stage, batch: Batch, now: number, id: number, fn: (ctx: StageContext) => StageResult | void | Promise<StageResult | void>, timer = ''): Promise<StageResult | void> {
+    // One context per stage, reused from attempt to attempt and event to event (attempts run one
+    // at a time): its writes and timers are its own until the attempt succeeds.
+    const slot = this.#slot(stage)
+    slot.batches[1] = batch
+    slot.ctx.now = now
     let lastError: unknown
-    for (let attempt = 0; attempt <= this.#opts.retries; attempt++) {
-      const own = new Batch()
-      const timers: Array<() => void> = []
-      try {
-        const result = await fn(this.#context(stage, [own, batch], now, timers))
-        for (const [k, w] of own.writes) batch.writes.set(k, w)
-        for (const t of timers) t()
-        return result
-      } catch (err) {
-        lastError = err
-        if (attempt < this.#opts.retries) {
-          this.#deps.log.warn({ stage: stage.name, id, attempt: attempt + 1, err: (err as Error).message }, 'pipeline: a stage failed; retrying')
-          await sleep(this.#opts.backoffMs[Math.min(attempt, this.#opts.backoffMs.length - 1)] ?? 1000)
+    try {
+      for (let attempt = 0; attempt <= this.#opts.retries; attempt++) {
+        slot.own.writes.clear()
+        slot.timers.length = 0
+        try {
+          const result = await fn(slot.ctx)
+          for (const [k, w] of slot.own.writes) batch.writes.set(k, w)
+          for (const t of slot.timers) {
+            if (t.at === undefined) this.#scheduler.cancel(stage.name, t.key)
+            else this.#scheduler.schedule(stage.name, t.key, t.at)
+          }
+          return result
+        } catch (err) {
+          lastError = err
+          if (attempt < this.#opts.retries) {
+            this.#deps.log.warn({ stage: stage.name, id, attempt: attempt + 1, err: (err as Error).message }, 'pipeline: a stage failed; retrying')
+            await sleep(this.#opts.backoffMs[Math.min(attempt, this.#opts.backoffMs.length - 1)] ?? 1000)
+          }
         }
       }
+    } finally {
+      slot.own.writes.clear()
+      slot.timers.length = 0
     }
     const error = lastError instanceof Error ? lastError.message : String(lastError)
     this.#deps.log.error({ stage: stage.name, id, ...(timer === '' ? {} : { timer }), attempts: this.#opts.retries + 1, err: error }, 'pipeline: event parked in the dead-letter list for this stage')
     batch.dead.push({ id, stage: stage.name, timer, error, attempts: this.#opts.retries + 1, at: new Date(this.#clock()).toISOString() })
     return undefined
+  }
+
+  readonly #slots = new Map<Stage, Slot>()
+
+  #slot (stage: Stage): Slot {
+    let slot = this.#slots.get(stage)
+    if (slot === undefined) {
+      const own = new Batch()
+      const batches = [own, own]
+      const timers: Slot['timers'] = []
+      const ctx: StageContext & { now: number } = {
+        state: this.#deps.store.state(stage.name, batches),
+        now: 0,
+        schedule: (key, at) => { timers.push({ key, at }) },
+        scheduled: (key) => this.#scheduler.has(stage.name, key),
+        cancel: (key) => { timers.push({ key, at: undefined }) },
+        log: this.#deps.log,
+      }
+      slot = { own, batches, timers, ctx }
+      this.#slots.set(stage, slot)
+    }
+    return slot
   }
 
   #context (stage: Stage, batches: Batch[], now: number, timers: Array<() => void>): StageContext {
@@ -332,6 +370,14 @@ async function settle (appends: Array<Promise<number>>): Promise<number | undefi
     last = last === undefined ? r.value : Math.max(last, r.value)
   }
   return last
+}
+
+/** A stage's reusable context: its attempt's own writes and timers, then the batch's. */
+interface Slot {
+  readonly own: Batch
+  readonly batches: Batch[]
+  readonly timers: Array<{ key: string, at: number | undefined }>
+  readonly ctx: StageContext & { now: number }
 }
 
 function emitKey (causedBy: number, stage: string, kind: string, account: string, n: number): string {

@@ -57,7 +57,7 @@ const SCAN = '~scan'
  * looks at one page per timer, each its own batch: a million accounts are a hundred steps, none
  * of which holds the pipeline for long.
  */
-export const SUPERVISION_PAGE = 10_000
+export const SUPERVISION_PAGE = 2000
 
 export function supervision (options: SupervisionOptions, env: StageEnvironment): Stage {
   const restoreAfter = options.restoreAfter ?? 1
