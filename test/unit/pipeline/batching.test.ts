@@ -17,7 +17,7 @@ import { memoAccounts } from '../../../src/pipeline/loader.js'
 import { PipelineRunner } from '../../../src/pipeline/runner.js'
 import type { Stage } from '../../../src/pipeline/stage.js'
 import { SUPERVISION_PAGE, supervision } from '../../../src/pipeline/stages/supervision.js'
-import { PipelineStore } from '../../../src/pipeline/store.js'
+import { Batch, PipelineStore } from '../../../src/pipeline/store.js'
 import type { FrameRecord, JournalRecord } from '../../../src/receiver/record.js'
 
 const log = pino({ level: 'silent' })
@@ -176,6 +176,31 @@ describe('lagSeconds', () => {
     release()
     await until(() => runner!.lag === 0)
     expect(runner.lagSeconds(T0 + 100_000)).toBe(0)
+  })
+})
+
+describe('the store\'s state cache', () => {
+  it('holds at most cacheEntries values, least recently used dropped first, and reads stay right', () => {
+    const small = new PipelineStore(join(dir, 'small'), { cacheEntries: 100 })
+    try {
+      for (let page = 0; page < 10; page++) {
+        const batch = new Batch()
+        const st = small.state('s', [batch])
+        for (let i = 0; i < 100; i++) st.set(`k${page * 100 + i}`, { i: page * 100 + i })
+        small.commit(batch, undefined)
+        expect(small.cached).toBeLessThanOrEqual(100)
+      }
+      const view = small.state('s', [new Batch()])
+      // A hot key read again and again stays; the rest come from SQLite when needed.
+      for (let i = 0; i < 1000; i++) {
+        expect(view.get<{ i: number }>('k7')).toEqual({ i: 7 })
+        expect(view.get<{ i: number }>(`k${i}`)).toEqual({ i })
+      }
+      expect(view.get('missing')).toBeUndefined()
+      expect(small.cached).toBeLessThanOrEqual(100)
+    } finally {
+      small.close()
+    }
   })
 })
 
