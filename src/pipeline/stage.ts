@@ -77,6 +77,11 @@ export interface StageState {
   delete (key: string): void
   /** Keys and values under a prefix, in key order. */
   list<T> (prefix: string): Array<[string, T]>
+  /**
+   * Keys and values from `from` to `to` (both included), in key order: one read for a page of
+   * keys, rather than one each. Optional: a state without it is read key by key.
+   */
+  range?<T> (from: string, to: string): Array<[string, T]>
 }
 
 export interface StageContext {

@@ -64,6 +64,14 @@ class BatchState implements StageState {
     this.#batches[0]!.writes.set(this.#stage + '\x00' + key, { stage: this.#stage, key, value: undefined })
   }
 
+  range<T> (from: string, to: string): Array<[string, T]> {
+    const stage = this.#stage
+    const merged = new Map<string, string | undefined>()
+    for (const row of this.#store.rangeRows(stage, from, to)) merged.set(row.key, row.value)
+    for (const b of [...this.#batches].reverse()) for (const w of b.writes.values()) if (w.stage === stage && w.key >= from && w.key <= to) merged.set(w.key, w.value)
+    return [...merged].filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, v]) => [key, JSON.parse(v!) as T])
+  }
+
   list<T> (prefix: string): Array<[string, T]> {
     const stage = this.#stage
     const merged = new Map<string, string | undefined>()
@@ -92,6 +100,7 @@ export class PipelineStore {
   readonly #cacheEntries: number
   readonly #get: Database.Statement<[string, string], { value: string }>
   readonly #prefix: Database.Statement<[string, string, string], { key: string, value: string }>
+  readonly #range: Database.Statement<[string, string, string], { key: string, value: string }>
   readonly #put: Database.Statement<[string, string, string]>
   readonly #del: Database.Statement<[string, string]>
   readonly #dead: Database.Statement<[number, string, string, string, number, string]>
@@ -107,6 +116,7 @@ export class PipelineStore {
     this.#cacheEntries = Math.max(1, opts.cacheEntries ?? DEFAULT_CACHE_ENTRIES)
     this.#get = this.#db.prepare('SELECT value FROM stage_state WHERE stage = ? AND key = ?')
     this.#prefix = this.#db.prepare('SELECT key, value FROM stage_state WHERE stage = ? AND key >= ? AND key < ? ORDER BY key')
+    this.#range = this.#db.prepare('SELECT key, value FROM stage_state WHERE stage = ? AND key >= ? AND key <= ? ORDER BY key')
     this.#put = this.#db.prepare('INSERT INTO stage_state (stage, key, value) VALUES (?, ?, ?) ON CONFLICT (stage, key) DO UPDATE SET value = excluded.value')
     this.#del = this.#db.prepare('DELETE FROM stage_state WHERE stage = ? AND key = ?')
     this.#dead = this.#db.prepare('INSERT INTO dead_letter (id, stage, timer, error, attempts, at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id, stage, timer) DO UPDATE SET error = excluded.error, attempts = excluded.attempts, at = excluded.at')
@@ -160,6 +170,11 @@ export class PipelineStore {
   /** Committed keys and values under a prefix (for list). */
   prefixRows (stage: string, prefix: string): Array<{ key: string, value: string }> {
     return this.#prefix.all(stage, prefix, prefix + '\uffff')
+  }
+
+  /** Committed keys and values from `from` to `to`, both included (for range). */
+  rangeRows (stage: string, from: string, to: string): Array<{ key: string, value: string }> {
+    return this.#range.all(stage, from, to)
   }
 
   /** Applies a batch and moves the cursor (and the mark of the last emitted event), in one transaction. */

@@ -85,18 +85,25 @@ export function supervision (options: SupervisionOptions, env: StageEnvironment)
     async start (ctx) {
       // Every supervised account gets a deadline at least one interval after this start: a page
       // at a time, each committed before the next (`checkpoint`).
-      let after: string | undefined
-      do {
-        after = pageSupervised(after, (a, interval) => {
-          const st = holderState(ctx.state.get<Seen>(a.account), a) ?? fresh(a, 0)
+      for (let after: string | undefined; ;) {
+        const page = env.accounts.list({ after, limit: SUPERVISION_PAGE })
+        // The page's kept state in one read (key by key where the state cannot read a range).
+        const kept = page.length === 0 || ctx.state.range === undefined ? undefined : new Map(ctx.state.range<Seen>(page[0]!.account, page.at(-1)!.account))
+        for (const a of page) {
+          if (a.supervisionSeconds === undefined) continue
+          const interval = a.supervisionSeconds * 1000
+          const inRange = kept !== undefined && a.account >= page[0]!.account && a.account <= page.at(-1)!.account
+          const st = holderState(inRange ? kept.get(a.account) : ctx.state.get<Seen>(a.account), a) ?? fresh(a, 0)
           // State from before holders were named, judged this holder's, is named from now on.
           st.holder = a.createdAt
           st.notBefore = ctx.now + interval
           ctx.state.set(a.account, st)
           if (!st.failed) ctx.schedule(a.account, Math.max(st.lastSeen + interval, st.notBefore))
-        })
+        }
         await ctx.checkpoint?.()
-      } while (after !== undefined)
+        if (page.length < SUPERVISION_PAGE) break
+        after = page.at(-1)!.account
+      }
       scanAfter = undefined
       ctx.schedule(SCAN, ctx.now + scanMs)
     },
