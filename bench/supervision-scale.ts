@@ -58,6 +58,8 @@ process.stdout.write(JSON.stringify({
   timers: runner.timers,
   heapUsedMiB: { beforeStart: mib(before.heapUsed), afterStart: mib(after.heapUsed), growth: mib(after.heapUsed - before.heapUsed) },
   rssMiB: { beforeStart: mib(before.rss), afterStart: mib(after.rss) },
+  heapTotalMiB: mib(after.heapTotal),
+  externalMiB: mib(after.external),
   cachedStateValues: store.cached,
 }) + '\n')
 await runner.stop()
