@@ -428,10 +428,28 @@ export function followJournal<T extends object> (dir: string, fromId: number, co
   let fh: FileHandle | undefined
   let offset = 0
   let buffered = Buffer.alloc(0)
+  /** Where the next record starts in `buffered` (what is before it was returned). */
+  let pos = 0
   let wanted = fromId
+  /** Decodes whole committed records from `buffered` into `out`, up to `max`. */
+  const take = (out: Array<Stored<T>>, max: number, lastId: number): void => {
+    while (out.length < max) {
+      const d = decodeRecord(buffered, pos)
+      if (d.kind !== 'record' || d.payload.id > lastId) break
+      pos += d.size
+      if (d.payload.id >= wanted) {
+        out.push(d.payload as unknown as Stored<T>)
+        wanted = d.payload.id + 1
+      }
+    }
+  }
   return {
     next: async (max) => {
       const out: Array<Stored<T>> = []
+      // What was read before and not yet returned first: the file is read only when that runs
+      // out (a reader far behind reads each byte once, and never copies what it holds again).
+      take(out, max, committed().lastId)
+      if (out.length >= max) return out
       for (;;) {
         const at = committed()
         const current = firstIdOf(at.path)
@@ -442,6 +460,7 @@ export function followJournal<T extends object> (dir: string, fromId: number, co
           fh = await open(segment.path, 'r')
           offset = 0
           buffered = Buffer.alloc(0)
+          pos = 0
         }
         const finished = segment.firstId < current
         const end = finished ? (await fh!.stat()).size : segment.path === at.path ? at.size : 0
@@ -449,22 +468,15 @@ export function followJournal<T extends object> (dir: string, fromId: number, co
           const chunk = Buffer.allocUnsafe(Math.min(end - offset, 1 << 20))
           const { bytesRead } = await fh!.read(chunk, 0, chunk.length, offset)
           offset += bytesRead
-          buffered = buffered.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buffered, chunk.subarray(0, bytesRead)])
+          const rest = buffered.length - pos
+          buffered = rest === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buffered.subarray(pos), chunk.subarray(0, bytesRead)])
+          pos = 0
+          take(out, max, at.lastId)
+          if (out.length >= max) return out
+          if (bytesRead > 0) continue
         }
-        let pos = 0
-        while (out.length < max) {
-          const d = decodeRecord(buffered, pos)
-          if (d.kind !== 'record' || d.payload.id > at.lastId) break
-          pos += d.size
-          if (d.payload.id >= wanted) {
-            out.push(d.payload as unknown as Stored<T>)
-            wanted = d.payload.id + 1
-          }
-        }
-        buffered = Buffer.from(buffered.subarray(pos))
-        if (out.length >= max) return out
         const later = segments.find((sg) => sg.firstId > segment!.firstId)
-        if (finished && offset >= end && buffered.length === 0 && later !== undefined) {
+        if (finished && offset >= end && buffered.length === pos && later !== undefined) {
           // This segment is finished: go on with the next one.
           await fh!.close()
           segment = undefined

@@ -7,6 +7,8 @@
  *                { "module": "./my-stage.js", "options": { ... } }, { "name": "jsonl", "options": { "file": "-" } }] }
  */
 import { readFileSync } from 'node:fs'
+import type { AccountStore } from '../accounts/account-store.js'
+import type { Account } from '../accounts/account.js'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { ACCOUNT_REMOVED, type Stage, type StageEnvironment, type StageFactory } from './stage.js'
@@ -50,8 +52,44 @@ export function readPipelineConfig (file: string): { config: PipelineConfig, bas
   return { config: { stages: stages as StageSpec[] }, baseDir: dirname(resolve(file)) }
 }
 
+/** Accounts remembered within one turn of the event loop at most (a batch of events and its due timers touch fewer). */
+const MAX_MEMO_ACCOUNTS = 10_000
+
+/**
+ * The account store as the stages see it: `get` remembered until the event loop's next turn.
+ * Several stages look up the account of every event (a SQLite read and a row mapped, each time);
+ * a batch of events runs within one turn, so each account is read once a batch. What the stages
+ * see may be one turn old: a change made meanwhile by another thread or process is seen from the
+ * next batch on, as it would be had the batch run a moment earlier.
+ */
+export function memoAccounts (accounts: AccountStore): AccountStore {
+  const memo = new Map<string, Account | undefined>()
+  let clearing = false
+  const clear = (): void => { memo.clear(); clearing = false }
+  const get = (account: string): Account | undefined => {
+    let a = memo.get(account)
+    if (a !== undefined || memo.has(account)) return a
+    a = accounts.get(account)
+    if (memo.size >= MAX_MEMO_ACCOUNTS) memo.clear()
+    memo.set(account, a)
+    if (!clearing) {
+      clearing = true
+      setImmediate(clear)
+    }
+    return a
+  }
+  return new Proxy(accounts, {
+    get (target, prop) {
+      if (prop === 'get') return get
+      const v = Reflect.get(target, prop, target) as unknown
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+    },
+  })
+}
+
 /** Makes and checks every stage; throws a PipelineConfigError that says which and why. */
 export async function loadPipeline (config: PipelineConfig, env: StageEnvironment, baseDir = process.cwd()): Promise<Stage[]> {
+  env = { ...env, accounts: memoAccounts(env.accounts) }
   const stages: Stage[] = []
   for (const [i, spec] of config.stages.entries()) {
     const where = `stage ${i + 1}`
@@ -85,7 +123,7 @@ export async function loadPipeline (config: PipelineConfig, env: StageEnvironmen
     if (typeof stage !== 'object' || stage === null || typeof stage.name !== 'string' || stage.name === '' || typeof stage.run !== 'function') {
       throw new PipelineConfigError(`${where}: the factory must return { name, run(event, ctx) }`)
     }
-    for (const hook of ['start', 'due', 'close'] as const) {
+    for (const hook of ['start', 'due', 'flush', 'close'] as const) {
       if (stage[hook] !== undefined && typeof stage[hook] !== 'function') throw new PipelineConfigError(`${where} (${stage.name}): ${hook} must be a function`)
     }
     // Events of these producers change what stages keep (a removal, a resolution, a code): a stage

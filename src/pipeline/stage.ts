@@ -77,6 +77,11 @@ export interface StageState {
   delete (key: string): void
   /** Keys and values under a prefix, in key order. */
   list<T> (prefix: string): Array<[string, T]>
+  /**
+   * Keys and values from `from` to `to` (both included), in key order: one read for a page of
+   * keys, rather than one each. Optional: a state without it is read key by key.
+   */
+  range?<T> (from: string, to: string): Array<[string, T]>
 }
 
 export interface StageContext {
@@ -89,6 +94,13 @@ export interface StageContext {
   scheduled (key: string): boolean
   cancel (key: string): void
   readonly log: Logger
+  /**
+   * In `start` only: commits what the start has written so far (state and timers) and yields to
+   * the event loop, so that a start over a million accounts works in pages, each its own
+   * transaction, and the process stays responsive. `state`, `schedule` and `cancel` of the
+   * context go on to the next page.
+   */
+  readonly checkpoint?: (() => Promise<void>) | undefined
 }
 
 /** What every stage can reach. */
@@ -107,6 +119,11 @@ export interface Stage {
   run (event: PipelineEvent, ctx: StageContext): StageResult | void | Promise<StageResult | void>
   /** A timer this stage scheduled is due. */
   due? (key: string, ctx: StageContext): StageResult | void | Promise<StageResult | void>
+  /**
+   * After a batch of events has run, before its state and the cursor are committed: write out
+   * what `run` buffered. A failure here fails the batch, which is run again (at least once).
+   */
+  flush? (): void | Promise<void>
   close? (): void | Promise<void>
 }
 

@@ -34,26 +34,129 @@ export class Batch {
   readonly dead: DeadLetter[] = []
 }
 
+/** A stage's view of its state: the uncommitted batches (newest first), then the committed state. */
+class BatchState implements StageState {
+  readonly #store: PipelineStore
+  readonly #stage: string
+  readonly #batches: readonly Batch[]
+
+  constructor (store: PipelineStore, stage: string, batches: readonly Batch[]) {
+    this.#store = store
+    this.#stage = stage
+    this.#batches = batches
+  }
+
+  get<T> (key: string): T | undefined {
+    const ck = this.#stage + '\x00' + key
+    for (const b of this.#batches) {
+      const w = b.writes.get(ck)
+      if (w !== undefined) return w.value === undefined ? undefined : JSON.parse(w.value) as T
+    }
+    const v = this.#store.committed(this.#stage, key, ck)
+    return v === undefined ? undefined : JSON.parse(v) as T
+  }
+
+  set (key: string, value: unknown): void {
+    this.#batches[0]!.writes.set(this.#stage + '\x00' + key, { stage: this.#stage, key, value: JSON.stringify(value) })
+  }
+
+  delete (key: string): void {
+    this.#batches[0]!.writes.set(this.#stage + '\x00' + key, { stage: this.#stage, key, value: undefined })
+  }
+
+  range<T> (from: string, to: string): Array<[string, T]> {
+    const stage = this.#stage
+    const merged = new Map<string, string | undefined>()
+    for (const row of this.#store.rangeRows(stage, from, to)) merged.set(row.key, row.value)
+    for (const b of [...this.#batches].reverse()) for (const w of b.writes.values()) if (w.stage === stage && w.key >= from && w.key <= to) merged.set(w.key, w.value)
+    return [...merged].filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, v]) => [key, JSON.parse(v!) as T])
+  }
+
+  list<T> (prefix: string): Array<[string, T]> {
+    const stage = this.#stage
+    const merged = new Map<string, string | undefined>()
+    for (const row of this.#store.prefixRows(stage, prefix)) merged.set(row.key, row.value)
+    for (const b of [...this.#batches].reverse()) for (const w of b.writes.values()) if (w.stage === stage && w.key.startsWith(prefix)) merged.set(w.key, w.value)
+    return [...merged].filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, v]) => [key, JSON.parse(v!) as T])
+  }
+}
+
+/** How many committed state values the store keeps in memory by default (about 200 bytes each for supervision). */
+export const DEFAULT_CACHE_ENTRIES = 100_000
+
+export interface PipelineStoreOptions {
+  /** Committed state values kept in memory, least recently used dropped first. */
+  readonly cacheEntries?: number
+}
+
 export class PipelineStore {
   readonly #db: Database.Database
-  /** Committed state, cached: stages read it for every event. */
+  /**
+   * Committed state, cached (stages read it for every event): a bounded LRU (a Map in use order,
+   * the oldest first), so that a million supervised accounts do not mean a million strings held.
+   * `undefined`: known to be absent.
+   */
   readonly #cache = new Map<string, string | undefined>()
+  readonly #cacheEntries: number
   readonly #get: Database.Statement<[string, string], { value: string }>
   readonly #prefix: Database.Statement<[string, string, string], { key: string, value: string }>
+  readonly #range: Database.Statement<[string, string, string], { key: string, value: string }>
+  readonly #put: Database.Statement<[string, string, string]>
+  readonly #del: Database.Statement<[string, string]>
+  readonly #dead: Database.Statement<[number, string, string, string, number, string]>
+  readonly #move: Database.Statement<[string, number]>
 
-  constructor (dataDir: string) {
+  constructor (dataDir: string, opts: PipelineStoreOptions = {}) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 })
     this.#db = new Database(join(dataDir, 'pipeline.db'))
     chmodSync(join(dataDir, 'pipeline.db'), 0o600)
     this.#db.pragma('journal_mode = WAL')
     this.#db.pragma('busy_timeout = 5000')
     this.#db.exec(SCHEMA)
+    this.#cacheEntries = Math.max(1, opts.cacheEntries ?? DEFAULT_CACHE_ENTRIES)
     this.#get = this.#db.prepare('SELECT value FROM stage_state WHERE stage = ? AND key = ?')
     this.#prefix = this.#db.prepare('SELECT key, value FROM stage_state WHERE stage = ? AND key >= ? AND key < ? ORDER BY key')
+    this.#range = this.#db.prepare('SELECT key, value FROM stage_state WHERE stage = ? AND key >= ? AND key <= ? ORDER BY key')
+    this.#put = this.#db.prepare('INSERT INTO stage_state (stage, key, value) VALUES (?, ?, ?) ON CONFLICT (stage, key) DO UPDATE SET value = excluded.value')
+    this.#del = this.#db.prepare('DELETE FROM stage_state WHERE stage = ? AND key = ?')
+    this.#dead = this.#db.prepare('INSERT INTO dead_letter (id, stage, timer, error, attempts, at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id, stage, timer) DO UPDATE SET error = excluded.error, attempts = excluded.attempts, at = excluded.at')
+    this.#move = this.#db.prepare('INSERT INTO cursor (name, id) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET id = excluded.id')
   }
 
   cursor (name = 'main'): number {
     return (this.#db.prepare('SELECT id FROM cursor WHERE name = ?').get(name) as { id: number } | undefined)?.id ?? 0
+  }
+
+  /** Committed state values held in memory now (tests, status). */
+  get cached (): number {
+    return this.#cache.size
+  }
+
+  /** The committed JSON of a key, through the LRU cache. */
+  committed (stage: string, key: string, ck: string): string | undefined {
+    const c = this.#cache
+    let v = c.get(ck)
+    if (v !== undefined || c.has(ck)) {
+      // Most recently used: to the end.
+      c.delete(ck)
+      c.set(ck, v)
+      return v
+    }
+    v = this.#get.get(stage, key)?.value
+    this.#remember(ck, v)
+    return v
+  }
+
+  #remember (ck: string, v: string | undefined): void {
+    const c = this.#cache
+    c.delete(ck)
+    c.set(ck, v)
+    if (c.size > this.#cacheEntries) {
+      for (const k of c.keys()) {
+        c.delete(k)
+        if (c.size <= this.#cacheEntries) break
+      }
+    }
   }
 
   /**
@@ -61,50 +164,31 @@ export class PipelineStore {
    * A stage attempt gets its own batch, merged into the event's only when the attempt succeeds.
    */
   state (stage: string, batches: readonly Batch[]): StageState {
-    const k = (key: string) => `${stage}\x00${key}`
-    const top = batches[0]!
-    return {
-      get: <T>(key: string): T | undefined => {
-        for (const b of batches) {
-          const w = b.writes.get(k(key))
-          if (w !== undefined) return w.value === undefined ? undefined : JSON.parse(w.value) as T
-        }
-        const ck = k(key)
-        let v = this.#cache.get(ck)
-        if (v === undefined && !this.#cache.has(ck)) {
-          v = this.#get.get(stage, key)?.value
-          this.#cache.set(ck, v)
-        }
-        return v === undefined ? undefined : JSON.parse(v) as T
-      },
-      set: (key, value) => { top.writes.set(k(key), { stage, key, value: JSON.stringify(value) }) },
-      delete: (key) => { top.writes.set(k(key), { stage, key, value: undefined }) },
-      list: <T>(prefix: string): Array<[string, T]> => {
-        const merged = new Map<string, string | undefined>()
-        for (const row of this.#prefix.all(stage, prefix, prefix + '\uffff')) merged.set(row.key, row.value)
-        for (const b of [...batches].reverse()) for (const w of b.writes.values()) if (w.stage === stage && w.key.startsWith(prefix)) merged.set(w.key, w.value)
-        return [...merged].filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, v]) => [key, JSON.parse(v!) as T])
-      },
-    }
+    return new BatchState(this, stage, batches)
+  }
+
+  /** Committed keys and values under a prefix (for list). */
+  prefixRows (stage: string, prefix: string): Array<{ key: string, value: string }> {
+    return this.#prefix.all(stage, prefix, prefix + '\uffff')
+  }
+
+  /** Committed keys and values from `from` to `to`, both included (for range). */
+  rangeRows (stage: string, from: string, to: string): Array<{ key: string, value: string }> {
+    return this.#range.all(stage, from, to)
   }
 
   /** Applies a batch and moves the cursor (and the mark of the last emitted event), in one transaction. */
   commit (batch: Batch, cursor: number | undefined, emitted?: number, name = 'main'): void {
-    const put = this.#db.prepare('INSERT INTO stage_state (stage, key, value) VALUES (?, ?, ?) ON CONFLICT (stage, key) DO UPDATE SET value = excluded.value')
-    const del = this.#db.prepare('DELETE FROM stage_state WHERE stage = ? AND key = ?')
-    const dead = this.#db.prepare('INSERT INTO dead_letter (id, stage, timer, error, attempts, at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id, stage, timer) DO UPDATE SET error = excluded.error, attempts = excluded.attempts, at = excluded.at')
-    const move = this.#db.prepare('INSERT INTO cursor (name, id) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET id = excluded.id')
     this.#db.transaction(() => {
       for (const w of batch.writes.values()) {
-        if (w.value === undefined) del.run(w.stage, w.key)
-        else put.run(w.stage, w.key, w.value)
+        if (w.value === undefined) this.#del.run(w.stage, w.key)
+        else this.#put.run(w.stage, w.key, w.value)
       }
-      for (const d of batch.dead) dead.run(d.id, d.stage, d.timer, d.error, d.attempts, d.at)
-      if (cursor !== undefined) move.run(name, cursor)
-      if (emitted !== undefined) move.run(`${name}:emitted`, emitted)
+      for (const d of batch.dead) this.#dead.run(d.id, d.stage, d.timer, d.error, d.attempts, d.at)
+      if (cursor !== undefined) this.#move.run(name, cursor)
+      if (emitted !== undefined) this.#move.run(`${name}:emitted`, emitted)
     })()
-    for (const [ck, w] of batch.writes) this.#cache.set(ck, w.value)
-    if (this.#cache.size > 1_000_000) this.#cache.clear()
+    for (const [ck, w] of batch.writes) this.#remember(ck, w.value)
   }
 
   deadLetters (): DeadLetter[] {

@@ -23,6 +23,7 @@ it('runs the quick benchmark end to end and writes its tables', () => {
     expect(md).toMatch(/Memory: 1,000 idle TCP panel connections .* receiver RSS \d+ MiB/)
     expect(md).not.toContain('were not acknowledged')
     expect(md).toMatch(/Flood: 2,000 plain SIA-DCS frames of 1,70\d bytes .* 2,000 acknowledged\. Receiver RSS \d+ MiB before, \d+ MiB at most .* \d+\.\d\d journal bytes per wire byte \(target at most 3: met\)/)
+    expect(md).toMatch(/Pipeline: 20,000 frames \(cid=70,sia=20,null=10\) from 500 supervised accounts, .* [\d,]+ events\/s, [\d.]+ µs of CPU per event/)
     expect(md).toContain('## Protocol core, one core (micro)')
     expect(md).not.toContain('failed**')
   } finally {

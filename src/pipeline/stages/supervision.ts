@@ -52,6 +52,12 @@ export interface SupervisionOptions {
 
 /** The timer that looks for accounts added while running (no account number has a '~'). */
 const SCAN = '~scan'
+/**
+ * Accounts to a page: a start commits (and yields to the event loop) once a page, and a scan
+ * looks at one page per timer, each its own batch: a million accounts are a hundred steps, none
+ * of which holds the pipeline for long.
+ */
+export const SUPERVISION_PAGE = 2000
 
 export function supervision (options: SupervisionOptions, env: StageEnvironment): Stage {
   const restoreAfter = options.restoreAfter ?? 1
@@ -63,29 +69,42 @@ export function supervision (options: SupervisionOptions, env: StageEnvironment)
     const a = env.accounts.get(account)
     return a?.supervisionSeconds === undefined ? undefined : a
   }
-  const eachSupervised = (f: (account: Account, intervalMs: number) => void): void => {
-    for (let after: string | undefined; ;) {
-      const page = env.accounts.list({ after, limit: 10_000 })
-      for (const a of page) if (a.supervisionSeconds !== undefined) f(a, a.supervisionSeconds * 1000)
-      if (page.length < 10_000) break
-      after = page.at(-1)!.account
-    }
+  /** One page of accounts after `after`, the supervised ones given to `f`; the last account of a full page (undefined: that was the last page). */
+  const pageSupervised = (after: string | undefined, f: (account: Account, intervalMs: number) => void): string | undefined => {
+    const page = env.accounts.list({ after, limit: SUPERVISION_PAGE })
+    for (const a of page) if (a.supervisionSeconds !== undefined) f(a, a.supervisionSeconds * 1000)
+    return page.length < SUPERVISION_PAGE ? undefined : page.at(-1)!.account
   }
+  /** Where the scan goes on (in memory: after a restart, the start has seen every account). */
+  let scanAfter: string | undefined
   const arm = (ctx: StageContext, account: string, at: number): void => {
     if (!ctx.scheduled(account)) ctx.schedule(account, at)
   }
   return {
     name: 'supervision',
-    start (ctx) {
-      // Every supervised account gets a deadline at least one interval after this start.
-      eachSupervised((a, interval) => {
-        const st = holderState(ctx.state.get<Seen>(a.account), a) ?? fresh(a, 0)
-        // State from before holders were named, judged this holder's, is named from now on.
-        st.holder = a.createdAt
-        st.notBefore = ctx.now + interval
-        ctx.state.set(a.account, st)
-        if (!st.failed) ctx.schedule(a.account, Math.max(st.lastSeen + interval, st.notBefore))
-      })
+    async start (ctx) {
+      // Every supervised account gets a deadline at least one interval after this start: a page
+      // at a time, each committed before the next (`checkpoint`).
+      for (let after: string | undefined; ;) {
+        const page = env.accounts.list({ after, limit: SUPERVISION_PAGE })
+        // The page's kept state in one read (key by key where the state cannot read a range).
+        const kept = page.length === 0 || ctx.state.range === undefined ? undefined : new Map(ctx.state.range<Seen>(page[0]!.account, page.at(-1)!.account))
+        for (const a of page) {
+          if (a.supervisionSeconds === undefined) continue
+          const interval = a.supervisionSeconds * 1000
+          const inRange = kept !== undefined && a.account >= page[0]!.account && a.account <= page.at(-1)!.account
+          const st = holderState(inRange ? kept.get(a.account) : ctx.state.get<Seen>(a.account), a) ?? fresh(a, 0)
+          // State from before holders were named, judged this holder's, is named from now on.
+          st.holder = a.createdAt
+          st.notBefore = ctx.now + interval
+          ctx.state.set(a.account, st)
+          if (!st.failed) ctx.schedule(a.account, Math.max(st.lastSeen + interval, st.notBefore))
+        }
+        await ctx.checkpoint?.()
+        if (page.length < SUPERVISION_PAGE) break
+        after = page.at(-1)!.account
+      }
+      scanAfter = undefined
       ctx.schedule(SCAN, ctx.now + scanMs)
     },
     run ({ record }, ctx): StageResult | undefined {
@@ -122,7 +141,8 @@ export function supervision (options: SupervisionOptions, env: StageEnvironment)
     due (account, ctx): StageResult | undefined {
       if (account === SCAN) {
         // Accounts added (or given an interval) while running: watched from now, one interval on.
-        eachSupervised((a, interval) => {
+        // One page a timer; the next page is due at once, the next scan scanSeconds on.
+        scanAfter = pageSupervised(scanAfter, (a, interval) => {
           const kept = ctx.state.get<Seen>(a.account)
           if (holderState(kept, a) !== undefined) return
           ctx.state.set(a.account, fresh(a, ctx.now + interval))
@@ -130,7 +150,7 @@ export function supervision (options: SupervisionOptions, env: StageEnvironment)
           if (kept === undefined) arm(ctx, a.account, ctx.now + interval)
           else ctx.schedule(a.account, ctx.now + interval)
         })
-        ctx.schedule(SCAN, ctx.now + scanMs)
+        ctx.schedule(SCAN, scanAfter === undefined ? ctx.now + scanMs : ctx.now)
         return undefined
       }
       const a = supervised(account)

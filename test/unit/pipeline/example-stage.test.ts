@@ -40,7 +40,6 @@ describe('examples/pipeline.json', () => {
     const journal = new MemoryJournal<JournalRecord>()
     const store = new PipelineStore(dir)
     const runner = new PipelineRunner({ journal, store, stages, log, options: { pollMs: 10 } })
-    await runner.start()
     const t0 = Date.UTC(2026, 10, 26, 8)
     const hour = 3_600_000
     const sent = [
@@ -49,8 +48,10 @@ describe('examples/pipeline.json', () => {
       frame('4321', '3302 01 000', t0 + 6 * hour), // restore clears
       frame('4321', '1302 01 000', t0 + 7 * hour), frame('4321', '1302 01 000', t0 + 8 * hour), frame('4321', '1302 01 000', t0 + 9 * hour),
     ]
+    // All journaled before the runner starts: a runner polling meanwhile would journal its
+    // event between them, and the ids the test expects would move.
     for (const f of sent) await journal.append(f)
-    runner.notify()
+    await runner.start()
     const deadline = Date.now() + 5000
     while (runner.cursor < journal.lastId && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
     await runner.stop()

@@ -171,3 +171,41 @@ describe('Scheduler: waking', () => {
     expect(wake).not.toHaveBeenCalled()
   })
 })
+
+describe('Scheduler: many keys', () => {
+  const noWake = () => {}
+
+  it('50,000 keys, each moved later 5 times: stale heap entries stay bounded, and each key fires once, at its last time, in order', () => {
+    const s = new Scheduler(noWake, () => 0)
+    const n = 50_000
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < n; i++) s.schedule(i % 2 === 0 ? 'supervision' : 'cases', `acct${i}`, 1000 + round * 1_000_000 + ((i * 7919) % n))
+      expect(s.size).toBe(n)
+      expect(s.heapEntries).toBeLessThanOrEqual(2 * n + 1)
+    }
+    // A few cancelled: they never come out.
+    for (let i = 0; i < 1000; i++) s.cancel('cases', `acct${2 * i + 1}`)
+    expect(s.size).toBe(n - 1000)
+    expect(s.due(4_000_999)).toEqual([])
+    const out = s.due(Infinity)
+    expect(out).toHaveLength(n - 1000)
+    expect(new Set(out.map((d) => `${d.stage}/${d.key}`)).size).toBe(n - 1000)
+    let ordered = true
+    for (let i = 1; i < out.length; i++) if (out[i]!.at < out[i - 1]!.at) ordered = false
+    expect(ordered).toBe(true)
+    expect(out.every((d) => d.at >= 4_000_000)).toBe(true)
+    expect(s.size).toBe(0)
+    expect(s.heapEntries).toBeLessThanOrEqual(1024)
+    expect(s.next()).toBe(Infinity)
+  })
+
+  it('due(now, max) hands out at most max, the rest on the next call', () => {
+    const s = new Scheduler(noWake, () => 0)
+    for (let i = 0; i < 5000; i++) s.schedule('supervision', `a${i}`, 100 + i)
+    const first = s.due(10_000, 1000)
+    expect(first).toHaveLength(1000)
+    expect(first.at(-1)!.at).toBe(1099)
+    expect(s.due(10_000, 10_000)).toHaveLength(4000)
+    expect(s.size).toBe(0)
+  })
+})
