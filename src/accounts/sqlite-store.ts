@@ -1,11 +1,13 @@
 /**
  * Accounts in SQLite (better-sqlite3, DESIGN.md Storage), in `DIR/accounts.db`.
  *
- * The receiver reads accounts from memory: they are loaded once and then refreshed from a change
- * table that triggers fill whenever any process (the CLI, the API) changes an account, so changes
- * take effect without a restart and the hot path never touches the disk. The receiver only ever
- * reads (WAL readers never wait for a lock, so a long import cannot stall it); writers prune
- * the change table.
+ * The receiver reads accounts through a bounded cache (the least recently used goes first) over
+ * point reads of the file; unknown numbers are remembered too, within the same bound. Nothing is
+ * loaded in bulk, so a million accounts cost what the hot ones cost. The cache follows a change
+ * table that triggers fill whenever any process (the CLI, the API) changes an account: a changed
+ * account is dropped from the cache and read again when next asked for, so changes take effect
+ * without a restart. The receiver only ever reads (WAL readers never wait for a lock, so a long
+ * import cannot stall it); writers prune the change table.
  * AES keys are stored in the file (mode 0600, like the rest of the data directory) because the
  * receiver needs them; they never leave this module except expanded inside an AesKey.
  */
@@ -195,12 +197,24 @@ type Refusal = Extract<AccountResult<never>, { ok: false }>
 const HELD_TABLES = ['users', 'code_slots', 'verify_limits'] as const
 const NUMBER_RE = /^[0-9A-Z]{3,16}$/
 
+/** Accounts (known or unknown) the receiver's cache holds by default: sized for 100k hot accounts, about 4.4 KB each with the key expanded. */
+export const DEFAULT_CACHE_ENTRIES = 100_000
+
+/**
+ * Changes one refresh reads at most. More than that (an import) and the cache is emptied
+ * instead: it fills again from point reads, and reading a million changes would hold the
+ * receiver's event loop.
+ */
+const REFRESH_PAGE = 10_000
+
 export interface SqliteStoreOptions {
   readonly engine?: AesEngine | undefined
   /** The receiver's duplicate window in seconds: no account's timestamp window may be wider (default 600). */
   readonly maxWindowSeconds?: number | undefined
   /** The clock for created/updated times (tests). */
   readonly now?: (() => Date) | undefined
+  /** Accounts, known or unknown, the receiver's cache holds at most (default DEFAULT_CACHE_ENTRIES). */
+  readonly cacheEntries?: number | undefined
 }
 
 export class SqliteAccountStore implements AccountStore {
@@ -208,8 +222,11 @@ export class SqliteAccountStore implements AccountStore {
   readonly #engine: AesEngine | undefined
   readonly #now: () => Date
   readonly #limits: AccountLimits
-  #cache: Map<string, ReceiverAccount> | undefined
-  #changeSeq = 0
+  /** The receiver's cache, in order of use (the least recently used first); null: no such account. */
+  readonly #cache = new Map<string, ReceiverAccount | null>()
+  readonly #cacheEntries: number
+  /** The last change the cache has taken into account; undefined until the receiver first asks. */
+  #changeSeq: number | undefined
   readonly #held = new Set<string>()
   readonly #stmt: {
     get: Database.Statement<[string], Row>
@@ -218,8 +235,8 @@ export class SqliteAccountStore implements AccountStore {
     update: Database.Statement<[ReturnType<typeof params>]>
     remove: Database.Statement<[string, string]>
     count: Database.Statement<[], { n: number }>
-    changes: Database.Statement<[number], { seq: number, account: string }>
-    lastChange: Database.Statement<[], { seq: number | null }>
+    changes: Database.Statement<[number, number], { seq: number, account: string }>
+    lastChange: Database.Statement<[], { seq: number }>
     prune: Database.Statement<[]>
   }
 
@@ -254,6 +271,7 @@ export class SqliteAccountStore implements AccountStore {
     this.#engine = opts.engine
     this.#now = opts.now ?? (() => new Date())
     this.#limits = { maxWindowSeconds: opts.maxWindowSeconds ?? MAX_WINDOW_SECONDS }
+    this.#cacheEntries = Math.max(1, opts.cacheEntries ?? DEFAULT_CACHE_ENTRIES)
     const cols = 'account, receiver, prefix, key_text, key_format, encryption_required, window_ahead, window_behind, check_plain_timestamp, clock_offset, time_zone, charset, supervision_seconds, tenant, site_name, site_fold, site_address, keyholders, vip'
     const vals = ':account, :receiver, :prefix, :key_text, :key_format, :encryption_required, :window_ahead, :window_behind, :check_plain_timestamp, :clock_offset, :time_zone, :charset, :supervision_seconds, :tenant, :site_name, :site_fold, :site_address, :keyholders, :vip'
     this.#stmt = {
@@ -265,9 +283,10 @@ export class SqliteAccountStore implements AccountStore {
       update: this.#db.prepare(`UPDATE accounts SET ${cols.split(', ').slice(1).map((c) => `${c} = :${c}`).join(', ')}, updated_at = :now, visible_updated_at = :visible WHERE account = :account`),
       remove: this.#db.prepare('DELETE FROM accounts WHERE account = ? AND created_at = ?'),
       count: this.#db.prepare('SELECT count(*) AS n FROM accounts'),
-      changes: this.#db.prepare('SELECT seq, account FROM account_changes WHERE seq > ? ORDER BY seq'),
-      lastChange: this.#db.prepare('SELECT max(seq) AS seq FROM account_changes'),
-      // Changes are kept a day: a receiver that was down longer loads every account on start anyway.
+      changes: this.#db.prepare('SELECT seq, account FROM account_changes WHERE seq > ? ORDER BY seq LIMIT ?'),
+      // The last number given to a change, pruned or not (AUTOINCREMENT keeps it in sqlite_sequence).
+      lastChange: this.#db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'account_changes'"),
+      // Changes are kept a day: a receiver that did not refresh for longer empties its cache (refresh()).
       prune: this.#db.prepare('DELETE FROM account_changes WHERE at < unixepoch() - 86400'),
     }
   }
@@ -483,38 +502,60 @@ export class SqliteAccountStore implements AccountStore {
 
   /** A change made through this store (the HTTP interface in the receiver's process) applies at once. */
   #followOwn (): void {
-    if (this.#cache !== undefined) this.refresh()
+    if (this.#changeSeq !== undefined) this.refresh()
   }
 
   receiverAccount (account: string): ReceiverAccount | undefined {
-    if (this.#cache === undefined) this.#load()
-    return this.#cache!.get(account.toUpperCase())
-  }
-
-  /** Loads every account into memory, and starts following the change table from here. */
-  #load (): void {
-    this.#changeSeq = this.#stmt.lastChange.get()?.seq ?? 0
-    const cache = new Map<string, ReceiverAccount>()
-    for (const r of this.#db.prepare('SELECT * FROM accounts').iterate() as IterableIterator<Row>) {
-      cache.set(r.account, receiverOf(r, this.#engine))
+    const acct = account.toUpperCase()
+    const hit = this.#cache.get(acct)
+    if (hit !== undefined) {
+      // Used last: moved to the end of the order.
+      this.#cache.delete(acct)
+      this.#cache.set(acct, hit)
+      return hit ?? undefined
     }
-    this.#cache = cache
+    // The change position is taken before the first read: a change after it is seen by refresh().
+    if (this.#changeSeq === undefined) this.#changeSeq = this.#lastChange()
+    const r = this.#stmt.get.get(acct)
+    const found = r === undefined ? null : receiverOf(r, this.#engine)
+    this.#cache.set(acct, found)
+    if (this.#cache.size > this.#cacheEntries) this.#cache.delete(this.#cache.keys().next().value!)
+    return found ?? undefined
   }
 
+  /** Accounts (known or unknown) in the receiver's cache now. */
+  get cachedAccounts (): number {
+    return this.#cache.size
+  }
+
+  #lastChange (): number {
+    return this.#stmt.lastChange.get()?.seq ?? 0
+  }
+
+  /**
+   * Drops from the cache the accounts changed since the last refresh (they are read again when
+   * next asked for); returns how many accounts changed. The first call only takes the position.
+   */
   refresh (): number {
-    if (this.#cache === undefined) {
-      this.#load()
-      return this.#cache!.size
+    const last = this.#lastChange()
+    const from = this.#changeSeq
+    this.#changeSeq = last
+    if (from === undefined || last <= from) return 0
+    if (this.#cache.size === 0) return last - from
+    const changes = this.#stmt.changes.all(from, REFRESH_PAGE + 1)
+    // Numbers follow one another without a gap unless pruned: a change missing at the start was
+    // pruned unseen (no refresh for a day), and the cache cannot know which accounts it touched.
+    if (changes.length > REFRESH_PAGE || changes[0]?.seq !== from + 1) {
+      this.#cache.clear()
+      return last - from
     }
-    const changes = this.#stmt.changes.all(this.#changeSeq)
-    if (changes.length === 0) return 0
-    const accounts = new Set(changes.map((c) => c.account))
-    for (const a of accounts) {
-      const r = this.#row(a)
-      if (r === undefined) this.#cache.delete(a)
-      else this.#cache.set(a, receiverOf(r, this.#engine))
+    const accounts = new Set<string>()
+    for (const c of changes) {
+      // Changes committed after `last` was read are seen again next time: harmless.
+      if (c.seq > last) break
+      accounts.add(c.account)
     }
-    this.#changeSeq = changes.at(-1)!.seq
+    for (const a of accounts) this.#cache.delete(a)
     return accounts.size
   }
 
