@@ -189,6 +189,9 @@ function params (row: AccountRow, now: string, visible = now) {
 
 type Refusal = Extract<AccountResult<never>, { ok: false }>
 
+/** What an import writes: each row, the stored row it replaces (none: a new account), and whether it leaves its tenant. */
+type ImportPlan = Array<{ row: AccountRow, current: Row | undefined, moves: boolean }>
+
 /**
  * Tables the verifier keeps under an account number in this database: its users (names, code
  * hashes), its salt and code slots, and failure counters (`a:<number>`). The store removes and
@@ -228,6 +231,10 @@ export class SqliteAccountStore implements AccountStore {
   /** The last change the cache has taken into account; undefined until the receiver first asks. */
   #changeSeq: number | undefined
   readonly #held = new Set<string>()
+  /** The tables of HELD_TABLES as an import found them when it took the write lock (none can appear while it holds it). */
+  #heldNow: ReadonlySet<string> | undefined
+  /** Statements of the helpers on the verifier's tables, prepared once each (not per account). */
+  readonly #statements = new Map<string, Database.Statement>()
   readonly #stmt: {
     get: Database.Statement<[string], Row>
     getInTenant: Database.Statement<[string, string], Row>
@@ -375,48 +382,85 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   import (inputs: readonly unknown[]): AccountResult<ImportResult> {
-    const rows: Array<{ row: AccountRow, current: Row | undefined, moves: boolean }> = []
+    // Read and checked before the write lock is taken, so other writers wait only for the writes.
+    const seen = this.#lastChange()
+    const plan = this.#planImport(inputs)
+    if (!plan.ok) return plan
+    let rows = plan.value
+    const now = this.#now().toISOString()
+    const refused = this.#inMemoryJournals(() => this.#db.transaction((): AccountResult<never> | undefined => {
+      // Another process changed accounts since they were read: read them again, under the lock.
+      if (this.#lastChange() !== seen) {
+        const again = this.#planImport(inputs)
+        if (!again.ok) return again
+        rows = again.value
+      }
+      this.#heldNow = this.#heldTables()
+      try {
+        // Every number checked before anything is written: all or nothing.
+        for (const [i, { row, current }] of rows.entries()) {
+          const left = current === undefined ? this.#leftoversRefusal(row.account) : undefined
+          if (left !== undefined) return { ...left, reason: `entry ${i}: ${left.reason}` }
+        }
+        for (const { row, current, moves } of rows) {
+          if (current === undefined) {
+            this.#stmt.insert.run(params(row, now))
+            this.#dropCounters(row.account)
+          } else {
+            this.#stmt.update.run(this.#updateParams(current, row, now))
+          }
+          if (moves) this.#clearCodes(row.account, now)
+        }
+      } finally {
+        this.#heldNow = undefined
+      }
+      this.#stmt.prune.run()
+      return undefined
+    }).immediate())
+    if (refused !== undefined) return refused
+    this.#followOwn()
+    const updated = rows.filter((r) => r.current !== undefined).length
+    const moved = rows.flatMap(({ row, current, moves }) => (moves ? [{ account: row.account, from: current!.tenant!, to: row.tenant ?? null }] : []))
+    return { ok: true, value: { added: rows.length - updated, updated, moved } }
+  }
+
+  /**
+   * Runs `fn` with SQLite's temporary files in memory. Each statement of a transaction keeps the
+   * pages it changes in a statement journal, so that it can be undone alone; on disk that
+   * journal cost three quarters of an import's time. It holds one statement's pages: small.
+   */
+  #inMemoryJournals<T> (fn: () => T): T {
+    const was = this.#db.pragma('temp_store', { simple: true }) as number
+    this.#db.pragma('temp_store = MEMORY')
+    try {
+      return fn()
+    } finally {
+      this.#db.pragma(`temp_store = ${was}`)
+    }
+  }
+
+  /** The rows an import would write, each with the row it replaces: every entry validated, every number once. */
+  #planImport (inputs: readonly unknown[]): AccountResult<ImportPlan> {
+    const rows: ImportPlan = []
     for (const [i, input] of inputs.entries()) {
       if (typeof input !== 'object' || input === null || Array.isArray(input)) {
         return { ok: false, code: AccountError.INVALID, reason: `entry ${i}: not an object` }
       }
       const { account, ...patch } = input as Record<string, unknown>
       const current = typeof account === 'string' ? this.#row(account) : undefined
-      const v = current === undefined
+      const currentRow = current === undefined ? undefined : toAccountRow(current)
+      const v = currentRow === undefined
         ? validateAccount(input as Record<string, unknown>, undefined, this.#limits)
-        : validateAccount(patch, toAccountRow(current), this.#limits)
+        : validateAccount(patch, currentRow, this.#limits)
       if (!v.ok) return { ok: false, code: v.code, reason: `entry ${i}${typeof account === 'string' ? ` (account ${account})` : ''}: ${v.reason}` }
-      rows.push({ row: v.value, current, moves: current !== undefined && movesTenant(toAccountRow(current), v.value.tenant) })
+      rows.push({ row: v.value, current, moves: currentRow !== undefined && movesTenant(currentRow, v.value.tenant) })
     }
     const seen = new Set<string>()
     for (const { row } of rows) {
       if (seen.has(row.account)) return { ok: false, code: AccountError.INVALID, reason: `account ${row.account} appears twice` }
       seen.add(row.account)
     }
-    const now = this.#now().toISOString()
-    const refused = this.#db.transaction((): Refusal | undefined => {
-      // Every number checked before anything is written: all or nothing.
-      for (const [i, { row, current }] of rows.entries()) {
-        const refusal = current !== undefined ? undefined : this.#taken(row.account)
-        if (refusal !== undefined) return { ...refusal, reason: `entry ${i}: ${refusal.reason}` }
-      }
-      for (const { row, current, moves } of rows) {
-        if (current === undefined) {
-          this.#stmt.insert.run(params(row, now))
-          this.#dropCounters(row.account)
-        } else {
-          this.#stmt.update.run(this.#updateParams(current, row, now))
-        }
-        if (moves) this.#clearCodes(row.account, now)
-      }
-      this.#stmt.prune.run()
-      return undefined
-    }).immediate()
-    if (refused !== undefined) return refused
-    this.#followOwn()
-    const updated = rows.filter((r) => r.current !== undefined).length
-    const moved = rows.flatMap(({ row, current, moves }) => (moves ? [{ account: row.account, from: current!.tenant!, to: row.tenant ?? null }] : []))
-    return { ok: true, value: { added: rows.length - updated, updated, moved } }
+    return { ok: true, value: rows }
   }
 
   /** An update's parameters: the time every role sees moves only when a field every role sees changed. */
@@ -447,10 +491,20 @@ export class SqliteAccountStore implements AccountStore {
     }).immediate()
   }
 
+  #prepared (sql: string): Database.Statement {
+    let st = this.#statements.get(sql)
+    if (st === undefined) {
+      st = this.#db.prepare(sql)
+      this.#statements.set(sql, st)
+    }
+    return st
+  }
+
   /** The tables of HELD_TABLES that exist (the verifier makes them when it first opens the directory). */
   #heldTables (): ReadonlySet<string> {
+    if (this.#heldNow !== undefined) return this.#heldNow
     if (this.#held.size < HELD_TABLES.length) {
-      const rows = this.#db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (${HELD_TABLES.map(() => '?').join(', ')})`).all(...HELD_TABLES) as Array<{ name: string }>
+      const rows = this.#prepared(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (${HELD_TABLES.map(() => '?').join(', ')})`).all(...HELD_TABLES) as Array<{ name: string }>
       for (const r of rows) this.#held.add(r.name)
     }
     return this.#held
@@ -461,7 +515,7 @@ export class SqliteAccountStore implements AccountStore {
     const held = this.#heldTables()
     let n = 0
     for (const t of ['users', 'code_slots'] as const) {
-      if (held.has(t)) n += (this.#db.prepare(`SELECT count(*) AS n FROM ${t} WHERE account = ?`).get(acct) as { n: number }).n
+      if (held.has(t)) n += (this.#prepared(`SELECT count(*) AS n FROM ${t} WHERE account = ?`).get(acct) as { n: number }).n
     }
     return n
   }
@@ -469,6 +523,11 @@ export class SqliteAccountStore implements AccountStore {
   /** Why a new account may not take this number now, if it may not. */
   #taken (acct: string): Refusal | undefined {
     if (this.#row(acct) !== undefined) return { ok: false, code: AccountError.EXISTS, reason: `account ${acct} already exists` }
+    return this.#leftoversRefusal(acct)
+  }
+
+  /** Why a number that has no account may not be given to a new one now, if it may not. */
+  #leftoversRefusal (acct: string): Refusal | undefined {
     const left = this.#heldCount(acct)
     if (left > 0) return { ok: false, code: AccountError.LEFTOVERS, reason: `users or codes of an earlier holder of account ${acct} remain (${left} record(s)); purge them first (dc09 accounts purge --account ${acct})` }
     return undefined
@@ -478,14 +537,14 @@ export class SqliteAccountStore implements AccountStore {
   #forget (acct: string): number {
     const held = this.#heldTables()
     let n = 0
-    if (held.has('users')) n += this.#db.prepare('DELETE FROM users WHERE account = ?').run(acct).changes
-    if (held.has('code_slots')) n += this.#db.prepare('DELETE FROM code_slots WHERE account = ?').run(acct).changes
+    if (held.has('users')) n += this.#prepared('DELETE FROM users WHERE account = ?').run(acct).changes
+    if (held.has('code_slots')) n += this.#prepared('DELETE FROM code_slots WHERE account = ?').run(acct).changes
     this.#dropCounters(acct)
     return n
   }
 
   #dropCounters (acct: string): void {
-    if (this.#heldTables().has('verify_limits')) this.#db.prepare('DELETE FROM verify_limits WHERE key = ?').run(`a:${acct}`)
+    if (this.#heldTables().has('verify_limits')) this.#prepared('DELETE FROM verify_limits WHERE key = ?').run(`a:${acct}`)
   }
 
   /**
@@ -495,8 +554,8 @@ export class SqliteAccountStore implements AccountStore {
    */
   #clearCodes (acct: string, now: string): void {
     const held = this.#heldTables()
-    if (held.has('users')) this.#db.prepare('UPDATE users SET code_hash = NULL, duress_hash = NULL, updated_at = ? WHERE account = ?').run(now, acct)
-    if (held.has('code_slots')) this.#db.prepare('UPDATE code_slots SET salt = randomblob(16), slots = zeroblob(length(slots)), needs_new_codes = 1 WHERE account = ?').run(acct)
+    if (held.has('users')) this.#prepared('UPDATE users SET code_hash = NULL, duress_hash = NULL, updated_at = ? WHERE account = ?').run(now, acct)
+    if (held.has('code_slots')) this.#prepared('UPDATE code_slots SET salt = randomblob(16), slots = zeroblob(length(slots)), needs_new_codes = 1 WHERE account = ?').run(acct)
     this.#dropCounters(acct)
   }
 

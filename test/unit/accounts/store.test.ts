@@ -240,6 +240,26 @@ describe('SqliteAccountStore receiver cache', () => {
   }))
 })
 
+describe('SqliteAccountStore import', () => {
+  it('reads again under the write lock what another process changed after the import read it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dc09-acc-'))
+    const other = new SqliteAccountStore(dir)
+    let meanwhile = (): void => {}
+    // The clock is read after the entries are checked and before the write lock is taken.
+    const store = new SqliteAccountStore(dir, { now: () => { meanwhile(); return new Date() } })
+    try {
+      meanwhile = () => { meanwhile = () => {}; other.add({ account: 'Z100', tenant: 'x' }) }
+      const r = store.import([{ account: 'Z100', tenant: 't1' }, { account: 'Z200' }])
+      expect(r).toEqual({ ok: true, value: { added: 1, updated: 1, moved: [{ account: 'Z100', from: 'x', to: 't1' }] } })
+      expect(other.get('Z100')?.tenant).toBe('t1')
+    } finally {
+      store.close()
+      other.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
 describe('SqliteAccountStore refresh never waits on a writer', () => {
   it('reads changes while another connection holds the write lock', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dc09-acc-'))
