@@ -237,6 +237,7 @@ export class SqliteAccountStore implements AccountStore {
   readonly #statements = new Map<string, Database.Statement>()
   readonly #stmt: {
     get: Database.Statement<[string], Row>
+    getMany: Database.Statement<[string], Row>
     getInTenant: Database.Statement<[string, string], Row>
     insert: Database.Statement<[ReturnType<typeof params>]>
     update: Database.Statement<[ReturnType<typeof params>]>
@@ -283,6 +284,8 @@ export class SqliteAccountStore implements AccountStore {
     const vals = ':account, :receiver, :prefix, :key_text, :key_format, :encryption_required, :window_ahead, :window_behind, :check_plain_timestamp, :clock_offset, :time_zone, :charset, :supervision_seconds, :tenant, :site_name, :site_fold, :site_address, :keyholders, :vip'
     this.#stmt = {
       get: this.#db.prepare('SELECT * FROM accounts WHERE account = ?'),
+      // The accounts of a JSON list of numbers that exist: one statement for many point reads.
+      getMany: this.#db.prepare('SELECT * FROM accounts WHERE account IN (SELECT value FROM json_each(?))'),
       // Through an index of both columns: another tenant's account is a miss in the index, as a
       // missing one is, and its row is never visited (a visit is a second b-tree descent: timeable).
       getInTenant: this.#db.prepare('SELECT * FROM accounts INDEXED BY accounts_account_tenant WHERE account = ? AND tenant = ?'),
@@ -424,6 +427,20 @@ export class SqliteAccountStore implements AccountStore {
     return { ok: true, value: { added: rows.length - updated, updated, moved } }
   }
 
+  /** The stored rows of the entries' account numbers that have one, read a thousand numbers at a time. */
+  #storedRows (inputs: readonly unknown[]): Map<string, Row> {
+    const stored = new Map<string, Row>()
+    for (let i = 0; i < inputs.length; i += 1000) {
+      const numbers: string[] = []
+      for (const input of inputs.slice(i, i + 1000)) {
+        const account = (input as { account?: unknown } | null)?.account
+        if (typeof account === 'string') numbers.push(account.toUpperCase())
+      }
+      for (const r of this.#stmt.getMany.all(JSON.stringify(numbers))) stored.set(r.account, r)
+    }
+    return stored
+  }
+
   /**
    * Runs `fn` with SQLite's temporary files in memory. Each statement of a transaction keeps the
    * pages it changes in a statement journal, so that it can be undone alone; on disk that
@@ -442,12 +459,13 @@ export class SqliteAccountStore implements AccountStore {
   /** The rows an import would write, each with the row it replaces: every entry validated, every number once. */
   #planImport (inputs: readonly unknown[]): AccountResult<ImportPlan> {
     const rows: ImportPlan = []
+    const stored = this.#storedRows(inputs)
     for (const [i, input] of inputs.entries()) {
       if (typeof input !== 'object' || input === null || Array.isArray(input)) {
         return { ok: false, code: AccountError.INVALID, reason: `entry ${i}: not an object` }
       }
       const { account, ...patch } = input as Record<string, unknown>
-      const current = typeof account === 'string' ? this.#row(account) : undefined
+      const current = typeof account === 'string' ? stored.get(account.toUpperCase()) : undefined
       const currentRow = current === undefined ? undefined : toAccountRow(current)
       const v = currentRow === undefined
         ? validateAccount(input as Record<string, unknown>, undefined, this.#limits)
