@@ -189,8 +189,12 @@ function params (row: AccountRow, now: string, visible = now) {
 
 type Refusal = Extract<AccountResult<never>, { ok: false }>
 
-/** What an import writes: each row, the stored row it replaces (none: a new account), and whether it leaves its tenant. */
-type ImportPlan = Array<{ row: AccountRow, current: Row | undefined, moves: boolean }>
+/**
+ * What an import writes: each row; for an account that exists, what its update needs of the
+ * stored row (little: a million stored rows are not kept in memory), `visible` undefined when a
+ * field every role sees changes; and whether it leaves its tenant.
+ */
+type ImportPlan = Array<{ row: AccountRow, current: { tenant: string | null, visible: string | undefined } | undefined, moves: boolean }>
 
 /**
  * Tables the verifier keeps under an account number in this database: its users (names, code
@@ -410,7 +414,7 @@ export class SqliteAccountStore implements AccountStore {
             this.#stmt.insert.run(params(row, now))
             this.#dropCounters(row.account)
           } else {
-            this.#stmt.update.run(this.#updateParams(current, row, now))
+            this.#stmt.update.run(params(row, now, current.visible ?? now))
           }
           if (moves) this.#clearCodes(row.account, now)
         }
@@ -427,17 +431,15 @@ export class SqliteAccountStore implements AccountStore {
     return { ok: true, value: { added: rows.length - updated, updated, moved } }
   }
 
-  /** The stored rows of the entries' account numbers that have one, read a thousand numbers at a time. */
+  /** The stored rows of the entries' account numbers that have one, in one statement. */
   #storedRows (inputs: readonly unknown[]): Map<string, Row> {
-    const stored = new Map<string, Row>()
-    for (let i = 0; i < inputs.length; i += 1000) {
-      const numbers: string[] = []
-      for (const input of inputs.slice(i, i + 1000)) {
-        const account = (input as { account?: unknown } | null)?.account
-        if (typeof account === 'string') numbers.push(account.toUpperCase())
-      }
-      for (const r of this.#stmt.getMany.all(JSON.stringify(numbers))) stored.set(r.account, r)
+    const numbers: string[] = []
+    for (const input of inputs) {
+      const account = (input as { account?: unknown } | null)?.account
+      if (typeof account === 'string') numbers.push(account.toUpperCase())
     }
+    const stored = new Map<string, Row>()
+    for (const r of this.#stmt.getMany.all(JSON.stringify(numbers))) stored.set(r.account, r)
     return stored
   }
 
@@ -459,19 +461,27 @@ export class SqliteAccountStore implements AccountStore {
   /** The rows an import would write, each with the row it replaces: every entry validated, every number once. */
   #planImport (inputs: readonly unknown[]): AccountResult<ImportPlan> {
     const rows: ImportPlan = []
-    const stored = this.#storedRows(inputs)
-    for (const [i, input] of inputs.entries()) {
-      if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-        return { ok: false, code: AccountError.INVALID, reason: `entry ${i}: not an object` }
+    // A thousand entries at a time: one statement reads their stored rows, which go once checked.
+    for (let start = 0; start < inputs.length; start += 1000) {
+      const chunk = inputs.slice(start, start + 1000)
+      const stored = this.#storedRows(chunk)
+      for (const [k, input] of chunk.entries()) {
+        const i = start + k
+        if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+          return { ok: false, code: AccountError.INVALID, reason: `entry ${i}: not an object` }
+        }
+        const { account, ...patch } = input as Record<string, unknown>
+        const r = typeof account === 'string' ? stored.get(account.toUpperCase()) : undefined
+        const currentRow = r === undefined ? undefined : toAccountRow(r)
+        const v = currentRow === undefined
+          ? validateAccount(input as Record<string, unknown>, undefined, this.#limits)
+          : validateAccount(patch, currentRow, this.#limits)
+        if (!v.ok) return { ok: false, code: v.code, reason: `entry ${i}${typeof account === 'string' ? ` (account ${account})` : ''}: ${v.reason}` }
+        const current = r === undefined || currentRow === undefined
+          ? undefined
+          : { tenant: r.tenant, visible: visibleChange(currentRow, v.value) ? undefined : r.visible_updated_at ?? r.updated_at }
+        rows.push({ row: v.value, current, moves: currentRow !== undefined && movesTenant(currentRow, v.value.tenant) })
       }
-      const { account, ...patch } = input as Record<string, unknown>
-      const current = typeof account === 'string' ? stored.get(account.toUpperCase()) : undefined
-      const currentRow = current === undefined ? undefined : toAccountRow(current)
-      const v = currentRow === undefined
-        ? validateAccount(input as Record<string, unknown>, undefined, this.#limits)
-        : validateAccount(patch, currentRow, this.#limits)
-      if (!v.ok) return { ok: false, code: v.code, reason: `entry ${i}${typeof account === 'string' ? ` (account ${account})` : ''}: ${v.reason}` }
-      rows.push({ row: v.value, current, moves: currentRow !== undefined && movesTenant(currentRow, v.value.tenant) })
     }
     const seen = new Set<string>()
     for (const { row } of rows) {
