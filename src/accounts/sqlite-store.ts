@@ -458,7 +458,7 @@ export class SqliteAccountStore implements AccountStore {
     }
   }
 
-  /** The rows an import would write, each with the row it replaces: every entry validated, every number once. */
+  /** The rows an import would write, with what each update needs of the stored row: every entry validated, every number once. */
   #planImport (inputs: readonly unknown[]): AccountResult<ImportPlan> {
     const rows: ImportPlan = []
     // A thousand entries at a time: one statement reads their stored rows, which go once checked.
