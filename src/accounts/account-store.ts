@@ -70,14 +70,17 @@ export interface AccountStore {
    * version left unfinished); how many records went. Refused for a number that has an account.
    */
   purge (account: string): AccountResult<number>
-  /** For the receiver: the account with its key expanded, from memory (no disk on the hot path). */
+  /**
+   * For the receiver: the account with its key expanded. From memory when it was asked for
+   * recently; a durable store keeps a bounded cache (unknown numbers included) and reads one row on a miss.
+   */
   receiverAccount (account: string): ReceiverAccount | undefined
   /**
    * The account with the widest timestamp window (ahead + behind, defaults filled in), for the
    * receiver's check that none is wider than its duplicate window; undefined when there is none.
    */
   widestWindow (): { readonly account: string, readonly seconds: number } | undefined
-  /** Picks up changes other processes made; returns how many accounts changed. */
+  /** Picks up changes other processes made (never by loading every account); returns how many accounts changed. */
   refresh (): number
   close (): void
 }

@@ -1,11 +1,13 @@
 /**
  * Accounts in SQLite (better-sqlite3, DESIGN.md Storage), in `DIR/accounts.db`.
  *
- * The receiver reads accounts from memory: they are loaded once and then refreshed from a change
- * table that triggers fill whenever any process (the CLI, the API) changes an account, so changes
- * take effect without a restart and the hot path never touches the disk. The receiver only ever
- * reads (WAL readers never wait for a lock, so a long import cannot stall it); writers prune
- * the change table.
+ * The receiver reads accounts through a bounded cache (the least recently used goes first) over
+ * point reads of the file; unknown numbers are remembered too, within the same bound. Nothing is
+ * loaded in bulk, so a million accounts cost what the hot ones cost. The cache follows a change
+ * table that triggers fill whenever any process (the CLI, the API) changes an account: a changed
+ * account is dropped from the cache and read again when next asked for, so changes take effect
+ * without a restart. The receiver only ever reads (WAL readers never wait for a lock, so a long
+ * import cannot stall it); writers prune the change table.
  * AES keys are stored in the file (mode 0600, like the rest of the data directory) because the
  * receiver needs them; they never leave this module except expanded inside an AesKey.
  */
@@ -188,6 +190,13 @@ function params (row: AccountRow, now: string, visible = now) {
 type Refusal = Extract<AccountResult<never>, { ok: false }>
 
 /**
+ * What an import writes: each row; for an account that exists, what its update needs of the
+ * stored row (little: a million stored rows are not kept in memory), `visible` undefined when a
+ * field every role sees changes; and whether it leaves its tenant.
+ */
+type ImportPlan = Array<{ row: AccountRow, current: { tenant: string | null, visible: string | undefined } | undefined, moves: boolean }>
+
+/**
  * Tables the verifier keeps under an account number in this database: its users (names, code
  * hashes), its salt and code slots, and failure counters (`a:<number>`). The store removes and
  * purges them with the account, in one transaction; the verifier creates them.
@@ -195,12 +204,24 @@ type Refusal = Extract<AccountResult<never>, { ok: false }>
 const HELD_TABLES = ['users', 'code_slots', 'verify_limits'] as const
 const NUMBER_RE = /^[0-9A-Z]{3,16}$/
 
+/** Accounts (known or unknown) the receiver's cache holds by default: sized for 100k hot accounts, about 4.4 KB each with the key expanded. */
+export const DEFAULT_CACHE_ENTRIES = 100_000
+
+/**
+ * Changes one refresh reads at most. More than that (an import) and the cache is emptied
+ * instead: it fills again from point reads, and reading a million changes would hold the
+ * receiver's event loop.
+ */
+const REFRESH_PAGE = 10_000
+
 export interface SqliteStoreOptions {
   readonly engine?: AesEngine | undefined
   /** The receiver's duplicate window in seconds: no account's timestamp window may be wider (default 600). */
   readonly maxWindowSeconds?: number | undefined
   /** The clock for created/updated times (tests). */
   readonly now?: (() => Date) | undefined
+  /** Accounts, known or unknown, the receiver's cache holds at most (default DEFAULT_CACHE_ENTRIES). */
+  readonly cacheEntries?: number | undefined
 }
 
 export class SqliteAccountStore implements AccountStore {
@@ -208,18 +229,26 @@ export class SqliteAccountStore implements AccountStore {
   readonly #engine: AesEngine | undefined
   readonly #now: () => Date
   readonly #limits: AccountLimits
-  #cache: Map<string, ReceiverAccount> | undefined
-  #changeSeq = 0
+  /** The receiver's cache, in order of use (the least recently used first); null: no such account. */
+  readonly #cache = new Map<string, ReceiverAccount | null>()
+  readonly #cacheEntries: number
+  /** The last change the cache has taken into account; undefined until the receiver first asks. */
+  #changeSeq: number | undefined
   readonly #held = new Set<string>()
+  /** The tables of HELD_TABLES as an import found them when it took the write lock (none can appear while it holds it). */
+  #heldNow: ReadonlySet<string> | undefined
+  /** Statements of the helpers on the verifier's tables, prepared once each (not per account). */
+  readonly #statements = new Map<string, Database.Statement>()
   readonly #stmt: {
     get: Database.Statement<[string], Row>
+    getMany: Database.Statement<[string], Row>
     getInTenant: Database.Statement<[string, string], Row>
     insert: Database.Statement<[ReturnType<typeof params>]>
     update: Database.Statement<[ReturnType<typeof params>]>
     remove: Database.Statement<[string, string]>
     count: Database.Statement<[], { n: number }>
-    changes: Database.Statement<[number], { seq: number, account: string }>
-    lastChange: Database.Statement<[], { seq: number | null }>
+    changes: Database.Statement<[number, number], { seq: number, account: string }>
+    lastChange: Database.Statement<[], { seq: number }>
     prune: Database.Statement<[]>
   }
 
@@ -254,10 +283,13 @@ export class SqliteAccountStore implements AccountStore {
     this.#engine = opts.engine
     this.#now = opts.now ?? (() => new Date())
     this.#limits = { maxWindowSeconds: opts.maxWindowSeconds ?? MAX_WINDOW_SECONDS }
+    this.#cacheEntries = Math.max(1, opts.cacheEntries ?? DEFAULT_CACHE_ENTRIES)
     const cols = 'account, receiver, prefix, key_text, key_format, encryption_required, window_ahead, window_behind, check_plain_timestamp, clock_offset, time_zone, charset, supervision_seconds, tenant, site_name, site_fold, site_address, keyholders, vip'
     const vals = ':account, :receiver, :prefix, :key_text, :key_format, :encryption_required, :window_ahead, :window_behind, :check_plain_timestamp, :clock_offset, :time_zone, :charset, :supervision_seconds, :tenant, :site_name, :site_fold, :site_address, :keyholders, :vip'
     this.#stmt = {
       get: this.#db.prepare('SELECT * FROM accounts WHERE account = ?'),
+      // The accounts of a JSON list of numbers that exist: one statement for many point reads.
+      getMany: this.#db.prepare('SELECT * FROM accounts WHERE account IN (SELECT value FROM json_each(?))'),
       // Through an index of both columns: another tenant's account is a miss in the index, as a
       // missing one is, and its row is never visited (a visit is a second b-tree descent: timeable).
       getInTenant: this.#db.prepare('SELECT * FROM accounts INDEXED BY accounts_account_tenant WHERE account = ? AND tenant = ?'),
@@ -265,9 +297,10 @@ export class SqliteAccountStore implements AccountStore {
       update: this.#db.prepare(`UPDATE accounts SET ${cols.split(', ').slice(1).map((c) => `${c} = :${c}`).join(', ')}, updated_at = :now, visible_updated_at = :visible WHERE account = :account`),
       remove: this.#db.prepare('DELETE FROM accounts WHERE account = ? AND created_at = ?'),
       count: this.#db.prepare('SELECT count(*) AS n FROM accounts'),
-      changes: this.#db.prepare('SELECT seq, account FROM account_changes WHERE seq > ? ORDER BY seq'),
-      lastChange: this.#db.prepare('SELECT max(seq) AS seq FROM account_changes'),
-      // Changes are kept a day: a receiver that was down longer loads every account on start anyway.
+      changes: this.#db.prepare('SELECT seq, account FROM account_changes WHERE seq > ? ORDER BY seq LIMIT ?'),
+      // The last number given to a change, pruned or not (AUTOINCREMENT keeps it in sqlite_sequence).
+      lastChange: this.#db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'account_changes'"),
+      // Changes are kept a day: a receiver that did not refresh for longer empties its cache (refresh()).
       prune: this.#db.prepare('DELETE FROM account_changes WHERE at < unixepoch() - 86400'),
     }
   }
@@ -356,48 +389,106 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   import (inputs: readonly unknown[]): AccountResult<ImportResult> {
-    const rows: Array<{ row: AccountRow, current: Row | undefined, moves: boolean }> = []
-    for (const [i, input] of inputs.entries()) {
-      if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-        return { ok: false, code: AccountError.INVALID, reason: `entry ${i}: not an object` }
+    // Read and checked before the write lock is taken, so other writers wait only for the writes.
+    const seen = this.#lastChange()
+    const plan = this.#planImport(inputs)
+    if (!plan.ok) return plan
+    let rows = plan.value
+    const now = this.#now().toISOString()
+    const refused = this.#inMemoryJournals(() => this.#db.transaction((): AccountResult<never> | undefined => {
+      // Another process changed accounts since they were read: read them again, under the lock.
+      if (this.#lastChange() !== seen) {
+        const again = this.#planImport(inputs)
+        if (!again.ok) return again
+        rows = again.value
       }
-      const { account, ...patch } = input as Record<string, unknown>
-      const current = typeof account === 'string' ? this.#row(account) : undefined
-      const v = current === undefined
-        ? validateAccount(input as Record<string, unknown>, undefined, this.#limits)
-        : validateAccount(patch, toAccountRow(current), this.#limits)
-      if (!v.ok) return { ok: false, code: v.code, reason: `entry ${i}${typeof account === 'string' ? ` (account ${account})` : ''}: ${v.reason}` }
-      rows.push({ row: v.value, current, moves: current !== undefined && movesTenant(toAccountRow(current), v.value.tenant) })
+      this.#heldNow = this.#heldTables()
+      try {
+        // Every number checked before anything is written: all or nothing.
+        for (const [i, { row, current }] of rows.entries()) {
+          const left = current === undefined ? this.#leftoversRefusal(row.account) : undefined
+          if (left !== undefined) return { ...left, reason: `entry ${i}: ${left.reason}` }
+        }
+        for (const { row, current, moves } of rows) {
+          if (current === undefined) {
+            this.#stmt.insert.run(params(row, now))
+            this.#dropCounters(row.account)
+          } else {
+            this.#stmt.update.run(params(row, now, current.visible ?? now))
+          }
+          if (moves) this.#clearCodes(row.account, now)
+        }
+      } finally {
+        this.#heldNow = undefined
+      }
+      this.#stmt.prune.run()
+      return undefined
+    }).immediate())
+    if (refused !== undefined) return refused
+    this.#followOwn()
+    const updated = rows.filter((r) => r.current !== undefined).length
+    const moved = rows.flatMap(({ row, current, moves }) => (moves ? [{ account: row.account, from: current!.tenant!, to: row.tenant ?? null }] : []))
+    return { ok: true, value: { added: rows.length - updated, updated, moved } }
+  }
+
+  /** The stored rows of the entries' account numbers that have one, in one statement. */
+  #storedRows (inputs: readonly unknown[]): Map<string, Row> {
+    const numbers: string[] = []
+    for (const input of inputs) {
+      const account = (input as { account?: unknown } | null)?.account
+      if (typeof account === 'string') numbers.push(account.toUpperCase())
+    }
+    const stored = new Map<string, Row>()
+    for (const r of this.#stmt.getMany.all(JSON.stringify(numbers))) stored.set(r.account, r)
+    return stored
+  }
+
+  /**
+   * Runs `fn` with SQLite's temporary files in memory. Each statement of a transaction keeps the
+   * pages it changes in a statement journal, so that it can be undone alone; on disk that
+   * journal cost three quarters of an import's time. It holds one statement's pages: small.
+   */
+  #inMemoryJournals<T> (fn: () => T): T {
+    const was = this.#db.pragma('temp_store', { simple: true }) as number
+    this.#db.pragma('temp_store = MEMORY')
+    try {
+      return fn()
+    } finally {
+      this.#db.pragma(`temp_store = ${was}`)
+    }
+  }
+
+  /** The rows an import would write, with what each update needs of the stored row: every entry validated, every number once. */
+  #planImport (inputs: readonly unknown[]): AccountResult<ImportPlan> {
+    const rows: ImportPlan = []
+    // A thousand entries at a time: one statement reads their stored rows, which go once checked.
+    for (let start = 0; start < inputs.length; start += 1000) {
+      const chunk = inputs.slice(start, start + 1000)
+      const stored = this.#storedRows(chunk)
+      for (const [k, input] of chunk.entries()) {
+        const i = start + k
+        if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+          return { ok: false, code: AccountError.INVALID, reason: `entry ${i}: not an object` }
+        }
+        const { account, ...patch } = input as Record<string, unknown>
+        const r = typeof account === 'string' ? stored.get(account.toUpperCase()) : undefined
+        const currentRow = r === undefined ? undefined : toAccountRow(r)
+        const v = currentRow === undefined
+          ? validateAccount(input as Record<string, unknown>, undefined, this.#limits)
+          : validateAccount(patch, currentRow, this.#limits)
+        if (!v.ok) return { ok: false, code: v.code, reason: `entry ${i}${typeof account === 'string' ? ` (account ${account})` : ''}: ${v.reason}` }
+        const current = r === undefined || currentRow === undefined
+          ? undefined
+          : { tenant: r.tenant, visible: visibleChange(currentRow, v.value) ? undefined : r.visible_updated_at ?? r.updated_at }
+        rows.push({ row: v.value, current, moves: currentRow !== undefined && movesTenant(currentRow, v.value.tenant) })
+      }
     }
     const seen = new Set<string>()
     for (const { row } of rows) {
       if (seen.has(row.account)) return { ok: false, code: AccountError.INVALID, reason: `account ${row.account} appears twice` }
       seen.add(row.account)
     }
-    const now = this.#now().toISOString()
-    const refused = this.#db.transaction((): Refusal | undefined => {
-      // Every number checked before anything is written: all or nothing.
-      for (const [i, { row, current }] of rows.entries()) {
-        const refusal = current !== undefined ? undefined : this.#taken(row.account)
-        if (refusal !== undefined) return { ...refusal, reason: `entry ${i}: ${refusal.reason}` }
-      }
-      for (const { row, current, moves } of rows) {
-        if (current === undefined) {
-          this.#stmt.insert.run(params(row, now))
-          this.#dropCounters(row.account)
-        } else {
-          this.#stmt.update.run(this.#updateParams(current, row, now))
-        }
-        if (moves) this.#clearCodes(row.account, now)
-      }
-      this.#stmt.prune.run()
-      return undefined
-    }).immediate()
-    if (refused !== undefined) return refused
-    this.#followOwn()
-    const updated = rows.filter((r) => r.current !== undefined).length
-    const moved = rows.flatMap(({ row, current, moves }) => (moves ? [{ account: row.account, from: current!.tenant!, to: row.tenant ?? null }] : []))
-    return { ok: true, value: { added: rows.length - updated, updated, moved } }
+    return { ok: true, value: rows }
   }
 
   /** An update's parameters: the time every role sees moves only when a field every role sees changed. */
@@ -428,10 +519,20 @@ export class SqliteAccountStore implements AccountStore {
     }).immediate()
   }
 
+  #prepared (sql: string): Database.Statement {
+    let st = this.#statements.get(sql)
+    if (st === undefined) {
+      st = this.#db.prepare(sql)
+      this.#statements.set(sql, st)
+    }
+    return st
+  }
+
   /** The tables of HELD_TABLES that exist (the verifier makes them when it first opens the directory). */
   #heldTables (): ReadonlySet<string> {
+    if (this.#heldNow !== undefined) return this.#heldNow
     if (this.#held.size < HELD_TABLES.length) {
-      const rows = this.#db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (${HELD_TABLES.map(() => '?').join(', ')})`).all(...HELD_TABLES) as Array<{ name: string }>
+      const rows = this.#prepared(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (${HELD_TABLES.map(() => '?').join(', ')})`).all(...HELD_TABLES) as Array<{ name: string }>
       for (const r of rows) this.#held.add(r.name)
     }
     return this.#held
@@ -442,7 +543,7 @@ export class SqliteAccountStore implements AccountStore {
     const held = this.#heldTables()
     let n = 0
     for (const t of ['users', 'code_slots'] as const) {
-      if (held.has(t)) n += (this.#db.prepare(`SELECT count(*) AS n FROM ${t} WHERE account = ?`).get(acct) as { n: number }).n
+      if (held.has(t)) n += (this.#prepared(`SELECT count(*) AS n FROM ${t} WHERE account = ?`).get(acct) as { n: number }).n
     }
     return n
   }
@@ -450,6 +551,11 @@ export class SqliteAccountStore implements AccountStore {
   /** Why a new account may not take this number now, if it may not. */
   #taken (acct: string): Refusal | undefined {
     if (this.#row(acct) !== undefined) return { ok: false, code: AccountError.EXISTS, reason: `account ${acct} already exists` }
+    return this.#leftoversRefusal(acct)
+  }
+
+  /** Why a number that has no account may not be given to a new one now, if it may not. */
+  #leftoversRefusal (acct: string): Refusal | undefined {
     const left = this.#heldCount(acct)
     if (left > 0) return { ok: false, code: AccountError.LEFTOVERS, reason: `users or codes of an earlier holder of account ${acct} remain (${left} record(s)); purge them first (dc09 accounts purge --account ${acct})` }
     return undefined
@@ -459,14 +565,14 @@ export class SqliteAccountStore implements AccountStore {
   #forget (acct: string): number {
     const held = this.#heldTables()
     let n = 0
-    if (held.has('users')) n += this.#db.prepare('DELETE FROM users WHERE account = ?').run(acct).changes
-    if (held.has('code_slots')) n += this.#db.prepare('DELETE FROM code_slots WHERE account = ?').run(acct).changes
+    if (held.has('users')) n += this.#prepared('DELETE FROM users WHERE account = ?').run(acct).changes
+    if (held.has('code_slots')) n += this.#prepared('DELETE FROM code_slots WHERE account = ?').run(acct).changes
     this.#dropCounters(acct)
     return n
   }
 
   #dropCounters (acct: string): void {
-    if (this.#heldTables().has('verify_limits')) this.#db.prepare('DELETE FROM verify_limits WHERE key = ?').run(`a:${acct}`)
+    if (this.#heldTables().has('verify_limits')) this.#prepared('DELETE FROM verify_limits WHERE key = ?').run(`a:${acct}`)
   }
 
   /**
@@ -476,45 +582,67 @@ export class SqliteAccountStore implements AccountStore {
    */
   #clearCodes (acct: string, now: string): void {
     const held = this.#heldTables()
-    if (held.has('users')) this.#db.prepare('UPDATE users SET code_hash = NULL, duress_hash = NULL, updated_at = ? WHERE account = ?').run(now, acct)
-    if (held.has('code_slots')) this.#db.prepare('UPDATE code_slots SET salt = randomblob(16), slots = zeroblob(length(slots)), needs_new_codes = 1 WHERE account = ?').run(acct)
+    if (held.has('users')) this.#prepared('UPDATE users SET code_hash = NULL, duress_hash = NULL, updated_at = ? WHERE account = ?').run(now, acct)
+    if (held.has('code_slots')) this.#prepared('UPDATE code_slots SET salt = randomblob(16), slots = zeroblob(length(slots)), needs_new_codes = 1 WHERE account = ?').run(acct)
     this.#dropCounters(acct)
   }
 
   /** A change made through this store (the HTTP interface in the receiver's process) applies at once. */
   #followOwn (): void {
-    if (this.#cache !== undefined) this.refresh()
+    if (this.#changeSeq !== undefined) this.refresh()
   }
 
   receiverAccount (account: string): ReceiverAccount | undefined {
-    if (this.#cache === undefined) this.#load()
-    return this.#cache!.get(account.toUpperCase())
-  }
-
-  /** Loads every account into memory, and starts following the change table from here. */
-  #load (): void {
-    this.#changeSeq = this.#stmt.lastChange.get()?.seq ?? 0
-    const cache = new Map<string, ReceiverAccount>()
-    for (const r of this.#db.prepare('SELECT * FROM accounts').iterate() as IterableIterator<Row>) {
-      cache.set(r.account, receiverOf(r, this.#engine))
+    const acct = account.toUpperCase()
+    const hit = this.#cache.get(acct)
+    if (hit !== undefined) {
+      // Used last: moved to the end of the order.
+      this.#cache.delete(acct)
+      this.#cache.set(acct, hit)
+      return hit ?? undefined
     }
-    this.#cache = cache
+    // The change position is taken before the first read: a change after it is seen by refresh().
+    if (this.#changeSeq === undefined) this.#changeSeq = this.#lastChange()
+    const r = this.#stmt.get.get(acct)
+    const found = r === undefined ? null : receiverOf(r, this.#engine)
+    this.#cache.set(acct, found)
+    if (this.#cache.size > this.#cacheEntries) this.#cache.delete(this.#cache.keys().next().value!)
+    return found ?? undefined
   }
 
+  /** Accounts (known or unknown) in the receiver's cache now. */
+  get cachedAccounts (): number {
+    return this.#cache.size
+  }
+
+  #lastChange (): number {
+    return this.#stmt.lastChange.get()?.seq ?? 0
+  }
+
+  /**
+   * Drops from the cache the accounts changed since the last refresh (they are read again when
+   * next asked for); returns how many accounts changed. The first call only takes the position.
+   */
   refresh (): number {
-    if (this.#cache === undefined) {
-      this.#load()
-      return this.#cache!.size
+    const last = this.#lastChange()
+    const from = this.#changeSeq
+    this.#changeSeq = last
+    if (from === undefined || last <= from) return 0
+    if (this.#cache.size === 0) return last - from
+    const changes = this.#stmt.changes.all(from, REFRESH_PAGE + 1)
+    // Numbers follow one another without a gap unless pruned: a change missing at the start was
+    // pruned unseen (no refresh for a day), and the cache cannot know which accounts it touched.
+    if (changes.length > REFRESH_PAGE || changes[0]?.seq !== from + 1) {
+      this.#cache.clear()
+      return last - from
     }
-    const changes = this.#stmt.changes.all(this.#changeSeq)
-    if (changes.length === 0) return 0
-    const accounts = new Set(changes.map((c) => c.account))
-    for (const a of accounts) {
-      const r = this.#row(a)
-      if (r === undefined) this.#cache.delete(a)
-      else this.#cache.set(a, receiverOf(r, this.#engine))
+    const accounts = new Set<string>()
+    for (const c of changes) {
+      // Changes committed after `last` was read are seen again next time: harmless.
+      if (c.seq > last) break
+      accounts.add(c.account)
     }
-    this.#changeSeq = changes.at(-1)!.seq
+    for (const a of accounts) this.#cache.delete(a)
     return accounts.size
   }
 

@@ -51,6 +51,8 @@ export interface ReceiverOptions {
   readonly shutdownTimeoutMs: number
   /** How often account changes by other processes are picked up. */
   readonly accountRefreshMs: number
+  /** Accounts, and unknown numbers, the receiver keeps in memory (least recently used out first); others are read from the file when they send. */
+  readonly accountCacheEntries: number
   /**
    * Frames one account may send at once; past them, framesPerSecondPerAccount. A panel sends a
    * burst of tens of events, then goes quiet; one back from an outage sends its buffer of a few
@@ -88,6 +90,8 @@ export const defaultOptions: ReceiverOptions = Object.freeze({
   nakUnreadable: true,
   shutdownTimeoutMs: 15_000,
   accountRefreshMs: 1_000,
+  // Sized for 100k hot accounts: about 4.4 KB each with the AES key expanded, some 450 MB.
+  accountCacheEntries: 100_000,
   frameBurstPerAccount: 300,
   framesPerSecondPerAccount: 30,
   frameBurstPerAddress: 10_000,
@@ -115,6 +119,7 @@ const MINIMUM: Readonly<Partial<Record<keyof ReceiverOptions, number>>> = {
   maxDuplicateEntries: 1_000,
   shutdownTimeoutMs: 100,
   accountRefreshMs: 50,
+  accountCacheEntries: 100,
   frameBurstPerAccount: 1,
   framesPerSecondPerAccount: 1,
   frameBurstPerAddress: 1,

@@ -86,29 +86,24 @@ describe('SqliteAccountStore removal is one transaction', () => {
 })
 
 describe('SqliteAccountStore across processes', () => {
-  it('sees accounts another connection adds, changes and removes after refresh()', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dc09-acc-'))
-    const receiver = new SqliteAccountStore(dir)
-    const cli = new SqliteAccountStore(dir)
-    try {
-      cli.add({ account: '1234' })
-      expect(receiver.receiverAccount('1234')?.account.account).toBe('1234')
-      cli.add({ account: '5678' })
-      expect(receiver.receiverAccount('5678')).toBeUndefined()
-      expect(receiver.refresh()).toBe(1)
-      expect(receiver.receiverAccount('5678')).toBeDefined()
-      cli.update('5678', { key: '0123456789ABCDEF0123456789ABCDEF' })
-      cli.remove('1234')
-      expect(receiver.refresh()).toBe(2)
-      expect(receiver.receiverAccount('5678')?.key?.bits).toBe(128)
-      expect(receiver.receiverAccount('1234')).toBeUndefined()
-      expect(receiver.refresh()).toBe(0)
-    } finally {
-      receiver.close()
-      cli.close()
-      rmSync(dir, { recursive: true, force: true })
-    }
-  })
+  it('sees accounts another connection adds, changes and removes after refresh(), and not before', () => withTwo({}, (receiver, cli) => {
+    cli.add({ account: '1234' })
+    expect(receiver.receiverAccount('1234')?.account.account).toBe('1234')
+    // Looked up while unknown: remembered as unknown until the change is picked up.
+    expect(receiver.receiverAccount('5678')).toBeUndefined()
+    cli.add({ account: '5678' })
+    expect(receiver.receiverAccount('5678')).toBeUndefined()
+    expect(receiver.refresh()).toBe(1)
+    expect(receiver.receiverAccount('5678')).toBeDefined()
+    cli.update('5678', { key: '0123456789ABCDEF0123456789ABCDEF' })
+    cli.remove('1234')
+    expect(receiver.receiverAccount('5678')?.key).toBeUndefined()
+    expect(receiver.receiverAccount('1234')).toBeDefined()
+    expect(receiver.refresh()).toBe(2)
+    expect(receiver.receiverAccount('5678')?.key?.bits).toBe(128)
+    expect(receiver.receiverAccount('1234')).toBeUndefined()
+    expect(receiver.refresh()).toBe(0)
+  }))
 
   it('keeps its files to their owner', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dc09-acc-'))
@@ -117,6 +112,151 @@ describe('SqliteAccountStore across processes', () => {
     expect(statSync(dir).mode & 0o077).toBe(0)
     expect(statSync(join(dir, 'accounts.db')).mode & 0o077).toBe(0)
     rmSync(dir, { recursive: true, force: true })
+  })
+})
+
+/** Two stores on one directory: the receiver's and another process's (the CLI, the HTTP interface in its thread). */
+function withTwo (opts: { cacheEntries?: number }, fn: (receiver: SqliteAccountStore, cli: SqliteAccountStore, dir: string) => void): () => void {
+  return () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dc09-acc-'))
+    const receiver = new SqliteAccountStore(dir, opts)
+    const cli = new SqliteAccountStore(dir)
+    try {
+      fn(receiver, cli, dir)
+    } finally {
+      receiver.close()
+      cli.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+const KEY_A = '0123456789ABCDEF0123456789ABCDEF'
+const KEY_B = 'FEDCBA9876543210FEDCBA9876543210'
+
+describe('SqliteAccountStore receiver cache', () => {
+  it('holds at most cacheEntries accounts, evicting the least recently used, which is read again from the file', withTwo({ cacheEntries: 2 }, (receiver, cli) => {
+    cli.import([{ account: 'A100' }, { account: 'B100' }, { account: 'C100' }])
+    expect(receiver.cachedAccounts).toBe(0)
+    receiver.receiverAccount('A100')
+    receiver.receiverAccount('B100')
+    receiver.receiverAccount('A100') // A used last: B is now the least recently used
+    receiver.receiverAccount('C100')
+    expect(receiver.cachedAccounts).toBe(2)
+    // Changed by another process and not yet picked up: a cached account shows the old row,
+    // an evicted one is read again and shows the new one.
+    cli.update('A100', { key: KEY_A })
+    cli.update('B100', { key: KEY_A })
+    expect(receiver.receiverAccount('A100')?.key).toBeUndefined()
+    expect(receiver.receiverAccount('B100')?.key?.bits).toBe(128)
+    expect(receiver.cachedAccounts).toBe(2)
+    for (let i = 0; i < 50; i++) receiver.receiverAccount(`D${100 + i}`)
+    expect(receiver.cachedAccounts).toBe(2)
+  }))
+
+  it('remembers unknown numbers within the same bound: a flood of them costs no memory beyond it', withTwo({ cacheEntries: 3 }, (receiver, cli) => {
+    cli.add({ account: 'A100' })
+    expect(receiver.receiverAccount('A100')).toBeDefined()
+    cli.update('A100', { key: KEY_A })
+    // Unknown numbers are remembered (no query each time), and push the known one out.
+    for (const n of ['X100', 'X101', 'X102']) expect(receiver.receiverAccount(n)).toBeUndefined()
+    expect(receiver.cachedAccounts).toBe(3)
+    // X101 was remembered as unknown: its addition is not seen before refresh().
+    cli.add({ account: 'X101' })
+    expect(receiver.receiverAccount('X101')).toBeUndefined()
+    // A100 was evicted by unknown numbers, so it is read again: the new key shows.
+    expect(receiver.receiverAccount('A100')?.key?.bits).toBe(128)
+    expect(receiver.cachedAccounts).toBe(3)
+    expect(receiver.refresh()).toBe(2)
+    expect(receiver.receiverAccount('X101')).toBeDefined()
+  }))
+
+  it('sees a new key, a removal, and a number added after it was looked up as unknown, after refresh() only', withTwo({}, (receiver, cli) => {
+    cli.import([{ account: 'K100', key: KEY_A }, { account: 'R100' }])
+    const before = receiver.receiverAccount('K100')?.key
+    expect(receiver.receiverAccount('R100')).toBeDefined()
+    expect(receiver.receiverAccount('N100')).toBeUndefined()
+    cli.update('K100', { key: KEY_B })
+    cli.remove('R100')
+    cli.add({ account: 'N100', supervisionSeconds: 90 })
+    expect(receiver.receiverAccount('K100')?.key).toBe(before)
+    expect(receiver.receiverAccount('R100')).toBeDefined()
+    expect(receiver.receiverAccount('N100')).toBeUndefined()
+    expect(receiver.refresh()).toBe(3)
+    const after = receiver.receiverAccount('K100')?.key
+    expect(after).toBeDefined()
+    expect(after).not.toBe(before)
+    expect(receiver.receiverAccount('R100')).toBeUndefined()
+    expect(receiver.receiverAccount('N100')?.account.supervisionSeconds).toBe(90)
+  }))
+
+  it('applies its own changes at once', withTwo({}, (receiver) => {
+    expect(receiver.receiverAccount('O100')).toBeUndefined()
+    receiver.add({ account: 'O100' })
+    expect(receiver.receiverAccount('O100')).toBeDefined()
+    receiver.update('O100', { key: KEY_A })
+    expect(receiver.receiverAccount('O100')?.key?.bits).toBe(128)
+    receiver.remove('O100')
+    expect(receiver.receiverAccount('O100')).toBeUndefined()
+  }))
+
+  it('loads nothing when opened, refreshed, or asked for one account', withTwo({}, (receiver, cli) => {
+    cli.import(Array.from({ length: 20 }, (_, i) => ({ account: `L${100 + i}` })))
+    expect(receiver.refresh()).toBe(0)
+    expect(receiver.cachedAccounts).toBe(0)
+    cli.add({ account: 'L999' })
+    receiver.refresh()
+    expect(receiver.cachedAccounts).toBe(0)
+    expect(receiver.receiverAccount('L105')).toBeDefined()
+    expect(receiver.cachedAccounts).toBe(1)
+    expect(receiver.count()).toBe(21)
+  }))
+
+  it('forgets everything it holds when the changes since its last refresh were pruned', withTwo({}, (receiver, cli, dir) => {
+    cli.import([{ account: 'P100' }, { account: 'P200' }])
+    expect(receiver.receiverAccount('P100')?.key).toBeUndefined()
+    expect(receiver.receiverAccount('P200')).toBeDefined()
+    cli.update('P100', { key: KEY_A })
+    cli.remove('P200')
+    // A day passes without a refresh: those changes age past the pruning, and the next write prunes them.
+    const raw = new Database(join(dir, 'accounts.db'))
+    raw.exec('UPDATE account_changes SET at = at - 2 * 86400')
+    raw.close()
+    cli.add({ account: 'P300' })
+    receiver.refresh()
+    expect(receiver.cachedAccounts).toBe(0)
+    expect(receiver.receiverAccount('P100')?.key?.bits).toBe(128)
+    expect(receiver.receiverAccount('P200')).toBeUndefined()
+  }))
+
+  it('forgets everything it holds when more accounts changed than one refresh reads', withTwo({}, (receiver, cli) => {
+    cli.add({ account: 'Q100' })
+    expect(receiver.receiverAccount('Q100')?.key).toBeUndefined()
+    cli.update('Q100', { key: KEY_A })
+    cli.import(Array.from({ length: 10_001 }, (_, i) => ({ account: `M${100_000 + i}` })))
+    expect(receiver.refresh()).toBe(10_002)
+    expect(receiver.cachedAccounts).toBe(0)
+    expect(receiver.receiverAccount('Q100')?.key?.bits).toBe(128)
+  }))
+})
+
+describe('SqliteAccountStore import', () => {
+  it('reads again under the write lock what another process changed after the import read it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dc09-acc-'))
+    const other = new SqliteAccountStore(dir)
+    let meanwhile = (): void => {}
+    // The clock is read after the entries are checked and before the write lock is taken.
+    const store = new SqliteAccountStore(dir, { now: () => { meanwhile(); return new Date() } })
+    try {
+      meanwhile = () => { meanwhile = () => {}; other.add({ account: 'Z100', tenant: 'x' }) }
+      const r = store.import([{ account: 'Z100', tenant: 't1' }, { account: 'Z200' }])
+      expect(r).toEqual({ ok: true, value: { added: 1, updated: 1, moved: [{ account: 'Z100', from: 'x', to: 't1' }] } })
+      expect(other.get('Z100')?.tenant).toBe('t1')
+    } finally {
+      store.close()
+      other.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 
