@@ -82,7 +82,8 @@ export async function serve (o: ServeOptions): Promise<void> {
   // start answers no panel at all. The receiver narrows its window to fit, and says so.
   const duplicateWindowMs = o.receiver.duplicateWindowMs ?? defaultOptions.duplicateWindowMs
   const maxWindowSeconds = Math.floor(duplicateWindowMs / 1000)
-  const accounts = new SqliteAccountStore(o.data, { maxWindowSeconds })
+  // The receiver looks accounts up through a bounded cache over the database: hot ones in memory, the rest read when they send.
+  const accounts = new SqliteAccountStore(o.data, { maxWindowSeconds, cacheEntries: o.receiver.accountCacheEntries ?? defaultOptions.accountCacheEntries })
   const demo = o.demo ? demoAccounts(accounts, o.data) : []
   const widest = accounts.widestWindow()
   if (widest !== undefined && widest.seconds > maxWindowSeconds) {
