@@ -44,6 +44,9 @@ export interface RunnerDeps {
   readonly options?: Partial<RunnerOptions> | undefined
 }
 
+/** Thrown through a stage's start when the runner is stopped meanwhile. */
+const START_ABORTED = new Error('the pipeline was stopped while it started')
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** Events read and run to one commit: a crash replays at most this many. */
@@ -66,6 +69,9 @@ export class PipelineRunner {
   #oldestAt: number | undefined
   readonly #byName = new Map<string, Stage>()
   #running = false
+  /** stop() was called: a start in progress gives up at its next page. */
+  #stopRequested = false
+  #starting: Promise<void> | undefined
   #loop: Promise<void> | undefined
   #wakeUp: (() => void) | undefined
   /** Events run, for status and tests. */
@@ -98,7 +104,14 @@ export class PipelineRunner {
     return Math.max(0, (now - this.#oldestAt) / 1000)
   }
 
-  async start (): Promise<void> {
+  start (): Promise<void> {
+    this.#starting = this.#start().catch((err: unknown) => {
+      if (err !== START_ABORTED) throw err
+    })
+    return this.#starting
+  }
+
+  async #start (): Promise<void> {
     const { store, journal, stages } = this.#deps
     this.#cursor = store.cursor()
     // What a batch journaled before a crash has ids above the cursor committed before it (it was
@@ -121,6 +134,7 @@ export class PipelineRunner {
       let timers: Array<() => void> = []
       const ctx = this.#context(stage, [batch], now, timers)
       const checkpoint = async (): Promise<void> => {
+        if (this.#stopRequested) throw START_ABORTED
         store.commit(batch, undefined)
         for (const t of timers) t()
         batch = new Batch()
@@ -132,6 +146,7 @@ export class PipelineRunner {
       await stage.start(ctx)
       await checkpoint()
     }
+    if (this.#stopRequested) return
     this.#reader = journal.reader(this.#cursor + 1)
     this.#running = true
     this.#loop = this.#run()
@@ -157,9 +172,12 @@ export class PipelineRunner {
 
   /** Finishes the event in progress and stops. */
   async stop (): Promise<void> {
+    this.#stopRequested = true
     this.#running = false
     this.#scheduler.stop()
     this.notify()
+    // A start in progress ends at its next page, without running anything.
+    await this.#starting?.catch(() => {})
     await this.#loop
     await this.#reader?.close()
     for (const s of this.#deps.stages) await s.close?.()
@@ -261,9 +279,17 @@ export class PipelineRunner {
         const result = await this.#attempt(stage, batch, d.at, 0, (ctx) => stage.due!(d.key, ctx), d.key)
         if (result?.emit !== undefined && result.emit.length > 0) this.#journal(result.emit.map((emit) => ({ stage: stage.name, emit })), 0, appends)
       }
-      const mark = await settle(appends)
-      this.#deps.store.commit(batch, undefined, mark)
-      if (mark !== undefined) this.#emittedMark = mark
+      try {
+        const mark = await settle(appends)
+        this.#deps.store.commit(batch, undefined, mark)
+        if (mark !== undefined) this.#emittedMark = mark
+      } catch (err) {
+        // Their state was not committed: every timer of the batch is set again as it was (unless
+        // the stage set it anew), or a silent panel, which sends nothing to set it, would never
+        // be declared silent. The loop retries them after its pause.
+        for (const d of due) if (!this.#scheduler.has(d.stage, d.key)) this.#scheduler.schedule(d.stage, d.key, d.at)
+        throw err
+      }
       ran += due.length
       if (!this.#running) break
       // Between batches, the event loop gets a turn (a worker's messages, the journal's answers).

@@ -58,6 +58,7 @@ export class ServicesHost {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: config })
     this.#worker = worker
     this.#startedAt = Date.now()
+    const answer = (m: ToWorker): void => { if (this.#worker === worker) worker.postMessage(m) }
     return new Promise<void>((resolve, reject) => {
       let ready = false
       worker.on('message', (m: FromWorker) => {
@@ -72,20 +73,23 @@ export class ServicesHost {
           case 'failed':
             reject(new Error(m.message))
             break
+          // Answered to the worker that asked: one started again numbers its requests from 1 too,
+          // and must never get an answer meant for the one before it.
           case 'append':
             this.#deps.journal.append(m.record).then(
-              (id) => this.#send({ t: 'appended', req: m.req, id }),
-              (err: unknown) => this.#send({ t: 'appended', req: m.req, error: (err as Error).message }))
+              (id) => answer({ t: 'appended', req: m.req, id }),
+              (err: unknown) => answer({ t: 'appended', req: m.req, error: (err as Error).message }))
             break
           case 'metrics?':
             this.#deps.metrics.registry.metrics().then(
-              (text) => this.#send({ t: 'metrics', req: m.req, text }),
-              () => this.#send({ t: 'metrics', req: m.req, text: '' }))
+              (text) => answer({ t: 'metrics', req: m.req, text }),
+              () => answer({ t: 'metrics', req: m.req, text: '' }))
             break
           case 'accounts-changed':
             try { this.#deps.accounts.refresh() } catch (err) { this.#deps.log.error({ err: (err as Error).message }, 'could not read account changes; will retry') }
             break
           case 'stopped':
+            if (this.#stopping) this.#stopped?.()
             break
         }
       })
@@ -94,8 +98,9 @@ export class ServicesHost {
       })
       worker.on('exit', (code) => {
         if (this.#worker === worker) this.#worker = undefined
+        // Stopping: whether or not it was ready (a stop may come while one started again is starting).
+        if (this.#stopping) { this.#stopped?.(); reject(new Error('stopped')); return }
         if (!ready) { reject(new Error(`the services thread exited (${code}) before it was ready`)); return }
-        if (this.#stopping) { this.#stopped?.(); return }
         this.#deps.log.error({ code }, 'services: the pipeline and HTTP interface thread stopped; starting it again (panels are answered meanwhile)')
         this.#restart()
       })
@@ -108,6 +113,7 @@ export class ServicesHost {
     setTimeout(() => {
       if (this.#stopping) return
       this.#spawn().catch((err: unknown) => {
+        if (this.#stopping) return
         this.#deps.log.error({ err: (err as Error).message }, 'services: could not start the pipeline and HTTP interface thread again; retrying')
         this.#restart()
       })

@@ -391,6 +391,58 @@ describe('PipelineRunner: timers', () => {
     ])
   })
 
+  it('sets a timer again when what it made cannot be journaled, and fires it once the journal works', async () => {
+    let now = T0
+    const lines: string[] = []
+    const log = pino({ level: 'error' }, { write: (line: string) => { lines.push(line) } })
+    const stage: Stage = {
+      name: 'timer',
+      run: ({ record }, ctx) => { ctx.schedule('silent', record.receivedAt + 60_000) },
+      due: (key) => ({ emit: [{ kind: 'timeout', account: '1234', causedBy: 1, data: { key } }] }),
+    }
+    await journal.append(frame('1234', T0))
+    const { runner } = pipeline([stage], { clock: () => now, log })
+    await runner.start()
+    await caughtUp(runner)
+    journal.failWith = new Error('disk full')
+    now = T0 + 90_000
+    runner.notify()
+    await until(() => lines.some((l) => l.includes('could not run')))
+    // Not lost with the batch that failed: still set, at its deadline.
+    expect(runner.scheduled('timer', 'silent')).toBe(true)
+    journal.failWith = undefined
+    // (The failed append took an id: the journal leaves a gap, never reuses one.)
+    await until(() => runner.timers === 0 && runner.cursor === 1 && journal.lastId === 3, 5000)
+    expect((await derived()).map((d) => [d.kind, d.data])).toEqual([['timeout', { key: 'silent' }]])
+    expect(runner.timers).toBe(0)
+  })
+
+  it('gives up a start in progress when stopped, at the next page, and runs nothing', async () => {
+    const seen: number[] = []
+    let pages = 0
+    const stage: Stage = {
+      name: 'slow-start',
+      async start (ctx) {
+        for (let i = 0; i < 1000; i++) {
+          ctx.state.set(`k${i}`, i)
+          pages++
+          await ctx.checkpoint!()
+        }
+      },
+      run: ({ record }) => { seen.push(record.id) },
+    }
+    await journal.append(frame('1234'))
+    const { runner, store } = pipeline([stage])
+    const started = runner.start()
+    await until(() => pages >= 3)
+    await runner.stop()
+    await started
+    expect(pages).toBeLessThan(1000)
+    await sleep(20)
+    expect(seen).toEqual([])
+    expect(store.cursor()).toBe(0)
+  })
+
   it('gives start() the start time and keeps the timers it sets', async () => {
     let now = T0
     const calls: Array<[string, number]> = []
