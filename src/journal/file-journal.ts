@@ -22,7 +22,7 @@
  * next append tries again: it recovers by itself when the disk does.
  */
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
-import { open, type FileHandle } from 'node:fs/promises'
+import { open, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { JournalClosedError, type Journal, type JournalReader, type Stored } from './journal.js'
 import { lockDataDir, type DirLock } from './lock.js'
@@ -221,11 +221,14 @@ export class FileJournal<T extends object> implements Journal<T> {
     const path = join(this.#dir, segmentName(firstId))
     const fh = await this.#openFile(path, 'w+')
     try {
-      await syncDir(this.#dir)
+      await syncDir(this.#dir, (p, flags) => this.#openFile(p, flags))
       this.#pendingPath = path
       return fh
     } catch (err) {
       await fh.close().catch(() => {})
+      // An empty segment left behind would claim ids the current one goes on holding: readers
+      // would look for them there, and the next start would take it for the last segment.
+      await unlink(path).catch(() => {})
       throw err
     }
   }
@@ -627,7 +630,7 @@ function countRecords (buf: Buffer, from: number): number {
 }
 
 /** fsync a directory, so that names created in it survive a power cut. */
-async function syncDir (dir: string): Promise<void> {
-  const fh = await open(dir, 'r')
+async function syncDir (dir: string, openFile: (path: string, flags: string) => Promise<FileHandle> = open): Promise<void> {
+  const fh = await openFile(dir, 'r')
   try { await fh.sync() } finally { await fh.close() }
 }

@@ -268,9 +268,15 @@ export class PipelineRunner {
    * Runs every timer due at `now`, DUE_BATCH to a commit (one store transaction and one wait for
    * the journal per batch, not per timer). Returns how many ran.
    */
+  /**
+   * Runs one batch of the timers due at `now` (at most DUE_BATCH) and commits it; how many ran.
+   * One batch a call: the run loop reads new events between batches, so a burst of deadlines, or
+   * a timer that sets the next one at once (supervision's scan, a page at a time), never holds
+   * the events back for long.
+   */
   async #runDue (now: number): Promise<number> {
-    let ran = 0
-    for (let due = this.#scheduler.due(now, DUE_BATCH); due.length > 0; due = this.#scheduler.due(now, DUE_BATCH)) {
+    const due = this.#scheduler.due(now, DUE_BATCH)
+    if (due.length > 0) {
       const batch = new Batch()
       const appends: Array<Promise<number>> = []
       for (const d of due) {
@@ -290,12 +296,10 @@ export class PipelineRunner {
         for (const d of due) if (!this.#scheduler.has(d.stage, d.key)) this.#scheduler.schedule(d.stage, d.key, d.at)
         throw err
       }
-      ran += due.length
-      if (!this.#running) break
       // Between batches, the event loop gets a turn (a worker's messages, the journal's answers).
       await new Promise<void>((resolve) => setImmediate(resolve))
     }
-    return ran
+    return due.length
   }
 
   /** Runs a stage with retries; its writes and timers count only if it succeeds. */

@@ -115,8 +115,10 @@ async function start (): Promise<void> {
     // Each account's recent events, from memory: filled from the journal's end, then followed as it grows.
     const limits = { ...defaultApiOptions, ...cfg.api.options }
     const events = new RecentEvents({ perAccount: limits.recentPerAccount, total: limits.recentTotal, maxBytes: limits.recentMaxBytes })
+    // Filled up to one id and followed from the next: commits made while it fills are not missed.
+    const upTo = journal.lastId
     await events.fill(journal.readBackwards())
-    const reader = journal.reader(journal.lastId + 1)
+    const reader = journal.reader(upTo + 1)
     let following = false
     let again = false
     followRecent = () => {

@@ -202,6 +202,31 @@ describe('FileJournal segments and power cuts', () => {
     await again.close()
   })
 
+  it('leaves no empty segment behind when the new one\'s name cannot be made durable', async () => {
+    const dir = tmp()
+    const journalDir = join(dir, 'journal')
+    const state = { failSync: 1 }
+    const errors: Error[] = []
+    const j = await FileJournal.open<Rec>(dir, {
+      segmentBytes: 50,
+      onRollError: (e) => errors.push(e),
+      openFile: async (path, flags) => {
+        // The directory's fsync fails once, after the new segment's file was made.
+        if (path === journalDir && listSegments(journalDir).length > 1 && state.failSync-- > 0) throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })
+        return open(path, flags, 0o600)
+      },
+    })
+    for (let n = 0; n < 6; n++) await j.append({ n })
+    expect(errors.map((e) => e.message)).toEqual(['EIO: i/o error'])
+    await j.close()
+    // Every segment holds the records its name says it starts with: none is empty.
+    for (const seg of listSegments(journalDir)) expect(statSync(seg.path).size).toBeGreaterThan(0)
+    expect(await all(dir)).toEqual([0, 1, 2, 3, 4, 5])
+    const again = await FileJournal.open<Rec>(dir)
+    expect(again.lastId).toBe(6)
+    await again.close()
+  })
+
   it('cuts, rather than refuses, a hole of zeros with records after it (unsynced data after a power cut)', async () => {
     const dir = tmp()
     const j = await FileJournal.open<Rec>(dir)
