@@ -456,8 +456,10 @@ export function followJournal<T extends object> (dir: string, fromId: number, co
       for (;;) {
         const at = committed()
         const current = firstIdOf(at.path)
-        const segments = listSegments(dir)
         if (segment === undefined) {
+          // The directory is listed only to find a segment (not on every call: a reader woken by
+          // every commit would list it hundreds of times a second).
+          const segments = listSegments(dir)
           segment = [...segments].reverse().find((sg) => sg.firstId <= wanted) ?? segments[0]
           if (segment === undefined) return out
           fh = await open(segment.path, 'r')
@@ -478,8 +480,8 @@ export function followJournal<T extends object> (dir: string, fromId: number, co
           if (out.length >= max) return out
           if (bytesRead > 0) continue
         }
-        const later = segments.find((sg) => sg.firstId > segment!.firstId)
-        if (finished && offset >= end && buffered.length === pos && later !== undefined) {
+        const later = finished && offset >= end && buffered.length === pos ? listSegments(dir).find((sg) => sg.firstId > segment!.firstId) : undefined
+        if (later !== undefined) {
           // This segment is finished: go on with the next one.
           await fh!.close()
           segment = undefined
