@@ -184,7 +184,7 @@ with a fixed 30-byte line and does nothing else (the client's \`--any-answer\`).
 load; the ratios say what the receiver keeps of it. The CPU columns are the client's CPU time per acknowledged frame
 (its own process.cpuUsage) and the server process's (from /proc, the receiver's or the baseline's), read over the
 same run. Every run starts once the receiver has gone quiet (its pipeline done with the run before), so that the
-baseline does not share the cores with that work. ${quick ? '1.5' : '6'} s per run; the receiver answers every frame after its commit. The connect-per-event case
+baseline does not share the cores with that work. ${quick ? '1' : '6'} s per run; the receiver answers every frame after its commit. The connect-per-event case
 opens a new TCP connection for every frame, and its latency includes the connect.
 
 ${e2eTable(e2e.results)}

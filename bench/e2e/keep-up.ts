@@ -75,7 +75,7 @@ function lag (xs: readonly number[]): LagFigures {
 }
 
 export async function runKeepUp (opts: { quick: boolean, log: (s: string) => void, seconds?: number }): Promise<KeepUpResult> {
-  const seconds = opts.seconds ?? (opts.quick ? 3 : 60)
+  const seconds = opts.seconds ?? (opts.quick ? 2 : 60)
   const waitSeconds = opts.quick ? 20 : 120
   const dir = mkdtempSync(join(tmpdir(), 'dc09-keepup-'))
   try {

@@ -76,7 +76,7 @@ async function writeFrames (dir: string, accounts: SqliteAccountStore, count: nu
 export async function runPipelineBench (o: { quick: boolean, log: (s: string) => void, frames?: number, accounts?: number, keep?: string }): Promise<PipelineResult> {
   const dir = o.keep ?? mkdtempSync(join(tmpdir(), 'dc09-bench-pipeline-'))
   const count = o.accounts ?? (o.quick ? 500 : 2000)
-  const frames = o.frames ?? (o.quick ? 20_000 : 200_000)
+  const frames = o.frames ?? (o.quick ? 5_000 : 200_000)
   try {
     const accounts = new SqliteAccountStore(join(dir, 'accounts'))
     for (let i = 0; i < count; i += 1000) {

@@ -229,7 +229,7 @@ export function cases (quick: boolean): E2eCase[] {
 
 export async function runE2e (opts: { quick: boolean, log: (s: string) => void, only?: (c: E2eCase) => boolean, seconds?: number, memory?: boolean }): Promise<{ results: E2eResult[], memory: ConnectionsResult | undefined }> {
   const dir = mkdtempSync(join(tmpdir(), 'dc09-bench-'))
-  const seconds = opts.seconds ?? (opts.quick ? 1.5 : 6)
+  const seconds = opts.seconds ?? (opts.quick ? 1 : 6)
   try {
     const plain = makeFleet(1000, 'none', 100000)
     const aes = makeFleet(1000, 'hex', 200000)
@@ -261,7 +261,7 @@ export async function runE2e (opts: { quick: boolean, log: (s: string) => void, 
       await stop(receiver.child)
       await stop(baseline.child)
     }
-    const memory = opts.memory === false ? undefined : await runConnections({ count: opts.quick ? 1000 : 100_000, log: opts.log })
+    const memory = opts.memory === false ? undefined : await runConnections({ count: opts.quick ? 300 : 100_000, log: opts.log })
     return { results, memory }
   } finally {
     rmSync(dir, { recursive: true, force: true })

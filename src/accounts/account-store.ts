@@ -28,6 +28,13 @@ export interface ImportResult {
   readonly moved: readonly TenantMove[]
 }
 
+/** What supervision needs of an account, to walk a great many of them cheaply. */
+export interface SupervisedAccount {
+  readonly account: string
+  readonly createdAt: string
+  readonly supervisionSeconds: number
+}
+
 export interface AccountStore {
   get (account: string): Account | undefined
   /**
@@ -36,6 +43,11 @@ export interface AccountStore {
    */
   getInTenant (account: string, tenant: string): Account | undefined
   list (opts?: ListOptions): Account[]
+  /**
+   * Supervised accounts after `after`, in number order, up to `limit` (at most 10,000): the
+   * number, its holder and its interval only, so that walking a million costs no full rows.
+   */
+  supervised (after: string | undefined, limit: number): SupervisedAccount[]
   /** How many accounts (of this tenant, if given). */
   count (tenant?: string): number
   /**

@@ -4,7 +4,7 @@ import {
   AccountError, MAX_WINDOW_SECONDS, movesTenant, publicAccount, receiverAccount, validateAccount, visibleChange, windowSeconds,
   type Account, type AccountLimits, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type ReceiverAccount,
 } from './account.js'
-import type { AccountStore, ImportResult, ListOptions } from './account-store.js'
+import type { AccountStore, ImportResult, ListOptions, SupervisedAccount } from './account-store.js'
 
 /** The number or the site name (folded) starts with the text, as in SqliteAccountStore. */
 function matches (row: AccountRow, search: string | undefined): boolean {
@@ -54,6 +54,17 @@ export class MemoryAccountStore implements AccountStore {
       .filter((a) => (after === undefined || a > after) && (opts.tenant === undefined || this.#rows.get(a)!.row.tenant === opts.tenant) && matches(this.#rows.get(a)!.row, opts.search))
       .slice(0, limit)
       .map((a) => this.#rows.get(a)!.resolved.account)
+  }
+
+  supervised (after: string | undefined, limit: number): SupervisedAccount[] {
+    const from = after?.toUpperCase()
+    return [...this.#rows.keys()].sort()
+      .filter((a) => (from === undefined || a > from) && this.#rows.get(a)!.resolved.account.supervisionSeconds !== undefined)
+      .slice(0, Math.max(1, Math.min(limit, 10_000)))
+      .map((a) => {
+        const acct = this.#rows.get(a)!.resolved.account
+        return { account: acct.account, createdAt: acct.createdAt, supervisionSeconds: acct.supervisionSeconds! }
+      })
   }
 
   widestWindow (): { account: string, seconds: number } | undefined {

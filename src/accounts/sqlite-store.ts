@@ -19,7 +19,7 @@ import {
   AccountError, DEFAULT_WINDOW_AHEAD, DEFAULT_WINDOW_BEHIND, MAX_WINDOW_SECONDS, movesTenant, publicAccount, receiverAccount, validateAccount, visibleChange,
   type Account, type AccountLimits, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type Keyholder, type ReceiverAccount,
 } from './account.js'
-import type { AccountStore, ImportResult, ListOptions } from './account-store.js'
+import type { AccountStore, ImportResult, ListOptions, SupervisedAccount } from './account-store.js'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS accounts (
@@ -326,6 +326,13 @@ export class SqliteAccountStore implements AccountStore {
     const { sql, args } = listQuery(opts)
     const rows = this.#db.prepare(sql).all(args) as Row[]
     return rows.map(publicOf)
+  }
+
+  supervised (after: string | undefined, limit: number): SupervisedAccount[] {
+    const n = Math.max(1, Math.min(limit, 10_000))
+    return (this.#db.prepare('SELECT account, created_at, supervision_seconds FROM accounts WHERE account > ? AND supervision_seconds IS NOT NULL ORDER BY account LIMIT ?')
+      .all(after?.toUpperCase() ?? '', n) as Array<{ account: string, created_at: string, supervision_seconds: number }>)
+      .map((r) => ({ account: r.account, createdAt: r.created_at, supervisionSeconds: r.supervision_seconds }))
   }
 
   widestWindow (): { account: string, seconds: number } | undefined {

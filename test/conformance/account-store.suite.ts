@@ -153,6 +153,18 @@ export function accountStoreSuite (name: string, open: (opts?: { maxWindowSecond
       expect(s.list({ tenant: 'odd' }).length).toBe(15)
     }))
 
+    it('walks the supervised accounts in pages: number, holder and interval only', withStore((s) => {
+      for (let i = 100; i < 130; i++) s.add({ account: String(i), ...(i % 3 === 0 ? {} : { supervisionSeconds: i }) })
+      const first = s.supervised(undefined, 5)
+      expect(first.map((a) => a.account)).toEqual(['100', '101', '103', '104', '106'])
+      expect(first[0]).toEqual({ account: '100', createdAt: s.get('100')!.createdAt, supervisionSeconds: 100 })
+      expect(s.supervised(first.at(-1)!.account, 3).map((a) => a.account)).toEqual(['107', '109', '110'])
+      const all: string[] = []
+      for (let after: string | undefined, page = s.supervised(after, 7); page.length > 0; after = page.at(-1)!.account, page = s.supervised(after, 7)) all.push(...page.map((a) => a.account))
+      expect(all).toHaveLength(20)
+      expect(s.supervised('129', 10)).toEqual([])
+    }))
+
     it('stores and returns site, keyholders (sorted by order) and the VIP marker', withStore((s) => {
       const r = s.add({
         account: 'S100',

@@ -16,6 +16,7 @@
  * pipeline gets there: a removed holder's last report is no report of the next one.
  */
 import type { Account } from '../../accounts/account.js'
+import type { SupervisedAccount } from '../../accounts/account-store.js'
 import { holderOf, isAccountRemoved, type Stage, type StageContext, type StageEnvironment, type StageResult } from '../stage.js'
 
 interface Seen {
@@ -42,7 +43,7 @@ export function holderState<T extends { lastSeen: number, notBefore: number, hol
   return (st.lastSeen === 0 ? st.notBefore >= since : st.lastSeen >= since) ? st : undefined
 }
 
-const fresh = (account: Account, notBefore: number): Seen => ({ lastSeen: 0, lastId: 0, failed: false, reports: 0, notBefore, holder: account.createdAt })
+const fresh = (account: Pick<Account, 'createdAt'>, notBefore: number): Seen => ({ lastSeen: 0, lastId: 0, failed: false, reports: 0, notBefore, holder: account.createdAt })
 
 export interface SupervisionOptions {
   readonly restoreAfter?: number
@@ -70,9 +71,9 @@ export function supervision (options: SupervisionOptions, env: StageEnvironment)
     return a?.supervisionSeconds === undefined ? undefined : a
   }
   /** One page of accounts after `after`, the supervised ones given to `f`; the last account of a full page (undefined: that was the last page). */
-  const pageSupervised = (after: string | undefined, f: (account: Account, intervalMs: number) => void): string | undefined => {
-    const page = env.accounts.list({ after, limit: SUPERVISION_PAGE })
-    for (const a of page) if (a.supervisionSeconds !== undefined) f(a, a.supervisionSeconds * 1000)
+  const pageSupervised = (after: string | undefined, f: (account: SupervisedAccount, intervalMs: number) => void): string | undefined => {
+    const page = env.accounts.supervised(after, SUPERVISION_PAGE)
+    for (const a of page) f(a, a.supervisionSeconds * 1000)
     return page.length < SUPERVISION_PAGE ? undefined : page.at(-1)!.account
   }
   /** Where the scan goes on (in memory: after a restart, the start has seen every account). */
@@ -86,11 +87,10 @@ export function supervision (options: SupervisionOptions, env: StageEnvironment)
       // Every supervised account gets a deadline at least one interval after this start: a page
       // at a time, each committed before the next (`checkpoint`).
       for (let after: string | undefined; ;) {
-        const page = env.accounts.list({ after, limit: SUPERVISION_PAGE })
+        const page = env.accounts.supervised(after, SUPERVISION_PAGE)
         // The page's kept state in one read (key by key where the state cannot read a range).
         const kept = page.length === 0 || ctx.state.range === undefined ? undefined : new Map(ctx.state.range<Seen>(page[0]!.account, page.at(-1)!.account))
         for (const a of page) {
-          if (a.supervisionSeconds === undefined) continue
           const interval = a.supervisionSeconds * 1000
           const inRange = kept !== undefined && a.account >= page[0]!.account && a.account <= page.at(-1)!.account
           const st = holderState(inRange ? kept.get(a.account) : ctx.state.get<Seen>(a.account), a) ?? fresh(a, 0)

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { AccountStore, ListOptions } from '../../../src/accounts/account-store.js'
+import type { AccountStore } from '../../../src/accounts/account-store.js'
 import type { Account } from '../../../src/accounts/account.js'
 import { MemoryAccountStore } from '../../../src/accounts/memory-store.js'
 import { MemoryJournal } from '../../../src/journal/memory-journal.js'
@@ -40,7 +40,8 @@ async function until (what: () => boolean, ms = 10_000): Promise<void> {
 
 /**
  * `n` supervised accounts (20 s), made a day before T0: what supervision reads of an account
- * store (get, and list in pages), over a sorted array; the memory store imports thousands slowly.
+ * store (get, and the supervised ones in pages), over a sorted array; the memory store imports
+ * thousands slowly.
  */
 function accountsOf (n: number): AccountStore {
   const made = new Date(T0 - 86_400_000).toISOString()
@@ -48,7 +49,7 @@ function accountsOf (n: number): AccountStore {
   const byNumber = new Map(all.map((a) => [a.account, a]))
   return {
     get: (account: string) => byNumber.get(account),
-    list: ({ after, limit = 100 }: ListOptions = {}) => {
+    supervised: (after: string | undefined, limit: number) => {
       let lo = 0
       if (after !== undefined) while (lo < all.length && all[lo]!.account <= after) lo++
       return all.slice(lo, lo + limit)
