@@ -146,7 +146,9 @@ async function start (): Promise<void> {
   post({ t: 'ready', apiPort: api?.port })
   // The pipeline starts after the receiver answers panels: a start over a million supervised
   // accounts takes a while, and delays nothing but the pipeline.
+  const t0 = Date.now()
   await pipeline.start()
+  if (!stopping) log.info({ ms: Date.now() - t0, cursor: pipeline.cursor, lag: pipeline.lag }, 'pipeline started: its stages rebuilt their state and timers; running events from its cursor')
   followRecent()
 }
 
