@@ -6,9 +6,9 @@
  * and print its figures as JSON; RESULTS.md is left as it is (with `--quick`, shorter). The million case
  * (never part of the default run: at full size it imports a million accounts and loads the
  * receiver for minutes) takes `--accounts N` and `--seconds S` (of load), and `--cpu-prof DIR` for
- * a CPU profile of the receiver; `--quick` is 20,000 accounts for 6 s. `--cli FILE`: with `--case
- * connections`, measure another build's dc09 (its dist/src/cli/main.js), to compare two builds in
- * the same minute.
+ * a CPU profile of the receiver; `--quick` is 20,000 accounts for 6 s. `--cli FILE`: with `--case`
+ * (connections, keep-up or an end-to-end case), measure another build's dc09 (its
+ * dist/src/cli/main.js), to compare two builds in the same minute.
  */
 import { writeFileSync } from 'node:fs'
 import { runConnections, type ConnectionsResult } from './e2e/connections.js'
@@ -50,14 +50,14 @@ if (only !== undefined) {
   const result = only === 'flood'
     ? await runFlood({ quick, log })
     : only === 'keep-up'
-      ? await runKeepUp({ quick, log })
+      ? await runKeepUp({ quick, log, cli: cliAt >= 0 ? args[cliAt + 1] : undefined })
       : only === 'million'
         ? await runMillion({ quick, log, accounts: numberArg('--accounts'), seconds: numberArg('--seconds'), profileDir: args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined })
         : only === 'pipeline'
           ? await runPipelineBench({ quick, log })
           : only === 'connections'
             ? await runConnections({ count: quick ? 1000 : 100_000, log, cli: cliAt >= 0 ? args[cliAt + 1] : undefined })
-            : (await runE2e({ quick: false, log, only: (c) => c.name === only, seconds: quick ? 1.5 : 6, memory: false })).results
+            : (await runE2e({ quick: false, log, only: (c) => c.name === only, seconds: quick ? 1.5 : 6, memory: false, cli: cliAt >= 0 ? args[cliAt + 1] : undefined })).results
   process.stdout.write(JSON.stringify({ machine: machine(), case: only, result }, null, 2) + '\n')
   process.exit(0)
 }

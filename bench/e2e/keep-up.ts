@@ -74,7 +74,7 @@ function lag (xs: readonly number[]): LagFigures {
   return { p99: percentile(xs, 99), max: xs.reduce((m, x) => Math.max(m, x), 0) }
 }
 
-export async function runKeepUp (opts: { quick: boolean, log: (s: string) => void, seconds?: number }): Promise<KeepUpResult> {
+export async function runKeepUp (opts: { quick: boolean, log: (s: string) => void, seconds?: number, cli?: string | undefined }): Promise<KeepUpResult> {
   const seconds = opts.seconds ?? (opts.quick ? 2 : 60)
   const waitSeconds = opts.quick ? 20 : 120
   const dir = mkdtempSync(join(tmpdir(), 'dc09-keepup-'))
@@ -82,7 +82,7 @@ export async function runKeepUp (opts: { quick: boolean, log: (s: string) => voi
     const fleet = makeFleet(PANELS, 'hex', 200000)
     writeFileSync(join(dir, 'aes.json'), JSON.stringify(fleet))
     const apiPort = await freePort()
-    const receiver = await startReceiver(dir, [fleet], 'receiver.log', { apiPort })
+    const receiver = await startReceiver(dir, [fleet], 'receiver.log', { apiPort, cli: opts.cli })
     let load: E2eRun
     // From the first frame sent until the pipeline has caught up after the last.
     const samples: LagSample[] = []

@@ -227,7 +227,8 @@ export function cases (quick: boolean): E2eCase[] {
   return quick ? all.filter((c) => c.panels === 100) : all
 }
 
-export async function runE2e (opts: { quick: boolean, log: (s: string) => void, only?: (c: E2eCase) => boolean, seconds?: number, memory?: boolean }): Promise<{ results: E2eResult[], memory: ConnectionsResult | undefined }> {
+/** `cli`: another build's dc09 to measure (its dist/src/cli/main.js): a before and after in one sitting. */
+export async function runE2e (opts: { quick: boolean, log: (s: string) => void, only?: (c: E2eCase) => boolean, seconds?: number, memory?: boolean, cli?: string | undefined }): Promise<{ results: E2eResult[], memory: ConnectionsResult | undefined }> {
   const dir = mkdtempSync(join(tmpdir(), 'dc09-bench-'))
   const seconds = opts.seconds ?? (opts.quick ? 1 : 6)
   try {
@@ -235,7 +236,7 @@ export async function runE2e (opts: { quick: boolean, log: (s: string) => void, 
     const aes = makeFleet(1000, 'hex', 200000)
     writeFileSync(join(dir, 'plain.json'), JSON.stringify(plain))
     writeFileSync(join(dir, 'aes.json'), JSON.stringify(aes))
-    const receiver = await startReceiver(dir, [plain, aes], 'receiver.log')
+    const receiver = await startReceiver(dir, [plain, aes], 'receiver.log', { cli: opts.cli })
     const baseline = await startBaseline()
     const results: E2eResult[] = []
     try {
