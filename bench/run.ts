@@ -118,7 +118,7 @@ function keepUpLine (k: KeepUpResult): string {
     ? 'lag p99 <= 1 s: not measured (the receiver reports its lag in events only)'
     : `lag p99 <= 1 s: ${met(secs.p99 <= 1)}`
   const a = k.alarmToCaseMs
-  return `${k.load.panels} AES-128 panels over TCP in ping-pong for ${k.seconds} s, every 100th frame of a panel a burglary alarm ` +
+  return `${k.load.panels} AES-128 panels over TCP in ping-pong for ${k.seconds} s, every other frame of a panel a burglary alarm ` +
     `(Contact ID 1130, opens a case) and the next a cancel (1406, closes it): ${fmt(k.load.framesPerSecond)} frames/s` +
     `${k.load.failed > 0 ? ` (**${fmt(k.load.failed)} failed**)` : ''}. Pipeline lag, \`GET /metrics\` every 250 ms from the first frame until caught up ` +
     `(${k.samples} samples): p99 ${fmt(k.lagEvents.p99)} events, max ${fmt(k.lagEvents.max)}` +
