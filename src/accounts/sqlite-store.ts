@@ -14,9 +14,9 @@
 import { chmodSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { parseKey, type AesEngine, type AesKey } from '../protocol/index.js'
+import type { AesEngine } from '../protocol/index.js'
 import {
-  AccountError, DEFAULT_WINDOW_AHEAD, DEFAULT_WINDOW_BEHIND, MAX_WINDOW_SECONDS, movesTenant, publicAccount, validateAccount, visibleChange,
+  AccountError, DEFAULT_WINDOW_AHEAD, DEFAULT_WINDOW_BEHIND, MAX_WINDOW_SECONDS, movesTenant, publicAccount, receiverAccount, validateAccount, visibleChange,
   type Account, type AccountLimits, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type Keyholder, type ReceiverAccount,
 } from './account.js'
 import type { AccountStore, ImportResult, ListOptions, SupervisedAccount } from './account-store.js'
@@ -157,6 +157,7 @@ const ADDED_COLUMNS: ReadonlyArray<readonly [string, string]> = [
 
 /** The public view of a stored row, and the receiver's. */
 const publicOf = (r: Row): Account => publicAccount(toAccountRow(r), r.created_at, r.updated_at, r.visible_updated_at ?? r.updated_at)
+const receiverOf = (r: Row, engine: AesEngine | undefined): ReceiverAccount => receiverAccount(toAccountRow(r), r.created_at, r.updated_at, r.visible_updated_at ?? r.updated_at, engine)
 
 /** The statement parameters of a row; `visible`: when a field every role sees last changed. */
 function params (row: AccountRow, now: string, visible = now) {
@@ -203,15 +204,8 @@ type ImportPlan = Array<{ row: AccountRow, current: { tenant: string | null, vis
 const HELD_TABLES = ['users', 'code_slots', 'verify_limits'] as const
 const NUMBER_RE = /^[0-9A-Z]{3,16}$/
 
-/** Accounts (known or unknown) the receiver's cache holds by default: sized for 100k hot accounts. */
+/** Accounts (known or unknown) the receiver's cache holds by default: sized for 100k hot accounts, about 4.4 KB each with the key expanded. */
 export const DEFAULT_CACHE_ENTRIES = 100_000
-
-/**
- * Expanded AES keys the receiver's cache holds by default. An expanded key is two cipher contexts
- * (about 2.6 KB outside the JS heap), most of what a cached account costs, so fewer are kept than
- * accounts: one evicted is read again (a point read) and expanded when its panel next sends.
- */
-export const DEFAULT_KEY_CACHE_ENTRIES = 10_000
 
 /**
  * Changes one refresh reads at most. More than that (an import) and the cache is emptied
@@ -228,8 +222,6 @@ export interface SqliteStoreOptions {
   readonly now?: (() => Date) | undefined
   /** Accounts, known or unknown, the receiver's cache holds at most (default DEFAULT_CACHE_ENTRIES). */
   readonly cacheEntries?: number | undefined
-  /** Expanded keys it holds at most (default DEFAULT_KEY_CACHE_ENTRIES). */
-  readonly keyCacheEntries?: number | undefined
 }
 
 export class SqliteAccountStore implements AccountStore {
@@ -237,15 +229,9 @@ export class SqliteAccountStore implements AccountStore {
   readonly #engine: AesEngine | undefined
   readonly #now: () => Date
   readonly #limits: AccountLimits
-  /**
-   * The receiver's cache, in order of use (the least recently used first); null: no such account.
-   * `keyed`: a key is stored for it, kept expanded in #keys while there is room.
-   */
-  readonly #cache = new Map<string, { readonly account: Account, readonly keyed: boolean } | null>()
+  /** The receiver's cache, in order of use (the least recently used first); null: no such account. */
+  readonly #cache = new Map<string, ReceiverAccount | null>()
   readonly #cacheEntries: number
-  /** Expanded keys of cached accounts, by number, in order of use. */
-  readonly #keys = new Map<string, AesKey>()
-  readonly #keyCacheEntries: number
   /** The last change the cache has taken into account; undefined until the receiver first asks. */
   #changeSeq: number | undefined
   readonly #held = new Set<string>()
@@ -255,7 +241,6 @@ export class SqliteAccountStore implements AccountStore {
   readonly #statements = new Map<string, Database.Statement>()
   readonly #stmt: {
     get: Database.Statement<[string], Row>
-    keyOf: Database.Statement<[string, string], { key_text: string | null, key_format: string | null }>
     getMany: Database.Statement<[string], Row>
     getInTenant: Database.Statement<[string, string], Row>
     insert: Database.Statement<[ReturnType<typeof params>]>
@@ -299,13 +284,10 @@ export class SqliteAccountStore implements AccountStore {
     this.#now = opts.now ?? (() => new Date())
     this.#limits = { maxWindowSeconds: opts.maxWindowSeconds ?? MAX_WINDOW_SECONDS }
     this.#cacheEntries = Math.max(1, opts.cacheEntries ?? DEFAULT_CACHE_ENTRIES)
-    this.#keyCacheEntries = Math.max(1, opts.keyCacheEntries ?? DEFAULT_KEY_CACHE_ENTRIES)
     const cols = 'account, receiver, prefix, key_text, key_format, encryption_required, window_ahead, window_behind, check_plain_timestamp, clock_offset, time_zone, charset, supervision_seconds, tenant, site_name, site_fold, site_address, keyholders, vip'
     const vals = ':account, :receiver, :prefix, :key_text, :key_format, :encryption_required, :window_ahead, :window_behind, :check_plain_timestamp, :clock_offset, :time_zone, :charset, :supervision_seconds, :tenant, :site_name, :site_fold, :site_address, :keyholders, :vip'
     this.#stmt = {
       get: this.#db.prepare('SELECT * FROM accounts WHERE account = ?'),
-      // The key of the account as cached (same update): a row changed since is read again whole.
-      keyOf: this.#db.prepare('SELECT key_text, key_format FROM accounts WHERE account = ? AND updated_at = ?'),
       // The accounts of a JSON list of numbers that exist: one statement for many point reads.
       getMany: this.#db.prepare('SELECT * FROM accounts WHERE account IN (SELECT value FROM json_each(?))'),
       // Through an index of both columns: another tenant's account is a miss in the index, as a
@@ -617,67 +599,27 @@ export class SqliteAccountStore implements AccountStore {
     if (this.#changeSeq !== undefined) this.refresh()
   }
 
-  receiverAccount (number: string): ReceiverAccount | undefined {
-    const acct = number.toUpperCase()
+  receiverAccount (account: string): ReceiverAccount | undefined {
+    const acct = account.toUpperCase()
     const hit = this.#cache.get(acct)
     if (hit !== undefined) {
       // Used last: moved to the end of the order.
       this.#cache.delete(acct)
       this.#cache.set(acct, hit)
-      if (hit === null) return undefined
-      if (!hit.keyed) return { account: hit.account, key: undefined }
-      const key = this.#keys.get(acct)
-      if (key !== undefined) {
-        this.#keys.delete(acct)
-        this.#keys.set(acct, key)
-        return { account: hit.account, key }
-      }
-      const k = this.#stmt.keyOf.get(acct, hit.account.updatedAt)
-      if (k !== undefined) return { account: hit.account, key: this.#keep(acct, k) }
-      // Changed since it was cached (refresh has not seen it yet): read again whole.
-      this.#cache.delete(acct)
+      return hit ?? undefined
     }
     // The change position is taken before the first read: a change after it is seen by refresh().
     if (this.#changeSeq === undefined) this.#changeSeq = this.#lastChange()
     const r = this.#stmt.get.get(acct)
-    if (r === undefined) {
-      this.#remember(acct, null)
-      return undefined
-    }
-    const account = publicOf(r)
-    this.#remember(acct, { account, keyed: r.key_text !== null })
-    return { account, key: r.key_text === null ? undefined : this.#keep(acct, r) }
+    const found = r === undefined ? null : receiverOf(r, this.#engine)
+    this.#cache.set(acct, found)
+    if (this.#cache.size > this.#cacheEntries) this.#cache.delete(this.#cache.keys().next().value!)
+    return found ?? undefined
   }
-
-  #remember (acct: string, entry: { readonly account: Account, readonly keyed: boolean } | null): void {
-    this.#keys.delete(acct)
-    this.#cache.set(acct, entry)
-    if (this.#cache.size > this.#cacheEntries) {
-      const oldest = this.#cache.keys().next().value!
-      this.#cache.delete(oldest)
-      this.#keys.delete(oldest)
-    }
-  }
-
-  /** Expands a stored key and keeps it (the least recently used one out when over the bound). */
-  #keep (acct: string, k: { key_text: string | null, key_format: string | null }): AesKey | undefined {
-    const parsed = parseKey(k.key_text!, k.key_format === 'ascii' ? 'ascii' : 'hex', this.#engine)
-    // A stored key was validated when it was stored; one that no longer parses is treated as none.
-    if (!parsed.ok) return undefined
-    this.#keys.set(acct, parsed.key)
-    if (this.#keys.size > this.#keyCacheEntries) this.#keys.delete(this.#keys.keys().next().value!)
-    return parsed.key
-  }
-
 
   /** Accounts (known or unknown) in the receiver's cache now. */
   get cachedAccounts (): number {
     return this.#cache.size
-  }
-
-  /** Expanded keys the receiver's cache holds now. */
-  get cachedKeys (): number {
-    return this.#keys.size
   }
 
   #lastChange (): number {
@@ -699,7 +641,6 @@ export class SqliteAccountStore implements AccountStore {
     // pruned unseen (no refresh for a day), and the cache cannot know which accounts it touched.
     if (changes.length > REFRESH_PAGE || changes[0]?.seq !== from + 1) {
       this.#cache.clear()
-      this.#keys.clear()
       return last - from
     }
     const accounts = new Set<string>()
@@ -708,10 +649,7 @@ export class SqliteAccountStore implements AccountStore {
       if (c.seq > last) break
       accounts.add(c.account)
     }
-    for (const a of accounts) {
-      this.#cache.delete(a)
-      this.#keys.delete(a)
-    }
+    for (const a of accounts) this.#cache.delete(a)
     return accounts.size
   }
 
