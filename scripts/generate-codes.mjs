@@ -2,12 +2,12 @@
 // Generates src/protocol/codes/*.generated.ts from the shared Contact ID and SIA code tables
 // (JSON, maintained outside this repository). The generated modules are committed, so the
 // build and CI never need the JSON; rerun this script when the tables change:
-//   npm run codes -- [path/to/codes]        (default: ../shared/codes)
+//   npm run codes -- path/to/codes
 import { createHash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 
-const dir = resolve(process.argv[2] ?? '../shared/codes')
+const dir = resolve(process.argv[2] ?? usage())
 const out = resolve('src/protocol/codes')
 
 function load (name) {

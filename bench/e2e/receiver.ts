@@ -14,7 +14,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SqliteAccountStore } from '../../src/accounts/sqlite-store.js'
 import { makeFleet } from '../../src/sim/fleet.js'
-import type { SimSummary } from '../../src/sim/simulator.js'
 import type { LoadSummary } from './load-client.js'
 import { runConnections, type ConnectionsResult } from './connections.js'
 
@@ -154,21 +153,6 @@ export async function runClient (args: string[], server: ChildProcess, onStart?:
     throw new Error(`the load client printed no summary: ${err.trim() || out.trim()}`)
   }
   return { ...summary, serverCpuUsPerFrame: summary.acknowledged === 0 ? 0 : Math.round((cpu / summary.acknowledged) * 10) / 10 }
-}
-
-async function simulate (args: string[]): Promise<SimSummary> {
-  const child = spawn(process.execPath, [CLI, 'simulate', '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr!.on('data', (c: Buffer) => { err += c.toString() })
-  await new Promise<void>((r) => child.on('exit', () => r()))
-  const line = out.trim().split('\n').at(-1) ?? ''
-  try {
-    return JSON.parse(line) as SimSummary
-  } catch {
-    throw new Error(`the simulator printed no summary: ${err.trim() || out.trim()}`)
-  }
 }
 
 /**

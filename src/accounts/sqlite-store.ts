@@ -1,5 +1,5 @@
 /**
- * Accounts in SQLite (better-sqlite3, DESIGN.md Storage), in `DIR/accounts.db`.
+ * Accounts in SQLite (better-sqlite3), in `DIR/accounts.db`.
  *
  * The receiver reads accounts through a bounded cache (the least recently used goes first) over
  * point reads of the file; unknown numbers are remembered too, within the same bound. Nothing is

@@ -1,5 +1,5 @@
 /**
- * The journal: the durable, ordered log every acknowledged event lives in (DESIGN.md, Storage).
+ * The journal: the durable, ordered log every acknowledged event lives in.
  * An append resolves only once the record is on disk; an ACK is sent only after that
  * (invariant 1). Records are JSON objects; the journal gives each a monotonic id.
  */

@@ -1,7 +1,7 @@
 /**
  * The pipeline from its configuration: a list of stages, built-in ones by name, a user's own by
  * module path (a module that exports a factory, default or `createStage`). Every stage is made
- * and checked here, when the pipeline is loaded, not on the first event (STYLE rule 19).
+ * and checked here, when the pipeline is loaded, not on the first event.
  *
  *   { "stages": ["classify", "supervision", { "name": "cases", "options": { "cancelWindowSeconds": 300 } },
  *                { "module": "./my-stage.js", "options": { ... } }, { "name": "jsonl", "options": { "file": "-" } }] }

@@ -1,5 +1,5 @@
 /**
- * A pipeline stage: a small interface, run for every journaled event in order (STYLE rule 18).
+ * A pipeline stage: a small interface, run for every journaled event in order.
  * Built-in stages are named in the pipeline configuration; a user's own stage is a module that
  * exports a factory (like a pino transport). Stages are checked when the pipeline is loaded.
  */

@@ -2,7 +2,7 @@
  * The panel's side of an answer: is it a well-formed ACK, NAK or DUH for the frame that was
  * sent? Checks the CRC and length, that ACK/DUH echo the sequence, receiver, prefix and account
  * exactly, that an `*ACK` decrypts with the account's key to `pad|]` and a timestamp, and reads
- * the receiver time a NAK carries (the panel sets its clock from it, §5).
+ * the receiver time a NAK carries (the panel sets its clock from it).
  */
 import type { AesKey } from './cipher.js'
 import { openPayload, parseFrame, readContent, type FrameHeader } from './frame.js'
@@ -27,7 +27,7 @@ export function checkAnswer (bytes: Buffer, sent: FrameHeader, key?: AesKey): Ch
   if (a.token !== 'ACK' && a.token !== 'NAK' && a.token !== 'DUH') problems.push(`unexpected answer token ${a.token}`)
   if (a.crcForm !== sent.crcForm) problems.push(`answer in the ${a.crcForm} CRC form to a ${sent.crcForm} frame`)
   if (a.token === 'NAK') {
-    // NAK: the fixed header and the receiver's time, never encrypted (§6).
+    // NAK: the fixed header and the receiver's time, never encrypted.
     if (a.encrypted) problems.push('an encrypted NAK')
     if (a.seq !== '0000' || a.rcvr !== '0' || a.lpref !== '0' || a.acct !== '0') problems.push('a NAK header other than 0000R0L0A0')
     const c = readContent(a.payload, 0)

@@ -1,4 +1,4 @@
-/** Byte constants and lookup tables shared by the codec (tables, not regexes: STYLE rule 7). */
+/** Byte constants and lookup tables shared by the codec. */
 export const LF = 0x0a
 export const CR = 0x0d
 export const QUOTE = 0x22
@@ -62,7 +62,7 @@ export function decodeHex (buf: Uint8Array, start: number, end: number): Buffer 
   return out
 }
 
-/** Writes bytes as upper-case hex text (the usual form on the wire, §4) into `out` at `at`. */
+/** Writes bytes as upper-case hex text (the usual form on the wire) into `out` at `at`. */
 export function writeHexBytes (out: Uint8Array, at: number, bytes: Uint8Array): void {
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i]!

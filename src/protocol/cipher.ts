@@ -1,5 +1,5 @@
 /**
- * AES-CBC with a zero IV and no cipher padding, as DC-09 uses it (PROTOCOL.md §4, STD07 §5.4.6).
+ * AES-CBC with a zero IV and no cipher padding, as DC-09 uses it.
  *
  * Two engines implement one small interface: node:crypto (OpenSSL, hardware AES; the default)
  * and aes-js (pure JavaScript; selectable, and the independent cross-check in tests).
@@ -116,8 +116,8 @@ export function aesEngine (name: AesEngineName = 'node'): AesEngine {
 export type ParsedKey = { readonly ok: true, readonly key: AesKey } | Failure
 
 /**
- * Reads a configured key and expands it. `hex`: 32, 48 or 64 hex digits (the standard's view,
- * §4). `ascii`: 16, 24 or 32 printable ASCII characters used as the key bytes (Ajax, PYSIA, FIO).
+ * Reads a configured key and expands it. `hex`: 32, 48 or 64 hex digits (the standard's view),
+ * `ascii`: 16, 24 or 32 printable ASCII characters used as the key bytes (Ajax, PYSIA, FIO).
  * The format is an explicit per-account setting: a 32-character hex string is ambiguous.
  * The raw bytes never leave this function (they are zeroed once expanded), and reasons never
  * repeat the key.

@@ -1,5 +1,5 @@
 /**
- * Contact ID (SIA DC-05) inside DC-09, token `ADM-CID` (PROTOCOL.md §9):
+ * Contact ID (SIA DC-05) inside DC-09, token `ADM-CID`:
  *
  *   [#acct|QEEE GG CCC]    Q qualifier, EEE event code, GG group/partition, CCC zone or user
  *

@@ -1,6 +1,6 @@
 /**
  * CRC-16/ARC: polynomial 0x8005 processed reflected (0xA001), init 0, no final XOR.
- * Check value CRC("123456789") = 0xBB3D (PROTOCOL.md §2). The table is generated here rather
+ * Check value CRC("123456789") = 0xBB3D. The table is generated here rather
  * than copied: the table printed in DC-09-2007 has a misprint at entry 101 (NLQA).
  */
 const TABLE = new Uint16Array(256)

@@ -1,6 +1,6 @@
 /**
  * The account that may open a data block: `#acct|` (the usual form), `acct|` without `#`
- * (the DC-09-2007 example `12345A|NFA129`), `|` alone, or nothing (PROTOCOL.md §1, §9).
+ * (the DC-09-2007 example `12345A|NFA129`), `|` alone, or nothing.
  * It may differ from the header account (SATEL, cloud receivers) and be alphanumeric
  * (Focus FC-7688 sends `#foc7688`).
  */

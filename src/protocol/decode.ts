@@ -17,7 +17,7 @@ import { DEFAULT_WINDOW, formatTimestamp, inWindow, panelTimeToUtc, type PanelCl
 
 export type DecodedEvent = ContactIdEvent | SiaEvent
 
-/** Tokens a receiver processes; anything else is answered DUH (§3). */
+/** Tokens a receiver processes; anything else is answered DUH. */
 export const EVENT_TOKENS: ReadonlySet<string> = new Set(['SIA-DCS', 'ADM-CID', 'NULL'])
 
 /** What the receiver knows about the account a frame names. */
@@ -26,7 +26,7 @@ export interface AccountProfile {
   readonly key?: AesKey | undefined
   /**
    * Refuse plain frames: anyone who reaches the port could otherwise send events for an
-   * account whose panel encrypts (§3 rule 3). Default: required when the account has a key.
+   * account whose panel encrypts. Default: required when the account has a key.
    */
   readonly requireEncryption?: boolean | undefined
   /** Timestamp window; `null` turns the check off. Default +20 s / -40 s. */
@@ -118,7 +118,7 @@ export function openFrame (raw: RawFrame, profile: AccountProfile | undefined, n
     // Without the pad's `|` the data cannot be told from the pad: an event would be lost unseen.
     return reject(ErrorCode.DATA, 'no data after the pad of an event frame (pad without |)', raw)
   }
-  // §5: the timestamp is mandatory in encrypted frames (openPayload checked it is there).
+  // The timestamp is mandatory in encrypted frames (openPayload checked it is there).
   const panelTime = content.panelTime === undefined ? undefined : panelTimeToUtc(content.panelTime, profile?.clock)
   const window = profile?.window === undefined ? DEFAULT_WINDOW : profile.window
   if (panelTime !== undefined && now !== undefined && window !== null && (raw.encrypted || checkPlain)) {

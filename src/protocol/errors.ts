@@ -1,6 +1,6 @@
 /**
  * Stable rejection codes of the protocol core. Match on `code`, never on `reason` text.
- * Each code carries the answer the protocol asks for (PROTOCOL.md §3 decision rules):
+ * Each code carries the answer the protocol asks for:
  * `NAK` (with the receiver's time), `DUH`, or `none` (say nothing).
  */
 export const ErrorCode = {
@@ -22,7 +22,7 @@ export const ErrorCode = {
   UNSUPPORTED_TOKEN: 'DC09_ERR_UNSUPPORTED_TOKEN',
   /** An encrypted frame for an account that has no key. */
   NO_KEY: 'DC09_ERR_NO_KEY',
-  /** A plain frame for an account that must encrypt (a downgrade, §3 rule 3). */
+  /** A plain frame for an account that must encrypt (a downgrade). */
   ENCRYPTION_REQUIRED: 'DC09_ERR_ENCRYPTION_REQUIRED',
   /** Decryption gave no well-formed tail: wrong key, or corrupted ciphertext. */
   WRONG_KEY: 'DC09_ERR_WRONG_KEY',
@@ -56,7 +56,7 @@ export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
 /** What to send back for a rejected frame. */
 export type Reply = 'NAK' | 'DUH' | 'none'
 
-/** The protocol's answer for each code (PROTOCOL.md §3, rules 1-5). */
+/** The protocol's answer for each code. */
 export const REPLY_FOR: Readonly<Record<ErrorCode, Reply>> = {
   DC09_ERR_NOISE: 'none',
   DC09_ERR_FRAMING: 'NAK',

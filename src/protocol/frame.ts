@@ -4,8 +4,7 @@
  *
  *   <LF> CRC 0LLL "ID" SSSS [Rrcvr] [Lpref] #acct [data] [x-data]... [_HH:MM:SS,MM-DD-YYYY] <CR>
  *
- * Field rules and sources: PROTOCOL.md §1-§4. Everything is read from the raw bytes; text is
- * decoded later and only where it is text (§11).
+ * Everything is read from the raw bytes; text is decoded later and only where it is text.
  */
 import {
   CR, HASH, HEX_VALUE, LBRACKET, LF, PIPE, QUOTE, RBRACKET, STAR, UNDERSCORE, ZERO,
@@ -20,12 +19,12 @@ import { randomFillSync } from 'node:crypto'
 /** `hex`: 4 ASCII hex CRC characters (the standard). `binary`: 2 raw CRC bytes (Lupusec, Trikdis "DC-09 2007" mode). */
 export type CrcForm = 'hex' | 'binary'
 
-/** The length field is `0LLL`: at most 0xFFF body bytes (§1). */
+/** The length field is `0LLL`: at most 0xFFF body bytes. */
 export const MAX_BODY_BYTES = 0xfff
 /** Longest ID token accepted between the quotes (the longest known, `*SIA-DCS`, has 8). */
 export const MAX_TOKEN_BYTES = 16
 
-/** The clear-text header of a frame, echoed in answers exactly as received (§6). */
+/** The clear-text header of a frame, echoed in answers exactly as received. */
 export interface FrameHeader {
   /** ID token without the encryption mark, e.g. `SIA-DCS`, `ADM-CID`, `NULL`, `ACK`. */
   readonly token: string
@@ -63,7 +62,7 @@ export interface RawFrame extends FrameHeader {
   readonly quirks: readonly Quirk[]
 }
 
-/** One extended-data block `[Ivalue]` (§7), kept in order. */
+/** One extended-data block `[Ivalue]`, kept in order. */
 export interface XData {
   readonly id: string
   readonly value: Buffer
@@ -76,7 +75,7 @@ export interface FrameContent {
   readonly xdata: readonly XData[]
   /** The panel's clock reading as epoch ms read as UTC (see `panelTimeToUtc`), if sent. */
   readonly panelTime: number | undefined
-  /** Bytes between the blocks and the timestamp that belong to no block (tolerated, §9). */
+  /** Bytes between the blocks and the timestamp that belong to no block (tolerated). */
   readonly junk: Buffer | undefined
   /** Encrypted frames: the pad that preceded the data (needed to rebuild the same bytes). */
   readonly pad: Buffer | undefined
@@ -107,7 +106,7 @@ const ELDES: readonly Quirk[] = Object.freeze(['crc-includes-cr'] as const)
 /**
  * Where the header starts, given the bytes after the LF: the 4-character hex CRC form has the
  * length's leading `0` at 5 and the token's quote at 9; the binary form at 3 and 7 (IOB/NRSU
- * detection, §1). Returns the offset of the length field, or -1 (-2 while too few bytes).
+ * detection). Returns the offset of the length field, or -1 (-2 while too few bytes).
  */
 export function lengthFieldOffset (buf: Uint8Array, lf: number, end = buf.length): number {
   if (end - lf < 8) return -2
@@ -133,7 +132,7 @@ export function parseFrame (bytes: Buffer): FrameResult {
   const h = lengthFieldOffset(bytes, 0)
   if (h < 0) return reject(ErrorCode.FRAMING, 'no DC-09 header (CRC, 0LLL length, quoted ID) after the LF')
   const crcForm: CrcForm = h === 5 ? 'hex' : 'binary'
-  // §1: the length counts the bytes from the opening quote up to the CR, exclusive.
+  // The length counts the bytes from the opening quote up to the CR, exclusive.
   const len = readHex(bytes, h + 1, 3)
   const bodyStart = h + 4
   const bodyEnd = bytes.length - 1
@@ -143,7 +142,7 @@ export function parseFrame (bytes: Buffer): FrameResult {
   if (bodyStart + len !== bodyEnd && !withCr) {
     return reject(ErrorCode.LENGTH, `length field says ${len} bytes, the frame holds ${bodyEnd - bodyStart}`, undefined, crcForm)
   }
-  // §2: CRC-16/ARC over the same span; for encrypted frames over the transmitted hex text.
+  // CRC-16/ARC over the same span; for encrypted frames over the transmitted hex text.
   const sent = crcForm === 'hex' ? readHex(bytes, 1, 4) : (bytes[1]! << 8) | bytes[2]!
   if (sent < 0) return reject(ErrorCode.CRC, 'the CRC field is not 4 hex digits', undefined, crcForm)
   let computed = crc16(bytes, bodyStart, withCr ? bytes.length : bodyEnd)
@@ -185,7 +184,7 @@ function hex4 (n: number): string {
 
 function parseHeader (b: Buffer, start: number, end: number, crcForm: CrcForm, quirks: readonly Quirk[]): FrameResult {
   const bad = (reason: string): Rejection => reject(ErrorCode.FORMAT, reason, undefined, crcForm)
-  // "ID": a quoted token, `*` first when encrypted (§1, §3).
+  // "ID": a quoted token, `*` first when encrypted.
   let q = start + 1
   const limit = Math.min(end, start + 2 + MAX_TOKEN_BYTES)
   while (q < limit && b[q] !== QUOTE) {
@@ -198,7 +197,7 @@ function parseHeader (b: Buffer, start: number, end: number, crcForm: CrcForm, q
   if (q === tokenStart) return bad('the ID token is empty')
   const token = internToken(b, tokenStart, q)
   let p = q + 1
-  // Sequence: exactly four decimal digits (§1); any value, 0000 included, is accepted.
+  // Sequence: exactly four decimal digits; any value, 0000 included, is accepted.
   if (end - p < 4 || (DIGIT_VALUE[b[p]!]! | DIGIT_VALUE[b[p + 1]!]! | DIGIT_VALUE[b[p + 2]!]! | DIGIT_VALUE[b[p + 3]!]!) < 0) {
     return bad('the sequence number is not 4 digits')
   }
@@ -206,7 +205,7 @@ function parseHeader (b: Buffer, start: number, end: number, crcForm: CrcForm, q
   p += 4
   let rcvr: string | undefined
   let lpref: string | undefined
-  // Rrcvr: optional, 1-6 hex (§1).
+  // Rrcvr: optional, 1-6 hex.
   if (b[p] === 0x52) {
     const n = hexRun(b, p + 1, end, 6)
     if (n === 0) return bad('R is not followed by 1-6 hex digits')
@@ -214,17 +213,17 @@ function parseHeader (b: Buffer, start: number, end: number, crcForm: CrcForm, q
     p += 1 + n
   }
   // Lpref: required by the standard, absent in some frames in the wild, and a bare `L` has been
-  // seen too (IOB #4, #11): all tolerated and echoed as received (§1, §12.9).
+  // seen too (IOB #4, #11): all tolerated and echoed as received.
   if (b[p] === 0x4c) {
     let n = hexRun(b, p + 1, end, 6)
-    // NAK's fixed `L0A0`: the `A` that marks its account is a hex digit too; give it back (§6).
+    // NAK's fixed `L0A0`: the `A` that marks its account is a hex digit too; give it back.
     if (token === 'NAK' && b[p + 1 + n] === LBRACKET) {
       for (let k = n - 1; k >= 1; k--) if (b[p + 1 + k] === 0x41) { n = k; break }
     }
     lpref = ascii(b, p + 1, p + 1 + n)
     p += 1 + n
   }
-  // #acct (§1). NAK alone carries `A0` in its place (§6). Some panels send no header account.
+  // #acct. NAK alone carries `A0` in its place. Some panels send no header account.
   let acct = ''
   if (b[p] === HASH) {
     const n = alnumRun(b, p + 1, end, 17)
@@ -267,8 +266,8 @@ function alnumRun (buf: Uint8Array, offset: number, end: number, max: number): n
 }
 
 /**
- * Reads clear content: `data]` then `[Xvalue]` blocks then an optional timestamp (§1, §7).
- * Junk between the last block and the timestamp or end is kept, not fatal (§9, comxline).
+ * Reads clear content: `data]` then `[Xvalue]` blocks then an optional timestamp.
+ * Junk between the last block and the timestamp or end is kept, not fatal (comxline).
  */
 export function readContent (buf: Buffer, start: number, pad?: Buffer, header?: FrameHeader, padWithoutPipe = false, lenientTimestamp = false): ContentResult {
   const end = buf.length
@@ -316,7 +315,7 @@ export function readContent (buf: Buffer, start: number, pad?: Buffer, header?: 
 }
 
 /**
- * Decrypts the payload of an encrypted frame and reads its content (§4). The decrypted text is
+ * Decrypts the payload of an encrypted frame and reads its content. The decrypted text is
  * `pad|data]...` with the timestamp mandatory. A wrong key gives random bytes: it is recognised
  * by the missing well-formed tail and reported as such, never decoded into an event.
  */
@@ -341,7 +340,7 @@ export function openPayload (frame: RawFrame, key: AesKey): ContentResult {
     return reject(ErrorCode.WRONG_KEY, 'decryption gave no well-formed tail (wrong key?)', frame)
   }
   // The pad ends at the first `|`, wherever the first `]` is: pad bytes should exclude `[` and
-  // `]` too, but binary pads (Ajax) may not (§4). Some senders omit the `|`; then the data is
+  // `]` too, but binary pads (Ajax) may not. Some senders omit the `|`; then the data is
   // empty and the pad runs up to the `]` before the x-data and timestamp.
   const pipe = plain.indexOf(PIPE)
   if (pipe >= 0) return checkPad(readContent(plain, pipe + 1, plain.subarray(0, pipe), frame), plain.subarray(0, pipe), frame)
@@ -355,7 +354,7 @@ export function openPayload (frame: RawFrame, key: AesKey): ContentResult {
 }
 
 /**
- * The longest pad a known sender makes: the standard pads 1 to 16 bytes (§4), the SPT dialler
+ * The longest pad a known sender makes: the standard pads 1 to 16 bytes, the SPT dialler
  * `17 - ((len(data) + 21) % 16)`, which is 17 whenever its data length is 11 mod 16. A pad of
  * 0 (the `|` first) is a sender that adds none when the plaintext already fills whole blocks.
  */
@@ -391,7 +390,7 @@ export interface FrameFields {
   readonly rcvr?: string | undefined
   readonly lpref?: string | undefined
   readonly acct: string
-  /** `A` only in NAK's fixed header (§6); otherwise `#`. */
+  /** `A` only in NAK's fixed header; otherwise `#`. */
   readonly acctMarker?: '#' | 'A' | undefined
   readonly data?: string | Uint8Array | undefined
   readonly xdata?: ReadonlyArray<{ readonly id: string, readonly value: string | Uint8Array }> | undefined
@@ -413,7 +412,7 @@ let randomLeft = 0
 
 /**
  * Writes a fresh pad of `n` random characters into `out` at `at`. Pad bytes may be anything but
- * `|`, `[` and `]` (§4); letters and digits are used so that no panel firmware trips on a NUL or
+ * `|`, `[` and `]`; letters and digits are used so that no panel firmware trips on a NUL or
  * control byte, and FIO-style transmitters that want UTF-8 plaintext are satisfied.
  */
 function fillPad (out: Uint8Array, at: number, n: number): void {
@@ -436,7 +435,7 @@ export function randomPad (n: number): Buffer {
   return out
 }
 
-/** Pad length that makes pad + `|` + `rest` whole AES blocks; 16 when it already is (§4). */
+/** Pad length that makes pad + `|` + `rest` whole AES blocks; 16 when it already is. */
 export function padLength (restLength: number): number {
   return 16 - ((restLength + 1) % 16)
 }
@@ -475,8 +474,8 @@ export function serializeFrame (f: FrameFields, opts: SerializeOptions = {}): Bu
     return finishFrame(out, h, crcForm)
   }
   if (opts.key === undefined) throw new TypeError('an encrypted frame needs a key')
-  if (ts === '') throw new TypeError('an encrypted frame needs a timestamp (DC-09 §5)')
-  // pad | data ] x-data timestamp, then AES, written as hex straight into the frame (§4).
+  if (ts === '') throw new TypeError('an encrypted frame needs a timestamp')
+  // pad | data ] x-data timestamp, then AES, written as hex straight into the frame.
   const padLen = opts.pad?.length ?? padLength(restLength)
   const plain = Buffer.allocUnsafe(padLen + 1 + restLength)
   if (opts.pad !== undefined) plain.set(opts.pad, 0)
@@ -504,7 +503,7 @@ function allocFrame (h: number, head: string, contentLength: number): Buffer {
   return out
 }
 
-/** Writes the CRC over the body (§2) and the final CR. */
+/** Writes the CRC over the body and the final CR. */
 function finishFrame (out: Buffer, h: number, crcForm: CrcForm): Buffer {
   const end = out.length - 1
   const crc = crc16(out, h + 4, end)

@@ -1,6 +1,6 @@
 /**
  * The DC-09 protocol core: pure functions from bytes to values and back. No sockets, no clock
- * (time is passed in), no logging. See PROTOCOL.md in the design notes for the facts and sources.
+ * (time is passed in), no logging.
  */
 export { crc16 } from './crc.js'
 export { ErrorCode, REPLY_FOR, type Failure, type Reply } from './errors.js'

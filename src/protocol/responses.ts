@@ -1,5 +1,5 @@
 /**
- * The receiver's answers (PROTOCOL.md §6). ACK and DUH echo the sequence, receiver (only when
+ * The receiver's answers. ACK and DUH echo the sequence, receiver (only when
  * present), prefix and account exactly as received; `*ACK` carries a fresh random pad and the
  * receiver's time; NAK has the fixed header `"NAK"0000R0L0A0[]`, the receiver's time, and is
  * never encrypted. Every answer goes back in the CRC form the panel used.
@@ -9,7 +9,7 @@ import type { CrcForm, FrameHeader, Rejection } from './frame.js'
 import { serializeFrame } from './frame.js'
 
 export interface AckOptions {
-  /** Append the receiver's time to a plain ACK (FIO does; IOB and PYSIA do not, §6). */
+  /** Append the receiver's time to a plain ACK (FIO does; IOB and PYSIA do not). */
   readonly timestamp?: number | undefined
 }
 

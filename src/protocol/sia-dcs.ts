@@ -1,5 +1,5 @@
 /**
- * SIA DC-03/DC-04 data inside DC-09, token `SIA-DCS` (PROTOCOL.md §10):
+ * SIA DC-03/DC-04 data inside DC-09, token `SIA-DCS`:
  *
  *   [#acct|Nri1/BA01]   [#acct|Nri01/BA01/BA02]   [#acct|Nri1BA01/ri2BA05]   [#acct|NRR|Atest]
  *

@@ -1,9 +1,9 @@
 /**
  * Turns a byte stream in any chunking into whole frames (LF ... CR), as TCP delivers it:
  * several frames in one chunk, a frame split at any byte, noise between frames, trailing NUL
- * bytes after a CR, a missing CR (PROTOCOL.md §1 deviations, §8). The length field says where a
+ * bytes after a CR, a missing CR. The length field says where a
  * frame ends; the CR is then checked, and a frame without it is dropped and the stream
- * resynchronised on the next LF. Sizes are checked before anything is buffered (STYLE rule 2).
+ * resynchronised on the next LF. Sizes are checked before anything is buffered.
  */
 import { CR, LF, readHex } from './bytes.js'
 import { ErrorCode } from './errors.js'
@@ -13,7 +13,7 @@ import { lengthFieldOffset, MAX_BODY_BYTES, parseFrame, reject, type Rejection }
 export const FRAME_OVERHEAD = 10
 
 export interface SplitterOptions {
-  /** Largest body (quote to CR) a length field may declare. The protocol's own cap is 0xFFF (§1). */
+  /** Largest body (quote to CR) a length field may declare. The protocol's own cap is 0xFFF. */
   readonly maxBodyBytes?: number
   /** Most bytes held for one unfinished frame between chunks. */
   readonly maxBufferedBytes?: number
@@ -164,7 +164,7 @@ export class FrameSplitter {
         else if (cr >= to) return this.#hold(data, lf, to, pending, total - 1, true)
       }
       if (data[cr] !== CR) {
-        // Missing CR: drop this start and resynchronise on the next LF (§8).
+        // Missing CR: drop this start and resynchronise on the next LF.
         this.#error(ErrorCode.FRAMING, 'no CR where the length field says the frame ends', 1)
         pos = lf + 1
         continue
@@ -266,7 +266,7 @@ export function splitAll (bytes: Buffer, opts?: SplitterOptions): Array<{ frame:
 export type WholeFrame = { readonly ok: true, readonly frame: Buffer } | Rejection
 
 /**
- * The one frame in a datagram (UDP carries one frame per datagram, §8) or a line of text.
+ * The one frame in a datagram (UDP carries one frame per datagram) or a line of text.
  * NUL, CR, LF and spaces around it are tolerated. When the bytes hold no frame but start with a
  * DC-09 header, the frame parser says precisely what is wrong (length, CRC) so that the panel
  * gets its NAK; bytes with no header get no answer at all (a NAK to any datagram would make

@@ -1,5 +1,5 @@
 /**
- * Text inside data and extended data is decoded last, from the bytes (PROTOCOL.md §11): UTF-8
+ * Text inside data and extended data is decoded last, from the bytes: UTF-8
  * when the bytes are valid UTF-8 (one sender sends Cyrillic so), otherwise Windows-1252 (the
  * DC-09 x-data table's charset; not Latin-1, which maps 0x80-0x9F to controls). An account can
  * name another charset.

@@ -1,6 +1,6 @@
 /**
  * DC-09 timestamps: `_HH:MM:SS,MM-DD-YYYY`, UTC by the standard, 24-hour clock, month before
- * day (PROTOCOL.md §5). Nothing here reads the clock: `now` is always passed in (STYLE rule 8).
+ * day. Nothing here reads the clock: `now` is always passed in.
  */
 import { DIGIT_VALUE, UNDERSCORE } from './bytes.js'
 
@@ -13,11 +13,11 @@ export interface TimestampWindow {
   readonly behind: number
 }
 
-/** +20 s / -40 s (PYSIA `allowed_timeband`, NRSU; believed to be the standard's, §5). */
+/** +20 s / -40 s (PYSIA `allowed_timeband`, NRSU; believed to be the standard's). */
 export const DEFAULT_WINDOW: TimestampWindow = Object.freeze({ ahead: 20, behind: 40 })
 
 /**
- * How a panel's clock relates to UTC, for panels that send local time (§5: Trikdis 1 h ahead,
+ * How a panel's clock relates to UTC, for panels that send local time (Trikdis 1 h ahead,
  * Dahua drifting). `offsetSeconds`: panel clock minus UTC. `timeZone`: an IANA zone name.
  */
 export type PanelClock = { readonly offsetSeconds: number } | { readonly timeZone: string }
@@ -138,7 +138,7 @@ export function panelTimeToUtc (wallMs: number, clock?: PanelClock): number {
 
 /**
  * Whether a panel time (UTC ms) is within `window` of `nowMs`: at most `ahead` seconds in the
- * future and at most `behind` seconds in the past (§5).
+ * future and at most `behind` seconds in the past.
  */
 export function inWindow (utcMs: number, nowMs: number, window: TimestampWindow): boolean {
   const diff = utcMs - nowMs

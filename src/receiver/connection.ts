@@ -191,7 +191,7 @@ export class Connection implements SplitterSink {
   }
 
   /**
-   * Read only as fast as the journal commits and the peer takes its answers (STYLE rules 10, 11):
+   * Read only as fast as the journal commits and the peer takes its answers:
    * reading stops while too many answers are pending or the peer's window is full.
    */
   #flow (): void {

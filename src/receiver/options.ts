@@ -1,5 +1,5 @@
 /**
- * Every limit of the receiver, with why it exists (STYLE rule 12). A receiver faces the internet:
+ * Every limit of the receiver, with why it exists. A receiver faces the internet:
  * each input is bounded, and each limit has a test that trips it.
  */
 import { MAX_BODY_BYTES, MAX_SIA_EVENTS } from '../protocol/index.js'

@@ -1,6 +1,6 @@
 /**
  * `dc09 serve`'s listeners: TCP and UDP on the same port (a receiver that supports both tells
- * them apart by itself, PROTOCOL.md §8), the connection limits, the account refresh, and a
+ * them apart by itself), the connection limits, the account refresh, and a
  * graceful shutdown that stops accepting, then commits and answers what is in flight.
  */
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram'
@@ -13,7 +13,7 @@ import { fileLimitWarning, openFileLimit } from './file-limit.js'
 import { RateLimitedLog, type Logger } from './log.js'
 import { defaultOptions, type ReceiverOptions } from './options.js'
 import { Receiver, type FrameMeta } from './receiver.js'
-import type { FrameRecord, JournalRecord } from './record.js'
+import type { JournalRecord } from './record.js'
 
 export interface ListenOptions {
   readonly host: string
@@ -43,12 +43,10 @@ export class ReceiverServer {
   readonly #udpBudget: PerSecondBudget
   readonly #log: Logger
   readonly #limitLog: RateLimitedLog
-  readonly #deps: ServerDeps
   #refresh: NodeJS.Timeout | undefined
   #closing = false
 
   private constructor (deps: ServerDeps) {
-    this.#deps = deps
     this.options = { ...defaultOptions, ...deps.options }
     this.#log = deps.logger
     this.#limitLog = new RateLimitedLog(this.options.logWindowMs)
@@ -148,7 +146,7 @@ export class ReceiverServer {
     this.#log.info({ peer, reason, frames: conn.frames }, 'connection closed')
   }
 
-  /** One frame per datagram; the answer goes to the datagram's source address and port (§8). */
+  /** One frame per datagram; the answer goes to the datagram's source address and port. */
   #datagram (msg: Buffer, rinfo: RemoteInfo): void {
     // Port 0 cannot be answered (and is a spoofing favourite): nothing to do for it.
     if (this.#closing || rinfo.port === 0) return

@@ -142,7 +142,7 @@ export class UdpLink implements Link {
   }
 
   async send (bytes: Buffer): Promise<void> {
-    // One frame per datagram (§8): the write modes of a stream do not apply.
+    // One frame per datagram: the write modes of a stream do not apply.
     await new Promise<void>((resolve) => this.#socket.send(bytes, this.#target.port, this.#target.host, () => resolve()))
   }
 

@@ -139,7 +139,7 @@ class Panel {
     this.clockOffsetMs = skewSeconds * 1000
   }
 
-  /** 0001..9999, then 0001 again: 0000 is for link tests (PROTOCOL.md §1). */
+  /** 0001..9999, then 0001 again: 0000 is for link tests. */
   nextSeq (): number {
     this.seq = this.seq >= 9999 ? 1 : this.seq + 1
     return this.seq
@@ -266,7 +266,7 @@ async function deliver (panel: Panel, ev: EventSpec, link: Link, o: SimOptions, 
       return
     } else if (c.token === 'NAK') {
       stats.nak++
-      // The panel sets its clock from the receiver's and tries again (PROTOCOL.md §5).
+      // The panel sets its clock from the receiver's and tries again.
       if (c.receiverTime !== undefined) panel.clockOffsetMs = c.receiverTime + 500 - Date.now()
       if (fault === undefined) stats.problem(`${panel.cfg.account} seq ${seq}: NAK`)
     } else if (c.token === 'DUH') {

@@ -1,5 +1,5 @@
 /**
- * Disarm codes are passwords (DESIGN.md): stored only as scrypt(HMAC-SHA256(pepper, code), salt)
+ * Disarm codes are passwords: stored only as scrypt(HMAC-SHA256(pepper, code), salt)
  * with a salt per account and a pepper kept outside the database, never in plain text; matched
  * in constant time. Nothing here logs, and no error carries a code.
  */

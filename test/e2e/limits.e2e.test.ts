@@ -1,4 +1,4 @@
-/** Every receiver limit, tripped (STYLE rule 28). */
+/** Every receiver limit, tripped. */
 import { Duplex } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { MemoryAccountStore } from '../../src/accounts/memory-store.js'

@@ -9,7 +9,7 @@ import { MemoryJournal } from '../../src/journal/memory-journal.js'
 import {
   checkAnswer, nodeAes, parseFrame, serializeFrame, type FrameFields, type FrameHeader,
 } from '../../src/protocol/index.js'
-import type { FrameRecord, JournalRecord } from '../../src/receiver/record.js'
+import type { JournalRecord } from '../../src/receiver/record.js'
 import { startReceiver, TcpPanel, text, udpExchange, type Harness } from './helpers.js'
 
 const KEY = '0123456789ABCDEF0123456789ABCDEF'

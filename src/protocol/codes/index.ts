@@ -1,5 +1,5 @@
 /**
- * Lookups in the Contact ID and SIA code tables (generated from `../shared/codes`, see
+ * Lookups in the Contact ID and SIA code tables (generated from the code-table JSON, see
  * scripts/generate-codes.mjs). Built into maps once, at load.
  */
 import { CONTACT_ID_QUALIFIERS, CONTACT_ID_ROWS } from './contact-id.generated.js'
@@ -55,7 +55,7 @@ export const SIA_CODE_COUNT = sia.size
 /**
  * One class for Contact ID and SIA events alike. Contact ID's table class says what the code is;
  * the qualifier says whether it starts (1, or 6 still present) or ends (3): a burglary with
- * qualifier 3 is a restore, an open/close with qualifier 1 an opening (DC-05; PROTOCOL.md §9).
+ * qualifier 3 is a restore, an open/close with qualifier 1 an opening (DC-05).
  */
 export function contactIdEventClass (cls: ContactIdClass, qualifier: string): EventClass {
   const restore = qualifier === '3'

@@ -1,6 +1,6 @@
 /**
  * Loading a pipeline: built-in stages by name, a user's own by module path, and every stage made
- * and checked at load time (STYLE rule 19); reading the configuration file.
+ * and checked at load time; reading the configuration file.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'

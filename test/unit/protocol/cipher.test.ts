@@ -6,7 +6,7 @@ import { ErrorCode } from '../../../src/protocol/errors.js'
 
 const KEY_HEX = '0123456789ABCDEF0123456789ABCDEF'
 
-describe('AES-CBC, zero IV, no padding (PROTOCOL.md §4)', () => {
+describe('AES-CBC, zero IV, no padding', () => {
   it('both engines decrypt vector E1 to its plaintext', () => {
     const key = Buffer.from(KEY_HEX, 'hex')
     const ct = Buffer.from('7EDD6A5271DA34AF56C05570DD9EB0257577F856315CA616792146CFE31C3C11B80EE5DE162BF8B7CA2F8AC25EBE5D2C', 'hex')

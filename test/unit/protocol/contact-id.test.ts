@@ -8,7 +8,7 @@ const cid = (s: string) => {
   return r.event
 }
 
-describe('Contact ID data (PROTOCOL.md §9)', () => {
+describe('Contact ID data', () => {
   it('reads #acct|QEEE GG CCC with the table entry', () => {
     expect(cid('#1234|1130 01 015')).toMatchObject({
       account: '1234', qualifier: '1', qualifierMeaning: 'new', code: '130', known: true, name: 'Burglary alarm',

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { crc16 } from '../../../src/protocol/crc.js'
 
 describe('crc16 (CRC-16/ARC)', () => {
-  it('has the catalogue check value 0xBB3D for "123456789" (PROTOCOL.md §2)', () => {
+  it('has the catalogue check value 0xBB3D for "123456789"', () => {
     expect(crc16(Buffer.from('123456789'))).toBe(0xbb3d)
   })
 
@@ -18,7 +18,7 @@ describe('crc16 (CRC-16/ARC)', () => {
     expect(crc16(b, 2, 11)).toBe(0xbb3d)
   })
 
-  it('matches the verified frames of PROTOCOL.md §2 over the quote..timestamp span', () => {
+  it('matches the verified frames over the quote..timestamp span', () => {
     const frames: Array<[string, number]> = [
       ['"SIA-DCS"0001L0#1234[#1234|NFA0001]_03:04:05,01-02-2024', 0xb222],
       ['"SIA-DCS"0001RF3L77#1234[#1234|NRR|Atest]', 0xf4d2],
@@ -28,7 +28,7 @@ describe('crc16 (CRC-16/ARC)', () => {
     for (const [body, crc] of frames) expect(crc16(Buffer.from(body, 'latin1'))).toBe(crc)
   })
 
-  it('is not CRC-CCITT (the hobby-code mistake, §2)', () => {
+  it('is not CRC-CCITT (the hobby-code mistake)', () => {
     // CRC-16/CCITT-FALSE("123456789") = 0x29B1
     expect(crc16(Buffer.from('123456789'))).not.toBe(0x29b1)
   })

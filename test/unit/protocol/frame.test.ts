@@ -18,7 +18,7 @@ function code (s: string | Buffer) {
   return r.ok ? 'ok' : r.code
 }
 
-describe('parseFrame: envelope (PROTOCOL.md §1-§2)', () => {
+describe('parseFrame: envelope', () => {
   it('reads receiver and prefix running together with the account', () => {
     const fr = serializeFrame({ token: 'SIA-DCS', seq: 9876, rcvr: '579BDF', lpref: '789ABC', acct: '12345A', data: '#12345A|NFA129' })
     const p = parseFrame(fr)
@@ -81,7 +81,7 @@ function rawFrame (body: string | Buffer): Buffer {
   return Buffer.concat([f('\n' + head), b, f('\r')])
 }
 
-describe('readContent (§1, §7)', () => {
+describe('readContent', () => {
   it('splits data, x-data blocks in order, and the timestamp', () => {
     const c = readContent(f('#1234|Nri1/PA501][X006E07.7777777][Y49N06.6666666]_12:00:00,01-15-2024'), 0)
     expect(c.ok).toBe(true)
@@ -105,7 +105,7 @@ describe('readContent (§1, §7)', () => {
   })
 })
 
-describe('encrypted frames (§4)', () => {
+describe('encrypted frames', () => {
   const frame = (opts: { data?: string, ts?: number | undefined, pad?: string }) =>
     serializeFrame({ token: 'SIA-DCS', encrypted: true, seq: 1, rcvr: '1', lpref: '0', acct: '1234', data: opts.data ?? '#1234|Nri1/BA01', timestamp: opts.ts ?? Date.UTC(2024, 0, 15, 12) },
       { key, pad: opts.pad === undefined ? undefined : f(opts.pad) })

@@ -8,7 +8,7 @@ const key = nodeAes.importKey(Buffer.from('0123456789ABCDEF0123456789ABCDEF', 'h
 const h: FrameHeader = { token: 'SIA-DCS', encrypted: false, seq: '0001', rcvr: '1', lpref: '0', acct: '1234', crcForm: 'hex' }
 const noon2 = Date.UTC(2024, 0, 15, 12, 0, 2)
 
-describe('answers (PROTOCOL.md §6)', () => {
+describe('answers', () => {
   it('ACK echoes seq, R, L and #acct exactly (shared vector)', () => {
     expect(serializeAck(h).toString('latin1')).toBe('\n1EB60014"ACK"0001R1L0#1234[]\r')
   })

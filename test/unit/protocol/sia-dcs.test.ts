@@ -8,7 +8,7 @@ const sia = (s: string | Buffer, charset?: string) => {
   return r.block
 }
 
-describe('SIA DC-03/04 data (PROTOCOL.md §10)', () => {
+describe('SIA DC-03/04 data', () => {
   it('reads one event with its area and zone', () => {
     const b = sia('#1234|Nri1/BA01')
     expect(b.account).toBe('1234')

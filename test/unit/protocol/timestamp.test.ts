@@ -5,7 +5,7 @@ import {
 
 const ts = (s: string) => readTimestamp(Buffer.from(s, 'latin1'), 0)
 
-describe('timestamps (PROTOCOL.md §5)', () => {
+describe('timestamps', () => {
   it('reads _HH:MM:SS,MM-DD-YYYY as UTC, month before day', () => {
     expect(ts('_14:12:04,09-25-2019')).toBe(Date.UTC(2019, 8, 25, 14, 12, 4))
     expect(ts('_00:00:00,01-01-2024')).toBe(Date.UTC(2024, 0, 1))
