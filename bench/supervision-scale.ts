@@ -14,7 +14,7 @@ import { MemoryJournal } from '../src/journal/memory-journal.js'
 import { DEFAULT_PIPELINE, loadPipeline } from '../src/pipeline/loader.js'
 import { PipelineRunner } from '../src/pipeline/runner.js'
 import { PipelineStore } from '../src/pipeline/store.js'
-import type { JournalRecord } from '../src/receiver/record.js'
+import type { JournalRecord } from '../src/journal/record.js'
 
 const n = Number(process.argv[2] ?? 100_000)
 const dir = process.argv[3] ?? `/tmp/dc09-supervision-${n}`

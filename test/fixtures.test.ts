@@ -1,5 +1,5 @@
 /**
- * Every fixture in fixtures/frames (the shared vectors, the frames quoted in the protocol notes,
+ * Every fixture in fixtures/frames (the verified vectors, frames quoted by other implementations,
  * real captures from public sources, and hand-built quirk cases) is decoded against its expected
  * fields, rebuilt, round-tripped, and fed to the splitter split at every offset and byte by byte.
  */
@@ -10,7 +10,7 @@ import {
   FrameSplitter, decodeFrame, nodeAes, openPayload, parseFrame, parseKey, readContent, serializeFrame, wholeFrame,
   type AesKey, type DecodedFrame,
 } from '../src/protocol/index.js'
-import { compactEvents, expandEvents, type CompactEvents } from '../src/receiver/compact.js'
+import { compactEvents, expandEvents, type CompactEvents } from '../src/journal/compact.js'
 
 const DIR = new URL('../fixtures/frames/', import.meta.url)
 
@@ -34,7 +34,7 @@ function load (): Fixture[] {
     const text = readFileSync(new URL(`${name}.txt`, DIR), 'utf8').replace(/\n$/, '')
     const u = unescapeFrame(text)
     if (!u.ok) throw new Error(`${name}.txt: ${u.reason}`)
-    return { ...meta, name, bytes: u.bytes }
+    return { ...meta, name, bytes: u.value }
   })
 }
 
@@ -83,9 +83,9 @@ function frameBytes (b: Buffer): Buffer {
   return b.subarray(0, end)
 }
 
-it('has fixtures for the shared vectors, the notes and real captures', () => {
+it('has fixtures for the verified vectors and real captures', () => {
   expect(fixtures.length).toBeGreaterThanOrEqual(60)
-  expect(fixtures.filter((f) => f.source.startsWith('shared vectors')).length).toBeGreaterThanOrEqual(11)
+  expect(fixtures.filter((f) => f.source.startsWith('verified vector')).length).toBeGreaterThanOrEqual(11)
 })
 
 describe.each(fixtures.filter((f) => f.answer !== true))('$name', (f) => {
@@ -105,7 +105,7 @@ describe.each(fixtures.filter((f) => f.answer !== true))('$name', (f) => {
     const r = decode(f)
     if (!r.ok) throw new Error(r.reason)
     const key = keyOf(f)
-    const pad = f.pad === undefined ? undefined : (unescapeFrame(f.pad) as { bytes: Buffer }).bytes
+    const pad = f.pad === undefined ? undefined : (unescapeFrame(f.pad) as { value: Buffer }).value
     const built = rebuild(r.frame, key, pad)
     if (f.canonical === true) expect(escapeFrame(built)).toBe(escapeFrame(frameBytes(f.bytes)))
     const again = decodeFrame(built, { profile: { key } })
@@ -175,7 +175,7 @@ describe('every fixture, through the receiver over a duplex pair', () => {
     const { MemoryJournal } = await import('../src/journal/memory-journal.js')
     const { Receiver } = await import('../src/receiver/receiver.js')
     const { Connection } = await import('../src/receiver/connection.js')
-    const { createLogger } = await import('../src/receiver/log.js')
+    const { createLogger } = await import('../src/log.js')
     const { defaultOptions } = await import('../src/receiver/options.js')
     const expected = f.expect as { ok: boolean, account?: string, panelTime?: string | null, encrypted?: boolean, reply?: string, code?: string }
     const accounts = new MemoryAccountStore()
@@ -185,7 +185,7 @@ describe('every fixture, through the receiver over a duplex pair', () => {
       const r = accounts.add({ account, ...(f.key === undefined ? {} : { key: f.key, keyFormat: f.keyFormat ?? 'hex' }), encryptionRequired: false })
       if (!r.ok) throw new Error(r.reason)
     }
-    const journal = new MemoryJournal<import('../src/receiver/record.js').FrameRecord>()
+    const journal = new MemoryJournal<import('../src/journal/record.js').FrameRecord>()
     const at = typeof expected.panelTime === 'string' ? Date.parse(expected.panelTime) : Date.UTC(2024, 0, 15, 12)
     const options = { ...defaultOptions }
     const receiver = new Receiver({ journal, accounts, logger: createLogger({ level: 'silent' }), options, clock: () => at })

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { readJournal } from '../../src/journal/file-journal.js'
-import type { JournalRecord } from '../../src/receiver/record.js'
+import type { JournalRecord } from '../../src/journal/record.js'
 import { makeFleet } from '../../src/sim/fleet.js'
 import { freePort, runClient, startReceiver, stop, type E2eRun } from './receiver.js'
 

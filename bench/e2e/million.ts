@@ -33,7 +33,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { readJournal } from '../../src/journal/file-journal.js'
 import { aesEngine, checkAnswer, parseKey, readHeader, serializeFrame, type AesKey, type FrameHeader } from '../../src/protocol/index.js'
-import type { JournalRecord } from '../../src/receiver/record.js'
+import type { JournalRecord } from '../../src/journal/record.js'
 import { freePort, RATE_LIMITS_OUT_OF_THE_WAY } from './receiver.js'
 
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname

@@ -20,7 +20,7 @@ import { PipelineStore } from '../../src/pipeline/store.js'
 import { serializeFrame } from '../../src/protocol/index.js'
 import { defaultOptions } from '../../src/receiver/options.js'
 import { Receiver } from '../../src/receiver/receiver.js'
-import { journalJson, type JournalRecord } from '../../src/receiver/record.js'
+import { journalJson, type JournalRecord } from '../../src/journal/record.js'
 import { parseMix, randomEvent } from '../../src/sim/traffic.js'
 import { RATE_LIMITS_OUT_OF_THE_WAY } from './receiver.js'
 

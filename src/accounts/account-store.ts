@@ -1,5 +1,6 @@
 /** The account registry the receiver, the CLI and (later) the API share. */
-import type { Account, AccountInput, AccountPatch, AccountResult, ReceiverAccount } from './account.js'
+import type { Account, AccountInput, AccountPatch, AccountFailure, ReceiverAccount } from './account.js'
+import type { Result } from '../result.js'
 
 export interface ListOptions {
   readonly tenant?: string | undefined
@@ -56,13 +57,13 @@ export interface AccountStore {
    * failure counters under the number are dropped, so nothing an earlier holder (or a caller
    * probing the free number) left applies to the new one.
    */
-  add (input: AccountInput): AccountResult<Account>
+  add (input: AccountInput): Result<Account, AccountFailure>
   /**
    * Changes an account. Moving it away from its tenant (`tenant` changed from a set value) needs a
    * new key if it has one, and makes every user's disarm and duress code invalid in the same
    * transaction: users stay, marked as needing new codes.
    */
-  update (account: string, patch: AccountPatch): AccountResult<Account>
+  update (account: string, patch: AccountPatch): Result<Account, AccountFailure>
   /**
    * Removes an account and everything kept under its number (users, codes, salts, failure
    * counters), in one transaction: no failure leaves any of it to the next holder of the number.
@@ -70,9 +71,9 @@ export interface AccountStore {
    * waited (to journal the removal), must not remove a later holder the number was given to
    * meanwhile; then nothing is removed (NOT_FOUND), checked in the same transaction.
    */
-  remove (account: string, holder?: { readonly createdAt: string }): AccountResult<Account>
+  remove (account: string, holder?: { readonly createdAt: string }): Result<Account, AccountFailure>
   /** Adds or updates every entry, all or nothing (the rules of add and update apply to each, moves to another tenant included). */
-  import (inputs: readonly unknown[]): AccountResult<ImportResult>
+  import (inputs: readonly unknown[]): Result<ImportResult, AccountFailure>
   /** How many records (users, code rows) are kept under a number that has no account: 0 when clean. */
   leftovers (account: string): number
   /** Numbers without an account that still have records under them (up to `limit`, in order). */
@@ -81,7 +82,7 @@ export interface AccountStore {
    * Deletes what is kept under a number that has no account (the repair for removals an older
    * version left unfinished); how many records went. Refused for a number that has an account.
    */
-  purge (account: string): AccountResult<number>
+  purge (account: string): Result<number, AccountFailure>
   /**
    * For the receiver: the account with its key expanded. From memory when it was asked for
    * recently; a durable store keeps a bounded cache (unknown numbers included) and reads one row on a miss.

@@ -4,6 +4,7 @@
  */
 import { isCharset, isTimeZone, parseKey, type AesEngine, type AesKey, type KeyFormat } from '../protocol/index.js'
 import { supervisionSeconds } from './supervision-presets.js'
+import { err, type Err, type Result } from '../result.js'
 
 /** What anyone may see of an account. The key itself is never part of it: only whether one is set. */
 export interface Account {
@@ -119,7 +120,8 @@ export const AccountError = {
 } as const
 export type AccountErrorCode = typeof AccountError[keyof typeof AccountError]
 
-export type AccountResult<T> = { readonly ok: true, readonly value: T } | { readonly ok: false, readonly code: AccountErrorCode, readonly reason: string }
+/** Why an account change was refused. */
+export type AccountFailure = Err<AccountErrorCode>
 
 const FIELDS = new Set([
   'account', 'key', 'keyFormat', 'receiver', 'prefix', 'encryptionRequired', 'windowAhead', 'windowBehind',
@@ -184,8 +186,8 @@ export interface AccountRow extends Omit<Account, 'hasKey' | 'createdAt' | 'upda
   readonly keyText: string | undefined
 }
 
-function invalid (reason: string): { ok: false, code: AccountErrorCode, reason: string } {
-  return { ok: false, code: AccountError.INVALID, reason }
+function invalid (reason: string): AccountFailure {
+  return err(AccountError.INVALID, reason)
 }
 
 function int (v: unknown, name: string, min: number, max: number): string | undefined {
@@ -198,7 +200,7 @@ function int (v: unknown, name: string, min: number, max: number): string | unde
  * Checks an input (a whole account, or a patch merged onto the current row) and returns the row
  * to store. Errors name the field and never repeat a key.
  */
-export function validateAccount (input: Record<string, unknown>, current?: AccountRow, limits: AccountLimits = DEFAULT_LIMITS): AccountResult<AccountRow> {
+export function validateAccount (input: Record<string, unknown>, current?: AccountRow, limits: AccountLimits = DEFAULT_LIMITS): Result<AccountRow, AccountFailure> {
   for (const k of Object.keys(input)) if (!FIELDS.has(k)) return invalid(`unknown field ${JSON.stringify(k)}`)
   const v = { ...input } as Partial<Record<keyof AccountInput, unknown>>
   // A reporting interval may be named by its EN 50136-1 category (SP4, DP2, ...).

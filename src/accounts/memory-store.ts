@@ -2,9 +2,10 @@
 import type { AesEngine } from '../protocol/index.js'
 import {
   AccountError, MAX_WINDOW_SECONDS, movesTenant, publicAccount, receiverAccount, validateAccount, visibleChange, windowSeconds,
-  type Account, type AccountLimits, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type ReceiverAccount,
+  type Account, type AccountLimits, type AccountInput, type AccountPatch, type AccountFailure, type AccountRow, type ReceiverAccount,
 } from './account.js'
 import type { AccountStore, ImportResult, ListOptions, SupervisedAccount } from './account-store.js'
+import type { Result } from '../result.js'
 
 /** The number or the site name (folded) starts with the text, as in SqliteAccountStore. */
 function matches (row: AccountRow, search: string | undefined): boolean {
@@ -83,14 +84,14 @@ export class MemoryAccountStore implements AccountStore {
     return n
   }
 
-  add (input: AccountInput): AccountResult<Account> {
+  add (input: AccountInput): Result<Account, AccountFailure> {
     const v = validateAccount(input as unknown as Record<string, unknown>, undefined, this.#limits)
     if (!v.ok) return v
     if (this.#rows.has(v.value.account)) return { ok: false, code: AccountError.EXISTS, reason: `account ${v.value.account} already exists` }
     return { ok: true, value: this.#put(v.value) }
   }
 
-  update (account: string, patch: AccountPatch): AccountResult<Account> {
+  update (account: string, patch: AccountPatch): Result<Account, AccountFailure> {
     const e = this.#rows.get(account.toUpperCase())
     if (e === undefined) return { ok: false, code: AccountError.NOT_FOUND, reason: `no account ${account.toUpperCase()}` }
     if ('account' in (patch as object)) return { ok: false, code: AccountError.INVALID, reason: 'the account number cannot be changed' }
@@ -99,7 +100,7 @@ export class MemoryAccountStore implements AccountStore {
     return { ok: true, value: this.#put(v.value, e) }
   }
 
-  remove (account: string, holder?: { readonly createdAt: string }): AccountResult<Account> {
+  remove (account: string, holder?: { readonly createdAt: string }): Result<Account, AccountFailure> {
     const e = this.#rows.get(account.toUpperCase())
     if (e !== undefined && holder !== undefined && e.createdAt !== holder.createdAt) return { ok: false, code: AccountError.NOT_FOUND, reason: `account ${e.row.account} was removed and its number taken again since it was read; nothing removed` }
     if (e === undefined) return { ok: false, code: AccountError.NOT_FOUND, reason: `no account ${account.toUpperCase()}` }
@@ -107,7 +108,7 @@ export class MemoryAccountStore implements AccountStore {
     return { ok: true, value: e.resolved.account }
   }
 
-  import (inputs: readonly unknown[]): AccountResult<ImportResult> {
+  import (inputs: readonly unknown[]): Result<ImportResult, AccountFailure> {
     const rows: Array<{ row: AccountRow, before: Entry | undefined }> = []
     for (const [i, input] of inputs.entries()) {
       if (typeof input !== 'object' || input === null || Array.isArray(input)) return { ok: false, code: AccountError.INVALID, reason: `entry ${i}: not an object` }
@@ -133,7 +134,7 @@ export class MemoryAccountStore implements AccountStore {
     return []
   }
 
-  purge (account: string): AccountResult<number> {
+  purge (account: string): Result<number, AccountFailure> {
     const acct = account.toUpperCase()
     if (!NUMBER_RE.test(acct)) return { ok: false, code: AccountError.INVALID, reason: 'an account number is 3 to 16 letters or digits' }
     if (this.#rows.has(acct)) return { ok: false, code: AccountError.EXISTS, reason: `account ${acct} exists: remove it instead` }

@@ -17,9 +17,10 @@ import Database from 'better-sqlite3'
 import type { AesEngine } from '../protocol/index.js'
 import {
   AccountError, DEFAULT_WINDOW_AHEAD, DEFAULT_WINDOW_BEHIND, MAX_WINDOW_SECONDS, movesTenant, publicAccount, receiverAccount, validateAccount, visibleChange,
-  type Account, type AccountLimits, type AccountInput, type AccountPatch, type AccountResult, type AccountRow, type Keyholder, type ReceiverAccount,
+  type Account, type AccountLimits, type AccountInput, type AccountPatch, type AccountFailure, type AccountRow, type Keyholder, type ReceiverAccount,
 } from './account.js'
 import type { AccountStore, ImportResult, ListOptions, SupervisedAccount } from './account-store.js'
+import type { Result } from '../result.js'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS accounts (
@@ -187,7 +188,6 @@ function params (row: AccountRow, now: string, visible = now) {
   }
 }
 
-type Refusal = Extract<AccountResult<never>, { ok: false }>
 
 /**
  * What an import writes: each row; for an account that exists, what its update needs of the
@@ -345,10 +345,10 @@ export class SqliteAccountStore implements AccountStore {
     return (this.#db.prepare('SELECT count(*) AS n FROM accounts WHERE tenant = ?').get(tenant) as { n: number }).n
   }
 
-  add (input: AccountInput): AccountResult<Account> {
+  add (input: AccountInput): Result<Account, AccountFailure> {
     const v = validateAccount(input as unknown as Record<string, unknown>, undefined, this.#limits)
     if (!v.ok) return v
-    const refused = this.#db.transaction((): Refusal | undefined => {
+    const refused = this.#db.transaction((): AccountFailure | undefined => {
       const refusal = this.#taken(v.value.account)
       if (refusal !== undefined) return refusal
       this.#stmt.insert.run(params(v.value, this.#now().toISOString()))
@@ -361,7 +361,7 @@ export class SqliteAccountStore implements AccountStore {
     return { ok: true, value: this.get(v.value.account)! }
   }
 
-  update (account: string, patch: AccountPatch): AccountResult<Account> {
+  update (account: string, patch: AccountPatch): Result<Account, AccountFailure> {
     const r = this.#row(account)
     if (r === undefined) return { ok: false, code: AccountError.NOT_FOUND, reason: `no account ${account.toUpperCase()}` }
     if ('account' in (patch as object)) return { ok: false, code: AccountError.INVALID, reason: 'the account number cannot be changed' }
@@ -378,7 +378,7 @@ export class SqliteAccountStore implements AccountStore {
     return { ok: true, value: this.get(account)! }
   }
 
-  remove (account: string, holder?: { readonly createdAt: string }): AccountResult<Account> {
+  remove (account: string, holder?: { readonly createdAt: string }): Result<Account, AccountFailure> {
     const existing = this.get(account)
     if (existing === undefined) return { ok: false, code: AccountError.NOT_FOUND, reason: `no account ${account.toUpperCase()}` }
     const notFound = { ok: false, code: AccountError.NOT_FOUND, reason: `account ${existing.account} was removed and its number taken again since it was read; nothing removed` } as const
@@ -395,14 +395,14 @@ export class SqliteAccountStore implements AccountStore {
     return removed ? { ok: true, value: existing } : notFound
   }
 
-  import (inputs: readonly unknown[]): AccountResult<ImportResult> {
+  import (inputs: readonly unknown[]): Result<ImportResult, AccountFailure> {
     // Read and checked before the write lock is taken, so other writers wait only for the writes.
     const seen = this.#lastChange()
     const plan = this.#planImport(inputs)
     if (!plan.ok) return plan
     let rows = plan.value
     const now = this.#now().toISOString()
-    const refused = this.#inMemoryJournals(() => this.#db.transaction((): AccountResult<never> | undefined => {
+    const refused = this.#inMemoryJournals(() => this.#db.transaction((): Result<never, AccountFailure> | undefined => {
       // Another process changed accounts since they were read: read them again, under the lock.
       if (this.#lastChange() !== seen) {
         const again = this.#planImport(inputs)
@@ -413,7 +413,7 @@ export class SqliteAccountStore implements AccountStore {
       try {
         // Every number checked before anything is written: all or nothing.
         for (const [i, { row, current }] of rows.entries()) {
-          const left = current === undefined ? this.#leftoversRefusal(row.account) : undefined
+          const left = current === undefined ? this.#leftoversAccountFailure(row.account) : undefined
           if (left !== undefined) return { ...left, reason: `entry ${i}: ${left.reason}` }
         }
         for (const { row, current, moves } of rows) {
@@ -466,7 +466,7 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   /** The rows an import would write, with what each update needs of the stored row: every entry validated, every number once. */
-  #planImport (inputs: readonly unknown[]): AccountResult<ImportPlan> {
+  #planImport (inputs: readonly unknown[]): Result<ImportPlan, AccountFailure> {
     const rows: ImportPlan = []
     // A thousand entries at a time: one statement reads their stored rows, which go once checked.
     for (let start = 0; start < inputs.length; start += 1000) {
@@ -517,10 +517,10 @@ export class SqliteAccountStore implements AccountStore {
       .all(Math.max(1, Math.min(limit, 100_000))) as Array<{ account: string }>).map((r) => r.account)
   }
 
-  purge (account: string): AccountResult<number> {
+  purge (account: string): Result<number, AccountFailure> {
     const acct = account.toUpperCase()
     if (!NUMBER_RE.test(acct)) return { ok: false, code: AccountError.INVALID, reason: 'an account number is 3 to 16 letters or digits' }
-    return this.#db.transaction((): AccountResult<number> => {
+    return this.#db.transaction((): Result<number, AccountFailure> => {
       if (this.#row(acct) !== undefined) return { ok: false, code: AccountError.EXISTS, reason: `account ${acct} exists: remove it instead` }
       return { ok: true, value: this.#forget(acct) }
     }).immediate()
@@ -556,13 +556,13 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   /** Why a new account may not take this number now, if it may not. */
-  #taken (acct: string): Refusal | undefined {
+  #taken (acct: string): AccountFailure | undefined {
     if (this.#row(acct) !== undefined) return { ok: false, code: AccountError.EXISTS, reason: `account ${acct} already exists` }
-    return this.#leftoversRefusal(acct)
+    return this.#leftoversAccountFailure(acct)
   }
 
   /** Why a number that has no account may not be given to a new one now, if it may not. */
-  #leftoversRefusal (acct: string): Refusal | undefined {
+  #leftoversAccountFailure (acct: string): AccountFailure | undefined {
     const left = this.#heldCount(acct)
     if (left > 0) return { ok: false, code: AccountError.LEFTOVERS, reason: `users or codes of an earlier holder of account ${acct} remain (${left} record(s)); purge them first (dc09 accounts purge --account ${acct})` }
     return undefined

@@ -11,6 +11,7 @@ import { chmodSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { TENANT_RE } from '../accounts/account.js'
+import type { Result } from '../result.js'
 
 export const ROLES = ['admin', 'operator', 'installer'] as const
 export type Role = typeof ROLES[number]
@@ -40,8 +41,6 @@ export interface Tenant {
   readonly name: string | null
   readonly createdAt: string
 }
-
-export type AccessResult<T> = { readonly ok: true, readonly value: T } | { readonly ok: false, readonly code: string, readonly reason: string }
 
 export const AccessError = {
   INVALID: 'DC09_ERR_ACCESS_INVALID',
@@ -109,7 +108,7 @@ export class AccessStore {
   }
 
   /** Makes a token; the returned `token` is the only time its secret exists outside the caller. */
-  createToken (o: { role: string, tenant?: string | undefined, name?: string | undefined, expiresAt?: Date | undefined }): AccessResult<{ token: string, info: TokenInfo }> {
+  createToken (o: { role: string, tenant?: string | undefined, name?: string | undefined, expiresAt?: Date | undefined }): Result<{ token: string, info: TokenInfo }> {
     if (!(ROLES as readonly string[]).includes(o.role)) return fail(AccessError.INVALID, 'role must be admin, operator or installer')
     if (o.role === 'installer' && o.tenant === undefined) return fail(AccessError.INVALID, 'an installer token is bound to a tenant: give --tenant')
     if (o.role !== 'installer' && o.tenant !== undefined) return fail(AccessError.INVALID, 'only installer tokens are bound to a tenant')
@@ -161,7 +160,7 @@ export class AccessStore {
   }
 
   /** Revokes a token for good (it stays listed, marked revoked). */
-  revokeToken (id: string): AccessResult<TokenInfo> {
+  revokeToken (id: string): Result<TokenInfo> {
     const r = ID_RE.test(id) ? this.#byId.get(id) : undefined
     if (r === undefined) return fail(AccessError.NOT_FOUND, `no token ${id}`)
     if (r.revoked_at === null) this.#db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ?').run(this.#now(), id)
@@ -179,7 +178,7 @@ export class AccessStore {
       .map((t) => ({ tenant: t.tenant, name: t.name, createdAt: t.created_at }))
   }
 
-  addTenant (tenant: string, name: string | undefined): AccessResult<Tenant> {
+  addTenant (tenant: string, name: string | undefined): Result<Tenant> {
     if (!TENANT_RE.test(tenant)) return fail(AccessError.INVALID, 'tenant must be 1 to 64 letters, digits, dots, dashes or underscores')
     if (name !== undefined && (name.length === 0 || name.length > 200 || /[\u0000-\u001f\u007f]/.test(name))) return fail(AccessError.INVALID, 'a name is 1 to 200 printable characters')
     const createdAt = this.#now()

@@ -10,8 +10,8 @@
  * commits); full views are made when read.
  */
 import type { Stored } from '../journal/journal.js'
-import { compactEvents, compactJson, expandEvents, type CompactEvents } from '../receiver/compact.js'
-import type { FrameFields, JournalRecord } from '../receiver/record.js'
+import { compactEvents, compactJson, expandEvents, type CompactEvents } from '../journal/compact.js'
+import type { FrameFields, JournalRecord } from '../journal/record.js'
 
 /** An event as the interface shows it: no raw frame bytes, no peer address. */
 export interface EventView {

@@ -11,7 +11,7 @@ import type { Account } from '../accounts/account.js'
 import { ACCOUNT_REMOVED } from '../pipeline/stage.js'
 import { caseOfHolder, openCaseOf, type Case } from '../pipeline/stages/cases.js'
 import { holderState } from '../pipeline/stages/supervision.js'
-import type { DerivedRecord } from '../receiver/record.js'
+import type { DerivedRecord } from '../journal/record.js'
 import type { Role, TokenInfo } from './access.js'
 import type { EventView } from './recent.js'
 import {

@@ -6,11 +6,11 @@
  * And the escaping of stored text the commands print (names, audit rows, panel text): text an
  * installer or a panel wrote must not drive the terminal of whoever reads it.
  */
-export type Unescaped = { readonly ok: true, readonly bytes: Buffer } | { readonly ok: false, readonly reason: string }
+import { err, type Result } from '../result.js'
 
 const SIMPLE: Readonly<Record<string, number>> = { n: 0x0a, r: 0x0d, t: 0x09, 0: 0x00, '\\': 0x5c }
 
-export function unescapeFrame (text: string): Unescaped {
+export function unescapeFrame (text: string): Result<Buffer> {
   const out: number[] = []
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!
@@ -27,19 +27,19 @@ export function unescapeFrame (text: string): Unescaped {
       continue
     }
     const e = text[++i]
-    if (e === undefined) return { ok: false, reason: 'the line ends with a lone backslash' }
+    if (e === undefined) return err('DC09_ERR_INPUT', 'the line ends with a lone backslash')
     const simple = SIMPLE[e]
     if (simple !== undefined) { out.push(simple); continue }
     if (e === 'x') {
       const hex = text.slice(i + 1, i + 3)
-      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return { ok: false, reason: `\\x at column ${i} is not followed by two hex digits` }
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return err('DC09_ERR_INPUT', `\\x at column ${i} is not followed by two hex digits`)
       out.push(parseInt(hex, 16))
       i += 2
       continue
     }
-    return { ok: false, reason: `unknown escape \\${e} at column ${i}` }
+    return err('DC09_ERR_INPUT', `unknown escape \\${e} at column ${i}`)
   }
-  return { ok: true, bytes: Buffer.from(out) }
+  return { ok: true, value: Buffer.from(out) }
 }
 
 /** Writes bytes as escaped text: printable ASCII as is, the rest as escapes. */

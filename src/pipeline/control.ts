@@ -12,8 +12,8 @@ import { join } from 'node:path'
 import { FileJournal } from '../journal/file-journal.js'
 import type { Journal } from '../journal/journal.js'
 import { DataDirLockedError } from '../journal/lock.js'
-import type { Logger } from '../receiver/log.js'
-import { journalJson, type DerivedRecord, type JournalRecord } from '../receiver/record.js'
+import type { Logger } from '../log.js'
+import { journalJson, type DerivedRecord, type JournalRecord } from '../journal/record.js'
 import { ACCOUNT_REMOVED } from './stage.js'
 
 export const controlPath = (dataDir: string): string => join(dataDir, 'control.sock')

@@ -18,8 +18,8 @@
  * (cause, stage, kind, account, position) and not journaled again.
  */
 import type { Journal, JournalReader, Stored } from '../journal/journal.js'
-import type { Logger } from '../receiver/log.js'
-import { expandRecord, type DerivedRecord, type JournalRecord } from '../receiver/record.js'
+import type { Logger } from '../log.js'
+import { expandRecord, type DerivedRecord, type JournalRecord } from '../journal/record.js'
 import { Scheduler } from './scheduler.js'
 import type { Emit, Stage, StageContext, StageResult } from './stage.js'
 import { Batch, type PipelineStore } from './store.js'

@@ -6,8 +6,8 @@
 import type { AccountStore } from '../accounts/account-store.js'
 import type { Account } from '../accounts/account.js'
 import type { Stored } from '../journal/journal.js'
-import type { Logger } from '../receiver/log.js'
-import type { EventRecord } from '../receiver/record.js'
+import type { Logger } from '../log.js'
+import type { EventRecord } from '../journal/record.js'
 
 /**
  * The end of one holder of an account number: an account was removed (by the HTTP interface or

@@ -11,7 +11,7 @@
  */
 import type { Duplex } from 'node:stream'
 import { FrameSplitter, reject, type ErrorCode, type SplitterSink } from '../protocol/index.js'
-import type { Logger } from './log.js'
+import type { Logger } from '../log.js'
 import type { ReceiverOptions } from './options.js'
 import type { FrameMeta, Receiver } from './receiver.js'
 

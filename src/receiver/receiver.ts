@@ -13,11 +13,11 @@ import {
 } from '../protocol/index.js'
 import { decide, SECURITY_CODES, type Decision } from './decide.js'
 import { dedupeKey, DuplicateWindow } from './dedupe.js'
-import { RateLimitedLog, type Logger } from './log.js'
+import { RateLimitedLog, type Logger } from '../log.js'
 import { TokenBuckets } from './rate.js'
 import type { ReceiverOptions } from './options.js'
-import { compactEvents } from './compact.js'
-import type { JournalFrame, JournalRecord } from './record.js'
+import { compactEvents } from '../journal/compact.js'
+import type { JournalFrame, JournalRecord } from '../journal/record.js'
 
 export interface FrameMeta {
   readonly transport: 'tcp' | 'udp'

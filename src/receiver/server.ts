@@ -10,10 +10,10 @@ import type { Journal } from '../journal/journal.js'
 import { readHeader, wholeFrame } from '../protocol/index.js'
 import { Connection, type CloseReason } from './connection.js'
 import { fileLimitWarning, openFileLimit } from './file-limit.js'
-import { RateLimitedLog, type Logger } from './log.js'
+import { RateLimitedLog, type Logger } from '../log.js'
 import { defaultOptions, type ReceiverOptions } from './options.js'
 import { Receiver, type FrameMeta } from './receiver.js'
-import type { JournalRecord } from './record.js'
+import type { JournalRecord } from '../journal/record.js'
 
 export interface ListenOptions {
   readonly host: string

@@ -9,8 +9,8 @@ import type { AccountStore } from '../accounts/account-store.js'
 import type { Metrics } from '../api/metrics.js'
 import type { CommittedPosition } from '../journal/file-journal.js'
 import type { Journal } from '../journal/journal.js'
-import type { Logger } from '../receiver/log.js'
-import type { JournalRecord } from '../receiver/record.js'
+import type { Logger } from '../log.js'
+import type { JournalRecord } from '../journal/record.js'
 import type { FromWorker, ServicesConfig, ToWorker } from './messages.js'
 
 export interface ServicesDeps {

@@ -6,7 +6,7 @@
 import type { CommittedPosition } from '../journal/file-journal.js'
 import type { HashLimits } from '../verification/verifier.js'
 import type { ApiOptions } from '../api/server.js'
-import type { DerivedRecord } from '../receiver/record.js'
+import type { DerivedRecord } from '../journal/record.js'
 
 /** How the worker is started (its workerData). */
 export interface ServicesConfig {

@@ -6,7 +6,7 @@
  */
 import { followJournal, readJournal, readJournalBackwards, type CommittedPosition } from '../journal/file-journal.js'
 import { JournalClosedError, type Journal, type JournalReader, type Stored } from '../journal/journal.js'
-import type { DerivedRecord, JournalRecord } from '../receiver/record.js'
+import type { DerivedRecord, JournalRecord } from '../journal/record.js'
 
 export class RemoteJournal implements Journal<JournalRecord> {
   readonly #dir: string

@@ -22,6 +22,7 @@ import {
   type CodeRules, type EnrolledCode,
 } from './codes.js'
 import { HashQueue, HashQueueFull } from './hash-queue.js'
+import { err, ok, type Err, type Result } from '../result.js'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
@@ -107,14 +108,14 @@ const HASH_BOUNDS: Readonly<Record<keyof HashLimits, readonly [number, number]>>
 }
 
 /** Checks the `verification` object of a limits file: known names, whole numbers within bounds. */
-export function validateHashLimits (raw: unknown): { ok: true, value: Partial<HashLimits> } | { ok: false, reason: string } {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'must be a JSON object' }
+export function validateHashLimits (raw: unknown): Result<Partial<HashLimits>> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return err('DC09_ERR_LIMIT', 'must be a JSON object')
   for (const [k, v] of Object.entries(raw)) {
     const b = Object.hasOwn(HASH_BOUNDS, k) ? HASH_BOUNDS[k as keyof HashLimits] : undefined
-    if (b === undefined) return { ok: false, reason: `no setting ${k} (known: ${Object.keys(HASH_BOUNDS).join(', ')})` }
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < b[0] || v > b[1]) return { ok: false, reason: `${k} is a whole number from ${b[0]} to ${b[1]}` }
+    if (b === undefined) return err('DC09_ERR_LIMIT', `no setting ${k} (known: ${Object.keys(HASH_BOUNDS).join(', ')})`)
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < b[0] || v > b[1]) return err('DC09_ERR_LIMIT', `${k} is a whole number from ${b[0]} to ${b[1]}`)
   }
-  return { ok: true, value: raw as Partial<HashLimits> }
+  return ok(raw as Partial<HashLimits>)
 }
 
 /**
@@ -139,8 +140,6 @@ const POLICY_BOUNDS: Readonly<Record<keyof Policy, readonly [number, number]>> =
   maxFailures: [1, 100], lockMinutes: [1, 1440], callerMaxFailures: [1, 10_000], callerWindowMinutes: [1, 1440], callerLockMinutes: [1, 1440], minLength: [4, 16],
 }
 
-export type VerifyError = { readonly ok: false, readonly code: string, readonly reason: string }
-export type Done<T = undefined> = { readonly ok: true, readonly value: T } | VerifyError
 
 /** An expected failure to open or use the verifier (a missing or wrong pepper). */
 export class VerifierError extends Error {
@@ -151,10 +150,9 @@ export class VerifierError extends Error {
   }
 }
 
-const err = (code: string, reason: string): VerifyError => ({ ok: false, code, reason })
 
 /** A code hashed for a holder or salt that is no longer the account's. */
-const changed = (): VerifyError => err('DC09_ERR_ACCOUNT_CHANGED', 'the account changed while the code was being set (its codes were reset, it moved to another tenant, or it was removed and added again); nothing was set: set the code again')
+const changed = (): Err => err('DC09_ERR_ACCOUNT_CHANGED', 'the account changed while the code was being set (its codes were reset, it moved to another tenant, or it was removed and added again); nothing was set: set the code again')
 
 export interface AuditRow {
   readonly id: number
@@ -288,7 +286,7 @@ export class Verifier {
   }
 
   /** Changes the policy (only the given fields); audited. */
-  setPolicy (patch: Partial<Policy>, actor: string): Done<Policy> {
+  setPolicy (patch: Partial<Policy>, actor: string): Result<Policy> {
     for (const [k, v] of Object.entries(patch)) {
       const b = Object.hasOwn(POLICY_BOUNDS, k) ? POLICY_BOUNDS[k as keyof Policy] : undefined
       if (b === undefined) return err('DC09_ERR_POLICY_INVALID', `no policy setting ${k}`)
@@ -325,7 +323,7 @@ export class Verifier {
 
   // ------------------------------------------------------------ users and codes
 
-  addUser (account: string, user: number, name: string | undefined, actor: string): Done {
+  addUser (account: string, user: number, name: string | undefined, actor: string): Result<undefined> {
     const acct = account.toUpperCase()
     if (this.#accounts.get(acct) === undefined) return err('DC09_ERR_ACCOUNT_NOT_FOUND', `no account ${acct}`)
     if (!Number.isInteger(user) || user < 1 || user > 9999) return err('DC09_ERR_USER_INVALID', 'a user number is 1 to 9999')
@@ -354,7 +352,7 @@ export class Verifier {
     return (this.#db.prepare('SELECT needs_new_codes AS n FROM code_slots WHERE account = ?').get(account.toUpperCase()) as { n: number } | undefined)?.n === 1
   }
 
-  removeUser (account: string, user: number, actor: string): Done {
+  removeUser (account: string, user: number, actor: string): Result<undefined> {
     const acct = account.toUpperCase()
     const r = this.#db.prepare('DELETE FROM users WHERE account = ? AND user = ?').run(acct, user)
     if (r.changes === 0) return err('DC09_ERR_USER_NOT_FOUND', `account ${acct} has no user ${user}`)
@@ -395,7 +393,7 @@ export class Verifier {
    * account moved to another tenant, or the number changed hands while hashing, nothing is written
    * and the answer is DC09_ERR_ACCOUNT_CHANGED (the code can be set again, under the new salt).
    */
-  async setCode (account: string, user: number, code: string, duress: boolean, actor: string): Promise<Done> {
+  async setCode (account: string, user: number, code: string, duress: boolean, actor: string): Promise<Result<undefined>> {
     const acct = account.toUpperCase()
     if (!this.isUser(acct, user)) return err('DC09_ERR_USER_NOT_FOUND', `account ${acct} has no user ${user}`)
     // Which holder of the number the request is for: a number removed and added again is another account.
@@ -420,7 +418,7 @@ export class Verifier {
     const { salt, hash } = hashed
     // Checked and written in one transaction (that takes the write lock first), so no other
     // process can reset, move or remove in between.
-    const done = this.#db.transaction((): Done => {
+    const done = this.#db.transaction((): Result<undefined> => {
       const current = this.#db.prepare('SELECT salt FROM code_slots WHERE account = ?').get(acct) as { salt: Buffer } | undefined
       if (current === undefined || !current.salt.equals(salt) || this.#accounts.get(acct)?.createdAt !== holder) return changed()
       const others = this.#db.prepare('SELECT user, code_hash, duress_hash FROM users WHERE account = ?').all(acct) as Array<{ user: number, code_hash: Buffer | null, duress_hash: Buffer | null }>

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ROUTES } from '../../src/api/routes.js'
-import type { DerivedRecord, JournalRecord } from '../../src/receiver/record.js'
+import type { DerivedRecord, JournalRecord } from '../../src/journal/record.js'
 import type { Stored } from '../../src/journal/journal.js'
 import { Harness, type Response } from './harness.js'
 

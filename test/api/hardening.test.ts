@@ -7,7 +7,7 @@
  */
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { DerivedRecord, JournalRecord } from '../../src/receiver/record.js'
+import type { DerivedRecord, JournalRecord } from '../../src/journal/record.js'
 import type { Stored } from '../../src/journal/journal.js'
 import { defaultApiOptions, validateApiOptions } from '../../src/api/server.js'
 import { hashCode } from '../../src/verification/codes.js'

@@ -23,7 +23,7 @@ import { classify } from '../../src/pipeline/stages/classify.js'
 import { supervision, type SupervisionOptions } from '../../src/pipeline/stages/supervision.js'
 import { PipelineStore } from '../../src/pipeline/store.js'
 import { parseContactId } from '../../src/protocol/index.js'
-import type { FrameRecord, JournalRecord } from '../../src/receiver/record.js'
+import type { FrameRecord, JournalRecord } from '../../src/journal/record.js'
 import { Verifier, type VerifierOptions } from '../../src/verification/verifier.js'
 
 export interface Response {

@@ -7,7 +7,7 @@ import { createSocket } from 'node:dgram'
 import { describe, expect, it } from 'vitest'
 import { MemoryJournal } from '../../src/journal/memory-journal.js'
 import { nodeAes, serializeFrame } from '../../src/protocol/index.js'
-import type { FrameRecord, JournalRecord } from '../../src/receiver/record.js'
+import type { FrameRecord, JournalRecord } from '../../src/journal/record.js'
 import { cidFrame, receivers, sleep, TcpPanel, text, udpExchange } from './helpers.js'
 
 const receiver = receivers()

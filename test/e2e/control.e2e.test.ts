@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { FileJournal, readJournal } from '../../src/journal/file-journal.js'
 import { MemoryJournal } from '../../src/journal/memory-journal.js'
 import { appendForCommand, appendViaControl, controlPath, startControl } from '../../src/pipeline/control.js'
-import type { DerivedRecord, JournalRecord } from '../../src/receiver/record.js'
+import type { DerivedRecord, JournalRecord } from '../../src/journal/record.js'
 
 const log = pino({ level: 'silent' })
 const record = (over: Partial<DerivedRecord> = {}): DerivedRecord => ({

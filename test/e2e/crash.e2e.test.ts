@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest'
 import { readJournal } from '../../src/journal/file-journal.js'
 import { PipelineStore } from '../../src/pipeline/store.js'
 import { checkAnswer, nodeAes, parseFrame, serializeFrame, type AesKey } from '../../src/protocol/index.js'
-import type { JournalRecord } from '../../src/receiver/record.js'
+import type { JournalRecord } from '../../src/journal/record.js'
 import { TcpPanel } from './helpers.js'
 
 const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname

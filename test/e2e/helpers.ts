@@ -10,9 +10,9 @@ import { SqliteAccountStore } from '../../src/accounts/sqlite-store.js'
 import { FileJournal } from '../../src/journal/file-journal.js'
 import type { Journal } from '../../src/journal/journal.js'
 import { FrameSplitter, serializeFrame } from '../../src/protocol/index.js'
-import { createLogger } from '../../src/receiver/log.js'
+import { createLogger } from '../../src/log.js'
 import type { ReceiverOptions } from '../../src/receiver/options.js'
-import { expandFrame, journalJson, type FrameRecord, type JournalRecord } from '../../src/receiver/record.js'
+import { expandFrame, journalJson, type FrameRecord, type JournalRecord } from '../../src/journal/record.js'
 import { ReceiverServer, type ListenOptions } from '../../src/receiver/server.js'
 
 export interface Harness {

@@ -6,10 +6,10 @@ import type { Journal, Stored } from '../../src/journal/journal.js'
 import { MemoryJournal } from '../../src/journal/memory-journal.js'
 import { serializeFrame } from '../../src/protocol/index.js'
 import { Connection } from '../../src/receiver/connection.js'
-import { createLogger } from '../../src/receiver/log.js'
+import { createLogger } from '../../src/log.js'
 import { defaultOptions } from '../../src/receiver/options.js'
 import { Receiver } from '../../src/receiver/receiver.js'
-import type { FrameRecord, JournalRecord } from '../../src/receiver/record.js'
+import type { FrameRecord, JournalRecord } from '../../src/journal/record.js'
 import { cidFrame, receivers, sleep, TcpPanel, text, udpExchange } from './helpers.js'
 
 const receiver = receivers()

@@ -9,7 +9,7 @@ import { MemoryJournal } from '../../src/journal/memory-journal.js'
 import {
   checkAnswer, nodeAes, parseFrame, serializeFrame, type FrameFields, type FrameHeader,
 } from '../../src/protocol/index.js'
-import type { JournalRecord } from '../../src/receiver/record.js'
+import type { JournalRecord } from '../../src/journal/record.js'
 import { startReceiver, TcpPanel, text, udpExchange, type Harness } from './helpers.js'
 
 const KEY = '0123456789ABCDEF0123456789ABCDEF'
@@ -172,7 +172,7 @@ describe('every pad length real senders make (fixtures hand-aes128-pad-00 to spt
   const fixture = (name: string): Buffer => {
     const u = unescapeFrame(readFileSync(new URL(`../../fixtures/frames/${name}.txt`, import.meta.url), 'utf8').replace(/\n$/, ''))
     if (!u.ok) throw new Error(u.reason)
-    return u.bytes
+    return u.value
   }
   const SPT_KEY = '2B7E151628AED2A6ABF7158809CF4F3C'
   const sptKey = nodeAes.importKey(Buffer.from(SPT_KEY, 'hex'))

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, expect, it } from 'vitest'
 import { readJournal } from '../../src/journal/file-journal.js'
-import type { JournalRecord } from '../../src/receiver/record.js'
+import type { JournalRecord } from '../../src/journal/record.js'
 
 const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
 const root = mkdtempSync(join(tmpdir(), 'dc09-services-'))

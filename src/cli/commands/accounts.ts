@@ -1,7 +1,7 @@
 /** `dc09 accounts add|list|show|update|remove|purge|import`. Keys come from stdin or a file, never from argv, and are never printed. */
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Account, AccountInput, AccountPatch, AccountResult } from '../../accounts/account.js'
+import type { Account, AccountInput, AccountPatch, AccountFailure } from '../../accounts/account.js'
 import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
 import { appendForCommand } from '../../pipeline/control.js'
 import { ACCOUNT_REMOVED } from '../../pipeline/stage.js'
@@ -10,6 +10,7 @@ import { PipelineStore } from '../../pipeline/store.js'
 import type { KeyFormat, TimestampWindow } from '../../protocol/index.js'
 import { Verifier } from '../../verification/verifier.js'
 import { safeJson } from '../escape.js'
+import type { Result } from '../../result.js'
 
 export interface AccountFlags {
   readonly keyStdin?: boolean
@@ -83,7 +84,7 @@ export function describeAccount (a: Account): string {
   return parts.join(', ')
 }
 
-function report<T> (r: AccountResult<T>, io: Io, ok: (v: T) => string): number {
+function report<T> (r: Result<T, AccountFailure>, io: Io, ok: (v: T) => string): number {
   if (!r.ok) {
     process.stderr.write(`error: ${r.reason} (${r.code})\n`)
     return 1

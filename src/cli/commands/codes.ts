@@ -5,8 +5,9 @@
 import { userInfo } from 'node:os'
 import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
 import { appendForCommand } from '../../pipeline/control.js'
-import type { DerivedRecord } from '../../receiver/record.js'
-import { Verifier, VerifierError, type Done, type Policy } from '../../verification/verifier.js'
+import type { DerivedRecord } from '../../journal/record.js'
+import { Verifier, VerifierError, type Policy } from '../../verification/verifier.js'
+import type { Result } from '../../result.js'
 import { printable, safeJson } from '../escape.js'
 import { loadPepper } from '../pepper.js'
 
@@ -75,7 +76,7 @@ async function withVerifierAsync (data: string, io: Io, pepperFlag: string | und
   }
 }
 
-function report (io: Io, r: Done, ok: string): number {
+function report (io: Io, r: Result<unknown>, ok: string): number {
   if (r.ok) {
     io.out(ok + '\n')
     return 0

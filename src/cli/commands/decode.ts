@@ -32,7 +32,7 @@ export function decodeLine (line: string, opts: DecodeCommandOptions, clock: () 
   } else {
     const u = unescapeFrame(text)
     if (!u.ok) return { ok: false, code: 'DC09_ERR_INPUT', reason: u.reason, response: null }
-    bytes = u.bytes
+    bytes = u.value
   }
   if (bytes[0] !== 0x0a) bytes = Buffer.concat([Buffer.from([0x0a]), bytes])
   let end = bytes.length

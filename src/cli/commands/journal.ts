@@ -2,7 +2,7 @@
 import { join } from 'node:path'
 import { readJournal, verifyJournal } from '../../journal/file-journal.js'
 import { safeJson } from '../escape.js'
-import { expandRecord, type JournalRecord } from '../../receiver/record.js'
+import { expandRecord, type JournalRecord } from '../../journal/record.js'
 
 /** One JSON line per record, a frame's events in full whichever form the journal keeps them in. */
 export async function exportJournal (data: string, from: number, write: (s: string) => void): Promise<number> {

@@ -33,7 +33,7 @@ export function buildLine (line: string, o: SendOptions, seq: number, now: numbe
   if (o.account === undefined) {
     const u = unescapeFrame(line)
     if (!u.ok) return { ok: false, reason: u.reason }
-    const w = wholeFrame(u.bytes[0] === 0x0a ? u.bytes : Buffer.concat([Buffer.from([0x0a]), u.bytes, Buffer.from([0x0d])]))
+    const w = wholeFrame(u.value[0] === 0x0a ? u.value : Buffer.concat([Buffer.from([0x0a]), u.value, Buffer.from([0x0d])]))
     if (!w.ok) return { ok: false, reason: `${w.code}: ${w.reason}` }
     frame = w.frame
   } else {

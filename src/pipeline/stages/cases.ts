@@ -17,7 +17,7 @@
  * alarms; an event of an earlier holder than the open case's touches nothing.
  */
 import type { Account } from '../../accounts/account.js'
-import type { FrameRecord } from '../../receiver/record.js'
+import type { FrameRecord } from '../../journal/record.js'
 import { holderOf, isAccountRemoved, type Stage, type StageContext, type StageEnvironment, type StageResult } from '../stage.js'
 
 export interface Case {

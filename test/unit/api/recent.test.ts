@@ -2,8 +2,8 @@ import { describe, expect, it, vi } from 'vitest'
 import { eventView, RecentEvents } from '../../../src/api/recent.js'
 import type { Stored } from '../../../src/journal/journal.js'
 import { decodeFrame, formatSia, serializeFrame } from '../../../src/protocol/index.js'
-import { compactEvents } from '../../../src/receiver/compact.js'
-import { recordJson, type DerivedRecord, type FrameRecord, type JournalFrame, type JournalRecord } from '../../../src/receiver/record.js'
+import { compactEvents } from '../../../src/journal/compact.js'
+import { recordJson, type DerivedRecord, type FrameRecord, type JournalFrame, type JournalRecord } from '../../../src/journal/record.js'
 
 const T0 = Date.UTC(2026, 10, 27, 9)
 

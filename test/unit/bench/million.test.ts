@@ -11,7 +11,7 @@ import {
 import { validateAccount } from '../../../src/accounts/account.js'
 import { FileJournal } from '../../../src/journal/file-journal.js'
 import { readHeader, serializeAck } from '../../../src/protocol/index.js'
-import type { JournalRecord } from '../../../src/receiver/record.js'
+import type { JournalRecord } from '../../../src/journal/record.js'
 
 const dirs: string[] = []
 function tmp (): string {

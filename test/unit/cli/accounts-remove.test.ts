@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { SqliteAccountStore } from '../../../src/accounts/sqlite-store.js'
 import { remove } from '../../../src/cli/commands/accounts.js'
 import type { Io } from '../../../src/cli/commands/codes.js'
-import type { DerivedRecord } from '../../../src/receiver/record.js'
+import type { DerivedRecord } from '../../../src/journal/record.js'
 import { Verifier } from '../../../src/verification/verifier.js'
 
 const journaled: DerivedRecord[] = []

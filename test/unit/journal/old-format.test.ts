@@ -17,7 +17,7 @@ import { FileJournal } from '../../../src/journal/file-journal.js'
 import { serializeFrame } from '../../../src/protocol/index.js'
 import { defaultOptions } from '../../../src/receiver/options.js'
 import { Receiver } from '../../../src/receiver/receiver.js'
-import { journalJson, type FrameRecord, type JournalRecord } from '../../../src/receiver/record.js'
+import { journalJson, type FrameRecord, type JournalRecord } from '../../../src/journal/record.js'
 
 /** The data block of the fixture's SIA frame (id 2). */
 const SIA_DATA = "#1234|Nri1/id3/BA01^Front door^/BA02/ri2/OP003/TA4*12KM/NR001*'HA'NM|AKitchen"

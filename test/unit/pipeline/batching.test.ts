@@ -18,7 +18,7 @@ import { PipelineRunner } from '../../../src/pipeline/runner.js'
 import type { Stage } from '../../../src/pipeline/stage.js'
 import { SUPERVISION_PAGE, supervision } from '../../../src/pipeline/stages/supervision.js'
 import { Batch, PipelineStore } from '../../../src/pipeline/store.js'
-import type { FrameRecord, JournalRecord } from '../../../src/receiver/record.js'
+import type { FrameRecord, JournalRecord } from '../../../src/journal/record.js'
 
 const log = pino({ level: 'silent' })
 const T0 = Date.UTC(2026, 10, 26, 8)

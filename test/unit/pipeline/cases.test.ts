@@ -11,7 +11,7 @@ import type { Emit } from '../../../src/pipeline/stage.js'
 import { StageHarness } from './stage-context.js'
 import { cases, MAX_CASE_EVENTS, type Case, type CasesOptions } from '../../../src/pipeline/stages/cases.js'
 import { parseContactId, parseSia, type DecodedEvent } from '../../../src/protocol/index.js'
-import type { DerivedRecord, EventRecord, FrameRecord } from '../../../src/receiver/record.js'
+import type { DerivedRecord, EventRecord, FrameRecord } from '../../../src/journal/record.js'
 
 const log = pino({ level: 'silent' })
 const T0 = Date.UTC(2026, 10, 26, 8)

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import type { StageContext } from '../../../src/pipeline/stage.js'
 import { classify } from '../../../src/pipeline/stages/classify.js'
 import { parseContactId, parseSia, type DecodedEvent } from '../../../src/protocol/index.js'
-import type { DerivedRecord, EventRecord, FrameRecord } from '../../../src/receiver/record.js'
+import type { DerivedRecord, EventRecord, FrameRecord } from '../../../src/journal/record.js'
 
 const log = pino({ level: 'silent' })
 const T0 = Date.UTC(2026, 10, 26, 8)

@@ -13,7 +13,7 @@ import { loadPipeline, PipelineConfigError, readPipelineConfig } from '../../../
 import { PipelineRunner } from '../../../src/pipeline/runner.js'
 import { PipelineStore } from '../../../src/pipeline/store.js'
 import { parseContactId } from '../../../src/protocol/index.js'
-import type { DerivedRecord, FrameRecord, JournalRecord } from '../../../src/receiver/record.js'
+import type { DerivedRecord, FrameRecord, JournalRecord } from '../../../src/journal/record.js'
 
 const EXAMPLE = new URL('../../../examples/pipeline.json', import.meta.url).pathname
 const log = pino({ level: 'silent' })

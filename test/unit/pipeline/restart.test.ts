@@ -13,7 +13,7 @@ import { MemoryJournal } from '../../../src/journal/memory-journal.js'
 import { PipelineRunner } from '../../../src/pipeline/runner.js'
 import { supervision } from '../../../src/pipeline/stages/supervision.js'
 import { PipelineStore } from '../../../src/pipeline/store.js'
-import type { DerivedRecord, FrameRecord, JournalRecord } from '../../../src/receiver/record.js'
+import type { DerivedRecord, FrameRecord, JournalRecord } from '../../../src/journal/record.js'
 
 const log = pino({ level: 'silent' })
 

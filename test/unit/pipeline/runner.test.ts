@@ -13,10 +13,10 @@ import type { Stored } from '../../../src/journal/journal.js'
 import { PipelineRunner, type RunnerOptions } from '../../../src/pipeline/runner.js'
 import type { Stage } from '../../../src/pipeline/stage.js'
 import { Batch, PipelineStore } from '../../../src/pipeline/store.js'
-import type { Logger } from '../../../src/receiver/log.js'
+import type { Logger } from '../../../src/log.js'
 import { decodeFrame, serializeFrame } from '../../../src/protocol/index.js'
-import { compactEvents } from '../../../src/receiver/compact.js'
-import type { DerivedRecord, FrameRecord, JournalRecord } from '../../../src/receiver/record.js'
+import { compactEvents } from '../../../src/journal/compact.js'
+import type { DerivedRecord, FrameRecord, JournalRecord } from '../../../src/journal/record.js'
 
 const silent = pino({ level: 'silent' })
 const T0 = Date.UTC(2026, 10, 26, 8)

@@ -20,7 +20,7 @@ import { StageHarness } from './stage-context.js'
 import { supervision, type SupervisionOptions } from '../../../src/pipeline/stages/supervision.js'
 import { PipelineStore } from '../../../src/pipeline/store.js'
 import { parseContactId } from '../../../src/protocol/index.js'
-import type { DerivedRecord, EventRecord, FrameRecord, JournalRecord } from '../../../src/receiver/record.js'
+import type { DerivedRecord, EventRecord, FrameRecord, JournalRecord } from '../../../src/journal/record.js'
 
 const log = pino({ level: 'silent' })
 const T0 = Date.UTC(2026, 10, 26, 8)

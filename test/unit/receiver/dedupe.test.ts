@@ -6,7 +6,7 @@ import { serializeFrame } from '../../../src/protocol/index.js'
 import { DuplicateWindow } from '../../../src/receiver/dedupe.js'
 import { defaultOptions } from '../../../src/receiver/options.js'
 import { Receiver } from '../../../src/receiver/receiver.js'
-import type { JournalRecord } from '../../../src/receiver/record.js'
+import type { JournalRecord } from '../../../src/journal/record.js'
 
 describe('DuplicateWindow', () => {
   it('forgets the oldest plain entries first over its bound, so plain frames cannot push out encrypted ones', () => {

@@ -10,7 +10,7 @@ import { MemoryJournal } from '../../../src/journal/memory-journal.js'
 import { serializeFrame } from '../../../src/protocol/index.js'
 import { defaultOptions } from '../../../src/receiver/options.js'
 import { Receiver } from '../../../src/receiver/receiver.js'
-import { expandFrame, journalJson, type JournalFrame, type JournalRecord } from '../../../src/receiver/record.js'
+import { expandFrame, journalJson, type JournalFrame, type JournalRecord } from '../../../src/journal/record.js'
 
 const T0 = Date.UTC(2026, 11, 1, 12)
 

@@ -8,7 +8,7 @@ import { serializeFrame } from '../../../src/protocol/index.js'
 import { defaultOptions, validateOptions, type ReceiverOptions } from '../../../src/receiver/options.js'
 import { TokenBuckets } from '../../../src/receiver/rate.js'
 import { Receiver } from '../../../src/receiver/receiver.js'
-import type { JournalRecord } from '../../../src/receiver/record.js'
+import type { JournalRecord } from '../../../src/journal/record.js'
 
 describe('TokenBuckets', () => {
   it('lets a burst through at once, then the rate, per key', () => {

@@ -10,7 +10,7 @@ import { afterEach, expect, it } from 'vitest'
 import { SqliteAccountStore } from '../../../src/accounts/sqlite-store.js'
 import { Metrics } from '../../../src/api/metrics.js'
 import { FileJournal } from '../../../src/journal/file-journal.js'
-import type { JournalRecord } from '../../../src/receiver/record.js'
+import type { JournalRecord } from '../../../src/journal/record.js'
 import type { ServicesHost as Host } from '../../../src/services/host.js'
 
 // The built module: its worker is the built worker.js next to it.

@@ -1,8 +1,8 @@
 import { fc, test } from '@fast-check/vitest'
 import { describe, expect, it } from 'vitest'
 import { decodeFrame, serializeFrame } from '../../../src/protocol/index.js'
-import { compactEvents } from '../../../src/receiver/compact.js'
-import { expandFrame, expandRecord, frameEvents, recordJson, type FrameRecord, type JournalFrame } from '../../../src/receiver/record.js'
+import { compactEvents } from '../../../src/journal/compact.js'
+import { expandFrame, expandRecord, frameEvents, recordJson, type FrameRecord, type JournalFrame } from '../../../src/journal/record.js'
 
 function decoded (data: string) {
   const f = serializeFrame({ token: 'SIA-DCS', seq: 5, lpref: '0', acct: '1234', data, xdata: [{ id: 'I', value: 'a"b\\c' }] })

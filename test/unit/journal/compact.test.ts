@@ -2,8 +2,8 @@ import { fc, test } from '@fast-check/vitest'
 import { describe, expect, it } from 'vitest'
 import { parseContactId, parseSia, serializeFrame, siaEvent, formatSia, decodeFrame } from '../../../src/protocol/index.js'
 import { encodeRecord } from '../../../src/journal/record-codec.js'
-import { compactEvents, expandEvents, type CompactEvents, type CompactSia } from '../../../src/receiver/compact.js'
-import { recordJson, type JournalFrame } from '../../../src/receiver/record.js'
+import { compactEvents, expandEvents, type CompactEvents, type CompactSia } from '../../../src/journal/compact.js'
+import { recordJson, type JournalFrame } from '../../../src/journal/record.js'
 
 const safeText = fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,-:\u00e9\u20ac'), maxLength: 20 })
 const modifier = fc.tuple(fc.constantFrom('ri', 'id', 'pi', 'ai', 'lv', 'ti', 'da'), fc.string({ unit: fc.constantFrom(...'0123456789'), maxLength: 4 }))

@@ -1,5 +1,5 @@
 /** What the journal holds: frames the receiver accepted, and events stages and commands derived from them. */
-import type { Stored } from '../journal/journal.js'
+import type { Stored } from './journal.js'
 import type { DecodedEvent, Quirk } from '../protocol/index.js'
 import { compactJson, expandEvents, type CompactEvents } from './compact.js'
 

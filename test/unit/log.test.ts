@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { RateLimitedLog } from '../../../src/receiver/log.js'
+import { RateLimitedLog } from '../../src/log.js'
 
 describe('RateLimitedLog', () => {
   it('logs a key once per window, then says how many were held back', () => {
@@ -24,7 +24,7 @@ describe('RateLimitedLog', () => {
 })
 
 describe('validateOptions (--config)', async () => {
-  const { validateOptions } = await import('../../../src/receiver/options.js')
+  const { validateOptions } = await import('../../src/receiver/options.js')
   it('takes known limits with sensible values', () => {
     expect(validateOptions({ idleTimeoutMs: 60_000, unknownAccounts: 'quarantine', nakUnreadable: false })).toEqual({ ok: true, value: { idleTimeoutMs: 60_000, unknownAccounts: 'quarantine', nakUnreadable: false } })
     expect(validateOptions({ maxEventsPerBlock: 100 })).toEqual({ ok: true, value: { maxEventsPerBlock: 100 } })
