@@ -1,7 +1,7 @@
 /**
  * A small benchmark harness: warm up, then time samples of many calls and report the median
  * rate with its spread. Written here rather than with `vitest bench` so that a script can write
- * the figures to bench/RESULTS.md.
+ * the figures to docs/benchmarks.md.
  */
 import { execSync } from 'node:child_process'
 import { cpus, totalmem } from 'node:os'

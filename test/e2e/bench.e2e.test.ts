@@ -8,7 +8,7 @@ import { expect, it } from 'vitest'
 it('runs the quick benchmark end to end and writes its tables', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dc09-benchq-'))
   try {
-    const out = join(dir, 'RESULTS.md')
+    const out = join(dir, 'benchmarks.md')
     const r = spawnSync(process.execPath, [new URL('../../dist/bench/run.js', import.meta.url).pathname, '--quick', '--out', out], { encoding: 'utf8', timeout: 170_000 })
     expect(r.status, r.stderr.slice(-2000)).toBe(0)
     const md = readFileSync(out, 'utf8')
