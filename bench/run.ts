@@ -230,6 +230,14 @@ content split into data, extended data and timestamp. "Full decode" adds the Con
 code-table lookups and the timestamp window: everything the receiver does before journaling.
 
 ${microTable(micro)}
+
+## Other measurements
+
+Two timing tests have pages of their own, each rewritten by its command: \`npm run bench:timing\` writes
+[bench/TIMING.md](../bench/TIMING.md), a dudect-style test that disarm-code verification takes the same time whether
+the code is valid, wrong, a duress code or for an unknown account; \`npm run bench:isolation\` writes
+[bench/ISOLATION.md](../bench/ISOLATION.md), the same kind of test that another tenant's account answers an
+installer in the same time as a missing one.
 `
 writeFileSync(out, md)
 log(`wrote ${out}`)
