@@ -1,5 +1,5 @@
 /**
- * What a frame deserves, decided in one place (the table "Deciding the answer" in the README):
+ * What a frame deserves, decided in one place (the table "Deciding the answer" in docs/protocol.md):
  * reject (with the code and the answer the protocol asks for) or accept (to be journaled, then
  * acknowledged). No I/O here: the account lookup is in memory and the clock is passed in.
  */

@@ -1,13 +1,13 @@
-/** The README's route table is the route table: a route added without documenting it fails here. */
+/** The route table of docs/http-api.md is the route table: a route added without documenting it fails here. */
 import { readFileSync } from 'node:fs'
 import { expect, it } from 'vitest'
 import { ROUTES } from '../../src/api/routes.js'
 
 it('documents every route, with who may call it', () => {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+  const doc = readFileSync(new URL('../../docs/http-api.md', import.meta.url), 'utf8')
   for (const r of ROUTES) {
     const path = r.path.replace(/:([a-z]+)/g, '{$1}')
     const roles = r.roles.length === 0 ? 'anyone (no token)' : r.roles.join(', ')
-    expect(readme, `${r.method} ${path}`).toContain(`| \`${r.method} ${path}\` | ${roles} |`)
+    expect(doc, `${r.method} ${path}`).toContain(`| \`${r.method} ${path}\` | ${roles} |`)
   }
 })
