@@ -4,6 +4,8 @@ import type { Err } from '../result.js'
  * Stable rejection codes of the protocol core. Match on `code`, never on `reason` text.
  * Each code carries the answer the protocol asks for:
  * `NAK` (with the receiver's time), `DUH`, or `none` (say nothing).
+ * The table of every dc09 code (src/errors.ts) builds on these; this file imports nothing from it,
+ * so the protocol core stays usable alone.
  */
 export const ErrorCode = {
   /** Bytes outside any frame (before an LF that starts a frame). */
