@@ -44,7 +44,7 @@ function keyOf (f: Fixture): AesKey | undefined {
   if (f.key === undefined) return undefined
   const k = parseKey(f.key, f.keyFormat ?? 'hex', nodeAes)
   if (!k.ok) throw new Error(`${f.name}: ${k.reason}`)
-  return k.key
+  return k.value
 }
 
 /** JSON null means "absent" in the fixtures. */
@@ -58,7 +58,7 @@ function absentAsUndefined (v: unknown): unknown {
 function decode (f: Fixture) {
   const whole = wholeFrame(f.bytes)
   if (!whole.ok) return whole
-  return decodeFrame(whole.frame, { profile: { key: keyOf(f) }, now: f.now === undefined ? undefined : Date.parse(f.now) })
+  return decodeFrame(whole.value, { profile: { key: keyOf(f) }, now: f.now === undefined ? undefined : Date.parse(f.now) })
 }
 
 function view (d: DecodedFrame) {
@@ -94,7 +94,7 @@ describe.each(fixtures.filter((f) => f.answer !== true))('$name', (f) => {
     if (f.expect.ok) {
       expect(r.ok, r.ok ? '' : `${r.code}: ${r.reason}`).toBe(true)
       const { ok: _ok, ...fields } = f.expect
-      if (r.ok) expect(view(r.frame)).toMatchObject(absentAsUndefined(fields) as object)
+      if (r.ok) expect(view(r.value)).toMatchObject(absentAsUndefined(fields) as object)
     } else {
       expect(r.ok).toBe(false)
       if (!r.ok) expect({ code: r.code, reply: r.reply }).toMatchObject({ code: f.expect.code, ...(f.expect.reply === undefined ? {} : { reply: f.expect.reply }) })
@@ -106,26 +106,26 @@ describe.each(fixtures.filter((f) => f.answer !== true))('$name', (f) => {
     if (!r.ok) throw new Error(r.reason)
     const key = keyOf(f)
     const pad = f.pad === undefined ? undefined : (unescapeFrame(f.pad) as { value: Buffer }).value
-    const built = rebuild(r.frame, key, pad)
+    const built = rebuild(r.value, key, pad)
     if (f.canonical === true) expect(escapeFrame(built)).toBe(escapeFrame(frameBytes(f.bytes)))
     const again = decodeFrame(built, { profile: { key } })
     expect(again.ok).toBe(true)
     if (again.ok) {
-      const { quirks: _q, ...rest } = view(r.frame)
-      expect(view(again.frame)).toMatchObject(rest)
+      const { quirks: _q, ...rest } = view(r.value)
+      expect(view(again.value)).toMatchObject(rest)
     }
   })
 
   it.runIf(f.expect.ok)('keeps every event through the journal\'s compact form, in fewer bytes', () => {
     const r = decode(f)
     if (!r.ok) throw new Error(r.reason)
-    const c = compactEvents(r.frame.events)
-    expect(c === undefined).toBe(r.frame.events.length === 0)
+    const c = compactEvents(r.value.events)
+    expect(c === undefined).toBe(r.value.events.length === 0)
     const back = expandEvents(JSON.parse(JSON.stringify(c ?? null)) as CompactEvents | null)
-    expect(back).toEqual(r.frame.events)
+    expect(back).toEqual(r.value.events)
     // The same text too: what an export prints is what it printed when events were kept in full.
-    expect(JSON.stringify(back)).toBe(JSON.stringify(r.frame.events))
-    if (c !== undefined) expect(JSON.stringify(c).length).toBeLessThan(JSON.stringify(r.frame.events).length)
+    expect(JSON.stringify(back)).toBe(JSON.stringify(r.value.events))
+    if (c !== undefined) expect(JSON.stringify(c).length).toBeLessThan(JSON.stringify(r.value.events).length)
   })
 
   it.runIf(f.expect.ok)('comes whole out of the splitter, split at every offset and byte by byte', () => {
@@ -153,16 +153,16 @@ describe.each(fixtures.filter((f) => f.answer === true))('answer $name', (f) => 
     expect(p.ok).toBe(true)
     if (!p.ok) return
     const key = keyOf(f)
-    const content = p.frame.encrypted ? (key === undefined ? undefined : openPayload(p.frame, key)) : readContent(p.frame.payload, 0)
+    const content = p.value.encrypted ? (key === undefined ? undefined : openPayload(p.value, key)) : readContent(p.value.payload, 0)
     const e = absentAsUndefined(f.expect) as Record<string, unknown>
-    expect({ token: p.frame.token, encrypted: p.frame.encrypted, seq: p.frame.seq, rcvr: p.frame.rcvr, lpref: p.frame.lpref, acct: p.frame.acct, crcForm: p.frame.crcForm })
+    expect({ token: p.value.token, encrypted: p.value.encrypted, seq: p.value.seq, rcvr: p.value.rcvr, lpref: p.value.lpref, acct: p.value.acct, crcForm: p.value.crcForm })
       .toMatchObject(Object.fromEntries(Object.entries(e).filter(([k]) => ['token', 'encrypted', 'seq', 'rcvr', 'lpref', 'acct', 'crcForm'].includes(k))))
-    if (content?.ok === true && e.panelTime !== undefined) expect(new Date(content.content.panelTime!).toISOString()).toBe(e.panelTime)
+    if (content?.ok === true && e.panelTime !== undefined) expect(new Date(content.value.panelTime!).toISOString()).toBe(e.panelTime)
     if (content?.ok === true && f.canonical === true) {
       const rebuilt = serializeFrame({
-        token: p.frame.token, encrypted: p.frame.encrypted, seq: p.frame.seq, rcvr: p.frame.rcvr, lpref: p.frame.lpref, acct: p.frame.acct,
-        acctMarker: p.frame.token === 'NAK' ? 'A' : '#', data: content.content.data, timestamp: content.content.panelTime, crcForm: p.frame.crcForm,
-      }, { key, pad: content.content.pad })
+        token: p.value.token, encrypted: p.value.encrypted, seq: p.value.seq, rcvr: p.value.rcvr, lpref: p.value.lpref, acct: p.value.acct,
+        acctMarker: p.value.token === 'NAK' ? 'A' : '#', data: content.value.data, timestamp: content.value.panelTime, crcForm: p.value.crcForm,
+      }, { key, pad: content.value.pad })
       expect(escapeFrame(rebuilt)).toBe(escapeFrame(frameBytes(f.bytes)))
     }
   })

@@ -701,7 +701,7 @@ export async function runMillion (opts: MillionOptions): Promise<MillionResult> 
         if (k === undefined) {
           const p = parseKey(keyOf(seed, accountAt(i)), 'hex', aesEngine('node'))
           if (!p.ok) throw new Error(p.reason)
-          k = p.key
+          k = p.value
           keys.set(i, k)
         }
         return k

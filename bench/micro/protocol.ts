@@ -19,7 +19,7 @@ const NOW = Date.UTC(2024, 0, 15, 12)
 function key (hex: string, engine: AesEngineName = 'node') {
   const k = parseKey(hex, 'hex', aesEngine(engine))
   if (!k.ok) throw new Error(k.reason)
-  return k.key
+  return k.value
 }
 
 export function runProtocolBench (log: (line: string) => void, quick = false): MicroCase[] {
@@ -41,7 +41,7 @@ export function runProtocolBench (log: (line: string) => void, quick = false): M
   const parse = (frame: Buffer, k?: AesKey) => {
     const p = parseFrame(frame)
     if (!p.ok) throw new Error(p.reason)
-    const c = k === undefined ? readContent(p.frame.payload, 0) : openPayload(p.frame, k)
+    const c = k === undefined ? readContent(p.value.payload, 0) : openPayload(p.value, k)
     if (!c.ok) throw new Error(c.reason)
     return c
   }

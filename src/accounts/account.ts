@@ -345,7 +345,7 @@ export function receiverAccount (row: AccountRow, createdAt: string, updatedAt: 
   if (row.keyText !== undefined) {
     const parsed = parseKey(row.keyText, row.keyFormat ?? 'hex', engine)
     // A stored key was validated when it was stored; one that no longer parses is treated as none.
-    if (parsed.ok) key = parsed.key
+    if (parsed.ok) key = parsed.value
   }
   return { account: publicAccount(row, createdAt, updatedAt, visibleUpdatedAt), key }
 }

@@ -321,7 +321,7 @@ export function buildProgram (): Command {
           const text = readStdin().replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '')
           const k = parseKey(text, o.keyFormat)
           if (!k.ok) throw new Error(`the key is not usable: ${k.reason}`)
-          key = k.key
+          key = k.value
         } else if (o.account !== undefined) {
           key = loadKey(o.keyFile, o.keyFormat, 'node')
         }

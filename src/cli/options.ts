@@ -33,7 +33,7 @@ export function loadKey (file: string | undefined, format: KeyFormat, engine: Ae
   if (text === undefined) return undefined
   const parsed = parseKey(text, format, aesEngine(engine))
   if (!parsed.ok) throw new InvalidArgumentError(`the key is not usable: ${parsed.reason}`)
-  return parsed.key
+  return parsed.value
 }
 
 /** The version in the package.json above this file (source or build). */

@@ -5,7 +5,8 @@
  * the receiver time a NAK carries (the panel sets its clock from it).
  */
 import type { AesKey } from './cipher.js'
-import { openPayload, parseFrame, readContent, type FrameHeader } from './frame.js'
+import type { FrameHeader } from './frame.js'
+import { openPayload, parseFrame, readContent } from './frame-parse.js'
 
 export interface CheckedAnswer {
   /** `ACK`, `NAK`, `DUH` (or whatever token came). */
@@ -21,7 +22,7 @@ export interface CheckedAnswer {
 export function checkAnswer (bytes: Buffer, sent: FrameHeader, key?: AesKey): CheckedAnswer {
   const p = parseFrame(bytes)
   if (!p.ok) return { token: '', encrypted: false, receiverTime: undefined, problems: [`${p.code}: ${p.reason}`] }
-  const a = p.frame
+  const a = p.value
   const problems: string[] = []
   let receiverTime: number | undefined
   if (a.token !== 'ACK' && a.token !== 'NAK' && a.token !== 'DUH') problems.push(`unexpected answer token ${a.token}`)
@@ -31,7 +32,7 @@ export function checkAnswer (bytes: Buffer, sent: FrameHeader, key?: AesKey): Ch
     if (a.encrypted) problems.push('an encrypted NAK')
     if (a.seq !== '0000' || a.rcvr !== '0' || a.lpref !== '0' || a.acct !== '0') problems.push('a NAK header other than 0000R0L0A0')
     const c = readContent(a.payload, 0)
-    if (c.ok && c.content.panelTime !== undefined) receiverTime = c.content.panelTime
+    if (c.ok && c.value.panelTime !== undefined) receiverTime = c.value.panelTime
     else problems.push('a NAK without the receiver time')
     return { token: a.token, encrypted: a.encrypted, receiverTime, problems }
   }
@@ -47,15 +48,15 @@ export function checkAnswer (bytes: Buffer, sent: FrameHeader, key?: AesKey): Ch
       const c = openPayload(a, key)
       if (!c.ok) problems.push(`the *ACK does not decrypt: ${c.code}`)
       else {
-        receiverTime = c.content.panelTime
-        if (c.content.data.length !== 0) problems.push('the *ACK carries data')
-        if (c.content.padWithoutPipe) problems.push('the *ACK pad has no |')
+        receiverTime = c.value.panelTime
+        if (c.value.data.length !== 0) problems.push('the *ACK carries data')
+        if (c.value.padWithoutPipe) problems.push('the *ACK pad has no |')
       }
     }
   } else if (a.payload.length !== 1 && !(a.payload.length === 21 && a.payload[0] === 0x5d)) {
     // `[]`, or `[]` + timestamp.
     const c = readContent(a.payload, 0)
-    if (!c.ok || c.content.data.length !== 0) problems.push('an answer with data in its block')
+    if (!c.ok || c.value.data.length !== 0) problems.push('an answer with data in its block')
   }
   return { token: a.token, encrypted: a.encrypted, receiverTime, problems }
 }

@@ -9,7 +9,8 @@
 import { createCipheriv, createDecipheriv, type Cipher, type Decipher } from 'node:crypto'
 import aesjs from 'aes-js'
 import { HEX_VALUE } from './bytes.js'
-import { ErrorCode, fail, type Failure } from './errors.js'
+import { ErrorCode, type Failure } from './errors.js'
+import { err, ok, type Result } from '../result.js'
 
 export type KeyFormat = 'hex' | 'ascii'
 
@@ -85,6 +86,8 @@ class AesJsKey implements AesKey {
 
   constructor (key: Uint8Array) {
     this.bits = bitsOf(key)
+    // aes-js names its mode classes in lower case.
+    // eslint-disable-next-line new-cap
     this.#ecb = new aesjs.ModeOfOperation.ecb(key)
   }
 
@@ -113,7 +116,8 @@ export function aesEngine (name: AesEngineName = 'node'): AesEngine {
   return name === 'aes-js' ? aesJs : nodeAes
 }
 
-export type ParsedKey = { readonly ok: true, readonly key: AesKey } | Failure
+/** An expanded key, or why the configured text is not one. */
+export type ParsedKey = Result<AesKey, Failure>
 
 /**
  * Reads a configured key and expands it. `hex`: 32, 48 or 64 hex digits (the standard's view),
@@ -125,23 +129,23 @@ export type ParsedKey = { readonly ok: true, readonly key: AesKey } | Failure
 export function parseKey (text: string, format: KeyFormat, engine: AesEngine = nodeAes): ParsedKey {
   if (format === 'hex') {
     if (text.length !== 32 && text.length !== 48 && text.length !== 64) {
-      return fail(ErrorCode.KEY_FORMAT, `a hex key has 32, 48 or 64 hex digits, not ${text.length}`)
+      return err(ErrorCode.KEY_FORMAT, `a hex key has 32, 48 or 64 hex digits, not ${text.length}`)
     }
     for (let i = 0; i < text.length; i++) {
       if (text.charCodeAt(i) > 0x7f || HEX_VALUE[text.charCodeAt(i)]! < 0) {
-        return fail(ErrorCode.KEY_FORMAT, 'a hex key may hold only the digits 0-9 and A-F')
+        return err(ErrorCode.KEY_FORMAT, 'a hex key may hold only the digits 0-9 and A-F')
       }
     }
-    return { ok: true, key: expand(Buffer.from(text, 'hex'), engine) }
+    return ok(expand(Buffer.from(text, 'hex'), engine))
   }
   if (text.length !== 16 && text.length !== 24 && text.length !== 32) {
-    return fail(ErrorCode.KEY_FORMAT, `an ASCII key has 16, 24 or 32 characters, not ${text.length}`)
+    return err(ErrorCode.KEY_FORMAT, `an ASCII key has 16, 24 or 32 characters, not ${text.length}`)
   }
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
-    if (c < 0x20 || c > 0x7e) return fail(ErrorCode.KEY_FORMAT, 'an ASCII key may hold only printable ASCII characters')
+    if (c < 0x20 || c > 0x7e) return err(ErrorCode.KEY_FORMAT, 'an ASCII key may hold only printable ASCII characters')
   }
-  return { ok: true, key: expand(Buffer.from(text, 'latin1'), engine) }
+  return ok(expand(Buffer.from(text, 'latin1'), engine))
 }
 
 function expand (bytes: Buffer, engine: AesEngine): AesKey {

@@ -9,7 +9,8 @@
 import { ascii, DIGIT_VALUE, HEX_VALUE } from './bytes.js'
 import { contactIdCode, contactIdEventClass, type EventClass } from './codes/index.js'
 import { readDataAccount } from './data-account.js'
-import { ErrorCode, fail, type Failure } from './errors.js'
+import { ErrorCode, type Failure } from './errors.js'
+import { err, ok, type Result } from '../result.js'
 
 /** Qualifier 1: new event (or opening); 3: restore (or closing); 6: previously reported, still present. */
 export type QualifierMeaning = 'new' | 'restore' | 'previous' | 'unknown'
@@ -41,7 +42,7 @@ export interface ContactIdEvent {
   readonly sia: string | undefined
 }
 
-export type ContactIdResult = { readonly ok: true, readonly event: ContactIdEvent } | Failure
+export type ContactIdResult = Result<ContactIdEvent, Failure>
 
 const MEANING: Readonly<Record<string, QualifierMeaning>> = { 1: 'new', 3: 'restore', 6: 'previous' }
 
@@ -52,7 +53,7 @@ function decimal (s: string): number | undefined {
 
 export function parseContactId (data: Uint8Array): ContactIdResult {
   const { account, start } = readDataAccount(data)
-  if (start < 0) return fail(ErrorCode.DATA, 'the account in the data block is longer than 16 characters')
+  if (start < 0) return err(ErrorCode.DATA, 'the account in the data block is longer than 16 characters')
   // Q EEE [ ] GG [ ] CCC, then nothing but spaces.
   let p = start
   const q = p
@@ -64,15 +65,15 @@ export function parseContactId (data: Uint8Array): ContactIdResult {
   const z = p
   p += 3
   if (p > data.length || !hexDigits(data, q, 4) || !hexDigits(data, g, 2) || !hexDigits(data, z, 3)) {
-    return fail(ErrorCode.DATA, 'Contact ID data is not QEEE GG CCC')
+    return err(ErrorCode.DATA, 'Contact ID data is not QEEE GG CCC')
   }
   while (p < data.length && data[p] === 0x20) p++
-  if (p !== data.length) return fail(ErrorCode.DATA, 'unexpected bytes after the Contact ID event')
+  if (p !== data.length) return err(ErrorCode.DATA, 'unexpected bytes after the Contact ID event')
   const qualifier = String.fromCharCode(data[q]!)
   const code = ascii(data, q + 1, q + 4)
   const group = ascii(data, g, g + 2)
   const number = ascii(data, z, z + 3)
-  return { ok: true, event: contactIdEvent(account, qualifier, code, group, number) }
+  return ok(contactIdEvent(account, qualifier, code, group, number))
 }
 
 /**

@@ -7,10 +7,9 @@ import type { AesKey } from './cipher.js'
 import { parseContactId, type ContactIdEvent } from './contact-id.js'
 import { readDataAccount } from './data-account.js'
 import { ErrorCode } from './errors.js'
-import {
-  openPayload, parseFrame, readContent, reject,
-  type ContentResult, type FrameHeader, type Quirk, type RawFrame, type Rejection,
-} from './frame.js'
+import { reject, type ContentResult, type FrameHeader, type Quirk, type RawFrame, type Rejection } from './frame.js'
+import { openPayload, parseFrame, readContent } from './frame-parse.js'
+import { ok, type Result } from '../result.js'
 import { MAX_SIA_EVENTS, parseSia, type SiaEvent } from './sia-dcs.js'
 import { decodeText, type Charset } from './text.js'
 import { DEFAULT_WINDOW, formatTimestamp, inWindow, panelTimeToUtc, type PanelClock, type TimestampWindow } from './timestamp.js'
@@ -79,7 +78,8 @@ export interface DecodedFrame extends FrameHeader {
   readonly quirks: readonly Quirk[]
 }
 
-export type DecodeResult = { readonly ok: true, readonly frame: DecodedFrame } | Rejection
+/** The decoded frame, or the rejection with the answer to send. */
+export type DecodeResult = Result<DecodedFrame, Rejection>
 
 const NO_XDATA: readonly DecodedXData[] = Object.freeze([])
 
@@ -87,7 +87,7 @@ const NO_XDATA: readonly DecodedXData[] = Object.freeze([])
 export function decodeFrame (bytes: Buffer, opts: DecodeOptions = {}): DecodeResult {
   const parsed = parseFrame(bytes)
   if (!parsed.ok) return parsed
-  const raw = parsed.frame
+  const raw = parsed.value
   if (!EVENT_TOKENS.has(raw.token)) {
     return reject(ErrorCode.UNSUPPORTED_TOKEN, `the ID token ${JSON.stringify(raw.token)} is not one this receiver processes`, raw)
   }
@@ -113,7 +113,7 @@ export function openFrame (raw: RawFrame, profile: AccountProfile | undefined, n
     opened = readContent(raw.payload, 0, undefined, raw, false, !checkPlain)
   }
   if (!opened.ok) return opened
-  const content = opened.content
+  const content = opened.value
   if (content.padWithoutPipe && content.data.length === 0 && raw.token !== 'NULL') {
     // Without the pad's `|` the data cannot be told from the pad: an event would be lost unseen.
     return reject(ErrorCode.DATA, 'no data after the pad of an event frame (pad without |)', raw)
@@ -135,15 +135,15 @@ export function openFrame (raw: RawFrame, profile: AccountProfile | undefined, n
   if (raw.token === 'ADM-CID') {
     const cid = parseContactId(content.data)
     if (!cid.ok) return reject(cid.code, cid.reason, raw)
-    events = [cid.event]
-    dataAccount = cid.event.account
+    events = [cid.value]
+    dataAccount = cid.value.account
   } else if (raw.token === 'SIA-DCS') {
     if (content.data.length > 0) {
       const sia = parseSia(content.data, charset, limits.maxEvents ?? MAX_SIA_EVENTS)
       if (!sia.ok) return reject(sia.code, sia.reason, raw)
-      events = sia.block.events
-      text = sia.block.text
-      dataAccount = sia.block.account
+      events = sia.value.events
+      text = sia.value.text
+      dataAccount = sia.value.account
     }
   } else if (content.data.length > 0) {
     // NULL carries no event; some panels still fill the block (`[#0000|0000 00 000]`).
@@ -164,24 +164,21 @@ export function openFrame (raw: RawFrame, profile: AccountProfile | undefined, n
     if (noEvents) more.push('no-events')
     quirks = more
   }
-  return {
-    ok: true,
-    frame: {
-      token: raw.token,
-      encrypted: raw.encrypted,
-      seq: raw.seq,
-      rcvr: raw.rcvr,
-      lpref: raw.lpref,
-      acct: raw.acct,
-      crcForm: raw.crcForm,
-      account,
-      dataAccount,
-      data: content.data,
-      xdata,
-      panelTime,
-      events,
-      text,
-      quirks,
-    },
-  }
+  return ok({
+    token: raw.token,
+    encrypted: raw.encrypted,
+    seq: raw.seq,
+    rcvr: raw.rcvr,
+    lpref: raw.lpref,
+    acct: raw.acct,
+    crcForm: raw.crcForm,
+    account,
+    dataAccount,
+    data: content.data,
+    xdata,
+    panelTime,
+    events,
+    text,
+    quirks,
+  })
 }

@@ -1,7 +1,11 @@
+import type { Err } from '../result.js'
+
 /**
  * Stable rejection codes of the protocol core. Match on `code`, never on `reason` text.
  * Each code carries the answer the protocol asks for:
  * `NAK` (with the receiver's time), `DUH`, or `none` (say nothing).
+ * The table of every dc09 code (src/errors.ts) builds on these; this file imports nothing from it,
+ * so the protocol core stays usable alone.
  */
 export const ErrorCode = {
   /** Bytes outside any frame (before an LF that starts a frame). */
@@ -51,6 +55,8 @@ export const ErrorCode = {
   RATE_LIMIT: 'DC09_ERR_RATE_LIMIT',
 } as const
 
+// The object and the union of its values share the name on purpose: `ErrorCode.CRC` and `: ErrorCode`.
+// eslint-disable-next-line @typescript-eslint/no-redeclare
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
 
 /** What to send back for a rejected frame. */
@@ -83,12 +89,4 @@ export const REPLY_FOR: Readonly<Record<ErrorCode, Reply>> = {
 }
 
 /** A failure as a value. `reason` is for logs and never holds key material. */
-export interface Failure {
-  readonly ok: false
-  readonly code: ErrorCode
-  readonly reason: string
-}
-
-export function fail (code: ErrorCode, reason: string): Failure {
-  return { ok: false, code, reason }
-}
+export type Failure = Err<ErrorCode>

@@ -12,11 +12,14 @@ export {
   DEFAULT_WINDOW, TIMESTAMP_LENGTH, formatTimestamp, inWindow, isTimeZone, panelTimeToUtc, readTimestamp,
   type PanelClock, type TimestampWindow,
 } from './timestamp.js'
+export type { Err, Ok, Result } from '../result.js'
 export {
-  MAX_BODY_BYTES, openPayload, padLength, parseFrame, randomPad, readContent, readHeader, reject, serializeFrame,
+  MAX_BODY_BYTES, reject,
   type ContentResult, type CrcForm, type FrameContent, type FrameFields, type FrameHeader, type FrameResult,
   type Quirk, type RawFrame, type Rejection, type SerializeOptions, type XData,
 } from './frame.js'
+export { openPayload, parseFrame, readContent, readHeader } from './frame-parse.js'
+export { padLength, randomPad, serializeFrame } from './frame-build.js'
 export { FRAME_OVERHEAD, FrameSplitter, splitAll, wholeFrame, type SplitterOptions, type SplitterSink, type WholeFrame } from './splitter.js'
 export {
   EVENT_TOKENS, decodeFrame, openFrame,

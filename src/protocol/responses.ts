@@ -6,7 +6,7 @@
  */
 import type { AesKey } from './cipher.js'
 import type { CrcForm, FrameHeader, Rejection } from './frame.js'
-import { serializeFrame } from './frame.js'
+import { serializeFrame } from './frame-build.js'
 
 export interface AckOptions {
   /** Append the receiver's time to a plain ACK (FIO does; IOB and PYSIA do not). */

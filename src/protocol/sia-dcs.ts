@@ -13,7 +13,8 @@
 import { ascii, DIGIT_VALUE, HEX_VALUE } from './bytes.js'
 import { siaCode, type EventClass, type SiaNumberKind } from './codes/index.js'
 import { readDataAccount } from './data-account.js'
-import { ErrorCode, fail, type Failure } from './errors.js'
+import { ErrorCode, type Failure } from './errors.js'
+import { err, ok, type Result } from '../result.js'
 import { decodeText, type Charset } from './text.js'
 
 /**
@@ -62,7 +63,7 @@ export interface SiaBlock {
   readonly text: string | undefined
 }
 
-export type SiaResult = { readonly ok: true, readonly block: SiaBlock } | Failure
+export type SiaResult = Result<SiaBlock, Failure>
 
 /**
  * Most events in one block, by default (a decode option changes it). A 4 KB block could hold
@@ -85,7 +86,6 @@ function isUpper (b: number | undefined): boolean {
 function isLower (b: number | undefined): boolean {
   return b !== undefined && b >= 0x61 && b <= 0x7a
 }
-
 
 function decimal (s: string | undefined): number | undefined {
   if (s === undefined || s.length === 0) return undefined
@@ -153,7 +153,7 @@ function indexOf (data: Uint8Array, byte: number, from: number): number {
  */
 export function parseSia (data: Uint8Array, charset: Charset = 'auto', maxEvents = MAX_SIA_EVENTS): SiaResult {
   const { account, start: afterAccount } = readDataAccount(data)
-  if (afterAccount < 0) return fail(ErrorCode.DATA, 'the account in the data block is longer than 16 characters')
+  if (afterAccount < 0) return err(ErrorCode.DATA, 'the account in the data block is longer than 16 characters')
   // Some panels put another short field before the block (AlphaVision: `#0001|0|NRP`): skip
   // up to two such `field|` runs when what follows them starts a block.
   let start = afterAccount
@@ -164,9 +164,9 @@ export function parseSia (data: Uint8Array, charset: Charset = 'auto', maxEvents
   }
   const head = data[start]
   if (head === 0x41) {
-    return { ok: true, block: { account, block: 'A', events: [], text: text(data, start + 1, data.length, charset) } }
+    return ok({ account, block: 'A', events: [], text: text(data, start + 1, data.length, charset) })
   }
-  if (head !== 0x4e && head !== 0x4f) return fail(ErrorCode.DATA, 'a SIA block starts with N, O or A')
+  if (head !== 0x4e && head !== 0x4f) return err(ErrorCode.DATA, 'a SIA block starts with N, O or A')
   const block = head === 0x4e ? 'N' : 'O'
   const drafts: Draft[] = []
   let modifiers: Record<string, string> = {}
@@ -222,7 +222,7 @@ export function parseSia (data: Uint8Array, charset: Charset = 'auto', maxEvents
       let e = p + 1
       while (e < n && DIGIT_VALUE[data[e]!]! >= 0) e++
       while (e < n && e - p < 10 && isUpper(data[e])) e++
-      if (e === p + 1) return fail(ErrorCode.DATA, 'a * in a SIA block is followed by neither text nor units')
+      if (e === p + 1) return err(ErrorCode.DATA, 'a * in a SIA block is followed by neither text nor units')
       if (last !== undefined) last.modifiers = { ...last.modifiers, units: ascii(data, p + 1, e) }
       p = e
       continue
@@ -232,13 +232,13 @@ export function parseSia (data: Uint8Array, charset: Charset = 'auto', maxEvents
       const m = modifierName(data[p]! | 0x20, data[p + 1]!)
       const end = modifierEnd(data, p + 2, m)
       if (shared) { modifiers = { ...modifiers }; shared = false }
-      if (!(m in modifiers) && ++distinct > MAX_SIA_MODIFIERS) return fail(ErrorCode.DATA, `more than ${MAX_SIA_MODIFIERS} kinds of modifier in one SIA block`)
+      if (!(m in modifiers) && ++distinct > MAX_SIA_MODIFIERS) return err(ErrorCode.DATA, `more than ${MAX_SIA_MODIFIERS} kinds of modifier in one SIA block`)
       modifiers[m] = ascii(data, p + 2, end)
       p = end
       continue
     }
     if (isUpper(c) && isUpper(data[p + 1])) {
-      if (drafts.length >= maxEvents) return fail(ErrorCode.TOO_MANY_EVENTS, `more than ${maxEvents} events in one SIA block`)
+      if (drafts.length >= maxEvents) return err(ErrorCode.TOO_MANY_EVENTS, `more than ${maxEvents} events in one SIA block`)
       const code = ascii(data, p, p + 2)
       const end = numberEnd(data, p + 2)
       shared = true
@@ -253,10 +253,10 @@ export function parseSia (data: Uint8Array, charset: Charset = 'auto', maxEvents
       p = end
       continue
     }
-    return fail(ErrorCode.DATA, `unexpected byte 0x${c.toString(16).padStart(2, '0')} at ${p} in the SIA block`)
+    return err(ErrorCode.DATA, `unexpected byte 0x${c.toString(16).padStart(2, '0')} at ${p} in the SIA block`)
   }
   const events = drafts.map((d) => siaEvent(d, account, block))
-  return { ok: true, block: { account, block, events, text: blockText } }
+  return ok({ account, block, events, text: blockText })
 }
 
 /**

@@ -7,7 +7,9 @@
  */
 import { CR, LF, readHex } from './bytes.js'
 import { ErrorCode } from './errors.js'
-import { lengthFieldOffset, MAX_BODY_BYTES, parseFrame, reject, type Rejection } from './frame.js'
+import { MAX_BODY_BYTES, reject, type Rejection } from './frame.js'
+import { lengthFieldOffset, parseFrame } from './frame-parse.js'
+import { ok, type Result } from '../result.js'
 
 /** LF, 4 CRC characters, 4 length characters ... CR: bytes around the body in the hex form. */
 export const FRAME_OVERHEAD = 10
@@ -263,7 +265,8 @@ export function splitAll (bytes: Buffer, opts?: SplitterOptions): Array<{ frame:
   return out
 }
 
-export type WholeFrame = { readonly ok: true, readonly frame: Buffer } | Rejection
+/** The bytes of the one frame (LF ... CR), or why there is not exactly one. */
+export type WholeFrame = Result<Buffer, Rejection>
 
 /**
  * The one frame in a datagram (UDP carries one frame per datagram) or a line of text.
@@ -283,13 +286,13 @@ export function wholeFrame (bytes: Buffer, opts?: SplitterOptions): WholeFrame {
       const total = h + 4 + body + 1
       // total - 1: Eldes counts the CR in the length.
       if (body <= (opts?.maxBodyBytes ?? MAX_BODY_BYTES) && total <= (opts?.maxBufferedBytes ?? Infinity) && (total === end || (total - 1 === end && bytes[end - 2] !== CR))) {
-        return { ok: true, frame: bytes.subarray(0, end) }
+        return ok(bytes.subarray(0, end))
       }
     }
   }
   const items = splitAll(bytes, opts)
   const frames = items.filter((i): i is { frame: Buffer } => 'frame' in i)
-  if (frames.length === 1) return { ok: true, frame: frames[0]!.frame }
+  if (frames.length === 1) return ok(frames[0]!.frame)
   if (frames.length > 1) return reject(ErrorCode.FRAMING, `${frames.length} frames where one was expected`)
   let start = 0
   while (start < end && bytes[start] !== LF && isBenign(bytes[start]!)) start++

@@ -64,7 +64,7 @@ const ANONYMOUS: AccountProfile = { requireEncryption: false }
 export function decide (bytes: Buffer, ctx: DecideContext): Decision {
   const parsed = parseFrame(bytes)
   if (!parsed.ok) return { kind: 'reject', rejection: parsed, account: undefined }
-  const raw = parsed.frame
+  const raw = parsed.value
   if (!EVENT_TOKENS.has(raw.token)) {
     return { kind: 'reject', rejection: rejection(ErrorCode.UNSUPPORTED_TOKEN, `the ID token ${JSON.stringify(raw.token)} is not one this receiver processes`, raw), account: undefined }
   }
@@ -74,14 +74,14 @@ export function decide (bytes: Buffer, ctx: DecideContext): Decision {
     // refuses encrypted ones without a header account). Read it, then decide as usual.
     const peek = openFrame(raw, ANONYMOUS, undefined, ctx)
     if (!peek.ok) return { kind: 'reject', rejection: peek, account: undefined }
-    accountNumber = peek.frame.account
+    accountNumber = peek.value.account
   }
   const account = ctx.accounts.receiverAccount(accountNumber)
   if (account === undefined) {
     const reason = `account ${accountNumber.toUpperCase()} is not registered`
     if (ctx.unknownAccounts === 'quarantine' && !raw.encrypted) {
       const r = openFrame(raw, ANONYMOUS, ctx.now, ctx)
-      return r.ok ? { kind: 'accept', frame: r.frame, account: undefined, quarantine: true } : { kind: 'reject', rejection: r, account: undefined }
+      return r.ok ? { kind: 'accept', frame: r.value, account: undefined, quarantine: true } : { kind: 'reject', rejection: r, account: undefined }
     }
     const reply = ctx.unknownAccounts === 'duh' ? 'DUH' : 'NAK'
     return { kind: 'reject', rejection: rejection(ErrorCode.UNKNOWN_ACCOUNT, reason, raw, reply), account: undefined }
@@ -97,5 +97,5 @@ export function decide (bytes: Buffer, ctx: DecideContext): Decision {
     }
   }
   const r = openFrame(raw, profileOf(account, ctx.maxWindowSeconds), ctx.now, ctx)
-  return r.ok ? { kind: 'accept', frame: r.frame, account, quarantine: false } : { kind: 'reject', rejection: r, account }
+  return r.ok ? { kind: 'accept', frame: r.value, account, quarantine: false } : { kind: 'reject', rejection: r, account }
 }

@@ -160,7 +160,7 @@ export class ReceiverServer {
       return
     }
     const whole = wholeFrame(msg, { maxBodyBytes: this.options.maxBodyBytes, maxBufferedBytes: this.options.maxBufferedBytes })
-    const answer = whole.ok ? this.receiver.handleFrame(whole.frame, meta) : Promise.resolve(this.receiver.reject(whole, meta))
+    const answer = whole.ok ? this.receiver.handleFrame(whole.value, meta) : Promise.resolve(this.receiver.reject(whole, meta))
     const sent: Promise<void> = answer.then((bytes) => {
       if (bytes === null || this.#udp === undefined) return
       if (!isAck(bytes) && !this.#answerRefusal(msg, bytes, rinfo, meta)) return

@@ -27,7 +27,7 @@ export function panelConfig (spec: PanelSpec): PanelConfig {
   if (spec.key !== undefined) {
     const k = parseKey(spec.key, spec.keyFormat ?? 'hex', aesEngine('node'))
     if (!k.ok) throw new Error(`account ${spec.account}: ${k.reason}`)
-    key = k.key
+    key = k.value
   }
   return { account: spec.account, key, prefix: spec.prefix, receiver: spec.receiver }
 }

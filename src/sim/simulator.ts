@@ -229,7 +229,7 @@ async function deliver (panel: Panel, ev: EventSpec, link: Link, o: SimOptions, 
     const fault = pickFault(o.faults, (f) => (f === 'wrong-key' ? panel.cfg.key !== undefined : f === 'split' || f === 'slow' || f === 'merge' || f === 'drop' ? stream : true))
     if (fault !== undefined) stats.faults[fault] = (stats.faults[fault] ?? 0) + 1
     const bytes = panel.frame(ev, seq, fault)
-    const header = (parseFrame(fault === 'bad-crc' ? panel.frame(ev, seq, undefined) : bytes) as { ok: true, frame: FrameHeader }).frame
+    const header = (parseFrame(fault === 'bad-crc' ? panel.frame(ev, seq, undefined) : bytes) as { ok: true, value: FrameHeader }).value
     const mode: WriteMode = fault === 'split' ? 'split' : fault === 'slow' ? 'slow' : 'whole'
     // merge: a link test rides in the same write; its answer comes second.
     const out = fault === 'merge' ? Buffer.concat([bytes, panel.frame({ token: 'NULL', body: '' }, 0, undefined)]) : bytes

@@ -128,7 +128,7 @@ export class Harness {
     if (!parsed.ok) throw new Error(parsed.reason)
     const r: FrameRecord = {
       type: 'frame', receivedAt: Date.now(), transport: 'tcp', peer: '127.0.0.1:5000', account, holder: this.accounts.get(account)?.createdAt, rcvr: undefined, lpref: '0', seq: '0001', token: 'ADM-CID',
-      encrypted: false, events: [parsed.event], xdata: [], text: undefined, panelTime: undefined, flags: {}, quirks: [], dedupe: undefined, raw: '',
+      encrypted: false, events: [parsed.value], xdata: [], text: undefined, panelTime: undefined, flags: {}, quirks: [], dedupe: undefined, raw: '',
     }
     return this.journal.append(r)
   }

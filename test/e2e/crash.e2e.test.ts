@@ -68,7 +68,7 @@ async function drive (p: Panel, port: number, acked: Map<string, number>, stop: 
       conn.write(f)
       const a = await conn.answer(2000)
       if (a === null) return
-      const c = checkAnswer(a, (parseFrame(f) as { ok: true, frame: never }).frame, p.key)
+      const c = checkAnswer(a, (parseFrame(f) as { ok: true, value: never }).value, p.key)
       if (c.token !== 'ACK' || c.problems.length > 0) throw new Error(`bad answer: ${c.token} ${c.problems.join('; ')}`)
       const k = `${p.account}/${p.pending.seq}`
       acked.set(k, (acked.get(k) ?? 0) + 1)

@@ -38,7 +38,7 @@ function frame (f: Partial<FrameFields> & { acct?: string } = {}): Buffer {
     timestamp: Date.now(), ...f,
   }, { key: encrypted ? key : undefined })
 }
-const header = (b: Buffer): FrameHeader => { const p = parseFrame(b); if (!p.ok) throw new Error(p.reason); return p.frame }
+const header = (b: Buffer): FrameHeader => { const p = parseFrame(b); if (!p.ok) throw new Error(p.reason); return p.value }
 
 function expectAck (answer: Buffer | null, sent: Buffer): void {
   expect(answer, 'an answer').not.toBeNull()

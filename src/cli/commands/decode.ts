@@ -49,12 +49,12 @@ export function decodeLine (line: string, opts: DecodeCommandOptions, clock: () 
     clock: opts.clock,
   }
   const whole = wholeFrame(bytes)
-  const result = whole.ok ? decodeFrame(whole.frame, { profile, now: opts.now }) : whole
+  const result = whole.ok ? decodeFrame(whole.value, { profile, now: opts.now }) : whole
   if (!result.ok) {
     const response = serializeRejection(result, now)
     return { ok: false, code: result.code, reason: result.reason, response: response === null ? null : escapeFrame(response) }
   }
-  const f = result.frame
+  const f = result.value
   const ack = f.encrypted && opts.key !== undefined ? serializeEncryptedAck(f, opts.key, now) : serializeAck(f)
   return describe(f, escapeFrame(ack))
 }

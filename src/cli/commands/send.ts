@@ -35,7 +35,7 @@ export function buildLine (line: string, o: SendOptions, seq: number, now: numbe
     if (!u.ok) return { ok: false, reason: u.reason }
     const w = wholeFrame(u.value[0] === 0x0a ? u.value : Buffer.concat([Buffer.from([0x0a]), u.value, Buffer.from([0x0d])]))
     if (!w.ok) return { ok: false, reason: `${w.code}: ${w.reason}` }
-    frame = w.frame
+    frame = w.value
   } else {
     const m = /^\s*(ADM-CID|SIA-DCS|NULL)\s*(.*)$/i.exec(line)
     if (m === null) return { ok: false, reason: 'expected ADM-CID <QEEE GG CCC>, SIA-DCS <block>, or NULL' }
@@ -48,7 +48,7 @@ export function buildLine (line: string, o: SendOptions, seq: number, now: numbe
   }
   const p = parseFrame(frame)
   if (!p.ok) return { ok: false, reason: `${p.code}: ${p.reason}` }
-  return { ok: true, frame, header: p.frame }
+  return { ok: true, frame, header: p.value }
 }
 
 /** Sends each line's frame and waits for its answer; resolves with whether every frame was acknowledged. */

@@ -17,9 +17,9 @@ export type SiaNumberKind =
 
 export type ContactIdRow = readonly [
   code: string, name: string, category: string, cls: ContactIdClass, number: ContactIdNumberKind,
-  siaNew: string | undefined, siaRestore: string | undefined,
+  siaNew: string | undefined, siaRestore: string | undefined
 ]
 
 export type SiaRow = readonly [
-  code: string, name: string, cls: EventClass, number: SiaNumberKind, vendor: string | undefined,
+  code: string, name: string, cls: EventClass, number: SiaNumberKind, vendor: string | undefined
 ]

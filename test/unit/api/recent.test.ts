@@ -25,8 +25,8 @@ function block (id: number, account: string, n = 64, text = ''): Stored<JournalF
   const d = decodeFrame(raw)
   if (!d.ok) throw new Error(d.reason)
   return {
-    id, type: 'frame', receivedAt: T0 + id * 1000, transport: 'tcp', peer: '10.1.2.3:40000', account, rcvr: undefined, lpref: '0', seq: d.frame.seq, token: 'SIA-DCS',
-    encrypted: false, ev: compactEvents(d.frame.events), xdata: [], text: undefined, panelTime: undefined, flags: {}, quirks: [], dedupe: `d${id}`, raw: raw.toString('base64'),
+    id, type: 'frame', receivedAt: T0 + id * 1000, transport: 'tcp', peer: '10.1.2.3:40000', account, rcvr: undefined, lpref: '0', seq: d.value.seq, token: 'SIA-DCS',
+    encrypted: false, ev: compactEvents(d.value.events), xdata: [], text: undefined, panelTime: undefined, flags: {}, quirks: [], dedupe: `d${id}`, raw: raw.toString('base64'),
   }
 }
 
@@ -223,12 +223,12 @@ describe('RecentEvents, in bytes', () => {
     if (!d.ok) throw new Error(d.reason)
     const r = new RecentEvents({ perAccount: 5, total: 100 })
     add(r, rec)
-    expect(r.list('AAA', 1)[0]!.events).toEqual(d.frame.events)
-    expect(eventView(rec).events).toEqual(d.frame.events)
+    expect(r.list('AAA', 1)[0]!.events).toEqual(d.value.events)
+    expect(eventView(rec).events).toEqual(d.value.events)
     // A record from a journal written before the compact form: its events in full.
     const { ev: _ev, ...fields } = rec
-    add(r, { ...fields, id: 8, events: d.frame.events })
-    expect(r.list('AAA', 1)[0]!.events).toEqual(d.frame.events)
+    add(r, { ...fields, id: 8, events: d.value.events })
+    expect(r.list('AAA', 1)[0]!.events).toEqual(d.value.events)
   })
 })
 

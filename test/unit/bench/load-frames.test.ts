@@ -14,12 +14,12 @@ const NOW = Date.UTC(2026, 11, 2, 10, 30, 15)
 function decode (bytes: Buffer, key?: AesKey): DecodedFrame {
   const r = decodeFrame(bytes, { now: NOW, profile: { key } })
   if (!r.ok) throw new Error(`${r.code}: ${r.reason}`)
-  return r.frame
+  return r.value
 }
 
 describe('FrameMaker', () => {
   const hex = randomBytes(16).toString('hex').toUpperCase()
-  const key = (parseKey(hex, 'hex') as { ok: true, key: AesKey }).key
+  const key = (parseKey(hex, 'hex') as { ok: true, value: AesKey }).value
 
   it('builds plain Contact ID frames the receiver decodes, with the timestamp set', () => {
     setStamp(NOW)
@@ -80,7 +80,7 @@ describe('FrameMaker', () => {
 })
 
 describe('isAck', () => {
-  const key = (parseKey('000102030405060708090A0B0C0D0E0F', 'hex') as { ok: true, key: AesKey }).key
+  const key = (parseKey('000102030405060708090A0B0C0D0E0F', 'hex') as { ok: true, value: AesKey }).value
   const header = { token: 'ADM-CID', encrypted: false, seq: '0001', rcvr: undefined, lpref: '0', acct: '100001', crcForm: 'hex' as const }
 
   it('takes the first bytes of an ACK, and of an *ACK when the frame was encrypted', () => {

@@ -23,30 +23,30 @@ describe('compact events', () => {
       const data = formatSia({ account, block: block as 'N' | 'O', events, asciiText })
       const r = parseSia(Buffer.from(data, 'utf8'))
       if (!r.ok) return
-      const back = expandEvents(stored(compactEvents(r.block.events)))
-      expect(back).toEqual(r.block.events)
-      expect(JSON.stringify(back)).toBe(JSON.stringify(r.block.events))
+      const back = expandEvents(stored(compactEvents(r.value.events)))
+      expect(back).toEqual(r.value.events)
+      expect(JSON.stringify(back)).toBe(JSON.stringify(r.value.events))
     })
 
   test.prop([fc.constantFrom('1', '3', '6', 'E'), fc.string({ unit: fc.constantFrom(...'0123456789ABCDEF'), minLength: 3, maxLength: 3 }), fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: 2, maxLength: 2 }), fc.string({ unit: fc.constantFrom(...'0123456789ABCDEF'), minLength: 3, maxLength: 3 }), fc.boolean()])(
     'a Contact ID event expands to exactly the event the decoder gave', (q, code, group, number, withAccount) => {
       const r = parseContactId(Buffer.from(`${withAccount ? '#1234|' : ''}${q}${code} ${group} ${number}`))
       if (!r.ok) throw new Error(r.reason)
-      const c = compactEvents([r.event])
+      const c = compactEvents([r.value])
       expect(stored(c)).toEqual({ f: 'C', ...(withAccount ? { a: '1234' } : {}), e: q + code + group + number })
-      expect(expandEvents(stored(c))).toEqual([r.event])
+      expect(expandEvents(stored(c))).toEqual([r.value])
     })
 
   it('keeps modifiers once per run of events that share them', () => {
     const r = parseSia(Buffer.from('#1|Nri1/id2/BA01/BA02/BA03/ri2/BA04*12KM/BR05', 'latin1'))
     if (!r.ok) throw new Error(r.reason)
-    const c = compactEvents(r.block.events) as CompactSia
+    const c = compactEvents(r.value.events) as CompactSia
     expect(c.m).toEqual([[0, 'ri1/id2'], [3, 'ri2/id2/units12KM'], [4, 'ri2/id2']])
     expect(c.e).toEqual(['BA01', 'BA02', 'BA03', 'BA04', 'BR05'])
     const back = expandEvents(stored(c))
     // Shared within a run, as the decoder shares them.
     expect(back[0]!.format === 'SIA-DCS' && back[1]!.format === 'SIA-DCS' && back[0]!.modifiers === back[1]!.modifiers).toBe(true)
-    expect(back).toEqual(r.block.events)
+    expect(back).toEqual(r.value.events)
   })
 
   it('keeps modifiers that would not read back from SIA\'s own form as an object', () => {
@@ -61,9 +61,9 @@ describe('compact events', () => {
   it('keeps the texts of an event, and none where it has none', () => {
     const r = parseSia(Buffer.from("#1|Nri1/BA01^front^/NR001*'HA'NM/FA2|AFire", 'latin1'))
     if (!r.ok) throw new Error(r.reason)
-    const c = compactEvents(r.block.events) as CompactSia
+    const c = compactEvents(r.value.events) as CompactSia
     expect(c.e).toEqual(['BA01^front', ['NR001', null, null, 'HA'], ['FA2', null, 'Fire']])
-    expect(expandEvents(stored(c))).toEqual(r.block.events)
+    expect(expandEvents(stored(c))).toEqual(r.value.events)
   })
 
   it('gives nothing for no events, and no events back', () => {
@@ -75,7 +75,7 @@ describe('compact events', () => {
   it('leaves events it cannot represent to be kept in full', () => {
     const a = parseContactId(Buffer.from('1130 01 015'))
     if (!a.ok) throw new Error(a.reason)
-    expect(compactEvents([a.event, a.event])).toBeUndefined()
+    expect(compactEvents([a.value, a.value])).toBeUndefined()
     const odd = siaEvent({ code: 'BAX', number: undefined, modifiers: {}, text: undefined, asciiText: undefined, extendedText: undefined }, undefined, 'N')
     expect(compactEvents([odd])).toBeUndefined()
   })
@@ -86,11 +86,11 @@ function journaled (frame: Buffer): { compact: number, full: number } {
   const d = decodeFrame(frame)
   if (!d.ok) throw new Error(d.reason)
   const base = {
-    type: 'frame' as const, receivedAt: 1700000000123, transport: 'tcp' as const, peer: '127.0.0.1:40000', account: d.frame.account, rcvr: d.frame.rcvr, lpref: d.frame.lpref,
-    seq: d.frame.seq, token: d.frame.token, encrypted: false, xdata: [], text: d.frame.text, panelTime: d.frame.panelTime, flags: {}, quirks: [], dedupe: undefined, raw: frame.toString('base64'),
+    type: 'frame' as const, receivedAt: 1700000000123, transport: 'tcp' as const, peer: '127.0.0.1:40000', account: d.value.account, rcvr: d.value.rcvr, lpref: d.value.lpref,
+    seq: d.value.seq, token: d.value.token, encrypted: false, xdata: [], text: d.value.text, panelTime: d.value.panelTime, flags: {}, quirks: [], dedupe: undefined, raw: frame.toString('base64'),
   }
-  const compact: JournalFrame = { ...base, ev: compactEvents(d.frame.events) }
-  const full: JournalFrame = { ...base, events: d.frame.events }
+  const compact: JournalFrame = { ...base, ev: compactEvents(d.value.events) }
+  const full: JournalFrame = { ...base, events: d.value.events }
   return { compact: encodeRecord(recordJson(compact), 1).length, full: encodeRecord(recordJson(full), 1).length }
 }
 

@@ -8,7 +8,7 @@ function decoded (data: string) {
   const f = serializeFrame({ token: 'SIA-DCS', seq: 5, lpref: '0', acct: '1234', data, xdata: [{ id: 'I', value: 'a"b\\c' }] })
   const d = decodeFrame(f)
   if (!d.ok) throw new Error(d.reason)
-  return { f, d: d.frame }
+  return { f, d: d.value }
 }
 
 /** recordJson must say exactly what JSON.stringify says (with undefined fields as null). */

@@ -29,14 +29,14 @@ function frameOf (account: string, token: string, events: readonly DecodedEvent[
 function cid (account: string, data: string, receivedAt: number): FrameRecord {
   const parsed = parseContactId(Buffer.from(`#${account}|${data}`))
   if (!parsed.ok) throw new Error(parsed.reason)
-  return frameOf(account, 'ADM-CID', [parsed.event], receivedAt)
+  return frameOf(account, 'ADM-CID', [parsed.value], receivedAt)
 }
 
 /** A SIA frame: `sia('1234', 'Nri1/BA01', t)`. */
 function sia (account: string, data: string, receivedAt: number): FrameRecord {
   const parsed = parseSia(Buffer.from(`#${account}|${data}`))
   if (!parsed.ok) throw new Error(parsed.reason)
-  return frameOf(account, 'SIA-DCS', parsed.block.events, receivedAt)
+  return frameOf(account, 'SIA-DCS', parsed.value.events, receivedAt)
 }
 
 function derived (account: string, kind: string, data: Record<string, unknown>, receivedAt: number): DerivedRecord {

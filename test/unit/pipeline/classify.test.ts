@@ -22,13 +22,13 @@ function frameOf (token: string, events: readonly DecodedEvent[]): FrameRecord {
 function cid (data: string): FrameRecord {
   const parsed = parseContactId(Buffer.from(`#1234|${data}`))
   if (!parsed.ok) throw new Error(parsed.reason)
-  return frameOf('ADM-CID', [parsed.event])
+  return frameOf('ADM-CID', [parsed.value])
 }
 
 function sia (data: string): FrameRecord {
   const parsed = parseSia(Buffer.from(`#1234|${data}`))
   if (!parsed.ok) throw new Error(parsed.reason)
-  return frameOf('SIA-DCS', parsed.block.events)
+  return frameOf('SIA-DCS', parsed.value.events)
 }
 
 /** classify keeps no state and sets no timers: a context that fails if it tries. */
@@ -111,8 +111,8 @@ describe('classify: SIA', () => {
   it('names a frame with no events (a text-only block) "other"', async () => {
     const parsed = parseSia(Buffer.from('#1234|Aservice visit'))
     if (!parsed.ok) throw new Error(parsed.reason)
-    expect(parsed.block.events).toEqual([])
-    expect(await annotate({ ...frameOf('SIA-DCS', []), text: parsed.block.text })).toEqual({ class: 'other', classes: [] })
+    expect(parsed.value.events).toEqual([])
+    expect(await annotate({ ...frameOf('SIA-DCS', []), text: parsed.value.text })).toEqual({ class: 'other', classes: [] })
   })
 })
 

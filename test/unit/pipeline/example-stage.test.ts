@@ -23,7 +23,7 @@ function frame (account: string, cid: string, receivedAt: number): FrameRecord {
   if (!parsed.ok) throw new Error(parsed.reason)
   return {
     type: 'frame', receivedAt, transport: 'tcp', peer: '127.0.0.1:5000', account, rcvr: undefined, lpref: '0', seq: '0001', token: 'ADM-CID',
-    encrypted: false, events: [parsed.event], xdata: [], text: undefined, panelTime: undefined, flags: {}, quirks: [], dedupe: undefined, raw: '',
+    encrypted: false, events: [parsed.value], xdata: [], text: undefined, panelTime: undefined, flags: {}, quirks: [], dedupe: undefined, raw: '',
   }
 }
 

@@ -104,13 +104,13 @@ describe('PipelineRunner: events', () => {
     const d = decodeFrame(serializeFrame({ token: 'SIA-DCS', seq: 1, lpref: '0', acct: '1234', data: '#1234|Nri1/BA01^door^/ri2/BA02' }))
     if (!d.ok) throw new Error(d.reason)
     const { events: _e, ...fields } = frame('1234')
-    await journal.append({ ...fields, ev: compactEvents(d.frame.events) })
-    await journal.append({ ...fields, events: d.frame.events })
+    await journal.append({ ...fields, ev: compactEvents(d.value.events) })
+    await journal.append({ ...fields, events: d.value.events })
     const seen: unknown[] = []
     const { runner } = pipeline([{ name: 'look', run: ({ record }) => { if (record.type === 'frame') seen.push(record.events) } }])
     await runner.start()
     await caughtUp(runner)
-    expect(seen).toEqual([d.frame.events, d.frame.events])
+    expect(seen).toEqual([d.value.events, d.value.events])
   })
 
   it('shows what earlier stages added to an event to the stages after them, for that event only', async () => {

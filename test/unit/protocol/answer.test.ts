@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { checkAnswer } from '../../../src/protocol/answer.js'
 import { nodeAes } from '../../../src/protocol/cipher.js'
-import { serializeFrame, type FrameHeader } from '../../../src/protocol/frame.js'
+import type { FrameHeader } from '../../../src/protocol/frame.js'
+import { serializeFrame } from '../../../src/protocol/frame-build.js'
 import { serializeAck, serializeDuh, serializeEncryptedAck, serializeNak } from '../../../src/protocol/responses.js'
 
 const key = nodeAes.importKey(Buffer.from('0123456789ABCDEF0123456789ABCDEF', 'hex'))

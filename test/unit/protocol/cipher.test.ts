@@ -71,7 +71,7 @@ describe('parseKey', () => {
   it('reads hex keys of 32, 48 and 64 digits, either case', () => {
     for (const n of [32, 48, 64]) {
       const r = parseKey('aB'.repeat(n / 2), 'hex')
-      expect(r.ok && r.key.bits).toBe(n * 4)
+      expect(r.ok && r.value.bits).toBe(n * 4)
     }
   })
 
@@ -79,7 +79,7 @@ describe('parseKey', () => {
     const ref = nodeAes.importKey(Buffer.from('3BD7E66AA9E2F190', 'latin1'))
     for (const engine of [nodeAes, aesJs]) {
       const r = parseKey('3BD7E66AA9E2F190', 'ascii', engine)
-      expect(r.ok && r.key.encrypt(Buffer.alloc(16))).toEqual(ref.encrypt(Buffer.alloc(16)))
+      expect(r.ok && r.value.encrypt(Buffer.alloc(16))).toEqual(ref.encrypt(Buffer.alloc(16)))
     }
     expect(parseKey('ABCDEFGHIJKLMNOPQRSTUVWX', 'ascii').ok).toBe(true)
   })

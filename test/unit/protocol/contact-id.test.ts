@@ -5,7 +5,7 @@ import { ErrorCode } from '../../../src/protocol/errors.js'
 const cid = (s: string) => {
   const r = parseContactId(Buffer.from(s, 'latin1'))
   if (!r.ok) throw new Error(r.reason)
-  return r.event
+  return r.value
 }
 
 describe('Contact ID data', () => {

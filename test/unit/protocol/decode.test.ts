@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { nodeAes } from '../../../src/protocol/cipher.js'
 import { decodeFrame, type AccountProfile } from '../../../src/protocol/decode.js'
 import { ErrorCode } from '../../../src/protocol/errors.js'
-import { serializeFrame, type FrameHeader } from '../../../src/protocol/frame.js'
+import type { FrameHeader } from '../../../src/protocol/frame.js'
+import { serializeFrame } from '../../../src/protocol/frame-build.js'
 
 const key = nodeAes.importKey(Buffer.from('0123456789ABCDEF0123456789ABCDEF', 'hex'))
 const noon = Date.UTC(2024, 0, 15, 12)
@@ -12,7 +13,7 @@ const PLAIN = Buffer.from('\n75B6003B"SIA-DCS"0001R1L0#1234[#1234|Nri1/BA01]_12:
 describe('decodeFrame', () => {
   it('decodes an encrypted frame with the account key, and says what to answer otherwise', () => {
     const r = decodeFrame(E1, { profile: { key }, now: noon + 5000 })
-    expect(r).toMatchObject({ ok: true, frame: { encrypted: true, account: '1234', events: [{ code: 'BA', zone: 1, area: 1 }], panelTime: noon } })
+    expect(r).toMatchObject({ ok: true, value: { encrypted: true, account: '1234', events: [{ code: 'BA', zone: 1, area: 1 }], panelTime: noon } })
     expect(decodeFrame(E1, { now: noon })).toMatchObject({ ok: false, code: ErrorCode.NO_KEY, reply: 'NAK', header: { acct: '1234' } })
   })
 
@@ -40,8 +41,8 @@ describe('decodeFrame', () => {
     // The panel's clock reads 13:00 local for 12:00 UTC.
     const local = serializeFrame({ token: 'NULL', encrypted: true, seq: 0, lpref: '0', acct: '1234', timestamp: noon + 3_600_000 }, { key })
     expect(decodeFrame(local, { profile: { key }, now: noon })).toMatchObject({ code: ErrorCode.TIMESTAMP_WINDOW })
-    expect(decodeFrame(local, { profile: { key, clock: { offsetSeconds: 3600 } }, now: noon })).toMatchObject({ ok: true, frame: { panelTime: noon } })
-    expect(decodeFrame(local, { profile: { key, clock: { timeZone: 'Europe/Paris' } }, now: noon })).toMatchObject({ ok: true, frame: { panelTime: noon } })
+    expect(decodeFrame(local, { profile: { key, clock: { offsetSeconds: 3600 } }, now: noon })).toMatchObject({ ok: true, value: { panelTime: noon } })
+    expect(decodeFrame(local, { profile: { key, clock: { timeZone: 'Europe/Paris' } }, now: noon })).toMatchObject({ ok: true, value: { panelTime: noon } })
   })
 
   it('checks plain timestamps only when the account asks for it', () => {
@@ -68,31 +69,31 @@ describe('decodeFrame', () => {
 
   it('takes the account from the data block when the header has none, and refuses a frame with none at all', () => {
     const r = decodeFrame(Buffer.from('\n9F0D001A"SIA-DCS"0001L[#9999|NBA2]\r', 'latin1'))
-    expect(r).toMatchObject({ ok: true, frame: { acct: '', account: '9999', dataAccount: '9999' } })
+    expect(r).toMatchObject({ ok: true, value: { acct: '', account: '9999', dataAccount: '9999' } })
     const none = serializeFrame({ token: 'SIA-DCS', seq: 1, lpref: '0', acct: '', data: 'NBA2' })
     expect(decodeFrame(none)).toMatchObject({ code: ErrorCode.FORMAT })
   })
 
   it('decodes NULL (with or without a filled block) to no events', () => {
     const n = serializeFrame({ token: 'NULL', seq: 0, lpref: '0', acct: '7890', data: '#0000|0000 00 000' })
-    expect(decodeFrame(n)).toMatchObject({ ok: true, frame: { events: [], dataAccount: '0000', account: '7890' } })
+    expect(decodeFrame(n)).toMatchObject({ ok: true, value: { events: [], dataAccount: '0000', account: '7890' } })
   })
 
   it('decodes x-data text with the account charset, keeping the bytes', () => {
     const xdata = [{ id: 'S', value: Buffer.from([0xd3, 0xeb]) }, { id: 'M', value: '0026B9E4268B' }]
     const fr = serializeFrame({ token: 'ADM-CID', seq: 8, lpref: '0', acct: '777', data: '#777|1401 02 501', xdata })
     const auto = decodeFrame(fr)
-    expect(auto.ok && auto.frame.xdata.map((x) => x.value)).toEqual(['\u00d3\u00eb', '0026B9E4268B'])
+    expect(auto.ok && auto.value.xdata.map((x) => x.value)).toEqual(['\u00d3\u00eb', '0026B9E4268B'])
     const profile: AccountProfile = { charset: 'windows-1251' }
     const cyr = decodeFrame(fr, { profile })
-    expect(cyr.ok && cyr.frame.xdata[0]).toMatchObject({ value: '\u0423\u043b', raw: Buffer.from([0xd3, 0xeb]) })
+    expect(cyr.ok && cyr.value.xdata[0]).toMatchObject({ value: '\u0423\u043b', raw: Buffer.from([0xd3, 0xeb]) })
   })
 
   it('lists the quirks it tolerated', () => {
     const eldes = decodeFrame(Buffer.from('\nF19A002B"ADM-CID"0056L9999#9999[#9999|1900 00 001]\r', 'latin1'))
-    expect(eldes.ok && eldes.frame.quirks).toEqual(['crc-includes-cr'])
+    expect(eldes.ok && eldes.value.quirks).toEqual(['crc-includes-cr'])
     const junk = serializeFrame({ token: 'ADM-CID', seq: 11, rcvr: '1', lpref: '1', acct: '12345678', data: '#12345678|1130 00 007', timestamp: '345678[] 2345678[] ' })
     const j = decodeFrame(junk)
-    expect(j.ok && [j.frame.quirks, j.frame.panelTime]).toEqual([['junk-after-data'], undefined])
+    expect(j.ok && [j.value.quirks, j.value.panelTime]).toEqual([['junk-after-data'], undefined])
   })
 })

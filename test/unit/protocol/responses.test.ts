@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { nodeAes } from '../../../src/protocol/cipher.js'
 import { ErrorCode } from '../../../src/protocol/errors.js'
-import { openPayload, parseFrame, reject, type FrameHeader } from '../../../src/protocol/frame.js'
+import { reject, type FrameHeader } from '../../../src/protocol/frame.js'
+import { openPayload, parseFrame } from '../../../src/protocol/frame-parse.js'
 import { serializeAck, serializeDuh, serializeEncryptedAck, serializeNak, serializeRejection } from '../../../src/protocol/responses.js'
 
 const key = nodeAes.importKey(Buffer.from('0123456789ABCDEF0123456789ABCDEF', 'hex'))
@@ -35,12 +36,12 @@ describe('answers', () => {
     const ack = serializeEncryptedAck(h, key, noon2, Buffer.from('QRSTUVWXYZ'))
     expect(ack.toString('latin1')).toBe('\n22340054"*ACK"0001R1L0#1234[FA9105E25D808FF86DFB3E5BA2BD962E386048CF22EDA78A33905E04DBA19CA6\r')
     const p = parseFrame(ack)
-    expect(p.ok && p.frame.token).toBe('ACK')
+    expect(p.ok && p.value.token).toBe('ACK')
     if (!p.ok) return
-    const plain = key.decrypt(Buffer.from(p.frame.payload.toString('latin1'), 'hex')).toString('latin1')
+    const plain = key.decrypt(Buffer.from(p.value.payload.toString('latin1'), 'hex')).toString('latin1')
     // SPT reads the last 21 bytes as `]` + timestamp.
     expect(plain.slice(-21)).toBe(']_12:00:02,01-15-2024')
-    expect(openPayload(p.frame, key)).toMatchObject({ ok: true, content: { panelTime: noon2 } })
+    expect(openPayload(p.value, key)).toMatchObject({ ok: true, value: { panelTime: noon2 } })
   })
 
   it('*ACK gets a fresh pad every time', () => {
@@ -55,7 +56,7 @@ describe('answers', () => {
     const ack = serializeAck(bin)
     expect(ack[3]).toBe(0x30)
     expect(ack[7]).toBe(0x22)
-    expect(parseFrame(ack)).toMatchObject({ ok: true, frame: { crcForm: 'binary', token: 'ACK' } })
+    expect(parseFrame(ack)).toMatchObject({ ok: true, value: { crcForm: 'binary', token: 'ACK' } })
     expect(serializeNak(noon2, 'binary')[7]).toBe(0x22)
   })
 

@@ -6,7 +6,8 @@ import { nodeAes } from '../../../src/protocol/cipher.js'
 import { crc16 } from '../../../src/protocol/crc.js'
 import { decodeFrame } from '../../../src/protocol/decode.js'
 import { ErrorCode } from '../../../src/protocol/errors.js'
-import { parseFrame, readHeader, serializeFrame } from '../../../src/protocol/frame.js'
+import { serializeFrame } from '../../../src/protocol/frame-build.js'
+import { parseFrame, readHeader } from '../../../src/protocol/frame-parse.js'
 import { MAX_SIA_EVENTS, MAX_SIA_MODIFIERS, parseSia } from '../../../src/protocol/sia-dcs.js'
 import { FrameSplitter, wholeFrame } from '../../../src/protocol/splitter.js'
 
@@ -28,7 +29,7 @@ function encrypted (plain: string): Buffer {
 describe('encrypted pads', () => {
   it('cuts the pad at the first |, even when a pad byte is ] (the event is not lost)', () => {
     const r = decodeFrame(encrypted('ABCDE]GHIJK|#1234|Nri1/BA01]_12:00:00,01-15-2024'), { profile: { key }, now: NOON })
-    expect(r).toMatchObject({ ok: true, frame: { events: [{ code: 'BA', zone: 1 }] } })
+    expect(r).toMatchObject({ ok: true, value: { events: [{ code: 'BA', zone: 1 }] } })
   })
 
   it('refuses a pad longer than 16 bytes: block 0 did not decrypt to a pad (tampering, corruption)', () => {
@@ -49,7 +50,7 @@ describe('encrypted pads', () => {
     for (let n = 0; n <= 17; n++) {
       const data = '#12345|Nri1ti10:23:45BA12^' + 'Z'.repeat(31 - n) + '^'
       const r = decodeFrame(encrypted('x'.repeat(n) + '|' + data + ']_12:00:00,01-15-2024'), { profile: { key }, now: NOON })
-      expect(r.ok ? r.frame.data.toString('latin1') : `${n}: ${r.code}`).toBe(data)
+      expect(r.ok ? r.value.data.toString('latin1') : `${n}: ${r.code}`).toBe(data)
     }
   })
 
@@ -92,7 +93,7 @@ describe('downgrade', () => {
 describe('plain timestamps', () => {
   it('accepts a plain frame from a panel whose clock was never set, flagged', () => {
     const fr = serializeFrame({ token: 'SIA-DCS', seq: 1, lpref: '0', acct: '1234', data: '#1234|Nri1/BA01', timestamp: '_00:00:00,00-00-0000' })
-    expect(decodeFrame(fr, { now: NOON })).toMatchObject({ ok: true, frame: { panelTime: undefined, quirks: ['bad-timestamp'] } })
+    expect(decodeFrame(fr, { now: NOON })).toMatchObject({ ok: true, value: { panelTime: undefined, quirks: ['bad-timestamp'] } })
     expect(decodeFrame(fr, { now: NOON, profile: { checkPlainTimestamp: true } })).toMatchObject({ code: ErrorCode.TIMESTAMP_FORMAT })
   })
 })
@@ -181,11 +182,11 @@ describe('Eldes, NAK header', () => {
     const crc = crc16(Buffer.concat([body, f('\r')]))
     expect(crc).toBe(0xbcd3)
     const fr = Buffer.concat([f('\nBCD30' + body.length.toString(16).toUpperCase().padStart(3, '0')), body, f('\r')])
-    expect(decodeFrame(fr)).toMatchObject({ ok: true, frame: { quirks: ['crc-includes-cr'], events: [{ code: '412' }] } })
+    expect(decodeFrame(fr)).toMatchObject({ ok: true, value: { quirks: ['crc-includes-cr'], events: [{ code: '412' }] } })
   })
 
   it('reads NAK headers without letting the A of A0 into the prefix, and nothing beyond it', () => {
-    expect(parseFrame(rawFrame('"NAK"0000R0L0A0[]_16:20:01,09-24-2025'))).toMatchObject({ ok: true, frame: { lpref: '0', acct: '0' } })
+    expect(parseFrame(rawFrame('"NAK"0000R0L0A0[]_16:20:01,09-24-2025'))).toMatchObject({ ok: true, value: { lpref: '0', acct: '0' } })
     expect(parseFrame(rawFrame('"NAK"0000LZZ[Q]A0[]')).ok).toBe(false)
   })
 })

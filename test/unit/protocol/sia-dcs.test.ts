@@ -5,7 +5,7 @@ import { formatSia, parseSia } from '../../../src/protocol/sia-dcs.js'
 const sia = (s: string | Buffer, charset?: string) => {
   const r = parseSia(typeof s === 'string' ? Buffer.from(s, 'latin1') : s, charset)
   if (!r.ok) throw new Error(r.reason)
-  return r.block
+  return r.value
 }
 
 describe('SIA DC-03/04 data', () => {
@@ -40,7 +40,7 @@ describe('SIA DC-03/04 data', () => {
     expect(sia("#001234|Nri01/NR001*'HA'NM").events[0]).toMatchObject({ code: 'NR', extendedText: 'HA' })
     expect(sia('#1|Nri04/OP001*"Front door"NM/ri05/CL002').events.map((e) => [e.code, e.extendedText, e.area]))
       .toEqual([['OP', 'Front door', 4], ['CL', undefined, 5]])
-    expect(sia(Buffer.from("#006969|Nri04/OP001*\u2019NM", 'utf8')).events[0]).toMatchObject({ code: 'OP', extendedText: '' })
+    expect(sia(Buffer.from('#006969|Nri04/OP001*\u2019NM', 'utf8')).events[0]).toMatchObject({ code: 'OP', extendedText: '' })
   })
 
   it('reads a text-only A block and the Eaton | separator', () => {

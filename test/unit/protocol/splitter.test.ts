@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../../src/protocol/errors.js'
-import { serializeFrame } from '../../../src/protocol/frame.js'
+import { serializeFrame } from '../../../src/protocol/frame-build.js'
 import { FrameSplitter, splitAll, wholeFrame } from '../../../src/protocol/splitter.js'
 
 const A = Buffer.from('\nB2220037"SIA-DCS"0001L0#1234[#1234|NFA0001]_03:04:05,01-02-2024\r', 'latin1')
@@ -153,7 +153,7 @@ describe('FrameSplitter', () => {
 describe('wholeFrame (datagrams and text lines)', () => {
   it('returns the one frame, without trailing NULs', () => {
     const r = wholeFrame(Buffer.concat([A, Buffer.alloc(3)]))
-    expect(r.ok && r.frame.equals(A)).toBe(true)
+    expect(r.ok && r.value.equals(A)).toBe(true)
   })
 
   it('names a wrong length field precisely', () => {
