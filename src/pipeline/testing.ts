@@ -149,14 +149,22 @@ export class StageHarness {
       const added = accounts.add(input)
       if (!added.ok) throw new HarnessError(`accounts: ${JSON.stringify((input as { account?: unknown })?.account)}: ${added.reason}`)
     }
-    const users = opts.users ?? {}
+    // Account numbers are matched without regard to case, as the receiver does.
+    const users = new Map(Object.entries(opts.users ?? {}).map(([account, list]) => [account.toUpperCase(), list]))
     const env: StageEnvironment = {
       accounts,
-      isUser: (account, user) => users[account]?.includes(user) === true,
+      isUser: (account, user) => users.get(account.toUpperCase())?.includes(user) === true,
       dataDir: dir,
       log: opts.log ?? silent(),
     }
-    const stages = await makeStages(opts.stages, env, opts.baseDir ?? process.cwd())
+    const stages: Stage[] = []
+    try {
+      await makeStages(opts.stages, env, opts.baseDir ?? process.cwd(), stages)
+    } catch (err) {
+      // Those made before the one that failed may hold files open.
+      for (const s of stages) await s.close?.()
+      throw err
+    }
     const store = new PipelineStore(dir)
     const h = new StageHarness(accounts, store, stages, time, dir, opts)
     try {
@@ -398,8 +406,7 @@ function isStage (s: unknown): s is Stage {
 }
 
 /** The stages, made in order: pipeline-file entries by the pipeline's own loader, the rest here with the same checks of name and shape. */
-async function makeStages (entries: readonly HarnessStage[], env: StageEnvironment, baseDir: string): Promise<Stage[]> {
-  const stages: Stage[] = []
+async function makeStages (entries: readonly HarnessStage[], env: StageEnvironment, baseDir: string, stages: Stage[]): Promise<void> {
   for (const [i, entry] of entries.entries()) {
     const where = `stage ${i + 1}`
     let stage: unknown
@@ -426,5 +433,4 @@ async function makeStages (entries: readonly HarnessStage[], env: StageEnvironme
     if (stages.some((s) => s.name === stage.name)) throw new HarnessError(`${where}: a second stage named ${JSON.stringify(stage.name)}`)
     stages.push(stage)
   }
-  return stages
 }

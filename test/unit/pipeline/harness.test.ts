@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { createHarness, HarnessError, type StageHarness } from '../../../src/pipeline/testing.js'
-import type { Stage } from '../../../src/pipeline/stage.js'
+import type { Stage, StageFactory } from '../../../src/pipeline/stage.js'
 
 const EXAMPLES = new URL('../../../examples/', import.meta.url).pathname
 const HOUR = 3_600_000
@@ -102,6 +102,15 @@ describe('what the harness reads back', () => {
     await h.contactId('1234', '1130 01 015')
     expect(h.deadLetters()).toEqual([{ id: bad.id, stage: 'flaky', timer: '', error: 'no such site', attempts: 2, at: new Date(0).toISOString() }])
     expect(h.emitted().map((e) => e.account)).toEqual(['1234'])
+  })
+
+  it('gives factories an environment: the accounts, and the users `users` names (any case)', async () => {
+    const known: Stage['run'] = () => undefined
+    let env: Parameters<StageFactory>[1] | undefined
+    h = await createHarness({ stages: [{ factory: (_o, e) => { env = e; return { name: 'env', run: known } } }], accounts: [{ account: '12ab', tenant: 'acme' }], users: { '12ab': [3] } })
+    expect(env!.isUser('12AB', 3)).toBe(true)
+    expect(env!.isUser('12AB', 4)).toBe(false)
+    expect(env!.accounts.get('12AB')?.tenant).toBe('acme')
   })
 
   it('names the holder of registered accounts on frames, as the receiver does', async () => {
