@@ -74,6 +74,7 @@ export class PipelineRunner {
   #starting: Promise<void> | undefined
   #loop: Promise<void> | undefined
   #wakeUp: (() => void) | undefined
+  readonly #idleWaiters: Array<(now: number | undefined) => void> = []
   /** Events run, for status and tests. */
   processed = 0
 
@@ -170,6 +171,16 @@ export class PipelineRunner {
     return this.#scheduler.has(stage, key)
   }
 
+  /**
+   * Resolves the next time the run loop has nothing to do (the stage harness waits on it): it
+   * read no new event and no timer was due at the time it resolves with. Events journaled
+   * meanwhile may still wait: compare the cursor with the journal's last id. Undefined: stopped.
+   */
+  whenIdle (): Promise<number | undefined> {
+    if (!this.#running) return Promise.resolve(undefined)
+    return new Promise((resolve) => { this.#idleWaiters.push(resolve) })
+  }
+
   /** Finishes the event in progress and stops. */
   async stop (): Promise<void> {
     this.#stopRequested = true
@@ -179,6 +190,7 @@ export class PipelineRunner {
     // A start in progress ends at its next page, without running anything.
     await this.#starting?.catch(() => {})
     await this.#loop
+    for (const w of this.#idleWaiters.splice(0)) w(undefined)
     await this.#reader?.close()
     for (const s of this.#deps.stages) await s.close?.()
   }
@@ -196,7 +208,11 @@ export class PipelineRunner {
           continue
         }
         // Caught up: a panel's last report is not waiting in the journal, so any due timer fires.
-        if (await this.#runDue(this.#clock()) === 0) await this.#idle()
+        const now = this.#clock()
+        if (await this.#runDue(now) === 0) {
+          for (const w of this.#idleWaiters.splice(0)) w(now)
+          await this.#idle()
+        }
       } catch (err) {
         // Journal or pipeline database failures: wait and go on from the cursor.
         this.#deps.log.error({ err: (err as Error).message }, 'pipeline: could not run; retrying')
