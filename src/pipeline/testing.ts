@@ -188,7 +188,7 @@ export class StageHarness {
     if (typeof data !== 'string') throw new HarnessError(`${where}: the event is text, such as '1130 01 015'`)
     const parsed = parseContactId(Buffer.from(`#${account}|${data}`, 'latin1'))
     if (!parsed.ok) throw new HarnessError(`${where}: ${parsed.code}: ${parsed.reason}`)
-    return this.#frame(account, 'ADM-CID', [parsed.event], undefined)
+    return this.#frame(account, 'ADM-CID', [parsed.value], undefined)
   }
 
   /** A frame from `account` with a SIA-DCS block, e.g. `sia('1234', 'Nri1/BA015')` (one or more events). */
@@ -198,7 +198,7 @@ export class StageHarness {
     if (typeof data !== 'string') throw new HarnessError(`${where}: the block is text, such as 'Nri1/BA015'`)
     const parsed = parseSia(Buffer.from(`#${account}|${data}`, 'latin1'))
     if (!parsed.ok) throw new HarnessError(`${where}: ${parsed.code}: ${parsed.reason}`)
-    return this.#frame(account, 'SIA-DCS', parsed.block.events, parsed.block.text)
+    return this.#frame(account, 'SIA-DCS', parsed.value.events, parsed.value.text)
   }
 
   /** A NULL link test from `account`: no event, only a sign of life. */
