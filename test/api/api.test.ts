@@ -5,7 +5,7 @@
  * directory, a memory journal and a running pipeline); requests go through fastify's inject.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { ROUTES } from '../../src/api/routes.js'
+import { ROUTES } from '../../src/api/routes/index.js'
 import type { DerivedRecord, JournalRecord } from '../../src/journal/record.js'
 import type { Stored } from '../../src/journal/journal.js'
 import { Harness, type Response } from './harness.js'

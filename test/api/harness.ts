@@ -84,7 +84,7 @@ export class Harness {
       access: this.access,
       journal: this.journal,
       recent: this.recent,
-      pipeline: { store: this.store, cursor: () => runner.cursor },
+      pipeline: { store: this.store, waitFor: (id, ms) => runner.waitFor(id, ms) },
       metrics: this.metrics,
       log,
       clock: o.clock,

@@ -1,7 +1,7 @@
 /** The README's route table is the route table: a route added without documenting it fails here. */
 import { readFileSync } from 'node:fs'
 import { expect, it } from 'vitest'
-import { ROUTES } from '../../src/api/routes.js'
+import { ROUTES } from '../../src/api/routes/index.js'
 
 it('documents every route, with who may call it', () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
