@@ -151,7 +151,7 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
 
   app.addHook('onSend', async (_req, reply, payload) => {
     // Personal data: no cache keeps it, no browser guesses at it.
-    void reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff')
+    reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff')
     return payload
   })
 
@@ -258,7 +258,7 @@ export function buildApi (deps: ApiDeps, options: Partial<ApiOptions> = {}, rout
         // What tripped an alarm is answered only once the alarm is in the journal.
         if (!(await Promise.all(raised)).every(Boolean)) answer = journalFailing()
         reply.code(answer.status)
-        if (answer.retryAfter !== undefined) void reply.header('retry-after', String(answer.retryAfter))
+        if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter))
         if (answer.body === undefined) return reply.send()
         if (answer.type !== undefined) return reply.type(answer.type).send(answer.body)
         return reply.send(answer.body)

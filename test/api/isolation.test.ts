@@ -509,7 +509,7 @@ describe('another tenant\'s resource answers exactly as a missing one', () => {
     })
   }
 
-  it(`ran the pair test for every route/method pair from both tenants`, () => {
+  it('ran the pair test for every route/method pair from both tenants', () => {
     expect(covered.size).toBe(variants.length * TENANTS.length)
     console.log(`isolation: pair test covered ${variants.length} route/method pairs of ${ROUTES.length} routes, ${covered.size} attacker/route/method combinations`)
   })
