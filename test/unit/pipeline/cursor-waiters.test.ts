@@ -11,7 +11,7 @@ afterEach(() => { vi.useRealTimers() })
 /** Whether a promise has settled yet, and to what. */
 function watch (p: Promise<boolean>): { value: boolean | undefined } {
   const seen: { value: boolean | undefined } = { value: undefined }
-  void p.then((v) => { seen.value = v })
+  p.then((v) => { seen.value = v }, () => {})
   return seen
 }
 
