@@ -54,7 +54,7 @@ const token = access.createToken({ role: 'installer', tenant: 'alpha', name: 'be
 if (!token.ok) throw new Error(token.reason)
 const app = buildApi({
   accounts, verifier, access, journal, recent: new RecentEvents({ perAccount: 50, total: 1000 }), metrics: new Metrics(),
-  pipeline: { store, cursor: () => 0 }, log: pino({ level: 'silent' }),
+  pipeline: { store, waitFor: async () => false }, log: pino({ level: 'silent' }),
 }, { rateBurst: 1e5, ratePerSecond: 1e5, bulkReadPerMinute: 1e6, codeSetsPerAccountPerHour: 10_000 })
 await app.ready()
 

@@ -39,6 +39,8 @@ export class Metrics {
   readonly requests: Counter<'method' | 'route' | 'status'>
   readonly securityEvents: Counter<'reason'>
   #sources: MetricSources = {}
+  /** Metrics read at scrape time (`collect`): registered by their constructor, held here. */
+  readonly #collected: Array<Counter<string> | Gauge<string>> = []
 
   constructor (parts: MetricParts = 'all') {
     // A metric of the other part is made all the same (its owner may count into it) but not registered.
@@ -56,7 +58,7 @@ export class Metrics {
       }
     }
     const sources = (): MetricSources => this.#sources
-    new Counter({
+    this.#collected.push(new Counter({
       name: 'dc09_frames_total',
       help: 'DC-09 frames received, by message type (* = encrypted) and the answer sent',
       labelNames: ['type', 'answer'],
@@ -65,8 +67,8 @@ export class Metrics {
         const s = sources().receiverStats?.()
         if (s !== undefined) sync(this, 'f:', s.answered, (k) => { const [type, answer] = k.split(' '); return { type: type!, answer: answer! } })
       },
-    })
-    new Counter({
+    }))
+    this.#collected.push(new Counter({
       name: 'dc09_rejections_total',
       help: 'frames refused, by error code (DC09_ERR_...)',
       labelNames: ['code'],
@@ -75,8 +77,8 @@ export class Metrics {
         const s = sources().receiverStats?.()
         if (s !== undefined) sync(this, 'r:', s.rejected, (code) => ({ code }))
       },
-    })
-    new Counter({
+    }))
+    this.#collected.push(new Counter({
       name: 'dc09_rate_limited_frames_total',
       help: 'frames NAKed (not journaled) for going over a frame-rate limit, by which limit: account or address',
       labelNames: ['limit'],
@@ -85,8 +87,8 @@ export class Metrics {
         const s = sources().receiverStats?.()
         if (s?.rateLimited !== undefined) sync(this, 'l:', s.rateLimited, (limit) => ({ limit }))
       },
-    })
-    new Gauge({ name: 'dc09_connections', help: 'open panel TCP connections', registers, collect () { this.set(sources().connections?.() ?? 0) } })
+    }))
+    this.#collected.push(new Gauge({ name: 'dc09_connections', help: 'open panel TCP connections', registers, collect () { this.set(sources().connections?.() ?? 0) } }))
     this.commitSeconds = new Histogram({
       name: 'dc09_journal_commit_seconds',
       help: 'time from handing a record to the journal to its durable commit',
@@ -94,9 +96,9 @@ export class Metrics {
       registers,
     })
     registers = theirs
-    new Gauge({ name: 'dc09_pipeline_lag_events', help: 'journaled events the pipeline has not run yet', registers, collect () { this.set(sources().pipelineLag?.() ?? 0) } })
-    new Gauge({ name: 'dc09_pipeline_lag_seconds', help: 'seconds since the oldest event the pipeline has not run yet was received (0 when caught up)', registers, collect () { this.set(sources().pipelineLagSeconds?.() ?? 0) } })
-    new Gauge({ name: 'dc09_pipeline_dead_letters', help: 'events and timers a stage failed on after its retries', registers, collect () { this.set(sources().deadLetters?.() ?? 0) } })
+    this.#collected.push(new Gauge({ name: 'dc09_pipeline_lag_events', help: 'journaled events the pipeline has not run yet', registers, collect () { this.set(sources().pipelineLag?.() ?? 0) } }))
+    this.#collected.push(new Gauge({ name: 'dc09_pipeline_lag_seconds', help: 'seconds since the oldest event the pipeline has not run yet was received (0 when caught up)', registers, collect () { this.set(sources().pipelineLagSeconds?.() ?? 0) } }))
+    this.#collected.push(new Gauge({ name: 'dc09_pipeline_dead_letters', help: 'events and timers a stage failed on after its retries', registers, collect () { this.set(sources().deadLetters?.() ?? 0) } }))
     this.verifications = new Counter({
       name: 'dc09_verifications_total',
       // A duress code answers valid here too: whoever scrapes must not learn of one.

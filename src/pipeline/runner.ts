@@ -20,6 +20,7 @@
 import type { Journal, JournalReader, Stored } from '../journal/journal.js'
 import type { Logger } from '../log.js'
 import { expandRecord, type DerivedRecord, type JournalRecord } from '../journal/record.js'
+import { CursorWaiters } from './cursor-waiters.js'
 import { Scheduler } from './scheduler.js'
 import type { Emit, Stage, StageContext, StageResult } from './stage.js'
 import { Batch, type PipelineStore } from './store.js'
@@ -75,6 +76,8 @@ export class PipelineRunner {
   #loop: Promise<void> | undefined
   #wakeUp: (() => void) | undefined
   readonly #idleWaiters: Array<(now: number | undefined) => void> = []
+  /** Who waits for the cursor to reach an event (the HTTP interface, resolving a case). */
+  readonly #waiters = new CursorWaiters()
   /** Events run, for status and tests. */
   processed = 0
 
@@ -96,6 +99,24 @@ export class PipelineRunner {
   }
 
   /**
+   * Resolves true once the events up to journal id `id` have been run and committed (at once if
+   * they have), false after `timeoutMs` if they have not by then. Woken by the commit, not polled.
+   */
+  waitFor (id: number, timeoutMs: number): Promise<boolean> {
+    return this.#waiters.wait(this.#cursor, id, timeoutMs)
+  }
+
+  /** Waits in progress, for tests. */
+  get waiting (): number {
+    return this.#waiters.size
+  }
+
+  #advance (cursor: number): void {
+    this.#cursor = cursor
+    this.#waiters.advance(cursor)
+  }
+
+  /**
    * How far behind the pipeline is in time: 0 when caught up, else `now` minus the receive time
    * of the oldest journaled event not yet run through (the first of the batch being run, or of
    * the next batch read). Seconds.
@@ -114,7 +135,8 @@ export class PipelineRunner {
 
   async #start (): Promise<void> {
     const { store, journal, stages } = this.#deps
-    this.#cursor = store.cursor()
+    // Waits made before the start for events already run end now.
+    this.#advance(store.cursor())
     // What a batch journaled before a crash has ids above the cursor committed before it (it was
     // appended after its events were read): no need to look further back, however long ago the
     // stages last made something.
@@ -276,7 +298,7 @@ export class PipelineRunner {
     const mark = await settle(appends)
     for (const stage of this.#deps.stages) await stage.flush?.()
     this.#deps.store.commit(batch, last, mark)
-    this.#cursor = last
+    this.#advance(last)
     if (mark !== undefined) this.#emittedMark = mark
   }
 

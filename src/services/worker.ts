@@ -138,7 +138,7 @@ async function start (): Promise<void> {
       })()
     }
     closers.push(() => reader.close())
-    api = await startApi({ accounts, verifier, access, journal, recent: events, metrics, log, pipeline: { store, cursor: () => pipeline.cursor } }, cfg.api.options, cfg.api)
+    api = await startApi({ accounts, verifier, access, journal, recent: events, metrics, log, pipeline: { store, waitFor: (id, ms) => pipeline.waitFor(id, ms) } }, cfg.api.options, cfg.api)
       .catch((err: unknown) => { throw new Error(`the HTTP interface cannot listen on ${cfg.api!.host}:${cfg.api!.port}: ${(err as Error).message}`) })
     log.info({ host: cfg.api.host, port: api.port }, 'HTTP interface listening')
   }

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ROLES, type Role } from '../../src/api/access.js'
-import { ROUTES, type RouteDef } from '../../src/api/routes.js'
+import type { RouteDef } from '../../src/api/contract.js'
+import { ROUTES } from '../../src/api/routes/index.js'
 import { Harness, type Response } from './harness.js'
 
 const UNAUTHENTICATED = { error: 'unauthenticated', message: 'a valid bearer token is needed' }

@@ -10,12 +10,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
+import { expect } from 'vitest'
 import { SqliteAccountStore } from '../../src/accounts/sqlite-store.js'
 import { AccessStore } from '../../src/api/access.js'
 import { Metrics } from '../../src/api/metrics.js'
 import { RecentEvents } from '../../src/api/recent.js'
 import { buildApi, type ApiOptions } from '../../src/api/server.js'
-import { tapJournal, type Journal } from '../../src/journal/journal.js'
+import { tapJournal, type Journal, type Stored } from '../../src/journal/journal.js'
 import { MemoryJournal } from '../../src/journal/memory-journal.js'
 import { PipelineRunner } from '../../src/pipeline/runner.js'
 import { cases } from '../../src/pipeline/stages/cases.js'
@@ -23,7 +24,7 @@ import { classify } from '../../src/pipeline/stages/classify.js'
 import { supervision, type SupervisionOptions } from '../../src/pipeline/stages/supervision.js'
 import { PipelineStore } from '../../src/pipeline/store.js'
 import { parseContactId } from '../../src/protocol/index.js'
-import type { FrameRecord, JournalRecord } from '../../src/journal/record.js'
+import type { DerivedRecord, FrameRecord, JournalRecord } from '../../src/journal/record.js'
 import { Verifier, type VerifierOptions } from '../../src/verification/verifier.js'
 
 export interface Response {
@@ -70,21 +71,19 @@ export class Harness {
     this.verifier = new Verifier(this.dir, this.accounts, { pepper: this.pepper, scryptN: 16, ...o.verifier })
     this.access = new AccessStore(this.dir, { clock: o.clock })
     this.store = new PipelineStore(this.dir)
-    let runner: PipelineRunner | undefined
     this.journal = tapJournal(this.memory, (record, id) => {
       this.recent.add(record, id)
-      runner?.notify()
+      this.runner.notify()
     }, (seconds) => this.metrics.commitSeconds.observe(seconds))
     const env = { accounts: this.accounts, isUser: (a: string, u: number) => this.verifier.isUser(a, u), dataDir: this.dir, log }
-    runner = new PipelineRunner({ journal: this.journal, store: this.store, stages: [classify(), supervision(o.supervision ?? {}, env), cases({}, env)], log, clock: o.runnerClock, options: { pollMs: 10 } })
-    this.runner = runner
+    this.runner = new PipelineRunner({ journal: this.journal, store: this.store, stages: [classify(), supervision(o.supervision ?? {}, env), cases({}, env)], log, clock: o.runnerClock, options: { pollMs: 10 } })
     this.app = buildApi({
       accounts: this.accounts,
       verifier: this.verifier,
       access: this.access,
       journal: this.journal,
       recent: this.recent,
-      pipeline: { store: this.store, cursor: () => runner.cursor },
+      pipeline: { store: this.store, waitFor: (id, ms) => this.runner.waitFor(id, ms) },
       metrics: this.metrics,
       log,
       clock: o.clock,
@@ -148,4 +147,45 @@ export class Harness {
     this.accounts.close()
     rmSync(this.dir, { recursive: true, force: true })
   }
+}
+
+// ------------------------------------------------------------ shared by the test files
+
+export const KEY = '00112233445566778899aabbccddeeff'
+export const CODE = '739154'
+export const DURESS = '482916'
+export const WRONG = '105938'
+
+/** The token's id: `dc09_<id>_<secret>`. */
+export const idOf = (token: string): string => token.split('_')[1]!
+
+/** Lets commits queued with setImmediate (the memory journal's) and their callbacks run. */
+export const tick = async (): Promise<void> => {
+  for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+/** Everything in the journal, in order. */
+export async function records (h: Harness): Promise<Array<Stored<JournalRecord>>> {
+  const out: Array<Stored<JournalRecord>> = []
+  for await (const r of h.memory.read()) out.push(r)
+  return out
+}
+
+/** The events the pipeline and the interface made (of one kind). */
+export async function derived (h: Harness, kind?: string): Promise<Array<Stored<DerivedRecord>>> {
+  return (await records(h)).filter((r): r is Stored<DerivedRecord> => r.type === 'derived' && (kind === undefined || r.kind === kind))
+}
+
+/** The status is this one; else the body is shown. */
+export function expectOk (r: Response, status = 200): void {
+  expect(r.status, r.body).toBe(status)
+}
+
+/** Waits (a little) until `fn` holds. */
+export async function until (fn: () => boolean | Promise<boolean>, ms = 3000): Promise<void> {
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    if (await fn()) return
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  throw new Error('timed out')
 }

@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import pino from 'pino'
 import { Metrics } from '../../src/api/metrics.js'
 import { RecentEvents } from '../../src/api/recent.js'
-import { NOT_FOUND_BODY, ROUTES, type RouteDef } from '../../src/api/routes.js'
+import { NOT_FOUND_BODY, type RouteDef } from '../../src/api/contract.js'
+import { ROUTES } from '../../src/api/routes/index.js'
 import { buildApi } from '../../src/api/server.js'
 import { Harness, type Response } from './harness.js'
 
@@ -508,7 +509,7 @@ describe('another tenant\'s resource answers exactly as a missing one', () => {
     })
   }
 
-  it(`ran the pair test for every route/method pair from both tenants`, () => {
+  it('ran the pair test for every route/method pair from both tenants', () => {
     expect(covered.size).toBe(variants.length * TENANTS.length)
     console.log(`isolation: pair test covered ${variants.length} route/method pairs of ${ROUTES.length} routes, ${covered.size} attacker/route/method combinations`)
   })
@@ -570,7 +571,7 @@ describe('an account number removed by one tenant and taken by the other', () =>
     await recent.fill(h.memory.readBackwards())
     const app = buildApi({
       accounts: h.accounts, verifier: h.verifier, access: h.access, journal: h.journal, recent,
-      pipeline: { store: h.store, cursor: () => h.runner.cursor }, metrics: new Metrics(), log: pino({ level: 'silent' }),
+      pipeline: { store: h.store, waitFor: (id, ms) => h.runner.waitFor(id, ms) }, metrics: new Metrics(), log: pino({ level: 'silent' }),
     }, { rateBurst: 1_000_000, ratePerSecond: 1_000_000 })
     try {
       await app.ready()

@@ -1,7 +1,7 @@
 /** The route table of docs/http-api.md is the route table: a route added without documenting it fails here. */
 import { readFileSync } from 'node:fs'
 import { expect, it } from 'vitest'
-import { ROUTES } from '../../src/api/routes.js'
+import { ROUTES } from '../../src/api/routes/index.js'
 
 it('documents every route, with who may call it', () => {
   const doc = readFileSync(new URL('../../docs/http-api.md', import.meta.url), 'utf8')

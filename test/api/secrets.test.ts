@@ -7,7 +7,7 @@
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ROUTES } from '../../src/api/routes.js'
+import { ROUTES } from '../../src/api/routes/index.js'
 import { Harness, type Response } from './harness.js'
 
 // Codes of 11-12 digits, none starting with 1 (so none is an epoch second or a byte count by chance).

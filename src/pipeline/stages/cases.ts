@@ -60,10 +60,62 @@ export function caseOfHolder (k: Pick<Case, 'account' | 'openedAt' | 'holder'>, 
   return k.account === a.account && (k.holder !== undefined ? k.holder === a.createdAt : k.openedAt >= Date.parse(a.createdAt))
 }
 
+/** The stage's name: its state is kept under it. */
+const STAGE = 'cases'
+/** A case's key: its id padded, so that keys sort as ids do. */
+const CASE_PREFIX = 'case:'
+const caseKey = (id: number) => `${CASE_PREFIX}${String(id).padStart(16, '0')}`
+const openKey = (account: string) => `open:${account}`
+
+/** Committed stage state, read-only (the pipeline's store). */
+export interface CommittedState {
+  readOne<T>(stage: string, key: string): T | undefined
+  page<T>(stage: string, prefix: string, after: string | undefined, limit: number, where?: Readonly<Record<string, string>>): { items: Array<[string, T]>, next: string | undefined }
+}
+
+/** Which cases a page lists: one holder's of a number, or all; open, closed or both. */
+export interface CasesFilter {
+  /** The holder whose cases (not a previous holder's of the number); absent: every account's. */
+  readonly of?: Pick<Account, 'account' | 'createdAt'> | undefined
+  readonly state: 'open' | 'closed' | 'all'
+}
+
+/** Cases as the stage has committed them, for readers outside the pipeline (the HTTP interface, commands). */
+export interface CasesReadModel {
+  /**
+   * One page of cases in id order (the oldest first), after the case id `after`, at most `limit`
+   * of them, read with bounded work whatever the number of cases kept. `next` is the case id to
+   * go on after (undefined: nothing more); a page may hold fewer than `limit` and still have one.
+   */
+  page (filter: CasesFilter, after: number | undefined, limit: number): { items: Case[], next: number | undefined }
+  /** The case opened by journal event `id`, of whichever holder. */
+  get (id: number): Case | undefined
+  /** The holder's open case. */
+  openOf (a: Pick<Account, 'account' | 'createdAt'>): Case | undefined
+}
+
+/** Reads the committed cases in `store`: the stage's name and its key layout stay in this file. */
+export function casesReadModel (store: CommittedState): CasesReadModel {
+  return {
+    page (filter, after, limit) {
+      const where: Record<string, string> = {}
+      if (filter.of !== undefined) where.account = filter.of.account
+      if (filter.state === 'open') where.state = 'open'
+      if (filter.state === 'closed') where['!state'] = 'open'
+      const page = store.page<Case>(STAGE, CASE_PREFIX, after === undefined ? undefined : caseKey(after), limit, where)
+      // A holder's cases only: a previous holder's of the number are not listed.
+      const items = page.items.map(([, k]) => k).filter((k) => filter.of === undefined || caseOfHolder(k, filter.of))
+      return { items, next: page.next === undefined ? undefined : Number(page.next.slice(CASE_PREFIX.length)) }
+    },
+    get: (id) => store.readOne<Case>(STAGE, caseKey(id)),
+    openOf: (a) => openCaseOf(store, a),
+  }
+}
+
 /** The account's open case, as the committed state of the stage has it (for the interface and commands). */
-export function openCaseOf (store: { readOne<T>(stage: string, key: string): T | undefined }, a: Pick<Account, 'account' | 'createdAt'>): Case | undefined {
-  const id = store.readOne<number>('cases', openKey(a.account))
-  const k = id === undefined ? undefined : store.readOne<Case>('cases', caseKey(id))
+export function openCaseOf (store: Pick<CommittedState, 'readOne'>, a: Pick<Account, 'account' | 'createdAt'>): Case | undefined {
+  const id = store.readOne<number>(STAGE, openKey(a.account))
+  const k = id === undefined ? undefined : store.readOne<Case>(STAGE, caseKey(id))
   return k !== undefined && k.state === 'open' && caseOfHolder(k, a) ? k : undefined
 }
 
@@ -73,9 +125,6 @@ const holderOfCase = (c: { readonly holder?: string | undefined }): { holder?: s
 /** The timer that drops old closed cases, and how often it runs. */
 const PRUNE = 'prune'
 const PRUNE_EVERY_MS = 3_600_000
-
-const caseKey = (id: number) => `case:${String(id).padStart(16, '0')}`
-const openKey = (account: string) => `open:${account}`
 
 function isCancel (e: FrameRecord['events'][number]): boolean {
   return e.format === 'ADM-CID' ? e.code === '406' : e.code === 'OC' || e.code === 'BC'
@@ -131,14 +180,14 @@ export function cases (options: CasesOptions, env: StageEnvironment): Stage {
 
   /** Drops closed cases past keepClosedDays (the journal keeps their history), now and then every hour. */
   const prune = (ctx: StageContext): void => {
-    for (const [key, c] of ctx.state.list<Case>('case:')) {
+    for (const [key, c] of ctx.state.list<Case>(CASE_PREFIX)) {
       if (c.state !== 'open' && c.closedAt !== undefined && c.closedAt + keepMs < ctx.now) ctx.state.delete(key)
     }
     ctx.schedule(PRUNE, ctx.now + PRUNE_EVERY_MS)
   }
 
   return {
-    name: 'cases',
+    name: STAGE,
     start (ctx) {
       prune(ctx)
       for (const [, id] of ctx.state.list<number>('open:')) {

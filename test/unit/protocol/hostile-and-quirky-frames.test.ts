@@ -1,5 +1,8 @@
 /**
- * Attacks and failure modes found in review of the protocol core, each pinned by a test.
+ * Frames from hostile or quirky senders, through the protocol core: tampered or oversized AES
+ * pads, a plain frame where a key is set (downgrade), a panel whose clock was never set, SIA
+ * blocks past their event and modifier caps, runs of bogus headers in a stream, datagrams that
+ * hold no frame (no reflection), and the Eldes and NAK header variants.
  */
 import { describe, expect, it } from 'vitest'
 import { nodeAes } from '../../../src/protocol/cipher.js'
