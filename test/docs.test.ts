@@ -294,6 +294,8 @@ async function runDocument (doc: string, list: Step[]): Promise<void> {
 // A test that times out leaves its promise running: whatever it started is stopped here.
 afterEach(async () => { for (const child of [...running]) await stop(child) })
 afterAll(async () => { for (const child of [...running]) await stop(child) })
+// They run in process groups of their own, so nothing else would stop them if this process ends first.
+process.once('exit', () => { for (const child of running) { try { process.kill(-child.pid!, 'SIGKILL') } catch { /* gone */ } } })
 
 describe('every shell block of the documentation runs as written', () => {
   it('finds the built CLI (npm run build)', () => {
