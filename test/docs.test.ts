@@ -221,12 +221,14 @@ async function runBlock (doc: string, step: Step, cwd: string, t: Terminal, extr
   const { child, output } = start(script, cwd, { ...t.env, ...extra, __DC09_STATE: t.state, __DC09_CWD: t.cwd })
   let timedOut = false
   const timer = setTimeout(() => { timedOut = true; try { process.kill(-child.pid!, 'SIGKILL') } catch { /* gone */ } }, BLOCK_TIMEOUT_MS)
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()))
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
   clearTimeout(timer)
   // Background jobs do not outlive their block (a long-running command is a second-terminal block).
   try { process.kill(-child.pid!, 'SIGKILL') } catch { /* gone */ }
   running.delete(child)
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  // Everything it printed, once every holder of its output has gone (or after 5 s, if one escaped the group).
+  await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5000).unref())])
   if (timedOut) throw failure(doc, step, `did not finish within ${BLOCK_TIMEOUT_MS / 1000} s`, output())
   if (code !== 0) throw failure(doc, step, `exit code ${String(code)}`, output())
   return output()
