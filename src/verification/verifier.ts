@@ -126,7 +126,6 @@ const POLICY_BOUNDS: Readonly<Record<keyof Policy, readonly [number, number]>> =
   maxFailures: [1, 100], lockMinutes: [1, 1440], callerMaxFailures: [1, 10_000], callerWindowMinutes: [1, 1440], callerLockMinutes: [1, 1440], minLength: [4, 16],
 }
 
-
 /** An expected failure to open or use the verifier (a missing or wrong pepper). */
 export class VerifierError extends Error {
   readonly code: string
@@ -135,7 +134,6 @@ export class VerifierError extends Error {
     this.code = code
   }
 }
-
 
 /** Where a verifier keeps its rows, when not in a data directory's accounts.db. */
 export interface VerifierBackends {
