@@ -191,7 +191,10 @@ export class SqlitePipelineStore implements Store, CommittedRows {
 
 /**
  * The SQLite backend under the name it had before the store was an interface: `new
- * PipelineStore(dir)` opens `DIR/pipeline.db`, and `PipelineStore` as a type is the interface.
+ * PipelineStore(dir)` opens `DIR/pipeline.db`, and `PipelineStore` as a type is the interface
+ * (a value and a type of one name, as the constants with their union types elsewhere), so the
+ * places that open the store or name its type need no change.
  */
 export const PipelineStore = SqlitePipelineStore
+// eslint-disable-next-line @typescript-eslint/no-redeclare -- the type of the same name is the interface the value implements
 export type PipelineStore = Store
