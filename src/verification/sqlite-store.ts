@@ -59,8 +59,12 @@ export class SqliteVerificationStore implements VerificationStore {
   }
 
   pepperCheck (check: Buffer): Buffer {
+    const read = (): Buffer | undefined => (this.#db.prepare('SELECT value FROM verify_meta WHERE key = ?').get('pepper_check') as { value: Buffer } | undefined)?.value
+    // A read first: only the first start of a data directory writes.
+    const stored = read()
+    if (stored !== undefined) return stored
     this.#db.prepare('INSERT INTO verify_meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING').run('pepper_check', check)
-    return (this.#db.prepare('SELECT value FROM verify_meta WHERE key = ?').get('pepper_check') as { value: Buffer }).value
+    return read()!
   }
 
   policy (): string | undefined {
@@ -107,8 +111,13 @@ export class SqliteVerificationStore implements VerificationStore {
   }
 
   salt (account: string, fresh: SlotRow): { salt: Buffer, n: number } {
+    const read = (): { salt: Buffer, n: number } | undefined => this.#db.prepare('SELECT salt, n FROM code_slots WHERE account = ?').get(account) as { salt: Buffer, n: number } | undefined
+    // A read first: an account that has its row (the usual case) costs no write, nor the write lock.
+    const row = read()
+    if (row !== undefined) return row
+    // Another process may make the row meanwhile: then its salt is the one.
     this.#db.prepare('INSERT INTO code_slots (account, salt, n, slots) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(account, fresh.salt, fresh.n, fresh.slots)
-    return this.#db.prepare('SELECT salt, n FROM code_slots WHERE account = ?').get(account) as { salt: Buffer, n: number }
+    return read()!
   }
 
   setCost (account: string, n: number): void {
