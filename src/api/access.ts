@@ -44,6 +44,15 @@ const LAST_USED_EVERY_MS = 60_000
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest()
 
+/** Whether the text has a control character (U+0000 to U+001F, or U+007F). */
+function hasControl (s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x20 || c === 0x7f) return true
+  }
+  return false
+}
+
 function info (r: TokenRow): TokenInfo {
   return {
     id: r.id,
@@ -82,7 +91,7 @@ export class AccessStore {
     if (o.role === 'installer' && o.tenant === undefined) return fail(AccessError.INVALID, 'an installer token is bound to a tenant: give --tenant')
     if (o.role !== 'installer' && o.tenant !== undefined) return fail(AccessError.INVALID, 'only installer tokens are bound to a tenant')
     if (o.tenant !== undefined && !TENANT_RE.test(o.tenant)) return fail(AccessError.INVALID, 'tenant must be 1 to 64 letters, digits, dots, dashes or underscores')
-    if (o.name !== undefined && (o.name.length === 0 || o.name.length > 100 || /[\u0000-\u001f\u007f]/.test(o.name))) return fail(AccessError.INVALID, 'a name is 1 to 100 printable characters')
+    if (o.name !== undefined && (o.name.length === 0 || o.name.length > 100 || hasControl(o.name))) return fail(AccessError.INVALID, 'a name is 1 to 100 printable characters')
     if (o.expiresAt !== undefined && !(o.expiresAt.getTime() > this.#clock())) return fail(AccessError.INVALID, 'the expiry must be in the future')
     const id = randomBytes(6).toString('hex')
     const secret = randomBytes(32).toString('base64url')
@@ -141,7 +150,7 @@ export class AccessStore {
 
   addTenant (tenant: string, name: string | undefined): Result<Tenant> {
     if (!TENANT_RE.test(tenant)) return fail(AccessError.INVALID, 'tenant must be 1 to 64 letters, digits, dots, dashes or underscores')
-    if (name !== undefined && (name.length === 0 || name.length > 200 || /[\u0000-\u001f\u007f]/.test(name))) return fail(AccessError.INVALID, 'a name is 1 to 200 printable characters')
+    if (name !== undefined && (name.length === 0 || name.length > 200 || hasControl(name))) return fail(AccessError.INVALID, 'a name is 1 to 200 printable characters')
     return this.#store.addTenant({ tenant, name: name ?? null, createdAt: this.#now() })
   }
 

@@ -39,4 +39,15 @@ describe('AccessStore over the memory backend', () => {
     expect(access.revokeToken('000000000000')).toMatchObject({ ok: false, code: 'DC09_ERR_ACCESS_NOT_FOUND' })
     access.close()
   })
+
+  it('refuses names with a control character (U+0000 to U+001F, U+007F), and takes any other', () => {
+    const access = new AccessStore(new MemoryTokenStore())
+    for (const bad of ['a\u0000b', 'tab\there', 'del\u007f', '\u001f']) {
+      expect(access.createToken({ role: 'admin', name: bad })).toMatchObject({ ok: false, code: 'DC09_ERR_ACCESS_INVALID' })
+      expect(access.addTenant('alpha', bad)).toMatchObject({ ok: false, code: 'DC09_ERR_ACCESS_INVALID' })
+    }
+    expect(access.createToken({ role: 'admin', name: 'caf\u00e9 \u0080 ~' }).ok).toBe(true)
+    expect(access.addTenant('alpha', 'Alpha \u2014 ~').ok).toBe(true)
+    access.close()
+  })
 })
