@@ -94,7 +94,10 @@ export interface VerificationStore {
   isUser (account: string, user: number): boolean
   /** Removes a user and, in the same atomic operation, its codes from the slot row. NOT_FOUND when absent. */
   removeUser (account: string, user: number): Result<undefined>
-  /** Whether the account's codes were reset and some user has no new code yet. */
+  /**
+   * Whether the account's codes were reset (resetAll) and some user has no new code yet: setCode
+   * and removeUser clear the mark once every user of the account has a code again.
+   */
   needsNewCodes (account: string): boolean
 
   /**
@@ -128,7 +131,7 @@ export interface VerificationStore {
    * `update` has no side effects and may run more than once.
    */
   updateLimits<T> (keys: readonly string[], update: (rows: ReadonlyMap<string, LimitRow>) => { readonly writes: readonly LimitRow[], readonly value: T }): T
-  /** How many writes a counter has had (0 for none). */
+  /** How many writes a counter has had (0 for none): every attempt changes its rows, whatever its outcome. */
   attempts (key: string): number
 
   close (): void
