@@ -23,7 +23,7 @@ import { expandRecord, type DerivedRecord, type JournalRecord } from '../journal
 import { CursorWaiters } from './cursor-waiters.js'
 import { Scheduler } from './scheduler.js'
 import type { Emit, Stage, StageContext, StageResult } from './stage.js'
-import { Batch, type PipelineStore } from './store.js'
+import { Batch, type PipelineStore } from './pipeline-store.js'
 
 export interface RunnerOptions {
   /** Attempts after the first before an event is parked for a stage. */

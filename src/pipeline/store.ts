@@ -6,7 +6,10 @@
 import { chmodSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { BatchState, checkField, type Batch, type CommittedRows, type DeadLetter, type PipelineStore as Store, type StatePage } from './pipeline-store.js'
 import type { StageState } from './stage.js'
+
+export { Batch, type DeadLetter, type StatePage } from './pipeline-store.js'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS cursor (name TEXT PRIMARY KEY, id INTEGER NOT NULL);
@@ -17,70 +20,6 @@ CREATE TABLE IF NOT EXISTS dead_letter (
 );
 `
 
-export interface DeadLetter {
-  /** The journal id of the event (0 for a timer). */
-  readonly id: number
-  readonly stage: string
-  /** The timer's key, when a timer failed ('' for an event). */
-  readonly timer: string
-  readonly error: string
-  readonly attempts: number
-  readonly at: string
-}
-
-/** Writes made while running one event, applied together when it is done. */
-export class Batch {
-  readonly writes = new Map<string, { stage: string, key: string, value: string | undefined }>()
-  readonly dead: DeadLetter[] = []
-}
-
-/** A stage's view of its state: the uncommitted batches (newest first), then the committed state. */
-class BatchState implements StageState {
-  readonly #store: PipelineStore
-  readonly #stage: string
-  readonly #batches: readonly Batch[]
-
-  constructor (store: PipelineStore, stage: string, batches: readonly Batch[]) {
-    this.#store = store
-    this.#stage = stage
-    this.#batches = batches
-  }
-
-  get<T> (key: string): T | undefined {
-    const ck = this.#stage + '\x00' + key
-    for (const b of this.#batches) {
-      const w = b.writes.get(ck)
-      if (w !== undefined) return w.value === undefined ? undefined : JSON.parse(w.value) as T
-    }
-    const v = this.#store.committed(this.#stage, key, ck)
-    return v === undefined ? undefined : JSON.parse(v) as T
-  }
-
-  set (key: string, value: unknown): void {
-    this.#batches[0]!.writes.set(this.#stage + '\x00' + key, { stage: this.#stage, key, value: JSON.stringify(value) })
-  }
-
-  delete (key: string): void {
-    this.#batches[0]!.writes.set(this.#stage + '\x00' + key, { stage: this.#stage, key, value: undefined })
-  }
-
-  range<T> (from: string, to: string): Array<[string, T]> {
-    const stage = this.#stage
-    const merged = new Map<string, string | undefined>()
-    for (const row of this.#store.rangeRows(stage, from, to)) merged.set(row.key, row.value)
-    for (const b of [...this.#batches].reverse()) for (const w of b.writes.values()) if (w.stage === stage && w.key >= from && w.key <= to) merged.set(w.key, w.value)
-    return [...merged].filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, v]) => [key, JSON.parse(v!) as T])
-  }
-
-  list<T> (prefix: string): Array<[string, T]> {
-    const stage = this.#stage
-    const merged = new Map<string, string | undefined>()
-    for (const row of this.#store.prefixRows(stage, prefix)) merged.set(row.key, row.value)
-    for (const b of [...this.#batches].reverse()) for (const w of b.writes.values()) if (w.stage === stage && w.key.startsWith(prefix)) merged.set(w.key, w.value)
-    return [...merged].filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, v]) => [key, JSON.parse(v!) as T])
-  }
-}
-
 /** How many committed state values the store keeps in memory by default (about 200 bytes each for supervision). */
 export const DEFAULT_CACHE_ENTRIES = 100_000
 
@@ -89,7 +28,7 @@ export interface PipelineStoreOptions {
   readonly cacheEntries?: number
 }
 
-export class PipelineStore {
+export class SqlitePipelineStore implements Store, CommittedRows {
   readonly #db: Database.Database
   /**
    * Committed state, cached (stages read it for every event): a bounded LRU (a Map in use order,
@@ -212,14 +151,11 @@ export class PipelineStore {
    * looking at no more than `window` keys. The work of a call is bounded however many entries
    * there are; `next` is the key to go on after (undefined: nothing more).
    */
-  page<T> (stage: string, prefix: string, after: string | undefined, limit: number, where: Readonly<Record<string, string>> = {}, window = 5000): { items: Array<[string, T]>, next: string | undefined } {
+  page<T> (stage: string, prefix: string, after: string | undefined, limit: number, where: Readonly<Record<string, string>> = {}, window = 5000): StatePage<T> {
     const conds: string[] = []
     const args: string[] = []
     for (const [field, value] of Object.entries(where)) {
-      const not = field.startsWith('!')
-      const name = not ? field.slice(1) : field
-      // Field names come from the code, never from a request; checked all the same.
-      if (!/^[a-zA-Z]+$/.test(name)) throw new Error(`bad field ${name}`)
+      const { name, not } = checkField(field)
       conds.push(`json_extract(value, '$.${name}') ${not ? '<>' : '='} ?`)
       args.push(value)
     }
@@ -229,7 +165,7 @@ export class PipelineStore {
       .all(stage, from, prefix + '\uffff', window, ...args, limit) as Array<{ key: string, value: string }>
     const items = rows.map((r): [string, T] => [r.key, JSON.parse(r.value) as T])
     let next: string | undefined
-    if (items.length === limit) next = items.at(-1)![0]
+    if (limit > 0 && items.length === limit) next = items.at(-1)![0]
     else {
       const last = this.#db.prepare('SELECT key FROM stage_state WHERE stage = ? AND key > ? AND key < ? ORDER BY key LIMIT 1 OFFSET ?').get(stage, from, prefix + '\uffff', window - 1) as { key: string } | undefined
       next = last?.key
@@ -252,3 +188,13 @@ export class PipelineStore {
     this.#db.close()
   }
 }
+
+/**
+ * The SQLite backend under the name it had before the store was an interface: `new
+ * PipelineStore(dir)` opens `DIR/pipeline.db`, and `PipelineStore` as a type is the interface
+ * (a value and a type of one name, as the constants with their union types elsewhere), so the
+ * places that open the store or name its type need no change.
+ */
+export const PipelineStore = SqlitePipelineStore
+// eslint-disable-next-line @typescript-eslint/no-redeclare -- the type of the same name is the interface the value implements
+export type PipelineStore = Store

@@ -1,8 +1,8 @@
 /**
  * Verification of a disarm code presented for an account (by an operator on the phone, or an
- * IVR), and the enrolment of users and their codes. State lives in the data directory's
- * accounts.db: users (with their code hashes), one fixed-size row of salt and code slots per
- * account, failure counters, and the audit trail.
+ * IVR), and the enrolment of users and their codes. Rows live in a VerificationStore (users with
+ * their code hashes, one fixed-size row of salt and code slots per account, failure counters) and
+ * an AuditTrail; by default both in the data directory's accounts.db.
  *
  * Every attempt does the same work, whatever the account, code or outcome: one fixed-size row
  * read (an unknown account reads a dummy row by the same query), one hash, a compare against
@@ -13,34 +13,20 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import Database from 'better-sqlite3'
 import { isPrintableText, MAX_PERSON_NAME } from '../accounts/account.js'
 import type { AccountStore } from '../accounts/account-store.js'
+import type { AuditRow, AuditTrail } from '../audit/audit-trail.js'
+import { SqliteAuditTrail } from '../audit/sqlite-audit-trail.js'
 import {
   buildSlots, DEFAULT_CODE_RULES, DEFAULT_SCRYPT_N, hashCode, matchSlots, MAX_USERS, weakCode,
-  type CodeRules, type EnrolledCode,
+  type CodeRules,
 } from './codes.js'
 import { HashQueue, HashQueueFull } from './hash-queue.js'
-import { err, ok, type Err, type Result } from '../result.js'
+import { SqliteVerificationStore } from './sqlite-store.js'
+import { accountChanged, type LimitRow, type SlotRow, type UserHashes, type VerificationStore } from './verification-store.js'
+import { err, ok, type Result } from '../result.js'
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS users (
-  account TEXT NOT NULL, user INTEGER NOT NULL, name TEXT,
-  code_hash BLOB, duress_hash BLOB, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-  PRIMARY KEY (account, user)
-);
-CREATE TABLE IF NOT EXISTS code_slots (
-  account TEXT PRIMARY KEY, salt BLOB NOT NULL, n INTEGER NOT NULL, slots BLOB NOT NULL,
-  needs_new_codes INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS verify_meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS verify_limits (key TEXT PRIMARY KEY, failures INTEGER NOT NULL, locked_until INTEGER NOT NULL, since INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, recent BLOB);
-CREATE TABLE IF NOT EXISTS audit (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-  account TEXT, outcome TEXT, user INTEGER, detail TEXT, source TEXT
-);
-`
+export type { AuditRow } from '../audit/audit-trail.js'
 
 /** The row an unknown account reads: same shape, same cost, matches nothing (no account number has a '~'). */
 const DUMMY = '~dummy'
@@ -140,7 +126,6 @@ const POLICY_BOUNDS: Readonly<Record<keyof Policy, readonly [number, number]>> =
   maxFailures: [1, 100], lockMinutes: [1, 1440], callerMaxFailures: [1, 10_000], callerWindowMinutes: [1, 1440], callerLockMinutes: [1, 1440], minLength: [4, 16],
 }
 
-
 /** An expected failure to open or use the verifier (a missing or wrong pepper). */
 export class VerifierError extends Error {
   readonly code: string
@@ -150,25 +135,11 @@ export class VerifierError extends Error {
   }
 }
 
-
-/** A code hashed for a holder or salt that is no longer the account's. */
-const changed = (): Err => err('DC09_ERR_ACCOUNT_CHANGED', 'the account changed while the code was being set (its codes were reset, it moved to another tenant, or it was removed and added again); nothing was set: set the code again')
-
-export interface AuditRow {
-  readonly id: number
-  readonly at: string
-  readonly actor: string
-  readonly action: string
-  readonly account: string | null
-  readonly outcome: string | null
-  readonly user: number | null
-  readonly detail: string | null
-  readonly source: string | null
+/** Where a verifier keeps its rows, when not in a data directory's accounts.db. */
+export interface VerifierBackends {
+  readonly store: VerificationStore
+  readonly audit: AuditTrail
 }
-
-interface SlotRow { account: string, salt: Buffer, n: number, slots: Buffer }
-
-interface LimitRow { key: string, failures: number, locked_until: number, since: number, recent: Buffer | null }
 
 /** The most failure times an account's row keeps: the highest maxFailures a policy may set. */
 const MAX_RECENT = POLICY_BOUNDS.maxFailures[1]
@@ -201,18 +172,18 @@ function packFailures (times: readonly number[], slots: number): Buffer {
 }
 
 export class Verifier {
-  readonly #db: Database.Database
+  readonly #store: VerificationStore
+  readonly #trail: AuditTrail
   readonly #accounts: AccountStore
   readonly #opts: { pepper: Buffer | undefined, scryptN: number, clock: () => number }
   readonly #overrides: VerifierOptions
   readonly #hashing: HashQueue
   readonly #hash: typeof hashCode
-  readonly #slots: Database.Statement<[string, string, string], SlotRow>
-  readonly #limits: Database.Statement<[string, string], LimitRow>
-  readonly #putLimit: Database.Statement<[string, number, number, number, Buffer | null]>
-  readonly #audit: Database.Statement<[string, string, string, string | null, string | null, number | null, string | null, string | null]>
+  /** Whether the verifier opened its backends (from a data directory), and so closes them when it cannot start. */
+  readonly #owned: boolean
 
-  constructor (dataDir: string, accounts: AccountStore, options: VerifierOptions) {
+  /** `data`: a data directory (its accounts.db keeps the rows and the audit trail), or the backends to keep them in. */
+  constructor (data: string | VerifierBackends, accounts: AccountStore, options: VerifierOptions) {
     if (options.pepper !== undefined && options.pepper.length < 32) throw new VerifierError('DC09_ERR_PEPPER', 'the pepper must be at least 32 bytes')
     const hashLimits = { ...defaultHashLimits, ...(options.hashConcurrency === undefined ? {} : { hashConcurrency: options.hashConcurrency }), ...(options.hashQueue === undefined ? {} : { hashQueue: options.hashQueue }) }
     const checked = validateHashLimits(hashLimits)
@@ -226,37 +197,23 @@ export class Verifier {
       clock: options.clock ?? Date.now,
     }
     this.#overrides = options
-    this.#db = new Database(join(dataDir, 'accounts.db'))
-    this.#db.pragma('journal_mode = WAL')
-    this.#db.pragma('busy_timeout = 5000')
-    this.#db.exec(SCHEMA)
-    // Audit rows say where a request came from since the HTTP interface; older directories gain the column.
-    if (!(this.#db.prepare('PRAGMA table_info(audit)').all() as Array<{ name: string }>).some((c) => c.name === 'source')) {
-      try { this.#db.exec('ALTER TABLE audit ADD COLUMN source TEXT') } catch (err) { if (!/duplicate column/i.test((err as Error).message)) throw err }
-    }
-    if (!(this.#db.prepare('PRAGMA table_info(verify_limits)').all() as Array<{ name: string }>).some((c) => c.name === 'attempts')) {
-      try { this.#db.exec('ALTER TABLE verify_limits ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0') } catch (err) { if (!/duplicate column/i.test((err as Error).message)) throw err }
-    }
-    // An account's failures carry their times, so that each ages out on its own.
-    if (!(this.#db.prepare('PRAGMA table_info(verify_limits)').all() as Array<{ name: string }>).some((c) => c.name === 'recent')) {
-      try { this.#db.exec('ALTER TABLE verify_limits ADD COLUMN recent BLOB') } catch (err) { if (!/duplicate column/i.test((err as Error).message)) throw err }
+    this.#owned = typeof data === 'string'
+    if (typeof data === 'string') {
+      this.#store = new SqliteVerificationStore(data)
+      this.#trail = new SqliteAuditTrail(data)
+    } else {
+      this.#store = data.store
+      this.#trail = data.audit
     }
     if (options.pepper !== undefined) this.#checkPepper(options.pepper)
-    if (this.#db.prepare('SELECT 1 FROM code_slots WHERE account = ?').get(DUMMY) === undefined) {
-      this.#db.prepare('INSERT INTO code_slots (account, salt, n, slots) VALUES (?, ?, ?, ?)').run(DUMMY, randomBytes(16), this.#opts.scryptN, buildSlots([]))
-    } else {
-      // An unknown account costs what a new account's codes cost.
-      this.#db.prepare('UPDATE code_slots SET n = ? WHERE account = ?').run(this.#opts.scryptN, DUMMY)
-    }
-    // One statement, one row, the same size, for known and unknown accounts alike.
-    this.#slots = this.#db.prepare('SELECT account, salt, n, slots FROM code_slots WHERE account IN (?, ?) ORDER BY account = ? LIMIT 1')
-    this.#limits = this.#db.prepare('SELECT key, failures, locked_until, since, recent FROM verify_limits WHERE key IN (?, ?)')
-    // Every attempt changes both rows it writes (`attempts` counts up): a row rewritten with the
-    // content it had is measurably cheaper than a changed one (about 2 µs, Welch t 28 in
-    // bench:timing), which would tell a valid code's attempt, that leaves the caller's failures
-    // as they were, from an invalid one.
-    this.#putLimit = this.#db.prepare('INSERT INTO verify_limits (key, failures, locked_until, since, attempts, recent) VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, since = excluded.since, attempts = attempts + 1, recent = excluded.recent')
-    this.#audit = this.#db.prepare('INSERT INTO audit (at, actor, action, account, outcome, user, detail, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    // The row an unknown account reads, made once; it costs what a new account's codes cost.
+    this.#store.salt(DUMMY, this.#freshSlots(DUMMY))
+    this.#store.setCost(DUMMY, this.#opts.scryptN)
+  }
+
+  /** A slot row for an account that has none: a new salt, the current cost, dummies only. */
+  #freshSlots (account: string): SlotRow {
+    return { account, salt: randomBytes(16), n: this.#opts.scryptN, slots: buildSlots([]) }
   }
 
   /**
@@ -265,11 +222,9 @@ export class Verifier {
    */
   #checkPepper (pepper: Buffer): void {
     const check = createHmac('sha256', pepper).update('dc09 pepper check v1').digest()
-    const row = this.#db.prepare('SELECT value FROM verify_meta WHERE key = ?').get('pepper_check') as { value: Buffer } | undefined
-    if (row === undefined) {
-      this.#db.prepare('INSERT INTO verify_meta (key, value) VALUES (?, ?)').run('pepper_check', check)
-    } else if (!timingSafeEqual(row.value, check)) {
-      this.#db.close()
+    const stored = this.#store.pepperCheck(check)
+    if (stored.length !== check.length || !timingSafeEqual(stored, check)) {
+      if (this.#owned) this.close()
       throw new VerifierError('DC09_ERR_PEPPER_MISMATCH', 'this pepper is not the one the codes in this data directory were enrolled with (a different file, or a changed one); use the right pepper, or if it is lost: dc09 codes reset-all and enrol every code again')
     }
   }
@@ -281,8 +236,8 @@ export class Verifier {
 
   /** The policy as stored (defaults for what was never set). */
   policy (): Policy {
-    const row = this.#db.prepare('SELECT value FROM verify_meta WHERE key = ?').get('policy') as { value: Buffer } | undefined
-    return { ...DEFAULT_POLICY, ...(row === undefined ? {} : JSON.parse(row.value.toString('utf8')) as Partial<Policy>) }
+    const stored = this.#store.policy()
+    return { ...DEFAULT_POLICY, ...(stored === undefined ? {} : JSON.parse(stored) as Partial<Policy>) }
   }
 
   /** Changes the policy (only the given fields); audited. */
@@ -293,7 +248,7 @@ export class Verifier {
       if (!Number.isInteger(v) || (v as number) < b[0] || (v as number) > b[1]) return err('DC09_ERR_POLICY_INVALID', `${k} is a whole number from ${b[0]} to ${b[1]}`)
     }
     const next = { ...this.policy(), ...patch }
-    this.#db.prepare('INSERT INTO verify_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run('policy', Buffer.from(JSON.stringify(next)))
+    this.#store.setPolicy(JSON.stringify(next))
     this.audit(actor, 'policy-set', null, 'ok', null, JSON.stringify(patch))
     return { ok: true, value: next }
   }
@@ -318,7 +273,7 @@ export class Verifier {
 
   /** One row of the audit trail: who, what, on which account, the outcome, and from where (never a secret). */
   audit (actor: string, action: string, account: string | null, outcome: string | null, user: number | null, detail: string | null, source: string | null = null): void {
-    this.#audit.run(this.#now(), actor, action, account, outcome, user, detail, source)
+    this.#trail.append({ at: this.#now(), actor, action, account, outcome, user, detail, source })
   }
 
   // ------------------------------------------------------------ users and codes
@@ -329,58 +284,31 @@ export class Verifier {
     if (!Number.isInteger(user) || user < 1 || user > 9999) return err('DC09_ERR_USER_INVALID', 'a user number is 1 to 9999')
     // The same rule as for keyholders and sites: what an operator reads is what is stored.
     if (name !== undefined && !isPrintableText(name, MAX_PERSON_NAME)) return err('DC09_ERR_USER_INVALID', `a name is 1 to ${MAX_PERSON_NAME} printable characters, without control or format characters or spaces at either end`)
-    const count = (this.#db.prepare('SELECT count(*) AS n FROM users WHERE account = ?').get(acct) as { n: number }).n
-    if (count >= MAX_USERS) return err('DC09_ERR_USER_INVALID', `an account has at most ${MAX_USERS} users`)
-    const now = this.#now()
-    const r = this.#db.prepare('INSERT INTO users (account, user, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING').run(acct, user, name ?? null, now, now)
-    if (r.changes === 0) return err('DC09_ERR_USER_EXISTS', `account ${acct} already has user ${user}`)
+    const added = this.#store.addUser(acct, user, name ?? null, this.#now(), MAX_USERS)
+    if (!added.ok) return added
     this.audit(actor, 'user-add', acct, 'ok', user, null)
     return { ok: true, value: undefined }
   }
 
   listUsers (account: string): Array<{ user: number, name: string | null, hasCode: boolean, hasDuressCode: boolean }> {
-    return (this.#db.prepare('SELECT user, name, code_hash IS NOT NULL AS c, duress_hash IS NOT NULL AS d FROM users WHERE account = ? ORDER BY user').all(account.toUpperCase()) as Array<{ user: number, name: string | null, c: number, d: number }>)
-      .map((r) => ({ user: r.user, name: r.name, hasCode: r.c === 1, hasDuressCode: r.d === 1 }))
+    return this.#store.listUsers(account.toUpperCase())
   }
 
   /** Whether the account has this user (the cases stage asks: an opening by a valid user). */
   isUser (account: string, user: number): boolean {
-    return this.#db.prepare('SELECT 1 FROM users WHERE account = ? AND user = ?').get(account.toUpperCase(), user) !== undefined
+    return this.#store.isUser(account.toUpperCase(), user)
   }
 
   needsNewCodes (account: string): boolean {
-    return (this.#db.prepare('SELECT needs_new_codes AS n FROM code_slots WHERE account = ?').get(account.toUpperCase()) as { n: number } | undefined)?.n === 1
+    return this.#store.needsNewCodes(account.toUpperCase())
   }
 
   removeUser (account: string, user: number, actor: string): Result<undefined> {
     const acct = account.toUpperCase()
-    const r = this.#db.prepare('DELETE FROM users WHERE account = ? AND user = ?').run(acct, user)
-    if (r.changes === 0) return err('DC09_ERR_USER_NOT_FOUND', `account ${acct} has no user ${user}`)
-    this.#rebuild(acct)
+    const removed = this.#store.removeUser(acct, user)
+    if (!removed.ok) return removed
     this.audit(actor, 'user-remove', acct, 'ok', user, null)
     return { ok: true, value: undefined }
-  }
-
-  /** The account's salt row, made on first use. */
-  #saltRow (acct: string): { salt: Buffer, n: number } {
-    let row = this.#db.prepare('SELECT salt, n FROM code_slots WHERE account = ?').get(acct) as { salt: Buffer, n: number } | undefined
-    if (row === undefined) {
-      row = { salt: randomBytes(16), n: this.#opts.scryptN }
-      this.#db.prepare('INSERT INTO code_slots (account, salt, n, slots) VALUES (?, ?, ?, ?)').run(acct, row.salt, row.n, buildSlots([]))
-    }
-    return row
-  }
-
-  /** Writes the account's slot blob again from its users' hashes. */
-  #rebuild (acct: string): void {
-    const users = this.#db.prepare('SELECT user, code_hash, duress_hash FROM users WHERE account = ?').all(acct) as Array<{ user: number, code_hash: Buffer | null, duress_hash: Buffer | null }>
-    const codes: EnrolledCode[] = []
-    for (const u of users) {
-      if (u.code_hash !== null) codes.push({ user: u.user, kind: 1, hash: u.code_hash })
-      if (u.duress_hash !== null) codes.push({ user: u.user, kind: 2, hash: u.duress_hash })
-    }
-    const missing = users.some((u) => u.code_hash === null)
-    this.#db.prepare('UPDATE code_slots SET slots = ?, needs_new_codes = needs_new_codes AND ? WHERE account = ?').run(buildSlots(codes), missing ? 1 : 0, acct)
   }
 
   /**
@@ -407,43 +335,41 @@ export class Verifier {
       hashed = await this.#hashing.run(async () => {
         // No salt row is made for a number whose holder is gone: it would be left to the next one.
         if (this.#accounts.get(acct)?.createdAt !== holder) return undefined
-        const { salt, n } = this.#saltRow(acct)
+        const { salt, n } = this.#store.salt(acct, this.#freshSlots(acct))
         return { salt, hash: await this.#hash(pepper, salt, code, n) }
       })
     } catch (e) {
       if (e instanceof HashQueueFull) return err(e.code, e.message)
       throw e
     }
-    if (hashed === undefined) return changed()
+    if (hashed === undefined) return accountChanged()
     const { salt, hash } = hashed
-    // Checked and written in one transaction (that takes the write lock first), so no other
-    // process can reset, move or remove in between.
-    const done = this.#db.transaction((): Result<undefined> => {
-      const current = this.#db.prepare('SELECT salt FROM code_slots WHERE account = ?').get(acct) as { salt: Buffer } | undefined
-      if (current === undefined || !current.salt.equals(salt) || this.#accounts.get(acct)?.createdAt !== holder) return changed()
-      const others = this.#db.prepare('SELECT user, code_hash, duress_hash FROM users WHERE account = ?').all(acct) as Array<{ user: number, code_hash: Buffer | null, duress_hash: Buffer | null }>
-      for (const o of others) {
-        // The user's own slot being replaced does not count; everything else on the account does.
-        const against = [duress || o.user !== user ? o.code_hash : null, !duress || o.user !== user ? o.duress_hash : null]
-        for (const h of against) {
-          if (h !== null && timingSafeEqual(h, hash)) return err('DC09_ERR_CODE_TAKEN', 'that code is already used on this account; choose another')
-        }
-      }
-      const r = this.#db.prepare(`UPDATE users SET ${duress ? 'duress_hash' : 'code_hash'} = ?, updated_at = ? WHERE account = ? AND user = ?`).run(hash, this.#now(), acct, user)
-      // The user was removed while the code was hashed.
-      if (r.changes === 0) return err('DC09_ERR_USER_NOT_FOUND', `account ${acct} has no user ${user}`)
-      this.#rebuild(acct)
-      return { ok: true, value: undefined }
-    }).immediate()
+    // The store checks and writes in one atomic operation: no other process can reset, move or
+    // remove in between (the holder is checked again inside it).
+    const done = this.#store.setCode({ account: acct, user, duress, hash, salt, at: this.#now() }, (users) => this.#codeFree(acct, holder, users, user, duress, hash))
     if (done.ok) this.audit(actor, duress ? 'duress-code-set' : 'code-set', acct, 'ok', user, null)
     return done
+  }
+
+  /** Whether the hash may be written: the holder is the one it was asked for, and no one else on the account has that code. */
+  #codeFree (acct: string, holder: string, users: readonly UserHashes[], user: number, duress: boolean, hash: Buffer): Result<undefined> {
+    if (this.#accounts.get(acct)?.createdAt !== holder) return accountChanged()
+    for (const o of users) {
+      // The user's own slot being replaced does not count; everything else on the account does.
+      const against = [duress || o.user !== user ? o.code : null, !duress || o.user !== user ? o.duress : null]
+      for (const h of against) {
+        if (h !== null && timingSafeEqual(h, hash)) return err('DC09_ERR_CODE_TAKEN', 'that code is already used on this account; choose another')
+      }
+    }
+    return ok(undefined)
   }
 
   /** Lifts an account's verification lock (an operator's decision, audited). */
   unlock (account: string, actor: string): void {
     const acct = account.toUpperCase()
     // The failures before the unlock are forgiven with the lock.
-    this.#putLimit.run(`a:${acct}`, 0, 0, this.#opts.clock(), packFailures([], Math.min(this.#limitsNow().maxFailures, MAX_RECENT)))
+    const write: LimitRow = { key: `a:${acct}`, failures: 0, lockedUntil: 0, since: this.#opts.clock(), recent: packFailures([], Math.min(this.#limitsNow().maxFailures, MAX_RECENT)) }
+    this.#store.updateLimits([write.key], () => ({ writes: [write], value: undefined }))
     this.audit(actor, 'verify-unlock', acct, 'ok', null, null)
   }
 
@@ -452,16 +378,9 @@ export class Verifier {
    * salts renewed, accounts marked as needing new codes, and the audit records it.
    */
   resetAll (actor: string): number {
-    let n = 0
-    this.#db.transaction(() => {
-      this.#db.prepare('UPDATE users SET code_hash = NULL, duress_hash = NULL, updated_at = ?').run(this.#now())
-      // One statement, quick enough for the receiver's event loop with many accounts: new salts
-      // (SQLite's randomness: a salt must be unique, not secret) and one blob of dummies for every
-      // account (none holds a code to hide).
-      n = this.#db.prepare('UPDATE code_slots SET salt = randomblob(16), n = ?, slots = ?, needs_new_codes = 1 WHERE account <> ?').run(this.#opts.scryptN, buildSlots([]), DUMMY).changes
-      // No hash is left that the pepper keyed: a new pepper may be adopted (the lost-pepper case).
-      this.#db.prepare('DELETE FROM verify_meta WHERE key = ?').run('pepper_check')
-    })()
+    // One blob of dummies for every account (none holds a code to hide). No hash is left that the
+    // pepper keyed, so the store forgets its check: a new pepper may be adopted (the lost-pepper case).
+    const n = this.#store.resetAll(this.#opts.scryptN, buildSlots([]), this.#now(), DUMMY)
     this.audit(actor, 'codes-reset-all', null, 'ok', null, `${n} account(s)`)
     return n
   }
@@ -485,7 +404,7 @@ export class Verifier {
     let holder: string | undefined
     try {
       ({ row, hash, holder } = await this.#hashing.run(async () => {
-        const row = this.#slots.get(acct, DUMMY, DUMMY)!
+        const row = this.#store.slots(acct, DUMMY)!
         // Whose codes these are: the event names that holder of the number, whoever holds it when
         // the pipeline gets to the event. Looked up for every account, known or not.
         const holder = this.#accounts.get(acct)?.createdAt
@@ -502,13 +421,15 @@ export class Verifier {
     // A duress code raises its silent event whatever the answer: a keyholder forced to call while
     // the account is locked (perhaps by whoever forces them) is an emergency all the same.
     const duress = m.found === 1 && m.duress === 1
-    // The counters are read and written in one transaction after the hash, so attempts running at
-    // the same time (here or in another process) each count: none can overwrite another's failure.
-    const { outcome, lockedUntil } = this.#db.transaction((): { outcome: Outcome, lockedUntil: number } => {
-      const limits = this.#limits.all(`a:${acct}`, `c:${caller}`)
-      const accountLimit = limits.find((l) => l.key === `a:${acct}`) ?? { failures: 0, locked_until: 0, since: now, recent: null }
-      const callerLimit = limits.find((l) => l.key === `c:${caller}`) ?? { failures: 0, locked_until: 0, since: now, recent: null }
-      const lockedUntil = Math.max(accountLimit.locked_until, callerLimit.locked_until)
+    // The counters are read and written in one atomic store operation after the hash, so attempts
+    // running at the same time (here or in another process) each count: none can overwrite
+    // another's failure. Every attempt writes both rows, whatever its outcome.
+    const aKey = `a:${acct}`
+    const cKey = `c:${caller}`
+    const { outcome, lockedUntil } = this.#store.updateLimits([aKey, cKey], (limits) => {
+      const accountLimit = limits.get(aKey) ?? { key: aKey, failures: 0, lockedUntil: 0, since: now, recent: null }
+      const callerLimit = limits.get(cKey) ?? { key: cKey, failures: 0, lockedUntil: 0, since: now, recent: null }
+      const lockedUntil = Math.max(accountLimit.lockedUntil, callerLimit.lockedUntil)
       const outcome: Outcome = lockedUntil > now ? 'locked' : m.found === 1 ? 'valid' : 'invalid'
       const failed = outcome === 'invalid' ? 1 : 0
       // The same writes for every outcome: both counters (the account's failure times always
@@ -519,20 +440,22 @@ export class Verifier {
       const recent = recentFailures(accountLimit, now - lim.lockMs)
       if (failed === 1) recent.push(now)
       const aLock = failed === 1 && recent.length >= lim.maxFailures
-      const aLocked = aLock ? now + lim.lockMs : accountLimit.locked_until
+      const aLocked = aLock ? now + lim.lockMs : accountLimit.lockedUntil
       // A lock starts the count again: its failures were paid for.
       const aKept = aLock ? [] : recent
       const cFresh = now - callerLimit.since > lim.callerWindowMs
       const cFailures = (cFresh ? 0 : callerLimit.failures) + failed
-      const cLocked = cFailures >= lim.callerMaxFailures && failed === 1 ? now + lim.callerLockMs : callerLimit.locked_until
-      this.#putLimit.run(`a:${acct}`, aKept.length, aLocked, now, packFailures(aKept, Math.min(lim.maxFailures, MAX_RECENT)))
-      this.#putLimit.run(`c:${caller}`, cFailures >= lim.callerMaxFailures ? 0 : cFailures, cLocked, cFresh ? now : callerLimit.since, null)
-      return { outcome, lockedUntil }
-    }).immediate()
+      const cLocked = cFailures >= lim.callerMaxFailures && failed === 1 ? now + lim.callerLockMs : callerLimit.lockedUntil
+      const writes: LimitRow[] = [
+        { key: aKey, failures: aKept.length, lockedUntil: aLocked, since: now, recent: packFailures(aKept, Math.min(lim.maxFailures, MAX_RECENT)) },
+        { key: cKey, failures: cFailures >= lim.callerMaxFailures ? 0 : cFailures, lockedUntil: cLocked, since: cFresh ? now : callerLimit.since, recent: null },
+      ]
+      return { writes, value: { outcome, lockedUntil } }
+    })
     // The audit row says what the caller was told, so it is written once the event is journaled:
     // an attempt whose event could not be journaled was not answered, and says so.
     const audited = (result: string, detail: string | null): void => {
-      this.#audit.run(new Date(now).toISOString(), caller, 'verify', acct, result, outcome === 'valid' || duress ? m.user : null, detail, source ?? null)
+      this.#trail.append({ at: new Date(now).toISOString(), actor: caller, action: 'verify', account: acct, outcome: result, user: outcome === 'valid' || duress ? m.user : null, detail, source: source ?? null })
     }
     try {
       await record({ kind: duress ? 'duress' : 'verification', account: acct, ...(holder === undefined ? {} : { holder }), data: { outcome, user: outcome === 'valid' || duress ? m.user : null, caller } })
@@ -548,11 +471,12 @@ export class Verifier {
 
   /** The newest rows first, `limit` of them, before row `before` (pages). */
   auditTrail (limit = 100, before?: number): AuditRow[] {
-    return this.#db.prepare('SELECT id, at, actor, action, account, outcome, user, detail, source FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?').all(before ?? Number.MAX_SAFE_INTEGER, limit) as AuditRow[]
+    return this.#trail.page(limit, before)
   }
 
   close (): void {
-    this.#db.close()
+    this.#store.close()
+    this.#trail.close()
   }
 }
 
