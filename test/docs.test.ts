@@ -4,9 +4,10 @@
  * Each document runs in order, in a fresh empty temporary directory of its own (also its HOME),
  * in one simulated terminal whose working directory and shell variables carry from one block to
  * the next, as they would for a reader typing them. Every block runs with `bash -euo pipefail`,
- * stdin empty, stdout and stderr together (as a terminal shows them), and `dc09` on PATH: a shim
- * that runs this checkout's built CLI (`npm run build` first). npm's global prefix points into the
- * temporary directory, so nothing a document installs reaches the machine. DC09_* variables and
+ * stdin empty, stdout and stderr together (as a terminal shows them). npm's global prefix points
+ * into the temporary directory, so nothing a document installs reaches the machine; it holds what
+ * README's `npm install -g .` leaves there (the package linked to this checkout, `dc09` on PATH
+ * running its built CLI: `npm run build` first), except for README itself, which runs that install. DC09_* variables and
  * npm's own variables are not passed on: a document sets what it needs.
  *
  * Fenced blocks, by their info string:
@@ -29,8 +30,8 @@
  *                          A reader runs it where they ran `npm ci`; the test runs it in this
  *                          checkout with npm's prefix in the temporary directory and scripts off
  *                          (`npm ci` has already built dist/, and rebuilding it here would race
- *                          the other test files that run it). A document with such a block gets
- *                          no shim: its later blocks use the `dc09` it installed.
+ *                          the other test files that run it). Its later blocks use the `dc09` it
+ *                          installed.
  *   ```text                directly after a run block (only blank lines between): that block's
  *                          output, checked line by line after trimming trailing spaces; a line
  *                          `...` matches any number of lines, `<...>` in a line matches any text.
@@ -46,7 +47,7 @@
  * docs/http-api.md, with who may call it.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -146,7 +147,7 @@ function matches (expected: string, actual: string): boolean {
 }
 
 /** The environment every block starts from: no DC09_* or npm_* variables, npm's prefix in `dir`. */
-function baseEnv (dir: string, home: string, shim: boolean): NodeJS.ProcessEnv {
+function baseEnv (dir: string, home: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(process.env)) {
     if (/^(DC09_|npm_|INIT_CWD$|NODE_OPTIONS$|VITEST|TEST$)/i.test(k)) continue
@@ -155,7 +156,7 @@ function baseEnv (dir: string, home: string, shim: boolean): NodeJS.ProcessEnv {
   const prefix = join(dir, '.npm-global')
   // vitest runs under npm or npx, which put node_modules/.bin first: a reader's PATH has no such entry.
   const inherited = (process.env.PATH ?? '').split(':').filter((p) => !p.includes(`node_modules${sep}.bin`))
-  const path = [join(prefix, 'bin'), ...(shim ? [join(dir, '.dc09-bin')] : []), dirname(process.execPath), ...inherited]
+  const path = [join(prefix, 'bin'), dirname(process.execPath), ...inherited]
   return { ...env, HOME: home, PATH: path.join(':'), npm_config_prefix: prefix, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', NO_COLOR: '1' }
 }
 
@@ -256,12 +257,18 @@ async function runDocument (doc: string, list: Step[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'dc09-docs-'))
   const background: ChildProcess[] = []
   try {
-    const bin = join(dir, '.dc09-bin')
-    mkdirSync(bin)
-    writeFileSync(join(bin, 'dc09'), `#!/usr/bin/env bash\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`, { mode: 0o755 })
+    if (!list.some((s) => s.kind === 'checkout')) {
+      // What README's `npm install -g .` leaves in npm's global prefix: the package linked to the
+      // checkout (so `npm link dc09` works, as docs/pipeline.md does) and `dc09` on PATH.
+      const prefix = join(dir, '.npm-global')
+      mkdirSync(join(prefix, 'lib', 'node_modules'), { recursive: true })
+      symlinkSync(ROOT, join(prefix, 'lib', 'node_modules', 'dc09'))
+      mkdirSync(join(prefix, 'bin'))
+      writeFileSync(join(prefix, 'bin', 'dc09'), `#!/usr/bin/env bash\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`, { mode: 0o755 })
+    }
     const home = join(dir, 'home')
     mkdirSync(home)
-    const t: Terminal = { env: baseEnv(dir, home, !list.some((s) => s.kind === 'checkout')), state: join(dir, '.state'), cwd: join(dir, '.cwd') }
+    const t: Terminal = { env: baseEnv(dir, home), state: join(dir, '.state'), cwd: join(dir, '.cwd') }
     writeFileSync(t.state, '')
     writeFileSync(t.state + '-checkout', '')
     writeFileSync(t.cwd, home + '\n')
