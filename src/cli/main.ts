@@ -17,17 +17,13 @@ import { exportJournal, verify } from './commands/journal.js'
 import { runSend } from './commands/send.js'
 import { serve } from './commands/serve.js'
 import { runSimulate, writeFleet } from './commands/simulate.js'
+import { readJsonFileOrThrow } from './read-file.js'
 import { loadKey, packageVersion, parseCount, parseNow, parsePort, parsePositive, parseSeconds, parseWindow } from './options.js'
 
 /** Receiver limits from a JSON file: names and types as in the README's limits table. */
 /** The receiver's limits, under `api` the HTTP interface's, and under `verification` the code hashing's. */
 function readLimits (file: string): { receiver: Partial<ReceiverOptions>, api: Partial<ApiOptions>, verification: Partial<HashLimits> } {
-  let raw: unknown
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'))
-  } catch {
-    throw new Error(`${file} is not valid JSON`)
-  }
+  const raw = readJsonFileOrThrow(file)
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file} must hold a JSON object`)
   const { api, verification, ...receiver } = raw as Record<string, unknown>
   const v = validateOptions(receiver)
@@ -120,6 +116,8 @@ export function buildProgram (): Command {
       let hashLimits: Partial<HashLimits> = {}
       try {
         if (o.config !== undefined) ({ receiver: limits, api: apiLimits, verification: hashLimits } = readLimits(o.config))
+        // Read here first so that a missing file is said before anything starts.
+        if (o.pipeline !== undefined) readJsonFileOrThrow(o.pipeline)
       } catch (err) {
         program.error(`error: ${(err as Error).message}`, { exitCode: 2 })
       }

@@ -1,5 +1,5 @@
 /** `dc09 accounts add|list|show|update|remove|purge|import`. Keys come from stdin or a file, never from argv, and are never printed. */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Account, AccountInput, AccountPatch, AccountFailure } from '../../accounts/account.js'
 import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
@@ -10,6 +10,7 @@ import { PipelineStore } from '../../pipeline/store.js'
 import type { KeyFormat, TimestampWindow } from '../../protocol/index.js'
 import { Verifier } from '../../verification/verifier.js'
 import { safeJson } from '../escape.js'
+import { readJsonFile, readTextFile } from '../read-file.js'
 import type { Result } from '../../result.js'
 
 export interface AccountFlags {
@@ -36,8 +37,10 @@ export type Io = { readonly out: (s: string) => void, readonly readStdin: () => 
 
 function keyFrom (f: AccountFlags, io: Io): string | undefined {
   if (f.keyStdin === true) return io.readStdin().replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '')
-  if (f.keyFile !== undefined) return readFileSync(f.keyFile, 'utf8').replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '')
-  return undefined
+  if (f.keyFile === undefined) return undefined
+  const r = readTextFile(f.keyFile)
+  if (!r.ok) throw new InputFailure(r.reason)
+  return r.value.replace(/[\r\n]+$/, '')
 }
 
 /** The fields the flags set; absent flags leave fields alone. */
@@ -98,8 +101,23 @@ export function withStore<T> (data: string, fn: (s: SqliteAccountStore) => T): T
   try { return fn(s) } finally { s.close() }
 }
 
+/** A file named on the command line that could not be read: reported, not a crash. */
+class InputFailure extends Error {}
+
+/** Exit code 1 with the message for an input file that could not be read; anything else is a bug. */
+function inputFailure (e: unknown): number {
+  if (!(e instanceof InputFailure)) throw e
+  process.stderr.write(`error: ${e.message}\n`)
+  return 1
+}
+
 export function add (data: string, account: string, f: AccountFlags, io: Io): number {
-  const input = { account, ...fields(f, io) } as AccountInput
+  let input: AccountInput
+  try {
+    input = { account, ...fields(f, io) } as AccountInput
+  } catch (e) {
+    return inputFailure(e)
+  }
   return withStore(data, (s) => report(s.add(input), io, (a) => `added ${describeAccount(a)}`))
 }
 
@@ -117,7 +135,12 @@ async function withVerifier<T> (data: string, fn: (s: SqliteAccountStore, v: Ver
 }
 
 export async function update (data: string, account: string, f: AccountFlags, io: Io, actor = 'cli'): Promise<number> {
-  const patch = fields(f, io)
+  let patch: AccountPatch
+  try {
+    patch = fields(f, io)
+  } catch (e) {
+    return inputFailure(e)
+  }
   return withVerifier(data, (s, v) => {
     const before = s.get(account)
     return report(s.update(account, patch), io, (a) => {
@@ -240,14 +263,12 @@ export function list (data: string, opts: { tenant?: string, json: boolean }, io
  * and said in the output, as `update` does.
  */
 export async function importFile (data: string, file: string, io: Io, actor = 'cli'): Promise<number> {
-  let entries: unknown
-  try {
-    entries = JSON.parse(readFileSync(file, 'utf8'))
-  } catch {
-    // Not the parser's message: it quotes the text around the error, and the file holds keys.
-    process.stderr.write(`error: ${file} is not valid JSON\n`)
+  const read = readJsonFile(file)
+  if (!read.ok) {
+    process.stderr.write(`error: ${read.reason}\n`)
     return 1
   }
+  const entries = read.value
   if (!Array.isArray(entries)) {
     process.stderr.write(`error: ${file} must hold a JSON array of accounts\n`)
     return 1
