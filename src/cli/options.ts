@@ -33,8 +33,7 @@ export function loadKey (file: string | undefined, format: KeyFormat, engine: Ae
     const r = readTextFile(file)
     if (!r.ok) throw new InvalidArgumentError(r.reason)
     text = r.value.replace(/[\r\n]+$/, '')
-  }
-  else if (env.DC09_KEY !== undefined && env.DC09_KEY !== '') text = env.DC09_KEY
+  } else if (env.DC09_KEY !== undefined && env.DC09_KEY !== '') text = env.DC09_KEY
   if (text === undefined) return undefined
   const parsed = parseKey(text, format, aesEngine(engine))
   if (!parsed.ok) throw new InvalidArgumentError(`the key is not usable: ${parsed.reason}`)
