@@ -62,7 +62,7 @@ export function buildProgram (): Command {
     .showHelpAfterError()
 
   program.command('decode')
-    .description('decode DC-09 frames from stdin, one per line (C-style escapes, or --hex), to one JSON object per line')
+    .description('decode DC-09 frames from stdin, one per line (C-style escapes, or --hex; lines starting with # are comments), to one JSON object per line')
     .option('--key-file <file>', 'AES key for encrypted frames (else the DC09_KEY environment variable)')
     .addOption(new Option('--key-format <format>', 'how the key is written').choices(['hex', 'ascii']).default('hex'))
     .option('--now <iso>', 'receiver time for the timestamp window check (skipped without it)', parseNow)

@@ -19,11 +19,12 @@ export interface DecodeCommandOptions {
   readonly clock?: PanelClock | undefined
 }
 
-/** Decodes one input line; null for a blank line (which prints nothing). */
+/** Decodes one input line; null for a blank line or a comment (which print nothing). */
 export function decodeLine (line: string, opts: DecodeCommandOptions, clock: () => number): object | null {
   // Only the line ending goes: spaces can belong to the frame (SIA `^text^`).
   const text = line.replace(/[\r\n]+$/, '')
-  if (text.trim() === '') return null
+  // No frame starts with #: its first bytes are LF and a hex CRC.
+  if (text.trim() === '' || text.trimStart().startsWith('#')) return null
   let bytes: Buffer
   if (opts.hex === true) {
     const hex = text.replace(/\s+/g, '')
