@@ -11,6 +11,11 @@ import type { KeyFormat, TimestampWindow } from '../../protocol/index.js'
 import { Verifier } from '../../verification/verifier.js'
 import { safeJson } from '../escape.js'
 import { readJsonFile, readTextFile } from '../read-file.js'
+import { InvalidArgumentError, Option, type Command } from 'commander'
+import { supervisionSeconds } from '../../accounts/supervision-presets.js'
+import type { CliDeps } from '../deps.js'
+import { parseSeconds, parseWindow } from '../options.js'
+import { actor } from './codes.js'
 import type { Result } from '../../result.js'
 
 export interface AccountFlags {
@@ -283,4 +288,62 @@ export async function importFile (data: string, file: string, io: Io, actor = 'c
     }
     return lines.join('\n')
   }))
+}
+
+/** Seconds, or an EN 50136-1 category: SP2-SP6, DP1-DP4. */
+function parseSupervision (v: string): number {
+  const s = supervisionSeconds(v)
+  if (s === undefined) throw new InvalidArgumentError('seconds, or a category: SP2 (25 h), SP3 (30 min), SP4 (3 min), SP5 (90 s), SP6 (20 s), DP1-DP4')
+  return s
+}
+
+const dataOption = (c: Command): Command => c.requiredOption('--data <dir>', 'data directory')
+
+function accountOptions (c: Command): Command {
+  return dataOption(c)
+    .requiredOption('--account <number>', 'account number (3-16 hex digits or letters)')
+    .option('--key-stdin', 'read the AES key from standard input')
+    .option('--key-file <file>', 'read the AES key from a file')
+    .addOption(new Option('--key-format <format>', 'hex digits, or ASCII characters used as the key bytes').choices(['hex', 'ascii']))
+    .option('--prefix <hex>', 'the account prefix (L) frames must carry ("" clears)')
+    .option('--receiver <hex>', 'the receiver number (R) frames must carry ("" clears)')
+    .option('--tenant <name>', 'the installer company that owns the account')
+    .option('--supervision <interval>', 'expected reporting interval: seconds, or SP2-SP6, DP1-DP4 (EN 50136-1)', parseSupervision)
+    .option('--encryption-required', 'refuse plain frames (the rule when a key is set)')
+    .option('--no-encryption-required', 'accept plain frames even with a key set')
+    .option('--window <+ahead,-behind>', 'timestamp window in seconds', parseWindow)
+    .option('--clock-offset <seconds>', 'the panel clock runs this many seconds ahead of UTC', parseSeconds)
+    .option('--time-zone <zone>', 'the panel sends local time in this IANA zone')
+    .option('--charset <name>', 'charset of text in its events')
+    .option('--check-plain-timestamp', 'check the window on plain frames too')
+    .option('--site-name <text>', 'the protected site\'s name ("" clears)')
+    .option('--site-address <text>', 'the site\'s address ("" clears); keyholders come with accounts import')
+    .option('--vip', 'a prominent person lives or works here (shown to operators and admins only)')
+    .option('--no-vip', 'clear the prominent-person marker')
+}
+
+export function register (program: Command, deps: CliDeps): void {
+  const acc = program.command('accounts').description('manage the accounts the receiver accepts (works while it runs)')
+  accountOptions(acc.command('add').description('add an account'))
+    .action((o: AccountFlags & { data: string, account: string }) => { process.exitCode = add(o.data, o.account, o, deps) })
+  accountOptions(acc.command('update').description('change an account (only the given fields)'))
+    .option('--remove-key', 'remove the AES key')
+    .action(async (o: AccountFlags & { data: string, account: string }) => { process.exitCode = await update(o.data, o.account, o, deps, actor(undefined)) })
+  dataOption(acc.command('remove').description('remove an account, its users and codes (closes its open case, if any)'))
+    .requiredOption('--account <number>', 'account number')
+    .action(async (o: { data: string, account: string }) => { process.exitCode = await remove(o.data, o.account, deps, actor(undefined)) })
+  dataOption(acc.command('purge').description('list, or delete, users and codes left under numbers without an account (a removal an older version did not finish)'))
+    .option('--account <number>', 'purge this number').option('--all', 'purge every such number')
+    .action(async (o: { data: string, account?: string, all?: boolean }) => { process.exitCode = await purge(o.data, { account: o.account, all: o.all === true }, deps, actor(undefined)) })
+  dataOption(acc.command('show').description('show an account (never its key: only whether one is set)'))
+    .requiredOption('--account <number>', 'account number').option('--json', 'as JSON')
+    .action((o: { data: string, account: string, json?: boolean }) => { process.exitCode = show(o.data, o.account, o.json === true, deps) })
+  dataOption(acc.command('list').description('list accounts'))
+    .option('--tenant <name>', 'only this tenant\'s').option('--json', 'as JSON lines')
+    .action((o: { data: string, tenant?: string, json?: boolean }) => {
+      process.exitCode = list(o.data, { json: o.json === true, ...(o.tenant === undefined ? {} : { tenant: o.tenant }) }, deps)
+    })
+  dataOption(acc.command('import').description('add or update accounts from a JSON array, all or nothing'))
+    .argument('<file>', 'JSON array of accounts')
+    .action(async (file: string, o: { data: string }) => { process.exitCode = await importFile(o.data, file, deps, actor(undefined)) })
 }
