@@ -5,6 +5,7 @@ import { Option, type Command } from 'commander'
 import { parseKey, type AesKey, type KeyFormat } from '../../protocol/index.js'
 import type { CliDeps } from '../deps.js'
 import { givenOnly } from '../help.js'
+import { describePlan, plannedMs, progressReporter, type Plan } from '../progress.js'
 import { loadKey, parseCount, parsePort, parsePositive, parseSeconds } from '../options.js'
 import { makeFleet, readFleet, type PanelConfig } from '../../sim/fleet.js'
 import { FAULTS, formatSummary, LIMITS, simulate, type Fault, type Faults, type SimSummary } from '../../sim/simulator.js'
@@ -49,6 +50,9 @@ export function parseFaults (text: string): Faults {
   return out
 }
 
+/** How often a run not on a terminal says how it goes. */
+const PROGRESS_EVERY_MS = 30_000
+
 function isLoopback (host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'))
 }
@@ -72,6 +76,13 @@ export async function runSimulate (f: SimulateFlags, out: (s: string) => void, e
   const events = f.scenario !== undefined ? undefined : f.events ?? (durationMs === undefined ? 10 : undefined)
   if (events !== undefined && events > LIMITS.eventsPerPanel) throw new Error(`at most ${LIMITS.eventsPerPanel} events per panel`)
   const faults = f.faults === undefined ? {} : parseFaults(f.faults)
+  const scenario = f.scenario === undefined ? undefined : readScenario(f.scenario)
+  const plan: Plan = {
+    panels: panels.length, events, rate: f.rate, durationMs,
+    scenario: scenario === undefined || f.scenario === undefined ? undefined : { file: f.scenario, steps: scenario.steps.length, lastAtSeconds: scenario.steps.at(-1)!.at },
+  }
+  // Said first: a scenario can run for many minutes with nothing else to show.
+  err(`simulate: ${describePlan(plan)}\n`)
   const live = tty && f.json !== true
   const summary: SimSummary = await simulate({
     host: f.host,
@@ -84,15 +95,14 @@ export async function runSimulate (f: SimulateFlags, out: (s: string) => void, e
     durationMs: durationMs ?? (events === undefined && f.scenario === undefined ? 60_000 : LIMITS.durationMs),
     rate: f.rate,
     mix: parseMix(f.mix),
-    scenario: f.scenario === undefined ? undefined : readScenario(f.scenario),
+    scenario,
     ackTimeoutMs: f.ackTimeout,
     retries: f.retries,
     clockSkewSeconds: f.clockSkew,
     faults,
     anyAnswer: f.anyAnswer === true,
-    onProgress: live
-      ? (s) => { if (s.durationMs >= 3000) err(`\r${s.acknowledged} acknowledged, ${s.framesPerSecond}/s, p99 ${s.latencyMs.p99} ms, failed ${s.failed}   `) }
-      : undefined,
+    // On a terminal one line drawn again; in a log, a line every half minute.
+    onProgress: progressReporter({ tty: live, totalMs: plannedMs(plan), everyMs: PROGRESS_EVERY_MS, write: err }),
   })
   if (live) err('\n')
   out(f.json === true ? JSON.stringify(summary) + '\n' : formatSummary(summary) + '\n')
