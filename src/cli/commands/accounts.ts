@@ -38,7 +38,16 @@ export interface AccountFlags {
   readonly vip?: boolean
 }
 
-export type Io = { readonly out: (s: string) => void, readonly readStdin: () => string }
+export type Io = {
+  readonly out: (s: string) => void
+  readonly readStdin: () => string
+  /** Where a long import says what it is doing, when standard error is a terminal. */
+  readonly err?: (s: string) => void
+  readonly stderrIsTTY?: boolean
+}
+
+/** Imports this large say on a terminal that they are under way, and how long they took. */
+const LARGE_IMPORT = 1000
 
 function keyFrom (f: AccountFlags, io: Io): string | undefined {
   if (f.keyStdin === true) return io.readStdin().replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '')
@@ -278,16 +287,24 @@ export async function importFile (data: string, file: string, io: Io, actor = 'c
     process.stderr.write(`error: ${file} must hold a JSON array of accounts\n`)
     return 1
   }
-  return withVerifier(data, (s, v) => report(s.import(entries), io, (r) => {
-    const lines = [`imported ${entries.length} account(s): ${r.added} added, ${r.updated} updated`]
-    for (const m of r.moved) {
-      const to = m.to ?? '(none)'
-      v.audit(actor, 'account-move', m.account, 'ok', null, `moved from tenant ${m.from} to tenant ${to}; every disarm and duress code cleared`)
-      const users = v.listUsers(m.account).length
-      lines.push(`account ${m.account} moved from tenant ${m.from} to tenant ${to}: every disarm and duress code is cleared${users > 0 ? `; its ${users} user(s) need new codes (dc09 codes set)` : ''}`)
-    }
-    return lines.join('\n')
-  }))
+  const say = io.stderrIsTTY === true && entries.length >= LARGE_IMPORT ? io.err : undefined
+  // One transaction, all or nothing: there is no count along the way to show, only the start and the end.
+  say?.(`importing ${entries.length} account(s) from ${file}: checked, then written all or nothing...`)
+  const t0 = performance.now()
+  return withVerifier(data, (s, v) => {
+    const result = s.import(entries)
+    say?.(result.ok ? ` done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n` : ' refused, nothing written\n')
+    return report(result, io, (r) => {
+      const lines = [`imported ${entries.length} account(s): ${r.added} added, ${r.updated} updated`]
+      for (const m of r.moved) {
+        const to = m.to ?? '(none)'
+        v.audit(actor, 'account-move', m.account, 'ok', null, `moved from tenant ${m.from} to tenant ${to}; every disarm and duress code cleared`)
+        const users = v.listUsers(m.account).length
+        lines.push(`account ${m.account} moved from tenant ${m.from} to tenant ${to}: every disarm and duress code is cleared${users > 0 ? `; its ${users} user(s) need new codes (dc09 codes set)` : ''}`)
+      }
+      return lines.join('\n')
+    })
+  })
 }
 
 /** Seconds, or an EN 50136-1 category: SP2-SP6, DP1-DP4. */
