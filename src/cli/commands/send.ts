@@ -181,17 +181,19 @@ function parseSeq (text: string): number {
 }
 
 const SEND_HELP = `
-Sequence numbers: built frames are numbered from --seq on, one per line (9999 is followed by 0001).
-Without --seq the first number comes from the clock: tenths of a second since 1970, modulo 9999,
-plus 1 (never 0000, which link tests use). It comes round again only after 16 min 40 s, longer
-than a receiver's duplicate window (10 minutes by default), so running the same send again is
-taken as new events, not as retransmissions.
+Sequence numbers: built frames are numbered from --seq on, one per line (9999
+is followed by 0001). Without --seq the first number comes from the clock:
+tenths of a second since 1970, modulo 9999, plus 1 (never 0000, which link
+tests use). It comes round again only after 16 min 40 s, longer than a
+receiver's duplicate window (10 minutes by default), so running the same send
+again is taken as new events, not as retransmissions.
 
-An ACK does not say whether the receiver journaled the event: it acknowledges a copy of an event
-it took within its duplicate window (same account, sequence number and content) without
-journaling it again. Whole frames from stdin keep their own sequence numbers, so sending the same
-file twice within the window journals its events once. When a line repeats an event this run
-already sent, its output says so ("repeatOf": the earlier line).`
+An ACK does not say whether the receiver journaled the event: it acknowledges
+a copy of an event it took within its duplicate window (same account, sequence
+number and content) without journaling it again. Whole frames from stdin keep
+their own sequence numbers, so sending the same file twice within the window
+journals its events once. When a line repeats an event this run already sent,
+its output says so ("repeatOf": the earlier line).`
 
 export function register (program: Command, deps: CliDeps): void {
   program.command('send')
