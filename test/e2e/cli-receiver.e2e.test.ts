@@ -73,9 +73,7 @@ describe('dc09 accounts', () => {
 describe('dc09 accounts: a number that changes hands, a move to another tenant', () => {
   const HEX1 = '00112233445566778899AABBCCDDEEFF'
   const HEX2 = 'FFEEDDCCBBAA99887766554433221100'
-  // Only the commands that hash or check a code take the pepper.
-  const usesPepper = (args: string[]) => args[0] === 'verify' || (args[0] === 'codes' && args[1] === 'set')
-  const withPepper = (args: string[], input = '') => dc09(usesPepper(args) ? [...args, '--pepper-file', pepper] : args, input)
+  const withPepper = (args: string[], input = '') => dc09([...args, '--pepper-file', pepper], input)
   const journaled = (kind: string) => dc09(['journal', 'export', '--data', dir]).out.trim().split('\n').filter((l) => l !== '')
     .map((l) => JSON.parse(l) as { kind?: string, account: string, stage?: string, data?: Record<string, unknown> }).filter((r) => r.kind === kind)
 

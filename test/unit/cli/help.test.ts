@@ -82,14 +82,25 @@ describe('dc09 --help, every command', () => {
     expect(sim.helpInformation()).toMatch(/--panels <n>\s+number of panels \(default: 1/)
   })
 
-  it.each(READ_ONLY)('%s: no --by, no --pepper-file', (name) => {
+  /** Offered: the option is there and shown. */
+  const offered = (c: Command, long: string): boolean => option(c, long) !== undefined && option(c, long)!.hidden !== true
+
+  it.each(READ_ONLY)('%s: offers no --by, no --pepper-file', (name) => {
     const c = all.find(([n]) => n === name)?.[1]
     expect(c, name).toBeDefined()
-    expect(option(c!, '--by')).toBeUndefined()
-    expect(option(c!, '--pepper-file')).toBeUndefined()
+    expect(offered(c!, '--by')).toBe(false)
+    expect(offered(c!, '--pepper-file')).toBe(false)
+    expect(c!.helpInformation()).not.toMatch(/--by|--pepper-file/)
   })
 
-  it('--pepper-file only where a code is hashed or checked', () => {
-    expect(leaves.filter(([, c]) => option(c, '--pepper-file') !== undefined).map(([n]) => n).sort()).toEqual([...PEPPERED, 'serve'].sort())
+  it('offers --pepper-file only where a code is hashed or checked', () => {
+    expect(leaves.filter(([, c]) => offered(c, '--pepper-file')).map(([n]) => n).sort()).toEqual([...PEPPERED, 'serve'].sort())
+  })
+
+  it('still accepts the flags it stopped offering, so that scripts keep working', () => {
+    for (const name of ['users list', 'users add', 'audit', 'codes policy']) {
+      const c = all.find(([n]) => n === name)![1]
+      expect(c.parseOptions(['--pepper-file', 'p', '--by', 'x']).unknown, name).toEqual([])
+    }
   })
 })
