@@ -1,6 +1,7 @@
 /** Argument parsers shared by the `dc09` subcommands. They throw commander's InvalidArgumentError. */
 import { existsSync, readFileSync } from 'node:fs'
 import { InvalidArgumentError } from 'commander'
+import { readTextFile } from './read-file.js'
 import { aesEngine, parseKey, type AesEngineName, type AesKey, type KeyFormat, type TimestampWindow } from '../protocol/index.js'
 
 /** `+20,-40`: seconds ahead, seconds behind. */
@@ -28,8 +29,11 @@ export function parseSeconds (text: string): number {
 export function loadKey (file: string | undefined, format: KeyFormat, engine: AesEngineName, env = process.env): AesKey | undefined {
   let text: string | undefined
   // A BOM and the line ending an editor adds are not part of the key.
-  if (file !== undefined) text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '')
-  else if (env.DC09_KEY !== undefined && env.DC09_KEY !== '') text = env.DC09_KEY
+  if (file !== undefined) {
+    const r = readTextFile(file)
+    if (!r.ok) throw new InvalidArgumentError(r.reason)
+    text = r.value.replace(/[\r\n]+$/, '')
+  } else if (env.DC09_KEY !== undefined && env.DC09_KEY !== '') text = env.DC09_KEY
   if (text === undefined) return undefined
   const parsed = parseKey(text, format, aesEngine(engine))
   if (!parsed.ok) throw new InvalidArgumentError(`the key is not usable: ${parsed.reason}`)

@@ -1,6 +1,7 @@
 /** Where the pepper comes from: `--pepper-file`, else DC09_PEPPER_FILE, else the one `serve --demo` made. */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { readInputFile } from './read-file.js'
 import { readPepper } from '../verification/verifier.js'
 
 export const PEPPER_HELP = 'a pepper is needed for disarm codes: --pepper-file FILE or DC09_PEPPER_FILE=FILE (make one with: head -c 32 /dev/urandom > FILE; keep it outside the data directory, readable only by the receiver, and backed up)'
@@ -23,6 +24,8 @@ export function loadPepper (data: string, flag: string | undefined): { ok: true,
     return { ok: true, pepper: readPepper(file) }
   } catch (err) {
     const e = err as NodeJS.ErrnoException
-    return { ok: false, reason: e.code === 'ENOENT' ? `${file}: no such file` : e.code === 'EACCES' ? `${file}: not readable` : e.message }
+    if (e.code === undefined) return { ok: false, reason: e.message }
+    const r = readInputFile(file)
+    return { ok: false, reason: r.ok ? e.message : r.reason }
   }
 }

@@ -5,7 +5,7 @@
  * or SIGKILL leaves no stale lock and no two processes can ever hold it at once. The holder's
  * pid is written beside it, for the message a second `dc09 serve` prints.
  */
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 
@@ -21,6 +21,9 @@ export interface DirLock {
 export function lockDataDir (dir: string, what = 'the journal'): DirLock {
   const path = join(dir, 'lock.db')
   const infoPath = join(dir, 'LOCK')
+  // Made 0600 before SQLite opens it: SQLite gives its side files (-journal) the same mode.
+  closeSync(openSync(path, 'a', 0o600))
+  chmodSync(path, 0o600)
   const db = new Database(path)
   try {
     db.pragma('busy_timeout = 0')

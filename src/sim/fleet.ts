@@ -3,7 +3,7 @@
  * both the receiver and the simulator.
  */
 import { randomBytes, randomInt } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readJsonFileOrThrow } from '../cli/read-file.js'
 import { aesEngine, parseKey, type AesKey, type KeyFormat } from '../protocol/index.js'
 
 export interface PanelSpec {
@@ -34,12 +34,7 @@ export function panelConfig (spec: PanelSpec): PanelConfig {
 
 /** Reads a fleet file; every entry needs an account, keys are checked here. */
 export function readFleet (file: string): PanelConfig[] {
-  let raw: unknown
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'))
-  } catch {
-    throw new Error(`${file} is not valid JSON`)
-  }
+  const raw = readJsonFileOrThrow(file)
   if (!Array.isArray(raw) || raw.length === 0) throw new Error(`${file} must hold a JSON array of accounts`)
   return raw.map((e: unknown, i) => {
     const o = e as Partial<Record<string, unknown>>

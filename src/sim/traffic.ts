@@ -1,5 +1,5 @@
 /** What simulated panels send: a random mix of events, or a scenario. */
-import { readFileSync } from 'node:fs'
+import { readJsonFileOrThrow } from '../cli/read-file.js'
 
 export type Kind = 'cid' | 'sia' | 'null'
 
@@ -60,12 +60,7 @@ export interface Scenario {
 }
 
 export function readScenario (file: string): Scenario {
-  let raw: unknown
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'))
-  } catch {
-    throw new Error(`${file} is not valid JSON`)
-  }
+  const raw = readJsonFileOrThrow(file)
   const steps = (raw as { steps?: unknown }).steps
   if (!Array.isArray(steps) || steps.length === 0) throw new Error(`${file}: expected {"steps": [{"at": seconds, "event": "ADM-CID 1130 01 015"}, ...]}`)
   let last = 0

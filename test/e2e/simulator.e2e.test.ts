@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { panelConfig, readFleet, makeFleet } from '../../src/sim/fleet.js'
 import { simulate, type SimOptions } from '../../src/sim/simulator.js'
 import { parseEvent, parseMix, readScenario } from '../../src/sim/traffic.js'
-import { parseFaults } from '../../src/cli/commands/simulate.js'
+import { parseFaults, runSimulate } from '../../src/cli/commands/simulate.js'
 import { startReceiver, type Harness } from './helpers.js'
 
 const running: Harness[] = []
@@ -81,6 +81,29 @@ describe('dc09 simulate against the receiver', () => {
       const s = await simulate(options(h, { scenario: readScenario(file), panels: [panelConfig(fleet[2]!)] }))
       expect(s).toMatchObject({ events: 3, acknowledged: 3 })
       expect((await h.records()).map((r) => r.events[0]?.code)).toEqual(['130', '401', 'CL'])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('dc09 simulate says how long it runs', () => {
+  it('says at the start, in a log (not a terminal), how long a scenario will take', async () => {
+    const h = await receiver()
+    const dir = mkdtempSync(join(tmpdir(), 'dc09-sc-'))
+    try {
+      const file = join(dir, 'scenario.json')
+      writeFileSync(file, JSON.stringify({ steps: [{ at: 0, event: 'ADM-CID 1130 01 015' }, { at: 1, event: 'ADM-CID 1401 01 003' }] }))
+      const err: string[] = []
+      const out: string[] = []
+      const code = await runSimulate({
+        host: '127.0.0.1', port: h.port, proto: 'tcp', account: '2001', prefix: '0', scenario: file, mix: 'cid=100', ackTimeout: 2000, retries: 1, clockSkew: 0,
+      }, (s) => out.push(s), (s) => err.push(s), false)
+      expect(code).toBe(0)
+      expect(err[0]).toBe(`simulate: 1 panel(s) play ${file}: 2 steps, the last at 1 s, so this runs about 1 s\n`)
+      // No terminal: no redrawn line (a run this short has no half-minute line either).
+      expect(err.join('')).not.toContain('\r')
+      expect(out.join('')).toMatch(/2 events/)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -1,5 +1,5 @@
 /** `dc09 accounts add|list|show|update|remove|purge|import`. Keys come from stdin or a file, never from argv, and are never printed. */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Account, AccountInput, AccountPatch, AccountFailure } from '../../accounts/account.js'
 import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
@@ -10,6 +10,12 @@ import { PipelineStore } from '../../pipeline/store.js'
 import type { KeyFormat, TimestampWindow } from '../../protocol/index.js'
 import { Verifier } from '../../verification/verifier.js'
 import { safeJson } from '../escape.js'
+import { readJsonFile, readTextFile } from '../read-file.js'
+import { InvalidArgumentError, Option, type Command } from 'commander'
+import { supervisionSeconds } from '../../accounts/supervision-presets.js'
+import type { CliDeps } from '../deps.js'
+import { parseSeconds, parseWindow } from '../options.js'
+import { actor } from './codes.js'
 import type { Result } from '../../result.js'
 
 export interface AccountFlags {
@@ -32,12 +38,23 @@ export interface AccountFlags {
   readonly vip?: boolean
 }
 
-export type Io = { readonly out: (s: string) => void, readonly readStdin: () => string }
+export type Io = {
+  readonly out: (s: string) => void
+  readonly readStdin: () => string
+  /** Where a long import says what it is doing, when standard error is a terminal. */
+  readonly err?: (s: string) => void
+  readonly stderrIsTTY?: boolean
+}
+
+/** Imports this large say on a terminal that they are under way, and how long they took. */
+const LARGE_IMPORT = 1000
 
 function keyFrom (f: AccountFlags, io: Io): string | undefined {
   if (f.keyStdin === true) return io.readStdin().replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '')
-  if (f.keyFile !== undefined) return readFileSync(f.keyFile, 'utf8').replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '')
-  return undefined
+  if (f.keyFile === undefined) return undefined
+  const r = readTextFile(f.keyFile)
+  if (!r.ok) throw new InputFailure(r.reason)
+  return r.value.replace(/[\r\n]+$/, '')
 }
 
 /** The fields the flags set; absent flags leave fields alone. */
@@ -98,8 +115,23 @@ export function withStore<T> (data: string, fn: (s: SqliteAccountStore) => T): T
   try { return fn(s) } finally { s.close() }
 }
 
+/** A file named on the command line that could not be read: reported, not a crash. */
+class InputFailure extends Error {}
+
+/** Exit code 1 with the message for an input file that could not be read; anything else is a bug. */
+function inputFailure (e: unknown): number {
+  if (!(e instanceof InputFailure)) throw e
+  process.stderr.write(`error: ${e.message}\n`)
+  return 1
+}
+
 export function add (data: string, account: string, f: AccountFlags, io: Io): number {
-  const input = { account, ...fields(f, io) } as AccountInput
+  let input: AccountInput
+  try {
+    input = { account, ...fields(f, io) } as AccountInput
+  } catch (e) {
+    return inputFailure(e)
+  }
   return withStore(data, (s) => report(s.add(input), io, (a) => `added ${describeAccount(a)}`))
 }
 
@@ -117,7 +149,12 @@ async function withVerifier<T> (data: string, fn: (s: SqliteAccountStore, v: Ver
 }
 
 export async function update (data: string, account: string, f: AccountFlags, io: Io, actor = 'cli'): Promise<number> {
-  const patch = fields(f, io)
+  let patch: AccountPatch
+  try {
+    patch = fields(f, io)
+  } catch (e) {
+    return inputFailure(e)
+  }
   return withVerifier(data, (s, v) => {
     const before = s.get(account)
     return report(s.update(account, patch), io, (a) => {
@@ -240,26 +277,90 @@ export function list (data: string, opts: { tenant?: string, json: boolean }, io
  * and said in the output, as `update` does.
  */
 export async function importFile (data: string, file: string, io: Io, actor = 'cli'): Promise<number> {
-  let entries: unknown
-  try {
-    entries = JSON.parse(readFileSync(file, 'utf8'))
-  } catch {
-    // Not the parser's message: it quotes the text around the error, and the file holds keys.
-    process.stderr.write(`error: ${file} is not valid JSON\n`)
+  const read = readJsonFile(file)
+  if (!read.ok) {
+    process.stderr.write(`error: ${read.reason}\n`)
     return 1
   }
+  const entries = read.value
   if (!Array.isArray(entries)) {
     process.stderr.write(`error: ${file} must hold a JSON array of accounts\n`)
     return 1
   }
-  return withVerifier(data, (s, v) => report(s.import(entries), io, (r) => {
-    const lines = [`imported ${entries.length} account(s): ${r.added} added, ${r.updated} updated`]
-    for (const m of r.moved) {
-      const to = m.to ?? '(none)'
-      v.audit(actor, 'account-move', m.account, 'ok', null, `moved from tenant ${m.from} to tenant ${to}; every disarm and duress code cleared`)
-      const users = v.listUsers(m.account).length
-      lines.push(`account ${m.account} moved from tenant ${m.from} to tenant ${to}: every disarm and duress code is cleared${users > 0 ? `; its ${users} user(s) need new codes (dc09 codes set)` : ''}`)
-    }
-    return lines.join('\n')
-  }))
+  const say = io.stderrIsTTY === true && entries.length >= LARGE_IMPORT ? io.err : undefined
+  // One transaction, all or nothing: there is no count along the way to show, only the start and the end.
+  say?.(`importing ${entries.length} account(s) from ${file}: checked, then written all or nothing...`)
+  const t0 = performance.now()
+  return withVerifier(data, (s, v) => {
+    const result = s.import(entries)
+    say?.(result.ok ? ` done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n` : ' refused, nothing written\n')
+    return report(result, io, (r) => {
+      const lines = [`imported ${entries.length} account(s): ${r.added} added, ${r.updated} updated`]
+      for (const m of r.moved) {
+        const to = m.to ?? '(none)'
+        v.audit(actor, 'account-move', m.account, 'ok', null, `moved from tenant ${m.from} to tenant ${to}; every disarm and duress code cleared`)
+        const users = v.listUsers(m.account).length
+        lines.push(`account ${m.account} moved from tenant ${m.from} to tenant ${to}: every disarm and duress code is cleared${users > 0 ? `; its ${users} user(s) need new codes (dc09 codes set)` : ''}`)
+      }
+      return lines.join('\n')
+    })
+  })
+}
+
+/** Seconds, or an EN 50136-1 category: SP2-SP6, DP1-DP4. */
+function parseSupervision (v: string): number {
+  const s = supervisionSeconds(v)
+  if (s === undefined) throw new InvalidArgumentError('seconds, or a category: SP2 (25 h), SP3 (30 min), SP4 (3 min), SP5 (90 s), SP6 (20 s), DP1-DP4')
+  return s
+}
+
+const dataOption = (c: Command): Command => c.requiredOption('--data <dir>', 'data directory')
+
+function accountOptions (c: Command): Command {
+  return dataOption(c)
+    .requiredOption('--account <number>', 'account number (3-16 hex digits or letters)')
+    .option('--key-stdin', 'read the AES key from standard input')
+    .option('--key-file <file>', 'read the AES key from a file')
+    .addOption(new Option('--key-format <format>', 'hex digits, or ASCII characters used as the key bytes').choices(['hex', 'ascii']))
+    .option('--prefix <hex>', 'the account prefix (L) frames must carry ("" clears)')
+    .option('--receiver <hex>', 'the receiver number (R) frames must carry ("" clears)')
+    .option('--tenant <name>', 'the installer company that owns the account')
+    .option('--supervision <interval>', 'expected reporting interval: seconds, or SP2-SP6, DP1-DP4 (EN 50136-1)', parseSupervision)
+    .option('--encryption-required', 'refuse plain frames (the rule when a key is set)')
+    .option('--no-encryption-required', 'accept plain frames even with a key set')
+    .option('--window <+ahead,-behind>', 'timestamp window in seconds', parseWindow)
+    .option('--clock-offset <seconds>', 'the panel clock runs this many seconds ahead of UTC', parseSeconds)
+    .option('--time-zone <zone>', 'the panel sends local time in this IANA zone')
+    .option('--charset <name>', 'charset of text in its events')
+    .option('--check-plain-timestamp', 'check the window on plain frames too')
+    .option('--site-name <text>', 'the protected site\'s name ("" clears)')
+    .option('--site-address <text>', 'the site\'s address ("" clears); keyholders come with accounts import')
+    .option('--vip', 'a prominent person lives or works here (shown to operators and admins only)')
+    .option('--no-vip', 'clear the prominent-person marker')
+}
+
+export function register (program: Command, deps: CliDeps): void {
+  const acc = program.command('accounts').description('manage the accounts the receiver accepts (works while it runs)')
+  accountOptions(acc.command('add').description('add an account'))
+    .action((o: AccountFlags & { data: string, account: string }) => { process.exitCode = add(o.data, o.account, o, deps) })
+  accountOptions(acc.command('update').description('change an account (only the given fields)'))
+    .option('--remove-key', 'remove the AES key')
+    .action(async (o: AccountFlags & { data: string, account: string }) => { process.exitCode = await update(o.data, o.account, o, deps, actor(undefined)) })
+  dataOption(acc.command('remove').description('remove an account, its users and codes (closes its open case, if any)'))
+    .requiredOption('--account <number>', 'account number')
+    .action(async (o: { data: string, account: string }) => { process.exitCode = await remove(o.data, o.account, deps, actor(undefined)) })
+  dataOption(acc.command('purge').description('list, or delete, users and codes left under numbers without an account (a removal an older version did not finish)'))
+    .option('--account <number>', 'purge this number').option('--all', 'purge every such number')
+    .action(async (o: { data: string, account?: string, all?: boolean }) => { process.exitCode = await purge(o.data, { account: o.account, all: o.all === true }, deps, actor(undefined)) })
+  dataOption(acc.command('show').description('show an account (never its key: only whether one is set)'))
+    .requiredOption('--account <number>', 'account number').option('--json', 'as JSON')
+    .action((o: { data: string, account: string, json?: boolean }) => { process.exitCode = show(o.data, o.account, o.json === true, deps) })
+  dataOption(acc.command('list').description('list accounts'))
+    .option('--tenant <name>', 'only this tenant\'s').option('--json', 'as JSON lines')
+    .action((o: { data: string, tenant?: string, json?: boolean }) => {
+      process.exitCode = list(o.data, { json: o.json === true, ...(o.tenant === undefined ? {} : { tenant: o.tenant }) }, deps)
+    })
+  dataOption(acc.command('import').description('add or update accounts from a JSON array, all or nothing'))
+    .argument('<file>', 'JSON array of accounts')
+    .action(async (file: string, o: { data: string }) => { process.exitCode = await importFile(o.data, file, deps, actor(undefined)) })
 }

@@ -6,10 +6,12 @@ import { userInfo } from 'node:os'
 import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
 import { appendForCommand } from '../../pipeline/control.js'
 import type { DerivedRecord } from '../../journal/record.js'
-import { Verifier, VerifierError, type Policy } from '../../verification/verifier.js'
+import { DEFAULT_POLICY, Verifier, VerifierError, type Policy } from '../../verification/verifier.js'
 import type { Result } from '../../result.js'
 import { printable, safeJson } from '../escape.js'
 import { loadPepper } from '../pepper.js'
+import { InvalidArgumentError, Option, type Command } from 'commander'
+import { parseCount } from '../options.js'
 
 export interface Io {
   readonly out: (s: string) => void
@@ -221,4 +223,77 @@ export function codesPolicy (o: Common & Partial<Policy> & { json?: boolean | un
       : `${p.maxFailures} failures within ${p.lockMinutes} min lock an account's verification for ${p.lockMinutes} min (a valid code does not clear them); a caller may fail ${p.callerMaxFailures} times in ${p.callerWindowMinutes} min before a ${p.callerLockMinutes} min lock; codes have at least ${p.minLength} digits\n`)
     return 0
   })
+}
+
+function parseUserArg (v: string): number {
+  try {
+    return parseUser(v)
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message)
+  }
+}
+
+/** What a new data directory's policy is. */
+function startingPolicy (): string {
+  const p = DEFAULT_POLICY
+  return `A new data directory starts with: --max-failures ${p.maxFailures} --lock-minutes ${p.lockMinutes} --caller-max-failures ${p.callerMaxFailures} --caller-window-minutes ${p.callerWindowMinutes} --caller-lock-minutes ${p.callerLockMinutes} --min-length ${p.minLength}`
+}
+
+const withData = (c: Command): Command => c.requiredOption('--data <dir>', 'data directory')
+/** Who did it, for the audit trail: on the commands that change something. */
+const withBy = (c: Command): Command => c.addOption(new Option('--by <name>', 'who does this, for the audit trail').default(actor(undefined), 'cli:USER'))
+/** The pepper: only the commands that hash or check a code use it. */
+const withPepper = (c: Command): Command => c.option('--pepper-file <file>', 'the pepper (else DC09_PEPPER_FILE, else the demo\'s DATA/pepper)')
+/**
+ * Every users, codes and audit command once took --by and --pepper-file. Where one is not used
+ * it is still accepted, so that scripts keep working, but not offered in the help.
+ */
+function withUnused (c: Command, flags: { by?: boolean, pepper?: boolean }): Command {
+  if (flags.by === true) c.addOption(new Option('--by <name>').hideHelp())
+  if (flags.pepper === true) c.addOption(new Option('--pepper-file <file>').hideHelp())
+  return c
+}
+
+/** Keyholders and their codes. Codes come from stdin only. */
+export function register (program: Command, io: Io): void {
+  const users = program.command('users').description('the users (keyholders) of an account')
+  withUnused(withBy(withData(users.command('add').description('add a user to an account'))), { pepper: true })
+    .requiredOption('--account <number>', 'account number').requiredOption('--user <n>', 'user number (1-9999, as the panel reports it)', parseUserArg)
+    .option('--name <name>', 'the user\'s name')
+    .action((o: Common & { account: string, user: number, name?: string }) => { process.exitCode = usersAdd(o, io) })
+  withUnused(withData(users.command('list').description('list an account\'s users and whether each has a code (never the code)')), { by: true, pepper: true })
+    .requiredOption('--account <number>', 'account number').option('--json', 'as JSON lines')
+    .action((o: Common & { account: string, json?: boolean }) => { process.exitCode = usersList(o, io) })
+  withUnused(withBy(withData(users.command('remove').description('remove a user and their codes'))), { pepper: true })
+    .requiredOption('--account <number>', 'account number').requiredOption('--user <n>', 'user number', parseUserArg)
+    .action((o: Common & { account: string, user: number }) => { process.exitCode = usersRemove(o, io) })
+
+  const codeCmd = program.command('codes').description('disarm and duress codes (write-only: stored as salted, peppered scrypt hashes)')
+  withBy(withPepper(withData(codeCmd.command('set').description('set a user\'s disarm code (or duress code), read from standard input'))))
+    .requiredOption('--account <number>', 'account number').requiredOption('--user <n>', 'user number', parseUserArg)
+    .option('--duress', 'set the duress code: it verifies like the disarm code and silently raises a duress event')
+    .action(async (o: Common & { account: string, user: number, duress?: boolean }) => { process.exitCode = await codesSet(o, io) })
+  withUnused(withBy(withData(codeCmd.command('reset-all').description('make every code on every account invalid at once (a leak is suspected)'))), { pepper: true })
+    .action((o: Common) => { process.exitCode = codesResetAll(o, io) })
+  withUnused(withBy(withData(codeCmd.command('policy').description(`show or change the lockout and enrolment policy (audited; applies to every verification from then on); a setting not given stays as it is. ${startingPolicy()}`))), { pepper: true })
+    .option('--max-failures <n>', 'failures within the lock window that lock an account (a valid code does not clear them)', parseCount)
+    .option('--lock-minutes <n>', 'how long the account stays locked', parseCount)
+    .option('--caller-max-failures <n>', 'failures one caller may have across accounts within its window', parseCount)
+    .option('--caller-window-minutes <n>', 'the caller\'s window', parseCount)
+    .option('--caller-lock-minutes <n>', 'how long a caller stays locked', parseCount)
+    .option('--min-length <n>', 'fewest digits of a new code (at least 4)', parseCount)
+    .option('--json', 'as JSON')
+    .action((o: Common & Partial<Policy> & { json?: boolean }) => { process.exitCode = codesPolicy(o, io) })
+  withUnused(withBy(withData(codeCmd.command('unlock').description('lift an account\'s verification lock after failed attempts (audited)'))), { pepper: true })
+    .requiredOption('--account <number>', 'account number')
+    .action((o: Common & { account: string }) => { process.exitCode = codesUnlock(o, io) })
+
+  withBy(withPepper(withData(program.command('verify').description('check a disarm code presented for an account (read from standard input); prints {"result": "valid"|"invalid"|"locked", ...}'))))
+    .requiredOption('--account <number>', 'account number')
+    .option('--caller <id>', 'who presents the code (an operator, an IVR line): attempts are limited per caller')
+    .action(async (o: Common & { account: string, caller?: string }) => { process.exitCode = await verifyCode(o, io) })
+
+  withUnused(withData(program.command('audit').description('the audit trail of users, codes and verifications (never a code)')), { by: true, pepper: true })
+    .option('--limit <n>', 'the last N entries', parseCount, 100).option('--json', 'as JSON lines')
+    .action((o: Common & { limit: number, json?: boolean }) => { process.exitCode = auditList(o, io) })
 }

@@ -3,11 +3,15 @@
  * look inside a frame from a bug report. Lines are C-escaped text (`\n`, `\r`, `\xHH`, `\\`) or,
  * with `hex`, the hex of the whole frame. A line without its leading LF or final CR gets them.
  */
+import { createInterface } from 'node:readline'
+import { Option, type Command } from 'commander'
 import {
-  decodeFrame, serializeAck, serializeEncryptedAck, serializeRejection, wholeFrame,
-  type AccountProfile, type AesKey, type DecodedFrame, type PanelClock, type TimestampWindow,
+  decodeFrame, isCharset, isTimeZone, serializeAck, serializeEncryptedAck, serializeRejection, wholeFrame,
+  type AccountProfile, type AesEngineName, type AesKey, type DecodedFrame, type KeyFormat, type PanelClock, type TimestampWindow,
 } from '../../protocol/index.js'
+import type { CliDeps } from '../deps.js'
 import { escapeFrame, unescapeFrame } from '../escape.js'
+import { loadKey, parseNow, parseSeconds, parseWindow } from '../options.js'
 
 export interface DecodeCommandOptions {
   readonly key?: AesKey | undefined
@@ -19,11 +23,12 @@ export interface DecodeCommandOptions {
   readonly clock?: PanelClock | undefined
 }
 
-/** Decodes one input line; null for a blank line (which prints nothing). */
+/** Decodes one input line; null for a blank line or a comment (which print nothing). */
 export function decodeLine (line: string, opts: DecodeCommandOptions, clock: () => number): object | null {
   // Only the line ending goes: spaces can belong to the frame (SIA `^text^`).
   const text = line.replace(/[\r\n]+$/, '')
-  if (text.trim() === '') return null
+  // No frame starts with #: its first bytes are LF and a hex CRC.
+  if (text.trim() === '' || text.trimStart().startsWith('#')) return null
   let bytes: Buffer
   if (opts.hex === true) {
     const hex = text.replace(/\s+/g, '')
@@ -86,4 +91,36 @@ export async function runDecode (input: AsyncIterable<string>, opts: DecodeComma
     const out = decodeLine(line, opts, clock)
     if (out !== null) write(JSON.stringify(out) + '\n')
   }
+}
+
+export function register (program: Command, deps: CliDeps): void {
+  program.command('decode')
+    .description('decode DC-09 frames from stdin, one per line (C-style escapes, or --hex; lines starting with # are comments), to one JSON object per line')
+    .option('--key-file <file>', 'AES key for encrypted frames (else the DC09_KEY environment variable)')
+    .addOption(new Option('--key-format <format>', 'how the key is written').choices(['hex', 'ascii']).default('hex'))
+    .option('--now <iso>', 'receiver time for the timestamp window check (skipped without it)', parseNow)
+    .addOption(new Option('--window <+ahead,-behind>', 'timestamp window in seconds').argParser(parseWindow).default({ ahead: 20, behind: 40 }, '+20,-40'))
+    .option('--clock-offset <seconds>', 'the panel clock runs this many seconds ahead of UTC', parseSeconds)
+    .option('--time-zone <zone>', 'the panel sends local time in this IANA zone')
+    .addOption(new Option('--charset <name>', 'charset of text in the frame').default('auto', 'UTF-8 if valid, else Windows-1252'))
+    .addOption(new Option('--aes <engine>', 'AES implementation').choices(['node', 'aes-js']).default('node'))
+    .option('--hex', 'input lines are the hex of whole frames')
+    .action(async (o: {
+      keyFile?: string, keyFormat: KeyFormat, now?: number, window: TimestampWindow, clockOffset?: number,
+      timeZone?: string, charset: string, aes: AesEngineName, hex?: boolean
+    }) => {
+      if (!isCharset(o.charset)) program.error(`error: unknown charset ${JSON.stringify(o.charset)}`, { exitCode: 2 })
+      if (o.timeZone !== undefined && !isTimeZone(o.timeZone)) program.error(`error: unknown time zone ${JSON.stringify(o.timeZone)}`, { exitCode: 2 })
+      let key: AesKey | undefined
+      try {
+        key = loadKey(o.keyFile, o.keyFormat, o.aes)
+      } catch (err) {
+        program.error(`error: ${(err as Error).message}`, { exitCode: 2 })
+      }
+      const clock: PanelClock | undefined = o.timeZone !== undefined
+        ? { timeZone: o.timeZone }
+        : o.clockOffset !== undefined ? { offsetSeconds: o.clockOffset } : undefined
+      const lines = createInterface({ input: deps.stdin, crlfDelay: Infinity })
+      await runDecode(lines, { key, now: o.now, window: o.window, hex: o.hex, charset: o.charset, clock }, deps.out)
+    })
 }

@@ -3,6 +3,9 @@ import { join } from 'node:path'
 import { readJournal, verifyJournal } from '../../journal/file-journal.js'
 import { safeJson } from '../escape.js'
 import { expandRecord, type JournalRecord } from '../../journal/record.js'
+import type { Command } from 'commander'
+import type { CliDeps } from '../deps.js'
+import { parseCount } from '../options.js'
 
 /** One JSON line per record, a frame's events in full whichever form the journal keeps them in. */
 export async function exportJournal (data: string, from: number, write: (s: string) => void): Promise<number> {
@@ -22,4 +25,14 @@ export async function verify (data: string, write: (s: string) => void): Promise
   for (const p of r.problems) write(`damage: ${p.segment} at byte ${p.offset}: ${p.reason}\n`)
   write(r.problems.length === 0 ? 'every checksum is good\n' : `${r.problems.length} problem(s)\n`)
   return r.problems.length === 0
+}
+
+export function register (program: Command, deps: CliDeps): void {
+  const journal = program.command('journal').description('read the event journal (works while the receiver runs)')
+  journal.command('export').description('print every record as a JSON line')
+    .requiredOption('--data <dir>', 'data directory').option('--from <id>', 'start at this journal id', parseCount, 1)
+    .action(async (o: { data: string, from: number }) => { await exportJournal(o.data, o.from, deps.out) })
+  journal.command('verify').description('check every record\'s checksum and report what was found')
+    .requiredOption('--data <dir>', 'data directory')
+    .action(async (o: { data: string }) => { process.exitCode = (await verify(o.data, deps.out)) ? 0 : 1 })
 }

@@ -5,6 +5,8 @@ import { readJournal } from '../../journal/file-journal.js'
 import type { Case } from '../../pipeline/stages/cases.js'
 import { PipelineStore } from '../../pipeline/store.js'
 import { printable, safeJson } from '../escape.js'
+import type { Command } from 'commander'
+import type { CliDeps } from '../deps.js'
 
 export type Out = (s: string) => void
 
@@ -69,4 +71,18 @@ export function listCases (data: string, o: { all: boolean, account?: string | u
   }
   if (!o.json && cases.length === 0) out(o.all ? 'no cases\n' : 'no open cases\n')
   return 0
+}
+
+export function register (program: Command, deps: CliDeps): void {
+  const pipe = program.command('pipeline').description('the event pipeline\'s progress (works while the receiver runs)')
+  pipe.command('status').description('where the pipeline is in the journal, and how many events are parked')
+    .requiredOption('--data <dir>', 'data directory').option('--json', 'as JSON')
+    .action(async (o: { data: string, json?: boolean }) => { process.exitCode = await status(o.data, o.json === true, deps.out) })
+  pipe.command('dead-letters').description('events a stage failed on after its retries, with the error')
+    .requiredOption('--data <dir>', 'data directory').option('--json', 'as JSON lines')
+    .action((o: { data: string, json?: boolean }) => { process.exitCode = deadLetters(o.data, o.json === true, deps.out) })
+
+  program.command('cases').description('alarm cases').command('list').description('open cases (or all with --all)')
+    .requiredOption('--data <dir>', 'data directory').option('--all', 'closed cases too').option('--account <number>', 'only this account\'s').option('--json', 'as JSON lines')
+    .action((o: { data: string, all?: boolean, account?: string, json?: boolean }) => { process.exitCode = listCases(o.data, { all: o.all === true, account: o.account, json: o.json === true }, deps.out) })
 }

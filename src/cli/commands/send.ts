@@ -6,12 +6,17 @@
  * is given. For one panel by hand; `dc09 simulate` drives many.
  */
 import { createSocket } from 'node:dgram'
+import { createInterface } from 'node:readline'
+import { InvalidArgumentError, Option, type Command } from 'commander'
 import { connect, isIPv6, type Socket } from 'node:net'
 import {
-  FrameSplitter, checkAnswer, parseFrame, serializeFrame, wholeFrame,
-  type AesKey, type FrameHeader,
+  FrameSplitter, checkAnswer, decodeFrame, parseFrame, serializeFrame, wholeFrame,
+  type AesKey, type FrameHeader, type KeyFormat,
 } from '../../protocol/index.js'
+import { dedupeKey } from '../../receiver/dedupe.js'
+import type { CliDeps } from '../deps.js'
 import { escapeFrame, unescapeFrame } from '../escape.js'
+import { loadKey, parseCount, parsePort } from '../options.js'
 
 export interface SendOptions {
   readonly host: string
@@ -23,6 +28,27 @@ export interface SendOptions {
   readonly prefix?: string | undefined
   readonly receiver?: string | undefined
   readonly seq: number
+}
+
+/**
+ * The default first sequence number: tenths of a second since 1970, modulo 9999, plus one. It
+ * is never 0000 (link tests), and comes round again only after 16 min 40 s, longer than a
+ * receiver's duplicate window (10 minutes by default): an event sent again in a later run is
+ * taken as a new event, not as a retransmission of the earlier one.
+ */
+export function clockSeq (now: number): number {
+  return Math.floor(now / 100) % 9999 + 1
+}
+
+/** An ACK is the same for a new event and for a copy the receiver journaled before. */
+const REPEAT_NOTE = 'a receiver acknowledges a copy it took within its duplicate window without journaling it again, and its ACK does not say which'
+
+/** What a receiver takes for the same event (see its duplicate window); undefined for link tests. */
+function eventIdentity (frame: Buffer, key: AesKey | undefined): string | undefined {
+  const d = decodeFrame(frame, { profile: { key, requireEncryption: false, window: null } })
+  if (d.ok) return dedupeKey(d.value)
+  // Unreadable here (encrypted, no key): the same bytes are the same event.
+  return frame.toString('latin1')
 }
 
 type Built = { readonly ok: true, readonly frame: Buffer, readonly header: FrameHeader } | { readonly ok: false, readonly reason: string }
@@ -59,9 +85,13 @@ export async function runSend (lines: AsyncIterable<string>, o: SendOptions, wri
   const link = o.udp ? udpLink(o) : await tcpLink(o)
   let seq = o.seq
   let allAcked = true
+  // Each event sent in this run, with the input line it came from.
+  const sent = new Map<string, number>()
+  let lineNo = 0
   try {
     for (let next = await input.next(); next.done !== true; next = await input.next()) {
       const line = next.value
+      lineNo++
       if (line.trim() === '') continue
       const built = buildLine(line.replace(/[\r\n]+$/, ''), o, seq, Date.now())
       if (!built.ok) {
@@ -70,6 +100,10 @@ export async function runSend (lines: AsyncIterable<string>, o: SendOptions, wri
         continue
       }
       seq = seq >= 9999 ? 1 : seq + 1
+      const identity = eventIdentity(built.frame, o.key)
+      const repeatOf = identity === undefined ? undefined : sent.get(identity)
+      if (identity !== undefined && repeatOf === undefined) sent.set(identity, lineNo)
+      const repeat = repeatOf === undefined ? {} : { repeatOf, note: `the same event and sequence number as line ${repeatOf}: ${REPEAT_NOTE}` }
       const t0 = performance.now()
       const answer = await link.exchange(built.frame, o.timeoutMs)
       const ms = Math.round((performance.now() - t0) * 10) / 10
@@ -83,7 +117,7 @@ export async function runSend (lines: AsyncIterable<string>, o: SendOptions, wri
       allAcked &&= ok
       write(JSON.stringify({
         ok, sent: escapeFrame(built.frame), answer: escapeFrame(answer), token: c.token, problems: c.problems,
-        ...(c.receiverTime === undefined ? {} : { receiverTime: new Date(c.receiverTime).toISOString() }), ms,
+        ...(c.receiverTime === undefined ? {} : { receiverTime: new Date(c.receiverTime).toISOString() }), ms, ...repeat,
       }) + '\n')
     }
   } finally {
@@ -138,4 +172,57 @@ function udpLink (o: SendOptions): Link {
     },
     close () { socket.close() },
   }
+}
+
+function parseSeq (text: string): number {
+  const n = parseCount(text)
+  if (n > 9999) throw new InvalidArgumentError('expected a sequence number from 0 to 9999')
+  return n
+}
+
+const SEND_HELP = `
+Sequence numbers: built frames are numbered from --seq on, one per line (9999
+is followed by 0001). Without --seq the first number comes from the clock:
+tenths of a second since 1970, modulo 9999, plus 1 (never 0000, which link
+tests use). It comes round again only after 16 min 40 s, longer than a
+receiver's duplicate window (10 minutes by default), so running the same send
+again is taken as new events, not as retransmissions.
+
+An ACK does not say whether the receiver journaled the event: it acknowledges
+a copy of an event it took within its duplicate window (same account, sequence
+number and content) without journaling it again. Whole frames from stdin keep
+their own sequence numbers, so sending the same file twice within the window
+journals its events once. When a line repeats an event this run already sent,
+its output says so ("repeatOf": the earlier line).`
+
+export function register (program: Command, deps: CliDeps): void {
+  program.command('send')
+    .description('send frames (C-escaped lines, or events with --account) to a receiver and check each answer')
+    .option('--host <address>', 'receiver address', '127.0.0.1')
+    .option('--port <port>', 'receiver port', parsePort, 9000)
+    .option('--udp', 'send over UDP instead of TCP')
+    .option('--timeout <ms>', 'how long to wait for each answer', parseCount, 5000)
+    .option('--account <number>', 'build frames for this account from lines like "ADM-CID 1130 01 015", "SIA-DCS Nri1/BA01", "NULL"')
+    .option('--key-file <file>', 'AES key to encrypt with (else the DC09_KEY environment variable)')
+    .addOption(new Option('--key-format <format>', 'how the key is written').choices(['hex', 'ascii']).default('hex'))
+    .option('--prefix <hex>', 'account prefix (L) of built frames', '0')
+    .option('--receiver <hex>', 'receiver number (R) of built frames')
+    .addOption(new Option('--seq <n>', 'first sequence number of built frames, 0-9999').argParser(parseSeq).default(clockSeq(Date.now()), 'from the clock, see below'))
+    .addHelpText('after', SEND_HELP)
+    .action(async (o: { host: string, port: number, udp?: boolean, timeout: number, account?: string, keyFile?: string, keyFormat: KeyFormat, prefix: string, receiver?: string, seq: number }) => {
+      let key: AesKey | undefined
+      try {
+        key = o.account === undefined ? undefined : loadKey(o.keyFile, o.keyFormat, 'node')
+      } catch (err) {
+        program.error(`error: ${(err as Error).message}`, { exitCode: 2 })
+      }
+      const lines = createInterface({ input: deps.stdin, crlfDelay: Infinity })
+      try {
+        const ok = await runSend(lines, { host: o.host, port: o.port, udp: o.udp === true, timeoutMs: o.timeout, account: o.account, key, prefix: o.prefix, receiver: o.receiver, seq: o.seq }, deps.out)
+        process.exitCode = ok ? 0 : 1
+      } catch (err) {
+        deps.err(`dc09 send: ${(err as Error).message}\n`)
+        process.exitCode = 1
+      }
+    })
 }

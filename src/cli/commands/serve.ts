@@ -6,16 +6,19 @@ import pino from 'pino'
 import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
 import { FileJournal, type FsyncPolicy } from '../../journal/file-journal.js'
 import { createLogger } from '../../log.js'
-import { defaultOptions, type ReceiverOptions } from '../../receiver/options.js'
+import { defaultOptions, validateOptions, type ReceiverOptions } from '../../receiver/options.js'
 import { journalJson, type JournalRecord } from '../../journal/record.js'
 import { ReceiverServer, type ListenOptions } from '../../receiver/server.js'
-import type { HashLimits } from '../../verification/verifier.js'
+import { validateHashLimits, type HashLimits } from '../../verification/verifier.js'
 import { startControl } from '../../pipeline/control.js'
 import { ServicesHost } from '../../services/host.js'
 import { demoPepperPath, loadPepper, pepperFile } from '../pepper.js'
 import { tapJournal } from '../../journal/journal.js'
 import { Metrics } from '../../api/metrics.js'
-import type { ApiOptions } from '../../api/server.js'
+import { validateApiOptions, type ApiOptions } from '../../api/server.js'
+import { Option, type Command } from 'commander'
+import { parseCount, parsePort } from '../options.js'
+import { readJsonFileOrThrow } from '../read-file.js'
 
 export interface ServeOptions extends ListenOptions {
   readonly data: string
@@ -129,7 +132,7 @@ export async function serve (o: ServeOptions): Promise<void> {
     if (stopping) return
     stopping = true
     logger.info({ signal }, 'stopping: no new connections; committing and answering what is in flight')
-    void (async () => {
+    ;(async () => {
       // The interface and the pipeline stop while the panels' last frames are committed and answered.
       await Promise.all([running.stop(server?.options.shutdownTimeoutMs ?? 15_000), server?.close()])
       await control.close()
@@ -143,7 +146,12 @@ export async function serve (o: ServeOptions): Promise<void> {
       if (!closed) logger.error('the journal did not close in time; exiting anyway')
       destination.flushSync()
       process.exit(closed ? exitCode : 1)
-    })()
+    })().catch((err: unknown) => {
+      // What an unhandled rejection would do, but said in the log first.
+      logger.error({ err: (err as Error).message }, 'stopping failed; exiting')
+      destination.flushSync()
+      process.exit(1)
+    })
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
@@ -181,4 +189,64 @@ export async function serve (o: ServeOptions): Promise<void> {
           ]),
     ]) process.stderr.write(line + '\n')
   }
+}
+
+/** The receiver's limits, under `api` the HTTP interface's, and under `verification` the code hashing's. */
+export function readLimits (file: string): { receiver: Partial<ReceiverOptions>, api: Partial<ApiOptions>, verification: Partial<HashLimits> } {
+  const raw = readJsonFileOrThrow(file)
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file} must hold a JSON object`)
+  const { api, verification, ...receiver } = raw as Record<string, unknown>
+  const v = validateOptions(receiver)
+  if (!v.ok) throw new Error(`${file}: ${v.reason}`)
+  const a = validateApiOptions(api ?? {})
+  if (!a.ok) throw new Error(`${file}: api: ${a.reason}`)
+  const h = validateHashLimits(verification ?? {})
+  if (!h.ok) throw new Error(`${file}: verification: ${h.reason}`)
+  return { receiver: v.value, api: a.value, verification: h.value }
+}
+
+interface ServeFlags {
+  data: string, host: string, port: number, tcp: boolean, udp: boolean, demo?: boolean, unknownAccounts: ReceiverOptions['unknownAccounts'],
+  silentUnreadable?: boolean, fsync: 'group' | 'each', config?: string, logLevel: string, segmentBytes: number, pepperFile?: string,
+  pipeline?: string, apiHost: string, apiPort: number, api: boolean
+}
+
+export function register (program: Command): void {
+  program.command('serve')
+    .description('run the receiver: TCP and UDP on one port, every event journaled before it is acknowledged')
+    .option('--data <dir>', 'data directory (journal, accounts)', './data')
+    .option('--host <address>', 'address to listen on (0.0.0.0 for all)', '127.0.0.1')
+    .option('--port <port>', 'TCP and UDP port', parsePort, 9000)
+    .option('--no-tcp', 'do not listen on TCP')
+    .option('--no-udp', 'do not listen on UDP')
+    .option('--demo', 'create two demo accounts if there are none, and say how to send them events')
+    .addOption(new Option('--unknown-accounts <policy>', 'answer to unregistered accounts').choices(['nak', 'duh', 'quarantine']).default('nak'))
+    .option('--silent-unreadable', 'send nothing (instead of NAK) for frames that cannot be read')
+    .addOption(new Option('--fsync <policy>', 'one fdatasync per group of events, or per event').choices(['group', 'each']).default('group'))
+    .option('--config <file>', 'JSON file with receiver limits (names as in the README)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .addOption(new Option('--segment-bytes <n>', 'journal segment size (advanced)').argParser(parseCount).default(64 << 20, '64 MiB'))
+    .option('--pepper-file <file>', 'the secret that keys disarm-code hashes (else DC09_PEPPER_FILE; --demo makes one)')
+    .option('--pipeline <file>', 'JSON pipeline configuration; without it: classify, supervision, cases, jsonl to DATA/events.jsonl')
+    .option('--api-host <address>', 'address the HTTP interface listens on', '127.0.0.1')
+    .option('--api-port <port>', 'port of the HTTP interface (0: any free port)', parsePort, 9080)
+    .option('--no-api', 'do not serve the HTTP interface')
+    .action(async (o: ServeFlags) => {
+      let limits: Partial<ReceiverOptions> = {}
+      let apiLimits: Partial<ApiOptions> = {}
+      let hashLimits: Partial<HashLimits> = {}
+      try {
+        if (o.config !== undefined) ({ receiver: limits, api: apiLimits, verification: hashLimits } = readLimits(o.config))
+        // Read here first so that a missing file is said before anything starts.
+        if (o.pipeline !== undefined) readJsonFileOrThrow(o.pipeline)
+      } catch (err) {
+        program.error(`error: ${(err as Error).message}`, { exitCode: 2 })
+      }
+      await serve({
+        data: o.data, host: o.host, port: o.port, tcp: o.tcp, udp: o.udp, demo: o.demo === true, logLevel: o.logLevel, fsync: o.fsync, segmentBytes: Math.max(4096, o.segmentBytes),
+        pepperFile: o.pepperFile, pipeline: o.pipeline, verification: hashLimits,
+        api: o.api ? { host: o.apiHost, port: o.apiPort, options: apiLimits } : undefined,
+        receiver: { ...limits, unknownAccounts: o.unknownAccounts, ...(o.silentUnreadable === true ? { nakUnreadable: false } : {}) },
+      })
+    })
 }

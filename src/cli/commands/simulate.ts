@@ -1,7 +1,12 @@
 /** `dc09 simulate` and `dc09 fleet`: argument handling around src/sim. */
 import { writeFileSync } from 'node:fs'
 import { isIP } from 'node:net'
-import type { AesKey, KeyFormat } from '../../protocol/index.js'
+import { Option, type Command } from 'commander'
+import { parseKey, type AesKey, type KeyFormat } from '../../protocol/index.js'
+import type { CliDeps } from '../deps.js'
+import { givenOnly } from '../help.js'
+import { describePlan, plannedMs, progressReporter, type Plan } from '../progress.js'
+import { loadKey, parseCount, parsePort, parsePositive, parseSeconds } from '../options.js'
 import { makeFleet, readFleet, type PanelConfig } from '../../sim/fleet.js'
 import { FAULTS, formatSummary, LIMITS, simulate, type Fault, type Faults, type SimSummary } from '../../sim/simulator.js'
 import { parseMix, readScenario } from '../../sim/traffic.js'
@@ -45,12 +50,15 @@ export function parseFaults (text: string): Faults {
   return out
 }
 
+/** How often a run not on a terminal says how it goes. */
+const PROGRESS_EVERY_MS = 30_000
+
 function isLoopback (host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'))
 }
 
 /** Runs the simulation; resolves with the exit code. */
-export async function runSimulate (f: SimulateFlags, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+export async function runSimulate (f: SimulateFlags, out: (s: string) => void, err: (s: string) => void, tty = process.stderr.isTTY): Promise<number> {
   // A load generator pointed at someone else's server is an attack: loopback unless asked.
   if (!isLoopback(f.host) && f.allowRemote !== true) throw new Error(`${f.host} is not a loopback address; add --allow-remote to load a receiver on another host`)
   let panels: PanelConfig[]
@@ -68,7 +76,14 @@ export async function runSimulate (f: SimulateFlags, out: (s: string) => void, e
   const events = f.scenario !== undefined ? undefined : f.events ?? (durationMs === undefined ? 10 : undefined)
   if (events !== undefined && events > LIMITS.eventsPerPanel) throw new Error(`at most ${LIMITS.eventsPerPanel} events per panel`)
   const faults = f.faults === undefined ? {} : parseFaults(f.faults)
-  const live = process.stderr.isTTY && f.json !== true
+  const scenario = f.scenario === undefined ? undefined : readScenario(f.scenario)
+  const plan: Plan = {
+    panels: panels.length, events, rate: f.rate, durationMs,
+    scenario: scenario === undefined || f.scenario === undefined ? undefined : { file: f.scenario, steps: scenario.steps.length, lastAtSeconds: scenario.steps.at(-1)!.at },
+  }
+  // Said first: a scenario can run for many minutes with nothing else to show.
+  err(`simulate: ${describePlan(plan)}\n`)
+  const live = tty && f.json !== true
   const summary: SimSummary = await simulate({
     host: f.host,
     port: f.port,
@@ -80,15 +95,14 @@ export async function runSimulate (f: SimulateFlags, out: (s: string) => void, e
     durationMs: durationMs ?? (events === undefined && f.scenario === undefined ? 60_000 : LIMITS.durationMs),
     rate: f.rate,
     mix: parseMix(f.mix),
-    scenario: f.scenario === undefined ? undefined : readScenario(f.scenario),
+    scenario,
     ackTimeoutMs: f.ackTimeout,
     retries: f.retries,
     clockSkewSeconds: f.clockSkew,
     faults,
     anyAnswer: f.anyAnswer === true,
-    onProgress: live
-      ? (s) => { if (s.durationMs >= 3000) err(`\r${s.acknowledged} acknowledged, ${s.framesPerSecond}/s, p99 ${s.latencyMs.p99} ms, failed ${s.failed}   `) }
-      : undefined,
+    // On a terminal one line drawn again; in a log, a line every half minute.
+    onProgress: progressReporter({ tty: live, totalMs: plannedMs(plan), everyMs: PROGRESS_EVERY_MS, write: err }),
   })
   if (live) err('\n')
   out(f.json === true ? JSON.stringify(summary) + '\n' : formatSummary(summary) + '\n')
@@ -100,4 +114,68 @@ export function writeFleet (count: number, keyFormat: KeyFormat | 'none', file: 
   const fleet = makeFleet(count, keyFormat, first, tenant === undefined ? {} : { tenant })
   // The file holds keys: only its owner may read it.
   writeFileSync(file, JSON.stringify(fleet, null, 1) + '\n', { mode: 0o600 })
+}
+
+type SimulateArgs = Omit<SimulateFlags, 'key'> & { keyStdin?: boolean, keyFile?: string, keyFormat: KeyFormat }
+
+export function register (program: Command, deps: CliDeps): void {
+  const sim = program.command('simulate')
+  sim.description('drive a receiver like many real panels: events, retries, faults, and a summary with ACK latency')
+    .option('--host <address>', 'receiver address (loopback unless --allow-remote)', '127.0.0.1')
+    .option('--port <port>', 'receiver port', parsePort, 9000)
+    .addOption(new Option('--proto <proto>', 'transport').choices(['tcp', 'udp']).default('tcp'))
+    .option('--connect-per-event', 'TCP: a new connection for every event, as some hubs do')
+    .addOption(new Option('--panels <n>', 'number of panels').argParser(parseCount).default(1, '1, or one per account of --accounts'))
+    .option('--account <number>', 'the account every panel reports as')
+    .option('--key-stdin', 'read the AES key for --account from standard input')
+    .option('--key-file <file>', 'read the AES key for --account from a file')
+    .addOption(new Option('--key-format <format>', 'how the key is written').choices(['hex', 'ascii']).default('hex'))
+    .option('--prefix <hex>', 'account prefix (L) with --account', '0')
+    .option('--receiver <hex>', 'receiver number (R) with --account')
+    .option('--accounts <file>', 'one panel per entry of a fleet file (the dc09 accounts import format)')
+    .addOption(new Option('--events <n>', 'events per panel').argParser(parseCount).default(10, '10, unless --duration or --scenario'))
+    .option('--duration <seconds>', 'run this long instead', parsePositive)
+    .option('--rate <events/s>', 'events per second per panel; without it, ping-pong: the next after each answer', parsePositive)
+    .option('--mix <weights>', 'kinds of event', 'cid=70,sia=20,null=10')
+    .option('--scenario <file>', 'a JSON scenario each panel plays instead of random events')
+    .option('--ack-timeout <ms>', 'how long a panel waits for its answer', parseCount, 5000)
+    .option('--retries <n>', 'retransmissions of an unanswered or refused frame', parseCount, 3)
+    .option('--clock-skew <seconds>', 'every panel clock runs this far off', parseSeconds, 0)
+    .option('--faults <percentages>', `faults on demand: ${FAULTS.map((x) => `${x}=P`).join(',')}`)
+    // For the benchmark's bare baseline server only: accepted, not shown.
+    .addOption(new Option('--any-answer', 'count any CR-terminated line as the answer').hideHelp())
+    .option('--allow-remote', 'allow a host that is not loopback')
+    .option('--json', 'print the summary as one JSON object')
+    .action(async (all: SimulateArgs) => {
+      // Defaults shown in the help but applied by runSimulate, which knows what else was given.
+      const o = givenOnly(sim, all, ['panels', 'events'])
+      try {
+        let key: AesKey | undefined
+        if (o.keyStdin === true) {
+          const text = deps.readStdin().replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '')
+          const k = parseKey(text, o.keyFormat)
+          if (!k.ok) throw new Error(`the key is not usable: ${k.reason}`)
+          key = k.value
+        } else if (o.account !== undefined) {
+          key = loadKey(o.keyFile, o.keyFormat, 'node')
+        }
+        process.exitCode = await runSimulate({ ...o, key }, deps.out, deps.err, deps.stderrIsTTY)
+      } catch (err) {
+        deps.err(`dc09 simulate: ${(err as Error).message}\n`)
+        process.exitCode = 2
+      }
+    })
+
+  program.command('fleet')
+    .description('write a fleet file (the dc09 accounts import format) with fresh random keys, for the receiver and the simulator')
+    .requiredOption('--count <n>', 'number of accounts', parseCount)
+    .addOption(new Option('--key-format <format>', 'keys as hex or ASCII, or no keys').choices(['hex', 'ascii', 'none']).default('hex'))
+    .requiredOption('--out <file>', 'where to write it (mode 0600: it holds keys)')
+    .option('--first <n>', 'first account number', parseCount, 100000)
+    .option('--tenant <name>', 'tenant of every account')
+    .action((o: { count: number, keyFormat: KeyFormat | 'none', out: string, first: number, tenant?: string }) => {
+      if (o.count < 1 || o.count > 1_000_000) program.error('error: --count is 1 to 1000000', { exitCode: 2 })
+      writeFleet(o.count, o.keyFormat, o.out, o.first, o.tenant)
+      deps.out(`wrote ${o.count} account(s) to ${o.out}\n`)
+    })
 }

@@ -7,6 +7,8 @@ import { AccessStore, type TokenInfo } from '../../api/access.js'
 import { Verifier } from '../../verification/verifier.js'
 import { printable, safeJson } from '../escape.js'
 import { actor } from './codes.js'
+import { Option, type Command } from 'commander'
+import { parsePositive } from '../options.js'
 
 export interface Io {
   readonly out: (s: string) => void
@@ -68,4 +70,23 @@ export function revoke (o: { data: string, id: string, by?: string | undefined }
     io.out(`token ${o.id} revoked\n`)
     return 0
   })
+}
+
+const withBy = (c: Command): Command => c.addOption(new Option('--by <name>', 'who does this, for the audit trail').default(actor(undefined), 'cli:USER'))
+
+export function register (program: Command, io: Io): void {
+  const tok = program.command('tokens').description('bearer tokens for the HTTP interface (stored only as hashes)')
+  withBy(tok.command('create').description('make a token and print it, once, as the only output line')
+    .requiredOption('--data <dir>', 'data directory')
+    .addOption(new Option('--role <role>', 'what the token may do').choices(['admin', 'operator', 'installer']).makeOptionMandatory())
+    .option('--tenant <name>', 'the tenant an installer token is bound to (registered if new)')
+    .option('--name <text>', 'whose token it is, for lists and the audit trail')
+    .option('--expires-days <n>', 'the token stops working after this many days', parsePositive))
+    .action((o: { data: string, role: string, tenant?: string, name?: string, expiresDays?: number, by?: string }) => { process.exitCode = create(o, io) })
+  tok.command('list').description('the tokens: id, role, tenant, name, state (never a secret or hash)')
+    .requiredOption('--data <dir>', 'data directory').option('--json', 'as JSON lines')
+    .action((o: { data: string, json?: boolean }) => { process.exitCode = list(o, io) })
+  withBy(tok.command('revoke').description('revoke a token, for good')
+    .requiredOption('--data <dir>', 'data directory').requiredOption('--id <id>', 'the token\'s id (dc09 tokens list)'))
+    .action((o: { data: string, id: string, by?: string }) => { process.exitCode = revoke(o, io) })
 }

@@ -45,3 +45,26 @@ describe('dc09 accounts import', () => {
     expect(moves).toMatchObject([{ actor: 'cli:ops', account: '4321', outcome: 'ok', detail: 'moved from tenant t1 to tenant t2; every disarm and duress code cleared' }])
   })
 })
+
+describe('dc09 accounts import of a large fleet', () => {
+  const fleet = (n: number) => Array.from({ length: n }, (_, i) => ({ account: String(100000 + i) }))
+
+  it('on a terminal says it is under way and how long it took, then the count', async () => {
+    const file = join(dir, 'large.json')
+    writeFileSync(file, JSON.stringify(fleet(1500)))
+    const err: string[] = []
+    expect(await importFile(dir, file, { ...io, err: (s) => err.push(s), stderrIsTTY: true })).toBe(0)
+    expect(err.join('')).toMatch(new RegExp(`^importing 1500 account\\(s\\) from ${file}: checked, then written all or nothing\\.\\.\\. done in \\d+\\.\\d s\\n$`))
+    expect(out).toBe('imported 1500 account(s): 1500 added, 0 updated\n')
+  })
+
+  it('says nothing more when not on a terminal, or for a few accounts', async () => {
+    const file = join(dir, 'large.json')
+    writeFileSync(file, JSON.stringify(fleet(1500)))
+    const err: string[] = []
+    expect(await importFile(dir, file, { ...io, err: (s) => err.push(s), stderrIsTTY: false })).toBe(0)
+    writeFileSync(file, JSON.stringify(fleet(3)))
+    expect(await importFile(dir, file, { ...io, err: (s) => err.push(s), stderrIsTTY: true })).toBe(0)
+    expect(err).toEqual([])
+  })
+})

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { decodeLine, runDecode } from '../../../src/cli/commands/decode.js'
 import { parseWindow } from '../../../src/cli/options.js'
@@ -54,6 +55,33 @@ describe('dc09 decode, one line', () => {
     expect(out.length).toBe(2)
     expect(out.every((s) => s.endsWith('\n'))).toBe(true)
     expect(JSON.parse(out[1]!)).toMatchObject({ ok: false })
+  })
+
+  it('skips comment lines (# first), in escaped and in --hex input', () => {
+    expect(decodeLine('# a note about the next frame', {}, clock)).toBeNull()
+    expect(decodeLine('   # indented', { hex: true }, clock)).toBeNull()
+  })
+
+  it('decodes the sample file: each frame as its comments say, the encrypted one with the key they give', async () => {
+    const text = readFileSync(new URL('../../../fixtures/sample-frames.txt', import.meta.url), 'utf8')
+    const lines = text.split('\n')
+    const keyLine = lines.find((l) => /^#.*--key-file/.test(l))
+    const hexKey = /printf (?:'%s' )?([0-9A-F]{32})/.exec(text)?.[1]
+    expect(keyLine).toBeDefined()
+    const out: string[] = []
+    async function * input () { yield * lines }
+    await runDecode(input(), { key: nodeAes.importKey(Buffer.from(hexKey!, 'hex')) }, (s) => out.push(s), clock)
+    const results = out.map((s) => JSON.parse(s) as { ok: boolean, code?: string })
+    // One comment says what each frame shows; those that fail on purpose say "expected" and the code.
+    const frames = lines.map((l, i) => ({ l, i })).filter(({ l }) => l.trim() !== '' && !l.trimStart().startsWith('#'))
+    expect(results).toHaveLength(frames.length)
+    frames.forEach(({ i }, n) => {
+      const comment = lines[i - 1]!
+      expect(comment.startsWith('#')).toBe(true)
+      const expected = /expected (DC09_ERR_\w+)/.exec(comment)?.[1]
+      expect(results[n]).toMatchObject(expected === undefined ? { ok: true } : { ok: false, code: expected })
+    })
+    expect(results.filter((r) => !r.ok).length).toBeGreaterThan(0)
   })
 
   it('parses --window', () => {
