@@ -1,6 +1,6 @@
 /**
  * The HTTP interface as a user meets it: `dc09 serve` (the built binary) with the interface on
- * its own port, tokens made with `dc09 tokens create`, a session with fetch as the README's curl
+ * its own port, tokens made with `dc09 tokens create`, a session with fetch as docs/http-api.md's curl
  * session does it, a panel's alarm over TCP, and a revoked token refused at once.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'

@@ -1,5 +1,5 @@
 /**
- * The README's example: examples/pipeline.json with examples/stages/battery-watch.mjs loads as a
+ * The example pipeline: examples/pipeline.json with examples/stages/battery-watch.mjs loads as a
  * user would load it, and does what it says, through the real runner.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
