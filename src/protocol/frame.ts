@@ -248,12 +248,15 @@ function parseHeader (b: Buffer, start: number, end: number, crcForm: CrcForm, q
 const KNOWN_TOKENS = ['SIA-DCS', 'ADM-CID', 'NULL', 'ACK', 'NAK', 'DUH', 'RSP']
 
 function internToken (b: Uint8Array, start: number, end: number): string {
-  next: for (const t of KNOWN_TOKENS) {
-    if (t.length !== end - start) continue
-    for (let i = 0; i < t.length; i++) if (t.charCodeAt(i) !== b[start + i]) continue next
-    return t
-  }
+  for (const t of KNOWN_TOKENS) if (spells(b, start, end, t)) return t
   return ascii(b, start, end)
+}
+
+/** Whether bytes start..end are exactly the ASCII characters of `t`. */
+function spells (b: Uint8Array, start: number, end: number, t: string): boolean {
+  if (t.length !== end - start) return false
+  for (let i = 0; i < t.length; i++) if (t.charCodeAt(i) !== b[start + i]) return false
+  return true
 }
 
 function alnumRun (buf: Uint8Array, offset: number, end: number, max: number): number {
