@@ -70,13 +70,13 @@ export class Harness {
     this.verifier = new Verifier(this.dir, this.accounts, { pepper: this.pepper, scryptN: 16, ...o.verifier })
     this.access = new AccessStore(this.dir, { clock: o.clock })
     this.store = new PipelineStore(this.dir)
-    let runner: PipelineRunner | undefined
     this.journal = tapJournal(this.memory, (record, id) => {
       this.recent.add(record, id)
-      runner?.notify()
+      runner.notify()
     }, (seconds) => this.metrics.commitSeconds.observe(seconds))
     const env = { accounts: this.accounts, isUser: (a: string, u: number) => this.verifier.isUser(a, u), dataDir: this.dir, log }
-    runner = new PipelineRunner({ journal: this.journal, store: this.store, stages: [classify(), supervision(o.supervision ?? {}, env), cases({}, env)], log, clock: o.runnerClock, options: { pollMs: 10 } })
+    // The journal's tap runs on appends, which start only after the runner exists.
+    const runner = new PipelineRunner({ journal: this.journal, store: this.store, stages: [classify(), supervision(o.supervision ?? {}, env), cases({}, env)], log, clock: o.runnerClock, options: { pollMs: 10 } })
     this.runner = runner
     this.app = buildApi({
       accounts: this.accounts,
