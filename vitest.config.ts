@@ -1,9 +1,63 @@
 import { defineConfig } from 'vitest/config'
 
+/**
+ * End-to-end tests that run the receiver in this process, over real sockets and timers: covered,
+ * one file at a time. Any other e2e file runs in `spawned`.
+ */
+const E2E_IN_PROCESS = ['attacks', 'control', 'limits', 'receiver', 'simulator'].map((n) => `test/e2e/${n}.e2e.test.ts`)
+
+/**
+ * Not under coverage, one file at a time: tests that run the built CLI or other child processes
+ * (coverage does not see inside them), the documentation's examples, and the tenant-isolation
+ * test, which compares the response times of two paths (coverage instrumentation slows one more
+ * than the other).
+ */
+const SPAWNED = ['test/e2e/**/*.e2e.test.ts', 'test/docs.test.ts', 'test/api/isolation.test.ts']
+
+/** Unit tests that vi.mock a module: each runs with a module graph of its own. */
+const MOCKS_A_MODULE = ['test/unit/cli/accounts-remove.test.ts']
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // Property tests run a few thousand cases each; keep the suite well under CI's budget.
     testTimeout: 30_000,
+    // Harnesses built in beforeAll (an HTTP server, databases, hashed codes) on a loaded machine.
+    hookTimeout: 30_000,
+    projects: [
+      {
+        // One module graph for all unit files (isolate: false): importing it again for each file
+        // took more than half of their time. Files that replace a module with vi.mock need a
+        // graph of their own: list them in MOCKS_A_MODULE.
+        extends: true,
+        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: [...SPAWNED, ...MOCKS_A_MODULE], isolate: false, sequence: { groupOrder: 0 } },
+      },
+      {
+        extends: true,
+        test: { name: 'unit-isolated', include: MOCKS_A_MODULE, sequence: { groupOrder: 0 } },
+      },
+      {
+        extends: true,
+        test: { name: 'e2e', include: E2E_IN_PROCESS, fileParallelism: false, sequence: { groupOrder: 1 } },
+      },
+      {
+        extends: true,
+        test: { name: 'spawned', include: SPAWNED, exclude: E2E_IN_PROCESS, fileParallelism: false, sequence: { groupOrder: 2 } },
+      },
+    ],
+    // `npm run coverage`: the unit and e2e projects, which run the code in this process.
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts'],
+      exclude: ['src/protocol/codes/*.generated.ts'],
+      reporter: ['text', 'json-summary'],
+      // A failing test still leaves the report, to see what else fell.
+      reportOnFailure: true,
+      thresholds: {
+        'src/protocol/**': { lines: 90 },
+        'src/receiver/**': { lines: 90 },
+        'src/journal/**': { lines: 90 },
+        'src/verification/**': { lines: 90 },
+      },
+    },
   },
 })

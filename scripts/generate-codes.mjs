@@ -8,6 +8,11 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 
 const dir = resolve(process.argv[2] ?? usage())
+
+function usage () {
+  console.error('usage: npm run codes -- <directory holding contact-id.json and sia.json>')
+  process.exit(2)
+}
 const out = resolve('src/protocol/codes')
 
 function load (name) {

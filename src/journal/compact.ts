@@ -43,7 +43,8 @@ export type CompactEvents = CompactSia | CompactContactId
  * keeps the same text (one flat string, its size known) instead of the objects.
  */
 export function compactJson (c: CompactEvents): string {
-  return c[JSON_TEXT] ??= JSON.stringify(c)
+  c[JSON_TEXT] ??= JSON.stringify(c)
+  return c[JSON_TEXT]
 }
 
 /**
