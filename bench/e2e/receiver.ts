@@ -41,7 +41,6 @@ export interface E2eResult {
   readonly baseline: E2eRun
 }
 
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** Frame-rate limits far above what one machine's simulator can send: benchmarks measure the receiver, not the limiter. */

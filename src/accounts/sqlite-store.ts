@@ -188,7 +188,6 @@ function params (row: AccountRow, now: string, visible = now) {
   }
 }
 
-
 /**
  * What an import writes: each row; for an account that exists, what its update needs of the
  * stored row (little: a million stored rows are not kept in memory), `visible` undefined when a

@@ -196,5 +196,5 @@ export class SqlitePipelineStore implements Store, CommittedRows {
  * places that open the store or name its type need no change.
  */
 export const PipelineStore = SqlitePipelineStore
-// eslint-disable-next-line @typescript-eslint/no-redeclare -- the type of the same name is the interface the value implements
+
 export type PipelineStore = Store

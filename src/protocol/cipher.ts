@@ -87,7 +87,7 @@ class AesJsKey implements AesKey {
   constructor (key: Uint8Array) {
     this.bits = bitsOf(key)
     // aes-js names its mode classes in lower case.
-    // eslint-disable-next-line new-cap
+
     this.#ecb = new aesjs.ModeOfOperation.ecb(key)
   }
 

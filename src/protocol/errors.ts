@@ -56,7 +56,7 @@ export const ErrorCode = {
 } as const
 
 // The object and the union of its values share the name on purpose: `ErrorCode.CRC` and `: ErrorCode`.
-// eslint-disable-next-line @typescript-eslint/no-redeclare
+
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
 
 /** What to send back for a rejected frame. */

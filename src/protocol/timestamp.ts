@@ -106,7 +106,7 @@ function zoneFormat (timeZone: string): Intl.DateTimeFormat | undefined {
 export function isTimeZone (name: string): boolean {
   try {
     // The only way the platform offers to validate a zone name is to try it.
-    // eslint-disable-next-line no-new
+
     new Intl.DateTimeFormat('en-US', { timeZone: name })
     return true
   } catch {

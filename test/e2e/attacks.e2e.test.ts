@@ -13,7 +13,6 @@ import { cidFrame, receivers, sleep, TcpPanel, text, udpExchange } from './helpe
 const receiver = receivers()
 const frame = cidFrame
 
-
 function rawUdpFromPort0 (port: number, payload: Buffer): boolean {
   try {
     execFileSync('python3', ['-c', `

@@ -55,7 +55,7 @@ export async function startReceiver (opts: {
   opts.setup?.(accounts)
   const server = await ReceiverServer.start(
     { journal, accounts, logger, options: { accountRefreshMs: 50, ...opts.options }, clock: opts.clock },
-    { host: '127.0.0.1', port: 0, tcp: true, udp: true, ...opts.listen },
+    { host: '127.0.0.1', port: 0, tcp: true, udp: true, ...opts.listen }
   )
   let stopped = false
   return {

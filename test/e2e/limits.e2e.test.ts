@@ -15,7 +15,6 @@ import { cidFrame, receivers, sleep, TcpPanel, text, udpExchange } from './helpe
 const receiver = receivers()
 const frame = cidFrame
 
-
 /** A journal whose commits wait until released. */
 class GatedJournal extends MemoryJournal<JournalRecord> {
   #gate: Promise<void> = new Promise(() => {})

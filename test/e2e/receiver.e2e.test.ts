@@ -310,7 +310,6 @@ describe('logs', () => {
   })
 })
 
-
 describe('latency (reported, not asserted: the machines are shared)', () => {
   it('acknowledges ping-pong frames after a real fdatasync each', async () => {
     const h = await receiver()

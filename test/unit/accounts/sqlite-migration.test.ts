@@ -37,7 +37,7 @@ beforeEach(() => {
   db.exec(OLD_SCHEMA)
   db.prepare(`INSERT INTO accounts (account, receiver, prefix, key_text, key_format, encryption_required, window_ahead, check_plain_timestamp, supervision_seconds, tenant, created_at, updated_at)
     VALUES ('1234', 'AB', '0', ?, 'hex', 1, 60, 1, 3600, 'acme', '2025-01-02T03:04:05.000Z', '2025-01-02T03:04:05.000Z')`).run(KEY)
-  db.prepare(`INSERT INTO accounts (account, encryption_required, created_at, updated_at) VALUES ('5678', 0, '2025-01-02T03:04:05.000Z', '2025-01-02T03:04:05.000Z')`).run()
+  db.prepare('INSERT INTO accounts (account, encryption_required, created_at, updated_at) VALUES (\'5678\', 0, \'2025-01-02T03:04:05.000Z\', \'2025-01-02T03:04:05.000Z\')').run()
   db.close()
 })
 afterEach(() => { rmSync(dir, { recursive: true, force: true }) })

@@ -23,7 +23,7 @@ import { Verifier } from '../../../src/verification/verifier.js'
 /** Erase the line above, twice; a C1 CSI; a right-to-left override; DEL; a bell; a line separator. */
 const EVIL = '\u001b[1A\u001b[2Kok\u009b2J\u202eevil\u007f\u0007\u2028x'
 /** Anything a terminal would act on, rather than show. */
-// eslint-disable-next-line no-control-regex
+
 const ACTIVE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u
 
 describe('printable and safeJson', () => {

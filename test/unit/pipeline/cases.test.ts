@@ -71,7 +71,6 @@ class Harness extends StageHarness {
     this.userChecks = checks
   }
 
-
   /** Runs a record as the runner would (its receive time as `now`); returns its journal id and what it emitted. */
   async run (record: EventRecord): Promise<{ id: number, emit: readonly Emit[] }> {
     const id = this.nextId++
@@ -81,7 +80,6 @@ class Harness extends StageHarness {
     this.emitted.push(...emit)
     return { id, emit }
   }
-
 
   async start (at: number): Promise<void> {
     this.now = at

@@ -52,7 +52,6 @@ class Harness extends StageHarness {
     super(supervision(options, env), T0)
   }
 
-
   async start (at: number): Promise<void> {
     this.now = at
     await this.stage.start!(this.ctx)
@@ -66,7 +65,6 @@ class Harness extends StageHarness {
     this.emitted.push(...(result?.emit ?? []))
     return id
   }
-
 
   kinds (): string[] {
     return this.emitted.map((e) => `${e.kind} ${e.account}`)
