@@ -2,4 +2,5 @@
 /** The `dc09` command. */
 import { buildProgram } from './program.js'
 
-await buildProgram().parseAsync(process.argv)
+const program = await buildProgram(undefined, process.argv.slice(2))
+await program.parseAsync(process.argv)

@@ -1,15 +1,6 @@
 /** The `dc09` program: each command registers itself from its own file under commands/. */
 import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
-import * as accounts from './commands/accounts.js'
-import * as codes from './commands/codes.js'
-import * as decode from './commands/decode.js'
-import * as journal from './commands/journal.js'
-import * as pipeline from './commands/pipeline.js'
-import * as send from './commands/send.js'
-import * as serve from './commands/serve.js'
-import * as simulate from './commands/simulate.js'
-import * as tokens from './commands/tokens.js'
 import type { CliDeps } from './deps.js'
 import { configureHelp } from './help.js'
 import { packageVersion } from './options.js'
@@ -22,20 +13,60 @@ const processDeps: CliDeps = {
   stderrIsTTY: process.stderr.isTTY,
 }
 
-export function buildProgram (deps: CliDeps = processDeps): Command {
+interface CommandFile {
+  register (program: Command, deps: CliDeps): void
+}
+
+/**
+ * The command files, in the order help lists them. Each is loaded only when needed: a short
+ * command (send, decode) does not pay for loading the receiver, the HTTP interface and SQLite.
+ */
+const FILES = {
+  decode: async () => await import('./commands/decode.js'),
+  serve: async () => await import('./commands/serve.js'),
+  accounts: async () => await import('./commands/accounts.js'),
+  journal: async () => await import('./commands/journal.js'),
+  codes: async () => await import('./commands/codes.js'),
+  pipeline: async () => await import('./commands/pipeline.js'),
+  tokens: async () => await import('./commands/tokens.js'),
+  send: async () => await import('./commands/send.js'),
+  simulate: async () => await import('./commands/simulate.js'),
+} satisfies Record<string, () => Promise<CommandFile>>
+
+/** The file that registers each command (some register several). */
+const FILE_OF: Readonly<Record<string, keyof typeof FILES>> = {
+  decode: 'decode',
+  serve: 'serve',
+  accounts: 'accounts',
+  journal: 'journal',
+  users: 'codes',
+  codes: 'codes',
+  verify: 'codes',
+  audit: 'codes',
+  pipeline: 'pipeline',
+  cases: 'pipeline',
+  tokens: 'tokens',
+  send: 'send',
+  simulate: 'simulate',
+  fleet: 'simulate',
+}
+
+/**
+ * The program with every command, or, given the command-line words, with only the file of the
+ * command they name (none for the version; all of them for the program's own help, an unknown
+ * command or none).
+ */
+export async function buildProgram (deps: CliDeps = processDeps, args?: readonly string[]): Promise<Command> {
   const program = configureHelp(new Command())
     .name('dc09')
     .description('SIA DC-09 alarm receiver toolkit')
     .version(packageVersion())
     .showHelpAfterError()
-  decode.register(program, deps)
-  serve.register(program)
-  accounts.register(program, deps)
-  journal.register(program, deps)
-  codes.register(program, deps)
-  pipeline.register(program, deps)
-  tokens.register(program, deps)
-  send.register(program, deps)
-  simulate.register(program, deps)
+  const first = args?.find((a) => !a.startsWith('-'))
+  const only = first !== undefined && Object.hasOwn(FILE_OF, first) ? FILE_OF[first] : undefined
+  const version = first === undefined && args !== undefined && args.some((a) => a === '-V' || a === '--version')
+  const names = version ? [] : only === undefined ? Object.keys(FILES) as Array<keyof typeof FILES> : [only]
+  const files = await Promise.all(names.map(async (n) => await FILES[n]()))
+  for (const f of files) f.register(program, deps)
   return program
 }

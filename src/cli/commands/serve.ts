@@ -223,7 +223,7 @@ export function register (program: Command): void {
     .addOption(new Option('--unknown-accounts <policy>', 'answer to unregistered accounts').choices(['nak', 'duh', 'quarantine']).default('nak'))
     .option('--silent-unreadable', 'send nothing (instead of NAK) for frames that cannot be read')
     .addOption(new Option('--fsync <policy>', 'one fdatasync per group of events, or per event').choices(['group', 'each']).default('group'))
-    .option('--config <file>', 'JSON file with receiver limits (names and defaults: docs/configuration.md)')
+    .option('--config <file>', 'JSON file with receiver limits (every name and limit: docs/configuration.md)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .addOption(new Option('--segment-bytes <n>', 'journal segment size (advanced)').argParser(parseCount).default(64 << 20, '64 MiB'))
     .option('--pepper-file <file>', 'the secret that keys disarm-code hashes (else DC09_PEPPER_FILE; --demo makes one)')

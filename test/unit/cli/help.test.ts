@@ -18,7 +18,7 @@ function commands (c: Command, prefix = ''): Array<[string, Command]> {
   })
 }
 
-const program = buildProgram(deps)
+const program = await buildProgram(deps)
 const all = commands(program)
 const leaves = all.filter(([, c]) => c.commands.length === 0)
 const option = (c: Command, long: string): Option | undefined => c.options.find((o) => o.long === long)
