@@ -22,8 +22,15 @@ export function lockDataDir (dir: string, what = 'the journal'): DirLock {
   const path = join(dir, 'lock.db')
   const infoPath = join(dir, 'LOCK')
   // Made 0600 before SQLite opens it: SQLite gives its side files (-journal) the same mode.
-  closeSync(openSync(path, 'a', 0o600))
-  chmodSync(path, 0o600)
+  // Only when it does not exist yet: closing any descriptor of a file drops every POSIX lock this
+  // process holds on it, so an existing lock.db is never opened here (its lock may be ours).
+  try {
+    closeSync(openSync(path, 'wx', 0o600))
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EEXIST') throw err
+  }
+  // A lock.db made by an older version; another user's file is left as it is (the lock says who holds it).
+  try { chmodSync(path, 0o600) } catch (err) { if ((err as { code?: string }).code !== 'EPERM') throw err }
   const db = new Database(path)
   try {
     db.pragma('busy_timeout = 0')

@@ -166,6 +166,20 @@ describe('data directory lock', () => {
     await j.close()
   })
 
+  it('keeps its lock from other processes when the holder asks for it again', async () => {
+    const dir = tmp()
+    const held = lockDataDir(dir)
+    // Asking again in the same process is refused, and must not drop the lock it holds.
+    expect(() => lockDataDir(dir)).toThrow(DataDirLockedError)
+    const lockModule = new URL('../../../dist/src/journal/lock.js', import.meta.url).pathname
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `import('${lockModule}').then((m) => { try { m.lockDataDir(${JSON.stringify(dir)}); console.log('took it') } catch (e) { console.log(e.code) } })`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout!.on('data', (c: Buffer) => { out += c.toString() })
+    await new Promise((resolve) => child.on('exit', resolve))
+    expect(out.trim()).toBe('DC09_ERR_LOCKED')
+    held.release()
+  })
+
   it('releases the lock on close', async () => {
     const dir = tmp()
     await (await FileJournal.open<Rec>(dir)).close()
