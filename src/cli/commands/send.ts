@@ -28,6 +28,8 @@ export interface SendOptions {
   readonly prefix?: string | undefined
   readonly receiver?: string | undefined
   readonly seq: number
+  /** The numbers follow the clock (no --seq given): see nextSeq. */
+  readonly followClock?: boolean | undefined
 }
 
 /**
@@ -38,6 +40,21 @@ export interface SendOptions {
  */
 export function clockSeq (now: number): number {
   return Math.floor(now / 100) % 9999 + 1
+}
+
+/**
+ * The number after `prev`. Following the clock, it is the clock's number when that is ahead of
+ * `prev` (within half the cycle), else `prev + 1`: a run that sends faster than ten frames a
+ * second counts on past the clock, and a later run starts from the clock again, so it does not
+ * reuse the numbers of an earlier run's last frames (unless that run outran the clock by more
+ * than the time between the two runs).
+ */
+export function nextSeq (prev: number, followClock: boolean, now: number): number {
+  const next = prev >= 9999 ? 1 : prev + 1
+  if (!followClock) return next
+  const clock = clockSeq(now)
+  const ahead = (clock - prev + 9999) % 9999
+  return ahead > 0 && ahead < 5000 ? clock : next
 }
 
 /** An ACK is the same for a new event and for a copy the receiver journaled before. */
@@ -99,7 +116,7 @@ export async function runSend (lines: AsyncIterable<string>, o: SendOptions, wri
         allAcked = false
         continue
       }
-      seq = seq >= 9999 ? 1 : seq + 1
+      seq = nextSeq(seq, o.followClock === true, Date.now())
       const identity = eventIdentity(built.frame, o.key)
       const repeatOf = identity === undefined ? undefined : sent.get(identity)
       if (identity !== undefined && repeatOf === undefined) sent.set(identity, lineNo)
@@ -182,11 +199,13 @@ function parseSeq (text: string): number {
 
 const SEND_HELP = `
 Sequence numbers: built frames are numbered from --seq on, one per line (9999
-is followed by 0001). Without --seq the first number comes from the clock:
-tenths of a second since 1970, modulo 9999, plus 1 (never 0000, which link
-tests use). It comes round again only after 16 min 40 s, longer than a
-receiver's duplicate window (10 minutes by default), so running the same send
-again is taken as new events, not as retransmissions.
+is followed by 0001). Without --seq the numbers follow the clock: tenths of a
+second since 1970, modulo 9999, plus 1 (never 0000, which link tests use), or
+the previous number plus 1 when frames go faster than ten a second. They come
+round again only after 16 min 40 s, longer than a receiver's duplicate window
+(10 minutes by default), so running the same send again is taken as new
+events, not as retransmissions (unless a run outpaced the clock by more than
+the time until the next run).
 
 An ACK does not say whether the receiver journaled the event: it acknowledges
 a copy of an event it took within its duplicate window (same account, sequence
@@ -209,7 +228,7 @@ export function register (program: Command, deps: CliDeps): void {
     .option('--receiver <hex>', 'receiver number (R) of built frames')
     .addOption(new Option('--seq <n>', 'first sequence number of built frames, 0-9999').argParser(parseSeq).default(clockSeq(Date.now()), 'from the clock, see below'))
     .addHelpText('after', SEND_HELP)
-    .action(async (o: { host: string, port: number, udp?: boolean, timeout: number, account?: string, keyFile?: string, keyFormat: KeyFormat, prefix: string, receiver?: string, seq: number }) => {
+    .action(async (o: { host: string, port: number, udp?: boolean, timeout: number, account?: string, keyFile?: string, keyFormat: KeyFormat, prefix: string, receiver?: string, seq: number }, cmd: Command) => {
       let key: AesKey | undefined
       try {
         key = o.account === undefined ? undefined : loadKey(o.keyFile, o.keyFormat, 'node')
@@ -218,7 +237,7 @@ export function register (program: Command, deps: CliDeps): void {
       }
       const lines = createInterface({ input: deps.stdin, crlfDelay: Infinity })
       try {
-        const ok = await runSend(lines, { host: o.host, port: o.port, udp: o.udp === true, timeoutMs: o.timeout, account: o.account, key, prefix: o.prefix, receiver: o.receiver, seq: o.seq }, deps.out)
+        const ok = await runSend(lines, { host: o.host, port: o.port, udp: o.udp === true, timeoutMs: o.timeout, account: o.account, key, prefix: o.prefix, receiver: o.receiver, seq: o.seq, followClock: cmd.getOptionValueSource('seq') === 'default' }, deps.out)
         process.exitCode = ok ? 0 : 1
       } catch (err) {
         deps.err(`dc09 send: ${(err as Error).message}\n`)

@@ -4,8 +4,38 @@
  */
 import { createServer, type Server } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { clockSeq, runSend } from '../../../src/cli/commands/send.js'
+import { clockSeq, nextSeq, runSend } from '../../../src/cli/commands/send.js'
 import { FrameSplitter, decodeFrame, serializeAck } from '../../../src/protocol/index.js'
+
+describe('nextSeq', () => {
+  const t = Date.UTC(2026, 11, 2, 12, 0, 0)
+  it('with --seq counts on one by one, 9999 then 0001', () => {
+    expect(nextSeq(41, false, t + 60_000)).toBe(42)
+    expect(nextSeq(9999, false, t)).toBe(1)
+  })
+
+  it('following the clock, a later run does not reuse the numbers of an earlier fast run', () => {
+    // Run 1: 300 frames within one tenth of a second count on past the clock.
+    let seq = clockSeq(t)
+    const first = new Set<number>([seq])
+    for (let i = 1; i < 300; i++) { seq = nextSeq(seq, true, t + 50); first.add(seq) }
+    expect(first.size).toBe(300)
+    // Run 2, 40 s later: starts from the clock, 400 numbers on, and keeps following it.
+    let seq2 = clockSeq(t + 40_000)
+    const second = [seq2]
+    for (let i = 1; i < 300; i++) { seq2 = nextSeq(seq2, true, t + 40_000 + i * 100); second.push(seq2) }
+    expect(second.filter((n) => first.has(n))).toEqual([])
+  })
+
+  it('following the clock, a run faster than the clock never repeats a number or goes back', () => {
+    let seq = clockSeq(t)
+    for (let i = 0; i < 50; i++) {
+      const next = nextSeq(seq, true, t + i * 10)
+      expect((next - seq + 9999) % 9999).toBeGreaterThan(0)
+      seq = next
+    }
+  })
+})
 
 describe('clockSeq', () => {
   it('is 1 to 9999, never 0000 (link tests), and moves on every tenth of a second', () => {
