@@ -27,8 +27,9 @@ export interface DecodeCommandOptions {
 export function decodeLine (line: string, opts: DecodeCommandOptions, clock: () => number): object | null {
   // Only the line ending goes: spaces can belong to the frame (SIA `^text^`).
   const text = line.replace(/[\r\n]+$/, '')
-  // No frame starts with #: its first bytes are LF and a hex CRC.
-  if (text.trim() === '' || text.trimStart().startsWith('#')) return null
+  // A comment is `#` then a space or nothing. A frame written without its LF may start with `#`
+  // (a binary CRC whose first byte is 0x23), but then a CRC byte or length digit follows it.
+  if (text.trim() === '' || /^\s*#( |$)/.test(text)) return null
   let bytes: Buffer
   if (opts.hex === true) {
     const hex = text.replace(/\s+/g, '')
@@ -95,7 +96,7 @@ export async function runDecode (input: AsyncIterable<string>, opts: DecodeComma
 
 export function register (program: Command, deps: CliDeps): void {
   program.command('decode')
-    .description('decode DC-09 frames from stdin, one per line (C-style escapes, or --hex; lines starting with # are comments), to one JSON object per line')
+    .description('decode DC-09 frames from stdin, one per line (C-style escapes, or --hex; lines starting with "# " are comments), to one JSON object per line')
     .option('--key-file <file>', 'AES key for encrypted frames (else the DC09_KEY environment variable)')
     .addOption(new Option('--key-format <format>', 'how the key is written').choices(['hex', 'ascii']).default('hex'))
     .option('--now <iso>', 'receiver time for the timestamp window check (skipped without it)', parseNow)

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { decodeLine, runDecode } from '../../../src/cli/commands/decode.js'
+import { escapeFrame } from '../../../src/cli/escape.js'
 import { parseWindow } from '../../../src/cli/options.js'
 import { nodeAes } from '../../../src/protocol/index.js'
 
@@ -60,6 +61,13 @@ describe('dc09 decode, one line', () => {
   it('skips comment lines (# first), in escaped and in --hex input', () => {
     expect(decodeLine('# a note about the next frame', {}, clock)).toBeNull()
     expect(decodeLine('   # indented', { hex: true }, clock)).toBeNull()
+  })
+
+  it('decodes a frame whose binary CRC starts with # (written without its LF): only "# " starts a comment', () => {
+    const body = Buffer.from('"ADM-CID"1116L0#1234[#1234|1130 01 015]\r')
+    const frame = Buffer.concat([Buffer.from([0x0a, 0x23, 0x84]), Buffer.from('0027'), body])
+    const r = decodeLine(escapeFrame(frame.subarray(1)), {}, clock)
+    expect(r).not.toBeNull()
   })
 
   it('decodes the sample file: each frame as its comments say, the encrypted one with the key they give', async () => {
