@@ -9,31 +9,20 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { TENANT_RE } from '../accounts/account.js'
 import { SqliteTokenStore } from '../access/sqlite-token-store.js'
-import { AccessError, type TokenRow, type TokenStore } from '../access/token-store.js'
-import { ok, type Result } from '../result.js'
+import { AccessError, type TenantRow, type TokenRow, type TokenStore } from '../access/token-store.js'
+import { err, ok, type Result } from '../result.js'
 
 export { AccessError } from '../access/token-store.js'
 
 export const ROLES = ['admin', 'operator', 'installer'] as const
 export type Role = typeof ROLES[number]
 
-/** What anyone may see of a token: never its secret or hash. */
-export interface TokenInfo {
-  readonly id: string
+/** What anyone may see of a token: its stored row without the hash (never the secret either). */
+export interface TokenInfo extends Omit<TokenRow, 'hash' | 'role'> {
   readonly role: Role
-  readonly tenant: string | null
-  readonly name: string | null
-  readonly createdAt: string
-  readonly expiresAt: string | null
-  readonly revokedAt: string | null
-  readonly lastUsedAt: string | null
 }
 
-export interface Tenant {
-  readonly tenant: string
-  readonly name: string | null
-  readonly createdAt: string
-}
+export type Tenant = TenantRow
 
 const ID_RE = /^[0-9a-f]{12}$/
 const SECRET_RE = /^[A-Za-z0-9_-]{43}$/
@@ -66,8 +55,6 @@ function info (r: TokenRow): TokenInfo {
   }
 }
 
-const fail = (code: string, reason: string): { ok: false, code: string, reason: string } => ({ ok: false, code, reason })
-
 export class AccessStore {
   readonly #store: TokenStore
   readonly #clock: () => number
@@ -87,12 +74,12 @@ export class AccessStore {
 
   /** Makes a token; the returned `token` is the only time its secret exists outside the caller. */
   createToken (o: { role: string, tenant?: string | undefined, name?: string | undefined, expiresAt?: Date | undefined }): Result<{ token: string, info: TokenInfo }> {
-    if (!(ROLES as readonly string[]).includes(o.role)) return fail(AccessError.INVALID, 'role must be admin, operator or installer')
-    if (o.role === 'installer' && o.tenant === undefined) return fail(AccessError.INVALID, 'an installer token is bound to a tenant: give --tenant')
-    if (o.role !== 'installer' && o.tenant !== undefined) return fail(AccessError.INVALID, 'only installer tokens are bound to a tenant')
-    if (o.tenant !== undefined && !TENANT_RE.test(o.tenant)) return fail(AccessError.INVALID, 'tenant must be 1 to 64 letters, digits, dots, dashes or underscores')
-    if (o.name !== undefined && (o.name.length === 0 || o.name.length > 100 || hasControl(o.name))) return fail(AccessError.INVALID, 'a name is 1 to 100 printable characters')
-    if (o.expiresAt !== undefined && !(o.expiresAt.getTime() > this.#clock())) return fail(AccessError.INVALID, 'the expiry must be in the future')
+    if (!(ROLES as readonly string[]).includes(o.role)) return err(AccessError.INVALID, 'role must be admin, operator or installer')
+    if (o.role === 'installer' && o.tenant === undefined) return err(AccessError.INVALID, 'an installer token is bound to a tenant: give --tenant')
+    if (o.role !== 'installer' && o.tenant !== undefined) return err(AccessError.INVALID, 'only installer tokens are bound to a tenant')
+    if (o.tenant !== undefined && !TENANT_RE.test(o.tenant)) return err(AccessError.INVALID, 'tenant must be 1 to 64 letters, digits, dots, dashes or underscores')
+    if (o.name !== undefined && (o.name.length === 0 || o.name.length > 100 || hasControl(o.name))) return err(AccessError.INVALID, 'a name is 1 to 100 printable characters')
+    if (o.expiresAt !== undefined && !(o.expiresAt.getTime() > this.#clock())) return err(AccessError.INVALID, 'the expiry must be in the future')
     const id = randomBytes(6).toString('hex')
     const secret = randomBytes(32).toString('base64url')
     const row: TokenRow = { id, hash: sha256(secret), role: o.role, tenant: o.tenant ?? null, name: o.name ?? null, createdAt: this.#now(), expiresAt: o.expiresAt?.toISOString() ?? null, revokedAt: null, lastUsedAt: null }
@@ -137,7 +124,7 @@ export class AccessStore {
 
   /** Revokes a token for good (it stays listed, marked revoked). */
   revokeToken (id: string): Result<TokenInfo> {
-    if (!ID_RE.test(id)) return fail(AccessError.NOT_FOUND, `no token ${id}`)
+    if (!ID_RE.test(id)) return err(AccessError.NOT_FOUND, `no token ${id}`)
     const r = this.#store.revoke(id, this.#now())
     return r.ok ? ok(info(r.value)) : r
   }
@@ -149,8 +136,8 @@ export class AccessStore {
   }
 
   addTenant (tenant: string, name: string | undefined): Result<Tenant> {
-    if (!TENANT_RE.test(tenant)) return fail(AccessError.INVALID, 'tenant must be 1 to 64 letters, digits, dots, dashes or underscores')
-    if (name !== undefined && (name.length === 0 || name.length > 200 || hasControl(name))) return fail(AccessError.INVALID, 'a name is 1 to 200 printable characters')
+    if (!TENANT_RE.test(tenant)) return err(AccessError.INVALID, 'tenant must be 1 to 64 letters, digits, dots, dashes or underscores')
+    if (name !== undefined && (name.length === 0 || name.length > 200 || hasControl(name))) return err(AccessError.INVALID, 'a name is 1 to 200 printable characters')
     return this.#store.addTenant({ tenant, name: name ?? null, createdAt: this.#now() })
   }
 
