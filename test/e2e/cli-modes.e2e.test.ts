@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
-import { createInterface } from 'node:readline'
+import { untilListening } from './helpers.js'
 import { afterAll, describe, expect, it } from 'vitest'
 
 const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
@@ -51,13 +51,7 @@ describe('data directory modes', () => {
   it('serve --demo, an event, and a stop leave nothing readable by others', async () => {
     const data = join(root, 'serve')
     const child = spawn('sh', ['-c', 'umask 022 && exec "$@"', 'sh', process.execPath, BIN, 'serve', '--demo', '--data', data, '--port', '0', '--api-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env })
-    const port = await new Promise<number>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).on('line', (l) => {
-        const j = JSON.parse(l) as { msg?: string, port?: number }
-        if (j.msg === 'listening') resolve(j.port!)
-      })
-      child.on('exit', () => reject(new Error('serve exited')))
-    })
+    const { port } = await untilListening(child)
     try {
       const sent = dc09(['send', '--port', String(port)], '\\nE0CA003B"ADM-CID"0002L0#1234[#1234|1130 01 015]_12:00:00,01-15-2024\\r\n')
       expect(sent.code).not.toBeNull()

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
+import { untilListening } from './helpers.js'
 import { afterAll, describe, expect, it } from 'vitest'
 
 const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
@@ -137,16 +137,9 @@ describe('dc09 serve and journal', () => {
       const config = join(own, 'limits.json')
       writeFileSync(config, JSON.stringify({ duplicateWindowMs: 60_000 }))
       const child = spawn(process.execPath, [BIN, 'serve', '--data', own, '--port', '0', '--no-api', '--pepper-file', pepper, '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] })
-      const lines: Array<Record<string, unknown>> = []
+      let lines: Array<Record<string, unknown>> = []
       try {
-        await new Promise<void>((resolve, reject) => {
-          createInterface({ input: child.stdout! }).on('line', (l) => {
-            const j = JSON.parse(l) as Record<string, unknown>
-            lines.push(j)
-            if (j.msg === 'listening') resolve()
-          })
-          child.on('exit', () => reject(new Error('serve exited')))
-        })
+        lines = (await untilListening(child)).lines
       } finally {
         child.kill('SIGTERM')
       }
@@ -166,16 +159,9 @@ describe('dc09 serve and journal', () => {
       const child = spawnSync('prlimit', ['--version']).status === 0
         ? spawn('prlimit', [`--nofile=${files}:${files}`, '--', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
         : spawn('sh', ['-c', `ulimit -n ${files} && exec "$@"`, 'sh', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
-      const lines: Array<Record<string, unknown>> = []
+      let lines: Array<Record<string, unknown>> = []
       try {
-        await new Promise<void>((resolve, reject) => {
-          createInterface({ input: child.stdout! }).on('line', (l) => {
-            const j = JSON.parse(l) as Record<string, unknown>
-            lines.push(j)
-            if (j.msg === 'listening') resolve()
-          })
-          child.on('exit', () => reject(new Error('serve exited')))
-        })
+        lines = (await untilListening(child)).lines
       } finally {
         child.kill('SIGTERM')
         await new Promise((resolve) => child.once('exit', resolve))
@@ -195,13 +181,7 @@ describe('dc09 serve and journal', () => {
 
   it('journals what it acknowledges, refuses a second serve on the same data, exports and verifies', async () => {
     const child = spawn(process.execPath, [BIN, 'serve', '--data', dir, '--port', '0', '--api-port', '0', '--pepper-file', pepper], { stdio: ['ignore', 'pipe', 'pipe'] })
-    const port = await new Promise<number>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).on('line', (l) => {
-        const j = JSON.parse(l) as { msg?: string, port?: number }
-        if (j.msg === 'listening') resolve(j.port!)
-      })
-      child.on('exit', () => reject(new Error('serve exited')))
-    })
+    const { port } = await untilListening(child)
     const second = dc09(['serve', '--data', dir, '--port', '0', '--api-port', '0', '--pepper-file', pepper])
     expect(second.code).toBe(1)
     expect(second.err).toContain(`held by process ${child.pid}`)

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
+import { untilListening } from './helpers.js'
 import { afterAll, describe, expect, it } from 'vitest'
 
 const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
@@ -21,13 +21,7 @@ function dc09 (args: string[], input = '') {
 describe('dc09 send, run again', () => {
   it('journals the same event sent by two runs, and says when a run repeats itself', async () => {
     const child = spawn(process.execPath, [BIN, 'serve', '--demo', '--data', data, '--port', '0', '--no-api'], { stdio: ['ignore', 'pipe', 'pipe'] })
-    const port = await new Promise<number>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).on('line', (l) => {
-        const j = JSON.parse(l) as { msg?: string, port?: number }
-        if (j.msg === 'listening') resolve(j.port!)
-      })
-      child.on('exit', () => reject(new Error('serve exited')))
-    })
+    const { port } = await untilListening(child)
     try {
       const send = (input: string) => dc09(['send', '--port', String(port), '--account', '1234'], input)
       const first = send('ADM-CID 1130 01 015\n')

@@ -1,9 +1,11 @@
 /** Test harness: a receiver on 127.0.0.1 port 0 with real stores in a temporary directory, and panel-side clients. */
+import type { ChildProcess } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { Writable } from 'node:stream'
 import { afterEach } from 'vitest'
 import { SqliteAccountStore } from '../../src/accounts/sqlite-store.js'
@@ -173,3 +175,19 @@ export function cidFrame (acct = '1234'): Buffer {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * The log lines a spawned `dc09 serve` prints up to its 'listening' line (the array goes on
+ * collecting after), and the port it listens on; rejects if it exits first.
+ */
+export async function untilListening (child: ChildProcess): Promise<{ port: number, lines: Array<Record<string, unknown>> }> {
+  const lines: Array<Record<string, unknown>> = []
+  return await new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      const j = JSON.parse(l) as Record<string, unknown>
+      lines.push(j)
+      if (j.msg === 'listening') resolve({ port: j.port as number, lines })
+    })
+    child.on('exit', () => reject(new Error('serve exited')))
+  })
+}
