@@ -4,9 +4,18 @@
  * sets its clock from a NAK's time and retransmits, checks every answer (CRC, echoed fields,
  * an `*ACK` that decrypts, its timestamp), and counts a flawed answer as a failure.
  * Faults are injected per transmission, so a retransmission goes out clean, as after a line glitch.
+ *
+ * Dual-path panels (a secondary receiver given) report to the primary and, when an event's
+ * attempts there all fail (no answer in time, refused or broken connections, NAKs or flawed
+ * answers to the last), send the same event with the same sequence number on the secondary
+ * path, with its own attempts. After such a failover a panel sends its new events to the
+ * secondary first for `failbackMs`, then tries the primary first again; with 0 it tries the
+ * primary first for every event. An event that fails on the secondary too goes back to the
+ * other path once: each path gets its attempts per event, and no more.
  */
 import { randomBytes } from 'node:crypto'
-import { checkAnswer, nodeAes, parseFrame, serializeFrame, type AesKey, type FrameHeader } from '../protocol/index.js'
+import { checkAnswer, decodeFrame, nodeAes, parseFrame, serializeFrame, type AesKey, type FrameHeader } from '../protocol/index.js'
+import { dedupeKey } from '../receiver/dedupe.js'
 import type { PanelConfig } from './fleet.js'
 import { TcpLink, UdpLink, type Link, type LinkTarget, type WriteMode } from './link.js'
 import { randomEvent, type EventSpec, type Mix, type Scenario } from './traffic.js'
@@ -19,9 +28,27 @@ export type Faults = Readonly<Partial<Record<Fault, number>>>
 /** Caps: the simulator is a load generator, and stops by itself. */
 export const LIMITS = Object.freeze({ panels: 20_000, eventsPerPanel: 1_000_000, durationMs: 3_600_000 })
 
+export type PathName = 'primary' | 'secondary'
+
+/** An acknowledged event as the panel saw it: what a check against the receiver's journal needs. */
+export interface AckedEvent {
+  readonly account: string
+  readonly seq: number
+  readonly token: EventSpec['token']
+  /** The key the receiver journals the event under and recognises its retransmissions by; null for a link test. */
+  readonly identity: string | null
+  readonly path: PathName
+}
+
 export interface SimOptions {
   readonly host: string
   readonly port: number
+  /** A second receiver for dual-path panels. */
+  readonly secondary?: { readonly host: string, readonly port: number } | undefined
+  /** After a failover, how long new events go to the secondary first (ms); 0: the primary first every time. */
+  readonly failbackMs?: number | undefined
+  /** Told of every acknowledged event, and awaited (so a slow log holds the panel back). */
+  readonly onAcked?: ((e: AckedEvent) => void | Promise<void>) | undefined
   readonly proto: 'tcp' | 'udp'
   readonly connectPerEvent: boolean
   readonly panels: readonly PanelConfig[]
@@ -67,6 +94,19 @@ export interface SimSummary {
   readonly latencyMs: { readonly p50: number, readonly p95: number, readonly p99: number, readonly max: number }
   /** A few examples of what went wrong, for the reader of the summary. */
   readonly problems: readonly string[]
+  /** Dual-path counts; only with a secondary receiver. */
+  readonly paths?: PathSummary | undefined
+}
+
+export interface PathSummary {
+  readonly ackedPrimary: number
+  readonly ackedSecondary: number
+  /** Events moved to the other path after their attempts on one path failed. */
+  readonly pathSwitches: number
+  /** New events sent to the primary first again after a hold on the secondary. */
+  readonly failbacks: number
+  /** The longest time from an event's first transmission to its ACK, across paths (ms). */
+  readonly maxAckWaitMs: number
 }
 
 class Stats {
@@ -81,6 +121,10 @@ class Stats {
   failed = 0
   expectedFailures = 0
   faults: Record<string, number> = {}
+  acked: Record<PathName, number> = { primary: 0, secondary: 0 }
+  pathSwitches = 0
+  failbacks = 0
+  maxAckWaitMs = 0
   latencies = new Float64Array(1024)
   n = 0
   problems: string[] = []
@@ -119,6 +163,17 @@ class Stats {
       framesPerSecond: Math.round((this.acknowledged / ms) * 1000),
       latencyMs: { p50: q(0.5), p95: q(0.95), p99: q(0.99), max: this.n === 0 ? 0 : Math.round(sorted[this.n - 1]! * 100) / 100 },
       problems: [...this.problems],
+      ...(o.secondary === undefined
+        ? {}
+        : {
+            paths: {
+              ackedPrimary: this.acked.primary,
+              ackedSecondary: this.acked.secondary,
+              pathSwitches: this.pathSwitches,
+              failbacks: this.failbacks,
+              maxAckWaitMs: Math.round(this.maxAckWaitMs * 100) / 100,
+            },
+          }),
     }
   }
 }
@@ -133,6 +188,10 @@ class Panel {
   seq = 0
   /** The panel's clock minus the receiver's, in ms: set from a NAK's time. */
   clockOffsetMs: number
+  /** After a failover: new events go to the secondary first until then (performance.now()). */
+  holdUntil = -Infinity
+  /** The path of the last transmission. */
+  lastPath: PathName = 'primary'
 
   constructor (cfg: PanelConfig, skewSeconds: number) {
     this.cfg = cfg
@@ -178,18 +237,49 @@ export async function simulate (o: SimOptions): Promise<SimSummary> {
   const start = performance.now()
   const deadline = o.durationMs === undefined ? Infinity : start + o.durationMs
   const target: LinkTarget = { host: o.host, port: o.port, anyAnswer: o.anyAnswer }
+  const secondary: LinkTarget | undefined = o.secondary === undefined ? undefined : { ...o.secondary, anyAnswer: o.anyAnswer }
   let progress: NodeJS.Timeout | undefined
   if (o.onProgress !== undefined) progress = setInterval(() => o.onProgress!(stats.summary(o, performance.now() - start)), 1000)
   try {
-    await Promise.all(o.panels.map((cfg, i) => runPanel(new Panel(cfg, o.clockSkewSeconds), i, o, stats, target, start, deadline)))
+    await Promise.all(o.panels.map((cfg, i) => runPanel(new Panel(cfg, o.clockSkewSeconds), i, o, stats, { primary: target, secondary }, start, deadline)))
   } finally {
     if (progress !== undefined) clearInterval(progress)
   }
   return stats.summary(o, performance.now() - start)
 }
 
-async function runPanel (panel: Panel, index: number, o: SimOptions, stats: Stats, target: LinkTarget, start: number, deadline: number): Promise<void> {
-  const link: Link = o.proto === 'udp' ? new UdpLink(target) : new TcpLink(target)
+/** A panel's lines: the primary, and the secondary when there is one (opened when first used). */
+class Paths {
+  readonly #o: SimOptions
+  readonly #targets: Record<PathName, LinkTarget | undefined>
+  readonly #links: Partial<Record<PathName, Link>> = {}
+
+  constructor (o: SimOptions, targets: Record<PathName, LinkTarget | undefined>) {
+    this.#o = o
+    this.#targets = targets
+  }
+
+  get dual (): boolean {
+    return this.#targets.secondary !== undefined
+  }
+
+  link (path: PathName): Link {
+    let l = this.#links[path]
+    if (l === undefined) {
+      const target = this.#targets[path]!
+      l = this.#o.proto === 'udp' ? new UdpLink(target) : new TcpLink(target)
+      this.#links[path] = l
+    }
+    return l
+  }
+
+  async close (): Promise<void> {
+    await Promise.all(Object.values(this.#links).map((l) => l.close()))
+  }
+}
+
+async function runPanel (panel: Panel, index: number, o: SimOptions, stats: Stats, targets: Record<PathName, LinkTarget | undefined>, start: number, deadline: number): Promise<void> {
+  const paths = new Paths(o, targets)
   // Panels do not all start in the same millisecond: spread over up to a second.
   const phase = (index % 1000) * (o.rate === undefined ? 0.02 : Math.min(1000, 1000 / o.rate) / 1000)
   await sleep(phase)
@@ -211,22 +301,64 @@ async function runPanel (panel: Panel, index: number, o: SimOptions, stats: Stat
         const wait = due - performance.now()
         if (wait > 0) await sleep(wait)
       }
-      await deliver(panel, step?.event ?? randomEvent(o.mix), link, o, stats)
-      if (o.connectPerEvent && o.proto === 'tcp') await link.close()
+      await deliver(panel, step?.event ?? randomEvent(o.mix), paths, o, stats)
+      if (o.connectPerEvent && o.proto === 'tcp') await paths.close()
     }
   } finally {
-    await link.close()
+    await paths.close()
   }
 }
 
-/** Delivers one event: sends, waits, checks, retransmits, like a panel. */
-async function deliver (panel: Panel, ev: EventSpec, link: Link, o: SimOptions, stats: Stats): Promise<void> {
+/**
+ * Delivers one event like a panel: on its first path, then (dual path, all attempts there
+ * failed) on the other, with the same sequence number.
+ */
+async function deliver (panel: Panel, ev: EventSpec, paths: Paths, o: SimOptions, stats: Stats): Promise<void> {
   stats.events++
   const seq = ev.token === 'NULL' ? 0 : panel.nextSeq()
+  const t0 = performance.now()
+  const first: PathName = paths.dual && t0 < panel.holdUntil ? 'secondary' : 'primary'
+  if (first === 'primary' && panel.lastPath === 'secondary') stats.failbacks++
+  const order: PathName[] = paths.dual ? [first, first === 'primary' ? 'secondary' : 'primary'] : ['primary']
+  let outcome: Outcome = { acked: false, fault: undefined, final: false }
+  for (const [i, path] of order.entries()) {
+    if (i > 0) stats.pathSwitches++
+    panel.lastPath = path
+    outcome = await attempts(panel, ev, seq, paths.link(path), o, stats)
+    if (path === 'primary' && paths.dual) panel.holdUntil = outcome.acked ? -Infinity : performance.now() + (o.failbackMs ?? 0)
+    if (outcome.acked) {
+      stats.acked[path]++
+      stats.maxAckWaitMs = Math.max(stats.maxAckWaitMs, performance.now() - t0)
+      if (o.onAcked !== undefined) await o.onAcked(ackedEvent(panel, ev, seq, path))
+      return
+    }
+    if (outcome.final) break
+  }
+  fail(stats, outcome.fault)
+}
+
+/** What the receiver journals the event under, from a clean copy of its frame. */
+function ackedEvent (panel: Panel, ev: EventSpec, seq: number, path: PathName): AckedEvent {
+  const d = decodeFrame(panel.frame(ev, seq, undefined), { profile: { key: panel.cfg.key, requireEncryption: false, window: null } })
+  const identity = d.ok ? dedupeKey(d.value) ?? null : null
+  return { account: panel.cfg.account, seq, token: ev.token, identity, path }
+}
+
+/** How an event's attempts on one path ended; `final`: the receiver refused it (DUH), no other path will do better. */
+interface Outcome {
+  readonly acked: boolean
+  /** The fault injected into the last transmission. */
+  readonly fault: Fault | undefined
+  readonly final: boolean
+}
+
+/** Sends, waits, checks, retransmits on one path, like a panel. */
+async function attempts (panel: Panel, ev: EventSpec, seq: number, link: Link, o: SimOptions, stats: Stats): Promise<Outcome> {
   const stream = o.proto === 'tcp'
+  let fault: Fault | undefined
   for (let attempt = 0; attempt <= o.retries; attempt++) {
     if (attempt > 0) stats.retries++
-    const fault = pickFault(o.faults, (f) => (f === 'wrong-key' ? panel.cfg.key !== undefined : f === 'split' || f === 'slow' || f === 'merge' || f === 'drop' ? stream : true))
+    fault = pickFault(o.faults, (f) => (f === 'wrong-key' ? panel.cfg.key !== undefined : f === 'split' || f === 'slow' || f === 'merge' || f === 'drop' ? stream : true))
     if (fault !== undefined) stats.faults[fault] = (stats.faults[fault] ?? 0) + 1
     const bytes = panel.frame(ev, seq, fault)
     const header = (parseFrame(fault === 'bad-crc' ? panel.frame(ev, seq, undefined) : bytes) as { ok: true, value: FrameHeader }).value
@@ -248,13 +380,12 @@ async function deliver (panel: Panel, ev: EventSpec, link: Link, o: SimOptions, 
     if (fault === 'merge' && answer !== null) await link.answer(o.ackTimeoutMs)
     if (answer === null) {
       stats.timeouts++
-      if (attempt === o.retries) fail(stats, fault)
       continue
     }
     if (o.anyAnswer) {
       stats.acknowledged++
       stats.latency(ms)
-      return
+      return { acked: true, fault, final: false }
     }
     const c = checkAnswer(answer, header, panel.cfg.key)
     if (c.problems.length > 0) {
@@ -263,7 +394,7 @@ async function deliver (panel: Panel, ev: EventSpec, link: Link, o: SimOptions, 
     } else if (c.token === 'ACK') {
       stats.acknowledged++
       stats.latency(ms)
-      return
+      return { acked: true, fault, final: false }
     } else if (c.token === 'NAK') {
       stats.nak++
       // The panel sets its clock from the receiver's and tries again.
@@ -272,11 +403,10 @@ async function deliver (panel: Panel, ev: EventSpec, link: Link, o: SimOptions, 
     } else if (c.token === 'DUH') {
       stats.duh++
       stats.problem(`${panel.cfg.account} seq ${seq}: DUH (the receiver cannot process it; not retried)`)
-      fail(stats, fault)
-      return
+      return { acked: false, fault, final: true }
     }
-    if (attempt === o.retries) fail(stats, fault)
   }
+  return { acked: false, fault, final: false }
 }
 
 /** An event that was never acknowledged; expected when its last transmission carried a fault. */
@@ -293,6 +423,7 @@ export function formatSummary (s: SimSummary): string {
     `sent ${s.sent}, acknowledged ${s.acknowledged}, NAK ${s.nak}, DUH ${s.duh}, flawed answers ${s.flawed}, retries ${s.retries}, timeouts ${s.timeouts}`,
     `failed ${s.failed}${s.expectedFailures > 0 ? ` (${s.expectedFailures} by injected faults)` : ''}${faults === '' ? '' : `; faults injected: ${faults}`}`,
     `${s.framesPerSecond} frames/s; ACK latency p50 ${s.latencyMs.p50} ms, p95 ${s.latencyMs.p95} ms, p99 ${s.latencyMs.p99} ms, max ${s.latencyMs.max} ms`,
+    ...(s.paths === undefined ? [] : [`acknowledged on primary ${s.paths.ackedPrimary}, on secondary ${s.paths.ackedSecondary}, path switches ${s.paths.pathSwitches}, back to primary ${s.paths.failbacks}, longest wait for an ACK ${s.paths.maxAckWaitMs} ms`]),
     ...s.problems.map((p) => `  ${p}`),
   ].join('\n')
 }

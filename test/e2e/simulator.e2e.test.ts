@@ -1,15 +1,17 @@
 /** The simulator against the receiver: every transport and key kind, faults, scenarios. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { panelConfig, readFleet, makeFleet } from '../../src/sim/fleet.js'
-import { simulate, type SimOptions } from '../../src/sim/simulator.js'
+import { formatSummary, simulate, type SimOptions, type SimSummary } from '../../src/sim/simulator.js'
 import { parseEvent, parseMix, readScenario } from '../../src/sim/traffic.js'
 import { parseFaults, runSimulate } from '../../src/cli/commands/simulate.js'
 import { startReceiver, type Harness } from './helpers.js'
 
 const running: Harness[] = []
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 afterEach(async () => { for (const h of running.splice(0)) await h.stop() })
 
 const fleet = [
@@ -148,5 +150,156 @@ describe('rate-limited panels', () => {
     expect(s.events).toBeGreaterThanOrEqual(8)
     expect(s.events).toBeLessThanOrEqual(12)
     expect(s.acknowledged).toBe(s.events)
+  })
+})
+
+/** A TCP server that takes connections and frames and never answers; counts what it got. */
+async function silentServer (): Promise<{ port: number, connections: () => number, bytes: () => number, close: () => Promise<void> }> {
+  const sockets = new Set<Socket>()
+  let connections = 0
+  let bytes = 0
+  const server = createServer((s) => {
+    connections++
+    sockets.add(s)
+    s.on('data', (c: Buffer) => { bytes += c.length })
+    s.on('error', () => {})
+    s.on('close', () => sockets.delete(s))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => connections,
+    bytes: () => bytes,
+    close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()) }),
+  }
+}
+
+/** A port nothing listens on: connections to it are refused. */
+async function closedPort (): Promise<number> {
+  const s = await silentServer()
+  await s.close()
+  return s.port
+}
+
+describe('dual-path panels', () => {
+  it('a primary that never answers: each event goes to the secondary after its attempts, acknowledged there, journaled once', async () => {
+    const secondary = await receiver()
+    const primary = await silentServer()
+    try {
+      const s = await simulate(options(secondary, {
+        port: primary.port, secondary: { host: '127.0.0.1', port: secondary.port }, events: 5, ackTimeoutMs: 100, retries: 1, failbackMs: 60_000,
+      }))
+      expect(s).toMatchObject({ events: 20, acknowledged: 20, failed: 0, flawed: 0 })
+      // One switch per panel: after it, the panel stays on the secondary for the hold.
+      expect(s.paths).toMatchObject({ ackedPrimary: 0, ackedSecondary: 20, pathSwitches: 4, failbacks: 0 })
+      // The first event of each panel waited for both attempts on the primary.
+      expect(s.paths!.maxAckWaitMs).toBeGreaterThanOrEqual(190)
+      expect(primary.bytes()).toBeGreaterThan(0)
+      const records = await secondary.records()
+      expect(records.length).toBe(20)
+      const events = records.filter((r) => !r.flags.linkTest)
+      expect(new Set(events.map((r) => r.dedupe)).size).toBe(events.length)
+    } finally {
+      await primary.close()
+    }
+  })
+
+  it('a refused primary, tried first for every new event (no hold): switches to the secondary each time and counts the returns', async () => {
+    const secondary = await receiver()
+    const s = await simulate(options(secondary, {
+      port: await closedPort(), secondary: { host: '127.0.0.1', port: secondary.port }, events: 3, ackTimeoutMs: 50, retries: 1, failbackMs: 0, panels: [panelConfig(fleet[1]!)],
+    }))
+    expect(s).toMatchObject({ events: 3, acknowledged: 3, failed: 0 })
+    expect(s.paths).toMatchObject({ ackedPrimary: 0, ackedSecondary: 3, pathSwitches: 3, failbacks: 2 })
+  })
+
+  it('after the hold the primary is tried again, and takes the events once it is back', async () => {
+    const port = await closedPort()
+    const secondary = await receiver()
+    const dir = mkdtempSync(join(tmpdir(), 'dc09-sc-'))
+    try {
+      const file = join(dir, 'scenario.json')
+      writeFileSync(file, JSON.stringify({ steps: [{ at: 0, event: 'ADM-CID 1130 01 015' }, { at: 0.2, event: 'ADM-CID 1401 01 003' }, { at: 1, event: 'SIA-DCS Nri1/CL003' }] }))
+      // The primary comes up half a second in; the hold is 600 ms from the first failover.
+      const up = sleep(500).then(async () => {
+        const h = await startReceiver({ listen: { port }, setup: (a) => { const r = a.import(fleet); if (!r.ok) throw new Error(r.reason) } })
+        running.push(h)
+        return h
+      })
+      const s = await simulate(options(secondary, {
+        port, secondary: { host: '127.0.0.1', port: secondary.port }, scenario: readScenario(file), panels: [panelConfig(fleet[2]!)], ackTimeoutMs: 50, retries: 0, failbackMs: 600,
+      }))
+      const primary = await up
+      expect(s).toMatchObject({ events: 3, acknowledged: 3 })
+      expect(s.paths).toMatchObject({ ackedPrimary: 1, ackedSecondary: 2, pathSwitches: 1, failbacks: 1 })
+      expect((await secondary.records()).map((r) => r.events[0]?.code)).toEqual(['130', '401'])
+      expect((await primary.records()).map((r) => r.events[0]?.code)).toEqual(['CL'])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('a working primary: nothing goes to the secondary', async () => {
+    const primary = await receiver()
+    const secondary = await silentServer()
+    try {
+      const s = await simulate(options(primary, { secondary: { host: '127.0.0.1', port: secondary.port }, events: 10 }))
+      expect(s).toMatchObject({ events: 40, acknowledged: 40, failed: 0 })
+      expect(s.paths).toMatchObject({ ackedPrimary: 40, ackedSecondary: 0, pathSwitches: 0, failbacks: 0 })
+      expect(secondary.connections()).toBe(0)
+    } finally {
+      await secondary.close()
+    }
+  })
+
+  it('both paths down: the event fails once, after its attempts on each path', async () => {
+    const s = await simulate(options({ port: await closedPort() } as Harness, {
+      secondary: { host: '127.0.0.1', port: await closedPort() }, events: 2, ackTimeoutMs: 20, retries: 1, failbackMs: 0, panels: [panelConfig(fleet[0]!)],
+    }))
+    expect(s).toMatchObject({ events: 2, acknowledged: 0, failed: 2, expectedFailures: 0 })
+    expect(s.paths).toMatchObject({ ackedPrimary: 0, ackedSecondary: 0, pathSwitches: 2 })
+  })
+
+  it('without a secondary the summary has no path counts, and a refused connection is a failed event', async () => {
+    const s = await simulate(options({ port: await closedPort() } as Harness, { events: 2, ackTimeoutMs: 20, retries: 1, panels: [panelConfig(fleet[0]!)] }))
+    expect(s).toMatchObject({ events: 2, acknowledged: 0, failed: 2 })
+    expect(s.paths).toBeUndefined()
+  })
+})
+
+describe('dc09 simulate --secondary and --acked-log', () => {
+  it('logs every acknowledged event with its path and the identity the receiver journals it under', async () => {
+    const secondary = await receiver()
+    const primary = await silentServer()
+    const dir = mkdtempSync(join(tmpdir(), 'dc09-al-'))
+    try {
+      const log = join(dir, 'acked.jsonl')
+      const out: string[] = []
+      const code = await runSimulate({
+        host: '127.0.0.1', port: primary.port, secondary: `127.0.0.1:${secondary.port}`, proto: 'tcp', account: '2002', prefix: '0',
+        key: panelConfig(fleet[1]!).key, events: 6, mix: 'cid=60,sia=30,null=10', ackTimeout: 100, retries: 0, clockSkew: 0, failback: 60, ackedLog: log, json: true,
+      }, (s) => out.push(s), () => {}, false)
+      expect(code).toBe(0)
+      const summary = JSON.parse(out.join('')) as SimSummary
+      expect(summary.paths).toMatchObject({ ackedPrimary: 0, ackedSecondary: 6, pathSwitches: 1 })
+      const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { account: string, seq: number, identity: string | null, path: string })
+      expect(lines.length).toBe(6)
+      expect(new Set(lines.map((l) => l.path))).toEqual(new Set(['secondary']))
+      expect(lines.every((l) => l.account === '2002')).toBe(true)
+      const journaled = (await secondary.records()).filter((r) => r.dedupe !== undefined).map((r) => r.dedupe)
+      expect(lines.map((l) => l.identity).filter((i) => i !== null).sort()).toEqual(journaled.sort())
+      const text = formatSummary(summary)
+      expect(text).toMatch(/acknowledged on primary 0, on secondary 6, path switches 1/)
+    } finally {
+      await primary.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('refuses a secondary outside loopback without --allow-remote, and one that is not HOST:PORT', async () => {
+    const base = { host: '127.0.0.1', port: 9, proto: 'tcp' as const, account: '2001', prefix: '0', events: 1, mix: 'cid=1', ackTimeout: 10, retries: 0, clockSkew: 0 }
+    await expect(runSimulate({ ...base, secondary: '192.0.2.1:9000' }, () => {}, () => {}, false)).rejects.toThrow(/--secondary.*allow-remote/)
+    await expect(runSimulate({ ...base, secondary: '127.0.0.1' }, () => {}, () => {}, false)).rejects.toThrow(/HOST:PORT/)
+    await expect(runSimulate({ ...base, secondary: '127.0.0.1:70000' }, () => {}, () => {}, false)).rejects.toThrow(/HOST:PORT/)
   })
 })

@@ -1,5 +1,6 @@
 /** `dc09 simulate` and `dc09 fleet`: argument handling around src/sim. */
-import { writeFileSync } from 'node:fs'
+import { once } from 'node:events'
+import { createWriteStream, openSync, writeFileSync, type WriteStream } from 'node:fs'
 import { isIP } from 'node:net'
 import { Option, type Command } from 'commander'
 import { parseKey, type AesKey, type KeyFormat } from '../../protocol/index.js'
@@ -8,12 +9,18 @@ import { givenOnly } from '../help.js'
 import { describePlan, plannedMs, progressReporter, type Plan } from '../progress.js'
 import { loadKey, parseCount, parsePort, parsePositive, parseSeconds } from '../options.js'
 import { makeFleet, readFleet, type PanelConfig } from '../../sim/fleet.js'
-import { FAULTS, formatSummary, LIMITS, simulate, type Fault, type Faults, type SimSummary } from '../../sim/simulator.js'
+import { FAULTS, formatSummary, LIMITS, simulate, type AckedEvent, type Fault, type Faults, type SimSummary } from '../../sim/simulator.js'
 import { parseMix, readScenario } from '../../sim/traffic.js'
 
 export interface SimulateFlags {
   readonly host: string
   readonly port: number
+  /** `HOST:PORT` of the second receiver of dual-path panels. */
+  readonly secondary?: string | undefined
+  /** Seconds a panel sends new events to the secondary first after a failover. */
+  readonly failback?: number | undefined
+  /** A file for one JSON line per acknowledged event. */
+  readonly ackedLog?: string | undefined
   readonly proto: 'tcp' | 'udp'
   readonly connectPerEvent?: boolean
   readonly panels?: number
@@ -50,6 +57,9 @@ export function parseFaults (text: string): Faults {
   return out
 }
 
+/** How long a dual-path panel stays on the secondary after a failover before it tries the primary first again. */
+const DEFAULT_FAILBACK_SECONDS = 60
+
 /** How often a run not on a terminal says how it goes. */
 const PROGRESS_EVERY_MS = 30_000
 
@@ -57,10 +67,52 @@ function isLoopback (host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'))
 }
 
+/** `127.0.0.1:9001`, `[::1]:9001`, `receiver-b:9001`. */
+export function parseHostPort (text: string): { host: string, port: number } {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text)
+  if (m === null || Number(m[3]) > 65535) throw new Error(`--secondary: expected HOST:PORT (an IPv6 address in brackets), not ${JSON.stringify(text)}`)
+  return { host: m[1] ?? m[2]!, port: Number(m[3]) }
+}
+
+/**
+ * The acknowledged events, a JSON line each, written as they come: a panel waits while the file
+ * catches up, so nothing piles up in memory however long the run.
+ */
+class AckedLog {
+  readonly #file: string
+  readonly #stream: WriteStream
+  #drain: Promise<unknown> | undefined
+  #error: Error | undefined
+
+  constructor (file: string) {
+    this.#file = file
+    // Opened now: a path that cannot be written is an error before the run, not after it.
+    this.#stream = createWriteStream('', { fd: openSync(file, 'w') })
+    this.#stream.on('error', (e) => { this.#error ??= e })
+  }
+
+  async write (e: AckedEvent): Promise<void> {
+    if (this.#error !== undefined) return
+    if (this.#stream.write(JSON.stringify(e) + '\n')) return
+    this.#drain ??= once(this.#stream, 'drain').catch(() => {}).finally(() => { this.#drain = undefined })
+    await this.#drain
+  }
+
+  async close (): Promise<void> {
+    if (!this.#stream.destroyed) {
+      this.#stream.end()
+      await once(this.#stream, 'close').catch(() => {})
+    }
+    if (this.#error !== undefined) throw new Error(`--acked-log ${this.#file}: ${this.#error.message}`)
+  }
+}
+
 /** Runs the simulation; resolves with the exit code. */
 export async function runSimulate (f: SimulateFlags, out: (s: string) => void, err: (s: string) => void, tty = process.stderr.isTTY): Promise<number> {
   // A load generator pointed at someone else's server is an attack: loopback unless asked.
   if (!isLoopback(f.host) && f.allowRemote !== true) throw new Error(`${f.host} is not a loopback address; add --allow-remote to load a receiver on another host`)
+  const secondary = f.secondary === undefined ? undefined : parseHostPort(f.secondary)
+  if (secondary !== undefined && !isLoopback(secondary.host) && f.allowRemote !== true) throw new Error(`--secondary ${secondary.host} is not a loopback address; add --allow-remote to load a receiver on another host`)
   let panels: PanelConfig[]
   if (f.accounts !== undefined) {
     const fleet = readFleet(f.accounts)
@@ -81,29 +133,38 @@ export async function runSimulate (f: SimulateFlags, out: (s: string) => void, e
     panels: panels.length, events, rate: f.rate, durationMs,
     scenario: scenario === undefined || f.scenario === undefined ? undefined : { file: f.scenario, steps: scenario.steps.length, lastAtSeconds: scenario.steps.at(-1)!.at },
   }
+  const log = f.ackedLog === undefined ? undefined : new AckedLog(f.ackedLog)
   // Said first: a scenario can run for many minutes with nothing else to show.
   err(`simulate: ${describePlan(plan)}\n`)
   const live = tty && f.json !== true
-  const summary: SimSummary = await simulate({
-    host: f.host,
-    port: f.port,
-    proto: f.proto,
-    connectPerEvent: f.connectPerEvent === true,
-    panels,
-    events,
-    // A scenario ends with its last step; a run without events or duration still stops by itself.
-    durationMs: durationMs ?? (events === undefined && f.scenario === undefined ? 60_000 : LIMITS.durationMs),
-    rate: f.rate,
-    mix: parseMix(f.mix),
-    scenario,
-    ackTimeoutMs: f.ackTimeout,
-    retries: f.retries,
-    clockSkewSeconds: f.clockSkew,
-    faults,
-    anyAnswer: f.anyAnswer === true,
-    // On a terminal one line drawn again; in a log, a line every half minute.
-    onProgress: progressReporter({ tty: live, totalMs: plannedMs(plan), everyMs: PROGRESS_EVERY_MS, write: err }),
-  })
+  let summary: SimSummary
+  try {
+    summary = await simulate({
+      host: f.host,
+      port: f.port,
+      secondary,
+      failbackMs: (f.failback ?? DEFAULT_FAILBACK_SECONDS) * 1000,
+      onAcked: log === undefined ? undefined : (e) => log.write(e),
+      proto: f.proto,
+      connectPerEvent: f.connectPerEvent === true,
+      panels,
+      events,
+      // A scenario ends with its last step; a run without events or duration still stops by itself.
+      durationMs: durationMs ?? (events === undefined && f.scenario === undefined ? 60_000 : LIMITS.durationMs),
+      rate: f.rate,
+      mix: parseMix(f.mix),
+      scenario,
+      ackTimeoutMs: f.ackTimeout,
+      retries: f.retries,
+      clockSkewSeconds: f.clockSkew,
+      faults,
+      anyAnswer: f.anyAnswer === true,
+      // On a terminal one line drawn again; in a log, a line every half minute.
+      onProgress: progressReporter({ tty: live, totalMs: plannedMs(plan), everyMs: PROGRESS_EVERY_MS, write: err }),
+    })
+  } finally {
+    await log?.close()
+  }
   if (live) err('\n')
   out(f.json === true ? JSON.stringify(summary) + '\n' : formatSummary(summary) + '\n')
   const unexpected = summary.failed - summary.expectedFailures
@@ -123,6 +184,9 @@ export function register (program: Command, deps: CliDeps): void {
   sim.description('drive a receiver like many real panels: events, retries, faults, and a summary with ACK latency')
     .option('--host <address>', 'receiver address (loopback unless --allow-remote)', '127.0.0.1')
     .option('--port <port>', 'receiver port', parsePort, 9000)
+    .option('--secondary <host:port>', 'dual-path panels: the receiver an event goes to when the primary (--host, --port) fails it; loopback unless --allow-remote')
+    .option('--failback <seconds>', 'dual path: after a failover, new events go to the secondary first for this long, then the primary is tried first again (0: the primary first for every event)', parseCount, DEFAULT_FAILBACK_SECONDS)
+    .option('--acked-log <file>', 'write one JSON line per acknowledged event: account, seq, token, identity (the receiver\'s duplicate key), path')
     .addOption(new Option('--proto <proto>', 'transport').choices(['tcp', 'udp']).default('tcp'))
     .option('--connect-per-event', 'TCP: a new connection for every event, as some hubs do')
     .addOption(new Option('--panels <n>', 'number of panels').argParser(parseCount).default(1, '1, or one per account of --accounts'))
