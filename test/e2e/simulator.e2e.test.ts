@@ -301,5 +301,7 @@ describe('dc09 simulate --secondary and --acked-log', () => {
     await expect(runSimulate({ ...base, secondary: '192.0.2.1:9000' }, () => {}, () => {}, false)).rejects.toThrow(/--secondary.*allow-remote/)
     await expect(runSimulate({ ...base, secondary: '127.0.0.1' }, () => {}, () => {}, false)).rejects.toThrow(/HOST:PORT/)
     await expect(runSimulate({ ...base, secondary: '127.0.0.1:70000' }, () => {}, () => {}, false)).rejects.toThrow(/HOST:PORT/)
+    // An acked log that cannot be written stops the run before it starts.
+    await expect(runSimulate({ ...base, ackedLog: join(tmpdir(), 'dc09-no-such-dir', 'x', 'acked.jsonl') }, () => {}, () => {}, false)).rejects.toThrow(/ENOENT/)
   })
 })
