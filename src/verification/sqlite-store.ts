@@ -35,8 +35,18 @@ export class SqliteVerificationStore implements VerificationStore {
   /** The counters' read, by how many keys it reads (every verification reads two). */
   readonly #readLimits = new Map<number, Database.Statement<string[], LimitSql>>()
 
-  constructor (dataDir: string) {
+  readonly #newSalts: string
+
+  /**
+   * `salt`: where resetAll's new salts come from (default: SQLite's randomness). A replica of the
+   * cluster's state gives one derived from the change it replays, so that every replica makes the
+   * same salts.
+   */
+  constructor (dataDir: string, opts: { readonly salt?: ((account: string) => Buffer) | undefined } = {}) {
     this.#db = new Database(join(dataDir, 'accounts.db'))
+    const salt = opts.salt
+    if (salt !== undefined) this.#db.function('dc09_salt', { deterministic: false }, (account: unknown) => salt(String(account)))
+    this.#newSalts = salt === undefined ? 'randomblob(16)' : 'dc09_salt(account)'
     this.#db.pragma('journal_mode = WAL')
     this.#db.pragma('busy_timeout = 5000')
     this.#db.exec(SCHEMA)
@@ -156,7 +166,7 @@ export class SqliteVerificationStore implements VerificationStore {
       // One statement, quick enough for the receiver's event loop with many accounts: new salts
       // (SQLite's randomness: a salt must be unique, not secret) and one blob of dummies for every
       // account (none holds a code to hide).
-      const changed = this.#db.prepare('UPDATE code_slots SET salt = randomblob(16), n = ?, slots = ?, needs_new_codes = 1 WHERE account <> ?').run(n, slots, keep).changes
+      const changed = this.#db.prepare(`UPDATE code_slots SET salt = ${this.#newSalts}, n = ?, slots = ?, needs_new_codes = 1 WHERE account <> ?`).run(n, slots, keep).changes
       this.#db.prepare('DELETE FROM verify_meta WHERE key = ?').run('pepper_check')
       return changed
     })()

@@ -1,0 +1,162 @@
+/**
+ * The thread behind SyncBridge: it holds a NATS connection, answers one request at a time into
+ * the shared buffer, and keeps, for each part of the shared state, the last sequence the stream
+ * holds for it (an ordered consumer on the state subjects, headers only), which the owner reads
+ * without asking.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/transport-node'
+import { connectCluster, retryable, STATE_STREAM, STATE_SUBJECTS, wrongSequence } from './nats.js'
+import { CTL_DONE, CTL_ID, CTL_LEN, CTL_STATE, HEAD_SLOTS, type BridgeData, type BridgeRequest, type BridgeResponse } from './bridge-protocol.js'
+
+const data = workerData as BridgeData
+const ctl = new Int32Array(data.ctl)
+const heads = new BigInt64Array(data.heads)
+const out = new Uint8Array(data.out)
+const encoder = new TextEncoder()
+
+/** Atomics.waitAsync (in Node 20; the library target here predates its types). */
+const waitAsync = (Atomics as unknown as { waitAsync: (a: Int32Array, i: number, v: number, t: number) => { async: boolean, value: Promise<string> | string } }).waitAsync
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function answer (id: number, res: BridgeResponse): Promise<void> {
+  // The owner has not taken the previous answer yet (it gave up waiting for it): wait until it has.
+  while (Atomics.load(ctl, CTL_STATE) === CTL_DONE) {
+    const w = waitAsync(ctl, CTL_STATE, CTL_DONE, 1000)
+    if (w.async) await w.value
+  }
+  let bytes = encoder.encode(JSON.stringify(res))
+  if (bytes.length > out.length) bytes = encoder.encode(JSON.stringify({ ok: false, kind: 'error', message: `answer of ${bytes.length} bytes does not fit the bridge's ${out.length}` }))
+  out.set(bytes)
+  Atomics.store(ctl, CTL_LEN, bytes.length)
+  Atomics.store(ctl, CTL_ID, id)
+  Atomics.store(ctl, CTL_STATE, CTL_DONE)
+  Atomics.notify(ctl, CTL_STATE)
+}
+
+/** The subjects followed, by their slot in `heads`. */
+const slots = new Map<string, number>()
+
+function raiseHead (subject: string, seq: number): void {
+  const i = slots.get(subject)
+  if (i !== undefined && BigInt(seq) > Atomics.load(heads, i)) Atomics.store(heads, i, BigInt(seq))
+}
+
+let nc: NatsConnection
+let js: JetStreamClient
+let jsm: JetStreamManager
+let closed = false
+
+async function withRetry<T> (timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (closed || !retryable(err) || Date.now() + 50 >= deadline) throw err
+      await sleep(50)
+    }
+  }
+}
+
+async function last (subject: string, timeoutMs: number): Promise<number> {
+  const m = await withRetry(timeoutMs, () => jsm.streams.getMessage(STATE_STREAM, { last_by_subj: subject }))
+  const seq = m?.seq ?? 0
+  raiseHead(subject, seq)
+  return seq
+}
+
+async function fetch (subject: string, from: number, maxBytes: number): Promise<Array<{ seq: number, data: string }>> {
+  const to = await last(subject, data.timeoutMs)
+  const msgs: Array<{ seq: number, data: string }> = []
+  if (to < from) return msgs
+  const c = await js.consumers.get(STATE_STREAM, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from, filter_subjects: subject })
+  const it = await c.consume({ max_messages: 256 })
+  let bytes = 0
+  try {
+    for await (const m of it) {
+      const text = m.string()
+      msgs.push({ seq: m.seq, data: text })
+      bytes += text.length + 32
+      if (m.seq >= to || m.info.pending === 0 || bytes >= maxBytes) break
+    }
+  } finally {
+    await it.close().catch(() => undefined)
+  }
+  return msgs
+}
+
+async function handle (req: BridgeRequest): Promise<BridgeResponse> {
+  try {
+    switch (req.op) {
+      case 'watch': {
+        let slot = slots.get(req.subject)
+        if (slot === undefined) {
+          if (slots.size >= HEAD_SLOTS) return { ok: false, kind: 'error', message: `a bridge follows at most ${HEAD_SLOTS} subjects` }
+          slot = slots.size
+          slots.set(req.subject, slot)
+        }
+        return { ok: true, slot, seq: await last(req.subject, data.timeoutMs) }
+      }
+      case 'last':
+        return { ok: true, seq: await last(req.subject, data.timeoutMs) }
+      case 'fetch':
+        return { ok: true, msgs: await fetch(req.subject, req.from, req.maxBytes) }
+      case 'publish': {
+        const ack = await withRetry(data.timeoutMs, () => js.publish(req.subject, req.data, {
+          msgID: req.msgID,
+          expect: { streamName: STATE_STREAM, lastSubjectSequence: req.expect },
+          timeout: Math.min(1000, data.timeoutMs),
+        }))
+        raiseHead(req.subject, ack.seq)
+        return { ok: true, seq: ack.seq, duplicate: ack.duplicate }
+      }
+    }
+  } catch (err) {
+    if (wrongSequence(err)) return { ok: false, kind: 'conflict', message: (err as Error).message }
+    return { ok: false, kind: retryable(err) ? 'unavailable' : 'error', message: (err as Error).message }
+  }
+}
+
+/** Follows every state subject's last sequence (new messages only, headers only), forever. */
+async function followHeads (): Promise<void> {
+  while (!closed) {
+    try {
+      const c = await js.consumers.get(STATE_STREAM, { deliver_policy: DeliverPolicy.New, headers_only: true, filter_subjects: STATE_SUBJECTS })
+      const it = await c.consume({ max_messages: 512 })
+      for await (const m of it) {
+        if (closed) break
+        raiseHead(m.subject, m.seq)
+      }
+    } catch {
+      if (!closed) await sleep(200)
+    }
+  }
+}
+
+let queue = Promise.resolve()
+
+async function main (): Promise<void> {
+  try {
+    nc = await connectCluster(data.servers, { name: data.name, timeoutMs: data.timeoutMs })
+    js = jetstream(nc, { timeout: data.timeoutMs })
+    jsm = await jetstreamManager(nc, { timeout: data.timeoutMs })
+    void followHeads()
+    await answer(0, { ok: true })
+  } catch (err) {
+    await answer(0, { ok: false, kind: 'unavailable', message: (err as Error).message })
+    return
+  }
+  parentPort!.on('message', (m: BridgeRequest | { op: 'close' }) => {
+    if (m.op === 'close') {
+      closed = true
+      void nc.close().finally(() => parentPort!.close())
+      return
+    }
+    queue = queue.then(async () => { await answer(m.id, await handle(m)) })
+  })
+}
+
+void main()
