@@ -4,9 +4,12 @@
  */
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
-import { existsSync, readFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { NATS_MISSING, natsServerPath, startCluster, type NatsCluster } from './nats.js'
+import { NATS_MISSING, natsServerPath, startCluster, startWatchdog, type NatsCluster } from './nats.js'
 
 const STREAM = 'HARNESS'
 const missing = natsServerPath() === undefined
@@ -162,3 +165,36 @@ describe.skipIf(missing)(missing ? NATS_MISSING : 'the harness bounds', () => {
     expect(existsSync(c.dir)).toBe(false)
   })
 }, 25_000)
+
+describe('the watchdog', () => {
+  it('SIGKILLs the process groups and removes the directories still tracked when its pipe closes, as when this process dies', async () => {
+    const sleeper = (): number => {
+      const child = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' })
+      child.unref()
+      return child.pid as number
+    }
+    const tracked = sleeper()
+    const released = sleeper()
+    const trackedDir = mkdtempSync(join(tmpdir(), 'dc09-watchdog-'))
+    const releasedDir = mkdtempSync(join(tmpdir(), 'dc09-watchdog-'))
+    try {
+      const wd = startWatchdog()
+      wd.track(tracked)
+      wd.track(released)
+      wd.untrack(released)
+      wd.trackDir(trackedDir)
+      wd.trackDir(releasedDir)
+      wd.untrackDir(releasedDir)
+      wd.close()
+      const deadline = Date.now() + 5000
+      while ((alive(tracked) || existsSync(trackedDir)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(alive(tracked)).toBe(false)
+      expect(existsSync(trackedDir)).toBe(false)
+      expect(alive(released)).toBe(true)
+      expect(existsSync(releasedDir)).toBe(true)
+    } finally {
+      for (const pid of [tracked, released]) try { process.kill(pid, 'SIGKILL') } catch {}
+      for (const dir of [trackedDir, releasedDir]) rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

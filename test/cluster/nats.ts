@@ -1,13 +1,15 @@
 /**
  * Test harness: a real NATS JetStream cluster (1 or 3 `nats-server` processes) on 127.0.0.1, for
- * the cluster tests and benchmarks. Every server is bounded in time three ways, so none outlives
- * the test process: a guard timer, a process 'exit' handler (both SIGKILL by PID), and, where
- * coreutils' `timeout` exists, a wrapper that kills the server even when the test process itself
- * was killed (a test runner ends its workers with SIGTERM, which skips 'exit' handlers).
+ * the cluster tests and benchmarks. No server outlives the test process:
+ * - a guard timer and a process 'exit' handler SIGKILL every server by PID;
+ * - a watchdog process SIGKILLs them when this process ends in a way that runs no handler
+ *   (SIGKILL, or the SIGTERM/SIGINT a test runner or a Ctrl-C sends): its stdin, a pipe from
+ *   this process, then reaches end of file;
+ * - where coreutils' `timeout` exists, it wraps each server as a last bound on its life.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
-import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { accessSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 
@@ -107,6 +109,65 @@ function killLive (): void {
 }
 let exitHookInstalled = false
 
+/**
+ * The watchdog's program: '+<pgid>' and '-<pgid>' lines add and remove process groups, 'd<path>'
+ * and 'k<path>' directories; at end of input (this process closed the pipe, or died) it SIGKILLs
+ * the groups and removes the directories still listed.
+ */
+const WATCHDOG_SCRIPT = `
+const { rmSync } = require('node:fs')
+const groups = new Set()
+const dirs = new Set()
+let rest = ''
+process.stdin.setEncoding('utf8')
+process.stdin.on('data', (d) => {
+  const lines = (rest + d).split('\\n')
+  rest = lines.pop()
+  for (const l of lines) {
+    const arg = l.slice(1)
+    if (l[0] === '+') groups.add(Number(arg))
+    else if (l[0] === '-') groups.delete(Number(arg))
+    else if (l[0] === 'd') dirs.add(arg)
+    else if (l[0] === 'k') dirs.delete(arg)
+  }
+})
+process.stdin.on('end', () => {
+  for (const g of groups) { try { process.kill(-g, 'SIGKILL') } catch {} }
+  for (const d of dirs) { try { rmSync(d, { recursive: true, force: true }) } catch {} }
+  process.exit(0)
+})
+`
+
+export interface Watchdog {
+  /** Kill this process group (the leader's PID) if the pipe closes while it is listed. */
+  track (pgid: number): void
+  untrack (pgid: number): void
+  /** Remove this directory (after the kills) if the pipe closes while it is listed. */
+  trackDir (dir: string): void
+  untrackDir (dir: string): void
+  /** Closes the pipe, as the end of this process would. */
+  close (): void
+}
+
+/** Starts a watchdog process (detached, and not keeping this process alive). */
+export function startWatchdog (): Watchdog {
+  const child = spawn(process.execPath, ['-e', WATCHDOG_SCRIPT], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] })
+  child.unref()
+  const pipe = child.stdin as Socket
+  pipe.on('error', () => {})
+  pipe.unref()
+  return {
+    track: (pgid) => { pipe.write(`+${pgid}\n`) },
+    untrack: (pgid) => { pipe.write(`-${pgid}\n`) },
+    trackDir: (dir) => { if (!dir.includes('\n')) pipe.write(`d${dir}\n`) },
+    untrackDir: (dir) => { if (!dir.includes('\n')) pipe.write(`k${dir}\n`) },
+    close: () => { pipe.end() },
+  }
+}
+
+/** One watchdog for all the clusters of this process, started with the first. */
+let watchdog: Watchdog | undefined
+
 /** One nats-server process (and the `timeout` wrapper around it, when there is one). */
 class ServerProcess implements NatsNode {
   readonly name: string
@@ -178,8 +239,11 @@ class ServerProcess implements NatsNode {
     child.unref()
     this.#child = child
     live.add(this)
+    const pgid = child.pid
+    if (pgid !== undefined) watchdog?.track(pgid)
     this.#exited = new Promise((resolve) => {
       const done = (): void => {
+        if (pgid !== undefined) watchdog?.untrack(pgid)
         if (this.#child === child) {
           this.#child = undefined
           this.#serverPid = undefined
@@ -350,18 +414,30 @@ export async function startCluster (opts: ClusterOptions = {}): Promise<NatsClus
     throw new Error(`maxPayload must be a size such as 2MB, not ${JSON.stringify(opts.maxPayload)}`)
   }
   const guardMs = opts.guardMs ?? 5 * 60_000
+  if (!exitHookInstalled) {
+    process.on('exit', killLive)
+    exitHookInstalled = true
+  }
+  watchdog ??= startWatchdog()
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'dc09-nats-'))
   mkdirSync(dir, { recursive: true })
+  if (opts.dir === undefined) watchdog.trackDir(dir)
   for (let attempt = 1; ; attempt++) {
     try {
       return await startOnce(bin, opts.nodes ?? 3, dir, opts, guardMs)
     } catch (e) {
       if (!(e instanceof StartError && e.portTaken && attempt < START_ATTEMPTS)) {
-        if (opts.dir === undefined) rmSync(dir, { recursive: true, force: true })
+        removeTempDir(dir, opts)
         throw e
       }
     }
   }
+}
+
+function removeTempDir (dir: string, opts: ClusterOptions): void {
+  if (opts.dir !== undefined) return
+  rmSync(dir, { recursive: true, force: true })
+  watchdog?.untrackDir(dir)
 }
 
 async function startOnce (bin: string, count: 1 | 3, dir: string, opts: ClusterOptions, guardMs: number): Promise<NatsCluster> {
@@ -372,11 +448,9 @@ async function startOnce (bin: string, count: 1 | 3, dir: string, opts: ClusterO
     httpPort: ports[i * 3 + 1] as number,
     clusterPort: clustered ? ports[i * 3 + 2] as number : 0,
   }, dir))
-  for (const node of nodes) writeFileSync(node.conf, renderConfig(node, nodes, dir, opts.maxPayload))
-
-  if (!exitHookInstalled) {
-    process.on('exit', killLive)
-    exitHookInstalled = true
+  for (const node of nodes) {
+    writeFileSync(node.conf, renderConfig(node, nodes, dir, opts.maxPayload))
+    rmSync(node.logFile, { force: true })
   }
   const killAll = (): void => { for (const n of nodes) n.killNow() }
   const guard = setTimeout(() => {
@@ -480,7 +554,7 @@ async function startOnce (bin: string, count: 1 | 3, dir: string, opts: ClusterO
         killAll()
         await Promise.all(nodes.map((n) => n.waitExit(2000)))
       }
-      if (opts.dir === undefined && existsSync(dir)) rmSync(dir, { recursive: true, force: true })
+      removeTempDir(dir, opts)
     },
   }
 }
