@@ -14,6 +14,12 @@ const E2E_IN_PROCESS = ['attacks', 'control', 'limits', 'receiver', 'simulator']
  */
 const SPAWNED = ['test/e2e/**/*.e2e.test.ts', 'test/docs.test.ts', 'test/api/isolation.test.ts']
 
+/**
+ * Tests that start real nats-server processes (a JetStream cluster): one file at a time, not
+ * under coverage, and outside `npm test`; run with `vitest run --project cluster`.
+ */
+const CLUSTER = ['test/cluster/**/*.test.ts']
+
 /** Unit tests that vi.mock a module: each runs with a module graph of its own. */
 const MOCKS_A_MODULE = ['test/unit/cli/accounts-remove.test.ts']
 
@@ -29,7 +35,7 @@ export default defineConfig({
         // took more than half of their time. Files that replace a module with vi.mock need a
         // graph of their own: list them in MOCKS_A_MODULE.
         extends: true,
-        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: [...SPAWNED, ...MOCKS_A_MODULE], isolate: false, sequence: { groupOrder: 0 } },
+        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: [...SPAWNED, ...MOCKS_A_MODULE, ...CLUSTER], isolate: false, sequence: { groupOrder: 0 } },
       },
       {
         extends: true,
@@ -42,6 +48,10 @@ export default defineConfig({
       {
         extends: true,
         test: { name: 'spawned', include: SPAWNED, exclude: E2E_IN_PROCESS, fileParallelism: false, sequence: { groupOrder: 2 } },
+      },
+      {
+        extends: true,
+        test: { name: 'cluster', include: CLUSTER, fileParallelism: false, sequence: { groupOrder: 3 } },
       },
     ],
     // `npm run coverage`: the unit and e2e projects, which run the code in this process.
