@@ -23,6 +23,11 @@ export interface ServicesConfig {
   readonly maxWindowSeconds: number
   readonly at: CommittedPosition
   readonly healthy: boolean
+  /**
+   * Cluster mode: the NATS servers and this node's name. The worker then has stores and a
+   * journal of its own on the cluster, and runs the pipeline only while it holds the lease.
+   */
+  readonly nats?: { readonly servers: readonly string[], readonly node: string } | undefined
 }
 
 export type ToWorker =

@@ -15,7 +15,17 @@ import { RecentEvents } from '../api/recent.js'
 import { defaultApiOptions, startApi, type RunningApi } from '../api/server.js'
 import { DEFAULT_PIPELINE, loadPipeline, readPipelineConfig } from '../pipeline/loader.js'
 import { PipelineRunner } from '../pipeline/runner.js'
-import { PipelineStore } from '../pipeline/store.js'
+import { SqlitePipelineStore } from '../pipeline/store.js'
+import type { PipelineStore } from '../pipeline/pipeline-store.js'
+import type { AccountStore } from '../accounts/account-store.js'
+import type { Journal } from '../journal/journal.js'
+import type { JournalRecord } from '../journal/record.js'
+import { Kvm, type KV } from '@nats-io/kv'
+import { SharedState } from '../cluster/shared-state.js'
+import { openAccounts, openAudit, openPipelineStore } from '../cluster/parts.js'
+import { connectCluster, LEASE_BUCKET } from '../cluster/nats.js'
+import { JetStreamJournal } from '../cluster/journal.js'
+import { Lease } from '../cluster/lease.js'
 import { createLogger } from '../log.js'
 import { Verifier } from '../verification/verifier.js'
 import type { FromWorker, ServicesConfig, ToWorker } from './messages.js'
@@ -39,10 +49,12 @@ function changed<R extends { ok: boolean }> (r: R): R {
   return r
 }
 
-const journal = new RemoteJournal(join(cfg.data, 'journal'), cfg.at, cfg.healthy, (req, record) => post({ t: 'append', req, record }))
+/** The journal through the receiver's thread (a single node; unused in a cluster, where the worker has its own). */
+const remote = new RemoteJournal(join(cfg.data, 'journal'), cfg.at, cfg.healthy, (req, record) => post({ t: 'append', req, record }))
 const metricRequests = new Map<number, (text: string) => void>()
 let metricReq = 0
 let runner: PipelineRunner | undefined
+let lease: Lease | undefined
 let api: RunningApi | undefined
 let followRecent: () => void = () => {}
 const closers: Array<() => void | Promise<void>> = []
@@ -52,12 +64,12 @@ let ready = false
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'committed':
-      journal.committed(m.at, m.healthy)
+      remote.committed(m.at, m.healthy)
       runner?.notify()
       followRecent()
       break
     case 'appended':
-      journal.appended(m.req, m.id, m.error)
+      remote.appended(m.req, m.id, m.error)
       break
     case 'metrics':
       metricRequests.get(m.req)?.(m.text)
@@ -73,9 +85,12 @@ async function stop (): Promise<void> {
   if (stopping) return
   stopping = true
   await api?.close().catch(() => {})
-  await runner?.stop().catch((err: unknown) => { log.error({ err: (err as Error).message }, 'pipeline: could not stop cleanly') })
+  const stopRunner = async (): Promise<void> => { await runner?.stop().catch((err: unknown) => { log.error({ err: (err as Error).message }, 'pipeline: could not stop cleanly') }) }
+  // A cluster node gives the lease back once its pipeline has stopped: another takes over at once.
+  if (lease !== undefined) await lease.stop(stopRunner)
+  else await stopRunner()
   for (const c of closers.reverse()) { try { await c() } catch { /* closing anyway */ } }
-  await journal.close()
+  await remote.close()
   destination.flushSync()
   post({ t: 'stopped' })
   port.close()
@@ -91,31 +106,113 @@ function receiverMetrics (): Promise<string> {
   })
 }
 
-async function start (): Promise<void> {
+/** What the pipeline and the interface work on: the data directory's, or the cluster's. */
+interface Backends {
+  readonly accounts: AccountStore
+  readonly verifier: Verifier
+  readonly store: PipelineStore
+  readonly access: () => AccessStore
+  readonly journal: Journal<JournalRecord>
+  /** Cluster mode: the lease bucket, for running the pipeline on one node at a time. */
+  readonly leases?: KV
+}
+
+function localBackends (): Backends {
   const accounts = new NotifyingAccountStore(cfg.data, { maxWindowSeconds: cfg.maxWindowSeconds })
   closers.push(() => accounts.close())
   const verifier = new Verifier(cfg.data, accounts, { pepper: Buffer.from(cfg.pepper), ...cfg.verification })
   closers.push(() => verifier.close())
-  const store = new PipelineStore(cfg.data)
+  const store = new SqlitePipelineStore(cfg.data)
   closers.push(() => store.close())
+  return { accounts, verifier, store, access: () => new AccessStore(cfg.data), journal: remote }
+}
+
+async function clusterBackends (nats: { readonly servers: readonly string[], readonly node: string }): Promise<Backends> {
+  // A replica of the shared state of its own (this thread's), in the node's data directory.
+  const state = new SharedState({ servers: nats.servers, name: `${nats.node} services`, dir: join(cfg.data, 'replica', 'services') })
+  closers.push(() => state.close())
+  const { accounts, verification, tokens } = openAccounts(state, { maxWindowSeconds: cfg.maxWindowSeconds })
+  const verifier = new Verifier({ store: verification, audit: openAudit(state) }, accounts, { pepper: Buffer.from(cfg.pepper), ...cfg.verification })
+  closers.push(() => verifier.close())
+  const store = openPipelineStore(state)
+  const nc = await connectCluster(nats.servers, { name: `${nats.node} services` })
+  closers.push(async () => { await nc.close() })
+  const journal = await JetStreamJournal.open(nc)
+  closers.push(() => journal.close())
+  const leases = await new Kvm(nc).open(LEASE_BUCKET)
+  return { accounts, verifier, store, access: () => new AccessStore(tokens), journal, leases }
+}
+
+/**
+ * Runs the pipeline: at once on a single node; in a cluster, only while this node holds the
+ * lease, from the cursor the last holder committed (stages are replayed from it, and recognise
+ * what they journaled already).
+ */
+async function runPipeline (b: Backends, make: () => Promise<PipelineRunner>): Promise<void> {
+  if (b.leases === undefined) {
+    const pipeline = await make()
+    runner = pipeline
+    const t0 = Date.now()
+    await pipeline.start()
+    if (!stopping) log.info({ ms: Date.now() - t0, cursor: pipeline.cursor, lag: pipeline.lag }, 'pipeline started: its stages rebuilt their state and timers; running events from its cursor')
+    return
+  }
+  const node = cfg.nats!.node
+  const l = new Lease(b.leases, 'pipeline', node)
+  lease = l
+  l.start({
+    acquired: async () => {
+      const pipeline = await make()
+      runner = pipeline
+      const t0 = Date.now()
+      log.info({ node }, 'pipeline: this node holds the lease; starting it')
+      await pipeline.start()
+      if (!stopping && runner === pipeline) log.info({ ms: Date.now() - t0, cursor: pipeline.cursor, lag: pipeline.lag }, 'pipeline started on this node: running events from the cursor the last holder committed')
+    },
+    lost: async (reason) => {
+      log.warn({ node, reason }, 'pipeline: this node no longer holds the lease; stopping it here')
+      const pipeline = runner
+      runner = undefined
+      await pipeline?.stop()
+    },
+    error: (err) => { log.warn({ err: err.message }, 'pipeline lease: cannot reach the cluster; trying again') },
+  })
+}
+
+/** Waits until the pipeline (here, or on the node that runs it) has committed events up to `id`. */
+async function waitForPipeline (store: PipelineStore, id: number, timeoutMs: number): Promise<boolean> {
+  if (runner !== undefined) return await runner.waitFor(id, timeoutMs)
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (store.cursor() >= id) return true
+    if (Date.now() >= deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+async function start (): Promise<void> {
+  const b = cfg.nats === undefined ? localBackends() : await clusterBackends(cfg.nats)
+  const { accounts, verifier, store, journal } = b
   const { config, baseDir } = cfg.pipeline === undefined ? { config: DEFAULT_PIPELINE, baseDir: cfg.cwd } : readPipelineConfig(cfg.pipeline)
-  const stages = await loadPipeline(config, { accounts, isUser: (a, u) => verifier.isUser(a, u), dataDir: cfg.data, log }, baseDir)
-  const pipeline = new PipelineRunner({ journal, store, stages, log })
-  runner = pipeline
+  const makeRunner = async (): Promise<PipelineRunner> => {
+    const stages = await loadPipeline(config, { accounts, isUser: (a, u) => verifier.isUser(a, u), dataDir: cfg.data, log }, baseDir)
+    return new PipelineRunner({ journal, store, stages, log })
+  }
+  // A single node checks its configuration before it says it is ready (a cluster node, when it takes the lease).
+  const first = cfg.nats === undefined ? await makeRunner() : undefined
+  if (cfg.nats !== undefined) await loadPipeline(config, { accounts, isUser: (a, u) => verifier.isUser(a, u), dataDir: cfg.data, log }, baseDir).then(async (stages) => { for (const s of stages) await s.close?.() })
   if (cfg.api !== undefined) {
-    const access = new AccessStore(cfg.data)
+    const access = b.access()
     closers.push(() => access.close())
     const metrics = new Metrics('interface')
     metrics.setSources({
-      pipelineLag: () => pipeline.lag,
-      pipelineLagSeconds: () => pipeline.lagSeconds(Date.now()),
+      pipelineLag: () => (runner === undefined ? Math.max(0, journal.lastId - store.cursor()) : runner.lag),
+      pipelineLagSeconds: () => runner?.lagSeconds(Date.now()) ?? 0,
       deadLetters: () => store.deadLetterCount(),
       more: receiverMetrics,
     })
-    // Each account's recent events, from memory: filled from the journal's end, then followed as it grows.
     const limits = { ...defaultApiOptions, ...cfg.api.options }
     const events = new RecentEvents({ perAccount: limits.recentPerAccount, total: limits.recentTotal, maxBytes: limits.recentMaxBytes })
-    // Filled up to one id and followed from the next: commits made while it fills are not missed.
     const upTo = journal.lastId
     await events.fill(journal.readBackwards())
     const reader = journal.reader(upTo + 1)
@@ -138,17 +235,18 @@ async function start (): Promise<void> {
       })()
     }
     closers.push(() => reader.close())
-    api = await startApi({ accounts, verifier, access, journal, recent: events, metrics, log, pipeline: { store, waitFor: (id, ms) => pipeline.waitFor(id, ms) } }, cfg.api.options, cfg.api)
+    // In a cluster, events come from every receiver: the interface looks for them, nobody tells it.
+    if (cfg.nats !== undefined) {
+      const t = setInterval(() => followRecent(), 250)
+      closers.push(() => clearInterval(t))
+    }
+    api = await startApi({ accounts, verifier, access, journal, recent: events, metrics, log, pipeline: { store, waitFor: (id, ms) => waitForPipeline(store, id, ms) } }, cfg.api.options, cfg.api)
       .catch((err: unknown) => { throw new Error(`the HTTP interface cannot listen on ${cfg.api!.host}:${cfg.api!.port}: ${(err as Error).message}`) })
     log.info({ host: cfg.api.host, port: api.port }, 'HTTP interface listening')
   }
   ready = true
   post({ t: 'ready', apiPort: api?.port })
-  // The pipeline starts after the receiver answers panels: a start over a million supervised
-  // accounts takes a while, and delays nothing but the pipeline.
-  const t0 = Date.now()
-  await pipeline.start()
-  if (!stopping) log.info({ ms: Date.now() - t0, cursor: pipeline.cursor, lag: pipeline.lag }, 'pipeline started: its stages rebuilt their state and timers; running events from its cursor')
+  await runPipeline(b, first === undefined ? makeRunner : async () => first)
   followRecent()
 }
 

@@ -1,10 +1,20 @@
 /** `dc09 serve`: the receiver, on the data directory's journal and accounts. */
 import { randomBytes, randomInt } from 'node:crypto'
+import { hostname } from 'node:os'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pino from 'pino'
 import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
-import { FileJournal, type FsyncPolicy } from '../../journal/file-journal.js'
+import { FileJournal, type CommittedPosition, type FsyncPolicy } from '../../journal/file-journal.js'
+import type { AccountStore } from '../../accounts/account-store.js'
+import type { Journal } from '../../journal/journal.js'
+import type { Logger } from '../../log.js'
+import { lockDataDir } from '../../journal/lock.js'
+import { connectCluster, natsFrom } from '../../cluster/nats.js'
+import { checkLayout } from '../../cluster/layout.js'
+import { JetStreamJournal } from '../../cluster/journal.js'
+import { SharedState } from '../../cluster/shared-state.js'
+import { openAccounts } from '../../cluster/parts.js'
 import { createLogger } from '../../log.js'
 import { defaultOptions, validateOptions, type ReceiverOptions } from '../../receiver/options.js'
 import { journalJson, type JournalRecord } from '../../journal/record.js'
@@ -35,10 +45,68 @@ export interface ServeOptions extends ListenOptions {
   readonly verification?: Partial<HashLimits> | undefined
   /** The HTTP interface; undefined: none. */
   readonly api?: { readonly host: string, readonly port: number, readonly options: Partial<ApiOptions> } | undefined
+  /** Cluster mode: the NATS servers, and this node's name. */
+  readonly nats?: { readonly servers: readonly string[], readonly node: string } | undefined
+}
+
+/** Where the receiver journals and finds accounts: the data directory's, or the cluster's. */
+interface Storage {
+  readonly journal: Journal<JournalRecord>
+  readonly position: () => CommittedPosition
+  readonly accounts: AccountStore
+  readonly close: () => Promise<void>
+}
+
+async function localStorage (o: ServeOptions, logger: Logger, accountOptions: { maxWindowSeconds: number, cacheEntries: number }): Promise<Storage> {
+  const journal = await FileJournal.open<JournalRecord>(o.data, {
+    fsync: o.fsync,
+    segmentBytes: o.segmentBytes,
+    toJson: journalJson,
+    onRollError: (err) => { logger.error({ err: err.message }, 'journal: could not start a new segment; still writing to the current one') },
+    onRecover: (r) => { if (r.cutBytes > 0) logger.warn({ segment: r.segment, cutBytes: r.cutBytes, records: r.records }, 'journal: torn tail cut on start (a write interrupted by a crash); every complete record kept') },
+  })
+  // The receiver looks accounts up through a bounded cache over the database: hot ones in memory, the rest read when they send.
+  const accounts = new SqliteAccountStore(o.data, accountOptions)
+  return { journal, position: () => journal.position, accounts, close: async () => { await journal.close(); accounts.close() } }
+}
+
+/**
+ * The cluster's events stream and a replica of its accounts. The data directory is this node's
+ * own: its lock (one receiver per directory), the replicas, the control socket.
+ */
+async function clusterStorage (o: ServeOptions, nats: NonNullable<ServeOptions['nats']>, accountOptions: { maxWindowSeconds: number, cacheEntries: number }): Promise<Storage> {
+  mkdirSync(o.data, { recursive: true, mode: 0o700 })
+  const lock = lockDataDir(o.data, 'this node\'s data directory')
+  const nc = await connectCluster(nats.servers, { name: `${nats.node} receiver` }).catch((err: unknown) => {
+    lock.release()
+    throw new Error(`cannot reach the cluster (${nats.servers.join(',')}): ${(err as Error).message}`)
+  })
+  try {
+    const missing = await checkLayout(nc)
+    if (missing !== undefined) throw new Error(missing)
+    const journal = await JetStreamJournal.open(nc)
+    const state = new SharedState({ servers: nats.servers, name: `${nats.node} receiver`, dir: join(o.data, 'replica', 'receiver') })
+    const { accounts } = openAccounts(state, accountOptions)
+    return {
+      journal,
+      position: () => ({ lastId: journal.lastId, path: '', size: 0 }),
+      accounts,
+      close: async () => {
+        await journal.close()
+        state.close()
+        await nc.close()
+        lock.release()
+      },
+    }
+  } catch (err) {
+    await nc.close()
+    lock.release()
+    throw err
+  }
 }
 
 /** Two accounts to try the receiver with: plain 1234 and AES-128 5678 (key written to a file, never printed). */
-function demoAccounts (accounts: SqliteAccountStore, data: string): string[] {
+function demoAccounts (accounts: AccountStore, data: string): string[] {
   if (accounts.count() > 0) return []
   const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789'
   const key = Array.from({ length: 16 }, () => alphabet[randomInt(alphabet.length)]).join('')
@@ -66,18 +134,6 @@ export async function serve (o: ServeOptions): Promise<void> {
   const p = loadPepper(o.data, o.pepperFile)
   if (!p.ok) return fail(p.reason)
   const pepper = p.pepper
-  let journal: FileJournal<JournalRecord>
-  try {
-    journal = await FileJournal.open<JournalRecord>(o.data, {
-      fsync: o.fsync,
-      segmentBytes: o.segmentBytes,
-      toJson: journalJson,
-      onRollError: (err) => { logger.error({ err: err.message }, 'journal: could not start a new segment; still writing to the current one') },
-      onRecover: (r) => { if (r.cutBytes > 0) logger.warn({ segment: r.segment, cutBytes: r.cutBytes, records: r.records }, 'journal: torn tail cut on start (a write interrupted by a crash); every complete record kept') },
-    })
-  } catch (err) {
-    return fail((err as Error).message)
-  }
   // No account's timestamp window may be wider than the duplicate window: a frame replayed after
   // the receiver forgot it must fail its timestamp check. Accounts changed through the HTTP
   // interface are held to this receiver's window. One stored wider (by the CLI, which knows only
@@ -85,8 +141,14 @@ export async function serve (o: ServeOptions): Promise<void> {
   // start answers no panel at all. The receiver narrows its window to fit, and says so.
   const duplicateWindowMs = o.receiver.duplicateWindowMs ?? defaultOptions.duplicateWindowMs
   const maxWindowSeconds = Math.floor(duplicateWindowMs / 1000)
-  // The receiver looks accounts up through a bounded cache over the database: hot ones in memory, the rest read when they send.
-  const accounts = new SqliteAccountStore(o.data, { maxWindowSeconds, cacheEntries: o.receiver.accountCacheEntries ?? defaultOptions.accountCacheEntries })
+  const accountOptions = { maxWindowSeconds, cacheEntries: o.receiver.accountCacheEntries ?? defaultOptions.accountCacheEntries }
+  let storage: Storage
+  try {
+    storage = o.nats === undefined ? await localStorage(o, logger, accountOptions) : await clusterStorage(o, o.nats, accountOptions)
+  } catch (err) {
+    return fail((err as Error).message)
+  }
+  const { journal, accounts } = storage
   const demo = o.demo ? demoAccounts(accounts, o.data) : []
   const widest = accounts.widestWindow()
   if (widest !== undefined && widest.seconds > maxWindowSeconds) {
@@ -102,6 +164,7 @@ export async function serve (o: ServeOptions): Promise<void> {
   // Every commit is timed, and tells the services thread (the pipeline and the interface) where
   // the journal's committed end now is: they read it from there.
   const journalForReceiver = tapJournal(journal, () => services?.committed(), (seconds) => metrics.commitSeconds.observe(seconds))
+  if (o.nats !== undefined) logger.info({ node: o.nats.node, servers: o.nats.servers }, 'cluster mode: events go to the cluster\'s stream, accounts come from its shared state')
   try {
     // The pipeline and the HTTP interface run on a thread of their own: nothing of theirs
     // (stages, SQLite writes, code hashing, requests) runs on the loop that answers panels.
@@ -114,10 +177,10 @@ export async function serve (o: ServeOptions): Promise<void> {
       verification: o.verification,
       api: o.api,
       maxWindowSeconds,
-    }, { journal: journalForReceiver, position: () => journal.position, accounts, metrics, log: logger })
+      nats: o.nats,
+    }, { journal: journalForReceiver, position: storage.position, accounts, metrics, log: logger })
   } catch (err) {
-    await journal.close()
-    accounts.close()
+    await storage.close()
     return fail((err as Error).message)
   }
   const running = services
@@ -139,10 +202,9 @@ export async function serve (o: ServeOptions): Promise<void> {
       // A disk that hangs must not keep the process from exiting; what was not committed was
       // not acknowledged, and the panels will send it again.
       const closed = await Promise.race([
-        journal.close().then(() => true),
+        storage.close().then(() => true),
         new Promise<false>((resolve) => setTimeout(() => resolve(false), server?.options.shutdownTimeoutMs ?? 15_000).unref()),
       ])
-      accounts.close()
       if (!closed) logger.error('the journal did not close in time; exiting anyway')
       destination.flushSync()
       process.exit(closed ? exitCode : 1)
@@ -208,7 +270,7 @@ export function readLimits (file: string): { receiver: Partial<ReceiverOptions>,
 interface ServeFlags {
   data: string, host: string, port: number, tcp: boolean, udp: boolean, demo?: boolean, unknownAccounts: ReceiverOptions['unknownAccounts'],
   silentUnreadable?: boolean, fsync: 'group' | 'each', config?: string, logLevel: string, segmentBytes: number, pepperFile?: string,
-  pipeline?: string, apiHost: string, apiPort: number, api: boolean
+  pipeline?: string, apiHost: string, apiPort: number, api: boolean, nats?: string, node?: string
 }
 
 export function register (program: Command): void {
@@ -231,6 +293,8 @@ export function register (program: Command): void {
     .option('--api-host <address>', 'address the HTTP interface listens on', '127.0.0.1')
     .option('--api-port <port>', 'port of the HTTP interface (0: any free port)', parsePort, 9080)
     .option('--no-api', 'do not serve the HTTP interface')
+    .option('--nats <urls>', 'cluster mode: the NATS servers (host:port,...; else DC09_NATS) holding the events stream and shared state')
+    .option('--node <name>', 'cluster mode: this node\'s name (letters, digits, - and _)', hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64))
     .action(async (o: ServeFlags) => {
       let limits: Partial<ReceiverOptions> = {}
       let apiLimits: Partial<ApiOptions> = {}
@@ -242,7 +306,15 @@ export function register (program: Command): void {
       } catch (err) {
         program.error(`error: ${(err as Error).message}`, { exitCode: 2 })
       }
+      let servers: string[] | undefined
+      try {
+        servers = natsFrom(o.nats)
+      } catch (err) {
+        program.error(`error: ${(err as Error).message}`, { exitCode: 2 })
+      }
+      if (servers !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(o.node ?? '')) program.error('error: --node must be 1 to 64 letters, digits, - or _', { exitCode: 2 })
       await serve({
+        nats: servers === undefined ? undefined : { servers, node: o.node! },
         data: o.data, host: o.host, port: o.port, tcp: o.tcp, udp: o.udp, demo: o.demo === true, logLevel: o.logLevel, fsync: o.fsync, segmentBytes: Math.max(4096, o.segmentBytes),
         pepperFile: o.pepperFile, pipeline: o.pipeline, verification: hashLimits,
         api: o.api ? { host: o.apiHost, port: o.apiPort, options: apiLimits } : undefined,
