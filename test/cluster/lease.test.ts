@@ -1,0 +1,117 @@
+/**
+ * The pipeline's lease and the shared state between nodes, on a real nats-server: one holder at a
+ * time, a stopped holder's lease taken at once, a dead holder's after it runs out; a change made
+ * on one node seen by another's next read, with no refresh asked for.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Kvm, type KV } from '@nats-io/kv'
+import type { NatsConnection } from '@nats-io/transport-node'
+import { connectCluster, LEASE_BUCKET } from '../../src/cluster/nats.js'
+import { initCluster } from '../../src/cluster/layout.js'
+import { Lease, parseLease } from '../../src/cluster/lease.js'
+import { SharedState } from '../../src/cluster/shared-state.js'
+import { openAccounts } from '../../src/cluster/parts.js'
+import { NATS_MISSING, natsServerPath, startCluster, type NatsCluster } from './nats.js'
+
+const have = natsServerPath() !== undefined
+if (!have) console.log(NATS_MISSING)
+
+let cluster: NatsCluster | undefined
+let nc: NatsConnection | undefined
+let kv: KV | undefined
+
+beforeAll(async () => {
+  if (!have) return
+  cluster = await startCluster({ nodes: 1 })
+  nc = await connectCluster(cluster.urls, { name: 'lease test' })
+  await initCluster(nc, { replicas: 1, duplicateWindowMs: 60_000, maxBytes: 0 })
+  kv = await new Kvm(nc).open(LEASE_BUCKET)
+}, 30_000)
+
+afterAll(async () => {
+  await nc?.close()
+  await cluster?.stopAll()
+})
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+const fast = { ttlMs: 1200, renewMs: 300, checkMs: 100, marginMs: 300 }
+
+describe.skipIf(!have)('the lease', () => {
+  it('has one holder, renewed; a holder that stops gives it back, and another takes it at once', async () => {
+    const log: string[] = []
+    const events = (name: string) => ({ acquired: () => { log.push(`${name} acquired`) }, lost: (reason: string) => { log.push(`${name} lost: ${reason}`) } })
+    const a = new Lease(kv!, 'test-1', 'a', fast)
+    const b = new Lease(kv!, 'test-1', 'b', fast)
+    a.start(events('a'))
+    await sleep(300)
+    b.start(events('b'))
+    await sleep(1500)
+    // Renewed all along: b never got it.
+    expect(log).toEqual(['a acquired'])
+    expect(a.held && !b.held).toBe(true)
+    const t0 = Date.now()
+    await a.stop()
+    while (!b.held && Date.now() - t0 < 3000) await sleep(20)
+    expect(b.held).toBe(true)
+    // Released, so taken at b's next look, not after the lease would have run out.
+    expect(Date.now() - t0).toBeLessThan(fast.ttlMs)
+    expect(log).toEqual(['a acquired', 'b acquired'])
+
+    await b.stop()
+    expect(parseLease((await kv!.get('test-1'))!.string())).toMatchObject({ node: 'b', until: 0 })
+  })
+
+  it('is taken from a holder that died (no renewal, no release) only once it has run out', async () => {
+    // What a killed holder leaves: its last renewal.
+    const until = Date.now() + 1000
+    await kv!.put('test-2', JSON.stringify({ node: 'ghost', until }))
+    let at = 0
+    const c = new Lease(kv!, 'test-2', 'c', fast)
+    c.start({ acquired: () => { at = Date.now() }, lost: () => {} })
+    await sleep(600)
+    expect(c.held).toBe(false)
+    while (!c.held && Date.now() < until + 2000) await sleep(20)
+    expect(c.held).toBe(true)
+    expect(at).toBeGreaterThanOrEqual(until)
+    expect(at - until).toBeLessThan(fast.checkMs + 400)
+    await c.stop()
+  })
+
+  it('is lost by a holder whose renewal finds that another node wrote it (a holder that was paused)', async () => {
+    const lost: number[] = []
+    const d = new Lease(kv!, 'test-3', 'd', fast)
+    d.start({ acquired: () => {}, lost: () => { lost.push(Date.now()) } })
+    while (!d.held) await sleep(20)
+    const e = await kv!.get('test-3')
+    await kv!.update('test-3', JSON.stringify({ node: 'other', until: Date.now() + 5000 }), e!.revision)
+    while (d.held) await sleep(20)
+    expect(lost.length).toBe(1)
+    await d.stop()
+  })
+})
+
+describe.skipIf(!have)('the shared state between nodes', () => {
+  it('shows a change made on one node at the next read on another, with no refresh', () => {
+    const scope = `lease${process.pid}`
+    const one = new SharedState({ servers: cluster!.urls, name: 'one', scope })
+    const two = new SharedState({ servers: cluster!.urls, name: 'two', scope })
+    try {
+      const a = openAccounts(one).accounts
+      const b = openAccounts(two).accounts
+      expect(b.get('4321')).toBeUndefined()
+      expect(a.add({ account: '4321', siteName: 'North' }).ok).toBe(true)
+      const t0 = Date.now()
+      let seen = b.receiverAccount('4321')
+      while (seen === undefined && Date.now() - t0 < 1000) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5)
+        seen = b.receiverAccount('4321')
+      }
+      expect(seen?.account.siteName).toBe('North')
+      expect(b.update('4321', { siteName: 'South' }).ok).toBe(true)
+      expect(a.get('4321')?.siteName).toBe('South')
+    } finally {
+      one.close()
+      two.close()
+    }
+  })
+})
