@@ -11,7 +11,8 @@ import type { TokenStore } from '../access/token-store.js'
 import { SqliteAuditTrail } from '../audit/sqlite-audit-trail.js'
 import type { AuditTrail } from '../audit/audit-trail.js'
 import { SqlitePipelineStore, type PipelineStoreOptions } from '../pipeline/store.js'
-import type { PipelineStore } from '../pipeline/pipeline-store.js'
+import type { Batch, DeadLetter, PipelineStore, StatePage } from '../pipeline/pipeline-store.js'
+import type { StageState } from '../pipeline/stage.js'
 import { SqliteVerificationStore } from '../verification/sqlite-store.js'
 import type { VerificationStore } from '../verification/verification-store.js'
 import type { PartSpec, SharedState } from './shared-state.js'
@@ -42,9 +43,74 @@ export const auditPart: PartSpec = {
 export function pipelinePart (opts: PipelineStoreOptions = {}): PartSpec {
   return {
     part: 'pipeline',
-    open: (env) => ({ pipeline: new SqlitePipelineStore(env.dir, opts) }),
+    open: (env) => ({ pipeline: new ConditionalPipelineStore(new SqlitePipelineStore(env.dir, opts)) }),
     writes: { pipeline: { commit: [] } },
   }
+}
+
+/** The pipeline's cursor moved under a holder that thought it ran the pipeline: another node runs it now. */
+export class PipelineFencedError extends Error {
+  readonly code = 'DC09_ERR_PIPELINE_FENCED'
+}
+
+/**
+ * The replica's pipeline store: a commit may name the cursor it expects to find (the one its
+ * pipeline ran from), and is refused, changing nothing, when the cursor is elsewhere. The check
+ * is on the replica's state, so a replay decides what the writer decided.
+ */
+class ConditionalPipelineStore implements PipelineStore {
+  readonly #inner: SqlitePipelineStore
+  constructor (inner: SqlitePipelineStore) { this.#inner = inner }
+  cursor (name?: string): number { return this.#inner.cursor(name) }
+  state (stage: string, batches: readonly Batch[]): StageState { return this.#inner.state(stage, batches) }
+  commit (batch: Batch, cursor: number | undefined, emitted?: number, name?: string, expected?: number): void {
+    const now = this.#inner.cursor(name)
+    if (expected !== undefined && now !== expected) throw new PipelineFencedError(`the pipeline's cursor is at ${now}, not ${expected}: another node runs the pipeline now`)
+    this.#inner.commit(batch, cursor, emitted, name)
+  }
+
+  deadLetters (): DeadLetter[] { return this.#inner.deadLetters() }
+  deadLetterCount (): number { return this.#inner.deadLetterCount() }
+  read<T> (stage: string, prefix: string): Array<[string, T]> { return this.#inner.read<T>(stage, prefix) }
+  readOne<T> (stage: string, key: string): T | undefined { return this.#inner.readOne<T>(stage, key) }
+  page<T> (stage: string, prefix: string, after: string | undefined, limit: number, where?: Readonly<Record<string, string>>, window?: number): StatePage<T> {
+    return this.#inner.page<T>(stage, prefix, after, limit, where, window)
+  }
+
+  close (): void { this.#inner.close() }
+}
+
+/**
+ * The pipeline store a node's runner uses: every commit expects the cursor where this runner
+ * last saw it (read at its start, moved by its own commits). A holder that was paused past its
+ * lease, while another node ran the pipeline on, has its next commit refused instead of writing
+ * older state over newer.
+ */
+class FencedPipelineStore implements PipelineStore {
+  readonly #inner: ConditionalPipelineStore
+  readonly #seen = new Map<string, number>()
+  constructor (inner: ConditionalPipelineStore) { this.#inner = inner }
+  cursor (name = 'main'): number {
+    const c = this.#inner.cursor(name)
+    this.#seen.set(name, c)
+    return c
+  }
+
+  state (stage: string, batches: readonly Batch[]): StageState { return this.#inner.state(stage, batches) }
+  commit (batch: Batch, cursor: number | undefined, emitted?: number, name = 'main'): void {
+    this.#inner.commit(batch, cursor, emitted, name, this.#seen.get(name))
+    if (cursor !== undefined) this.#seen.set(name, cursor)
+  }
+
+  deadLetters (): DeadLetter[] { return this.#inner.deadLetters() }
+  deadLetterCount (): number { return this.#inner.deadLetterCount() }
+  read<T> (stage: string, prefix: string): Array<[string, T]> { return this.#inner.read<T>(stage, prefix) }
+  readOne<T> (stage: string, key: string): T | undefined { return this.#inner.readOne<T>(stage, key) }
+  page<T> (stage: string, prefix: string, after: string | undefined, limit: number, where?: Readonly<Record<string, string>>, window?: number): StatePage<T> {
+    return this.#inner.page<T>(stage, prefix, after, limit, where, window)
+  }
+
+  close (): void { this.#inner.close() }
 }
 
 /** The accounts, their users and codes, and the interface's tokens and tenants: one part, as they are one database on a single node. */
@@ -56,6 +122,7 @@ export function openAudit (state: SharedState): AuditTrail {
   return state.open<{ audit: AuditTrail }>(auditPart).audit
 }
 
+/** The pipeline's state; every commit is refused once another node has moved the cursor (see FencedPipelineStore). */
 export function openPipelineStore (state: SharedState, opts: PipelineStoreOptions = {}): PipelineStore {
-  return state.open<{ pipeline: PipelineStore }>(pipelinePart(opts)).pipeline
+  return new FencedPipelineStore(state.open<{ pipeline: ConditionalPipelineStore }>(pipelinePart(opts)).pipeline)
 }
