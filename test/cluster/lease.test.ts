@@ -111,6 +111,8 @@ describe.skipIf(!have)('the shared state between nodes', () => {
       }
       expect(seen?.account.siteName).toBe('North')
       expect(b.update('4321', { siteName: 'South' }).ok).toBe(true)
+      const t1 = Date.now()
+      while (a.get('4321')?.siteName !== 'South' && Date.now() - t1 < 1000) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5)
       expect(a.get('4321')?.siteName).toBe('South')
     } finally {
       one.close()
