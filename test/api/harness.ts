@@ -12,6 +12,10 @@ import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
 import { expect } from 'vitest'
 import { SqliteAccountStore } from '../../src/accounts/sqlite-store.js'
+import type { AccountStore } from '../../src/accounts/account-store.js'
+import { SharedState } from '../../src/cluster/shared-state.js'
+import { openAccounts, openAudit, openPipelineStore } from '../../src/cluster/parts.js'
+import type { PipelineStore as Store } from '../../src/pipeline/pipeline-store.js'
 import { AccessStore } from '../../src/api/access.js'
 import { Metrics } from '../../src/api/metrics.js'
 import { RecentEvents } from '../../src/api/recent.js'
@@ -43,18 +47,34 @@ export interface HarnessOptions {
   readonly supervision?: SupervisionOptions
   /** Leave the pipeline stopped at start (the test starts `runner` itself): a pipeline lagging behind the journal. */
   readonly pipelineStopped?: boolean
+  /**
+   * The stores of a cluster node instead of the data directory's: replicas of the shared state on
+   * these NATS servers (each harness in a scope of its own). Default: what `useCluster` set.
+   */
+  readonly cluster?: { readonly servers: readonly string[] } | undefined
+}
+
+let clusterDefault: { readonly servers: readonly string[] } | undefined
+let scopes = 0
+
+/** Every harness made from now on in this process uses the cluster's stores (the cluster variant of a suite). */
+export function useCluster (servers: readonly string[]): void {
+  clusterDefault = { servers }
 }
 
 export class Harness {
   readonly dir: string
   readonly pepper: Buffer
-  readonly accounts: SqliteAccountStore
+  readonly accounts: AccountStore
+  /** The SQLite file that holds the accounts, users and codes (in a cluster, this node's replica of them). */
+  readonly accountsDb: string
+  readonly state: SharedState | undefined
   readonly verifier: Verifier
   readonly access: AccessStore
   readonly memory = new MemoryJournal<JournalRecord>()
   readonly journal: Journal<JournalRecord>
   readonly recent = new RecentEvents({ perAccount: 50, total: 10_000 })
-  readonly store: PipelineStore
+  readonly store: Store
   readonly runner: PipelineRunner
   readonly metrics = new Metrics()
   readonly app: FastifyInstance
@@ -67,10 +87,23 @@ export class Harness {
     this.#pipelineStopped = o.pipelineStopped ?? false
     this.pepper = Buffer.alloc(32, 7)
     const log = pino({ level: 'silent' })
-    this.accounts = new SqliteAccountStore(this.dir)
-    this.verifier = new Verifier(this.dir, this.accounts, { pepper: this.pepper, scryptN: 16, ...o.verifier })
-    this.access = new AccessStore(this.dir, { clock: o.clock })
-    this.store = new PipelineStore(this.dir)
+    const cluster = o.cluster ?? clusterDefault
+    if (cluster === undefined) {
+      this.state = undefined
+      this.accountsDb = join(this.dir, 'accounts.db')
+      this.accounts = new SqliteAccountStore(this.dir)
+      this.verifier = new Verifier(this.dir, this.accounts, { pepper: this.pepper, scryptN: 16, ...o.verifier })
+      this.access = new AccessStore(this.dir, { clock: o.clock })
+      this.store = new PipelineStore(this.dir)
+    } else {
+      const state = this.state = new SharedState({ servers: cluster.servers, name: 'api harness', dir: join(this.dir, 'replica'), scope: `h${process.pid}x${++scopes}` })
+      this.accountsDb = join(this.dir, 'replica', 'accounts', 'accounts.db')
+      const { accounts, verification, tokens } = openAccounts(state)
+      this.accounts = accounts
+      this.verifier = new Verifier({ store: verification, audit: openAudit(state) }, accounts, { pepper: this.pepper, scryptN: 16, ...o.verifier })
+      this.access = new AccessStore(tokens, { clock: o.clock })
+      this.store = openPipelineStore(state)
+    }
     this.journal = tapJournal(this.memory, (record, id) => {
       this.recent.add(record, id)
       this.runner.notify()
@@ -145,6 +178,7 @@ export class Harness {
     this.verifier.close()
     this.access.close()
     this.accounts.close()
+    this.state?.close()
     rmSync(this.dir, { recursive: true, force: true })
   }
 }

@@ -6,7 +6,6 @@
  *
  * A route added to ROUTES without an entry in FIXTURES fails this file.
  */
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -215,7 +214,7 @@ beforeAll(async () => {
   // The pair test makes thousands of requests with one token: no rate limit, no bulk-read alarm,
   // no limit of taken numbers in the way.
   const h = await new Harness({ api: { rateBurst: 1_000_000, ratePerSecond: 1_000_000, bulkReadPerMinute: 1_000_000, takenNumbersPerHour: 100_000 } }).start()
-  dbPath = join(h.dir, 'accounts.db')
+  dbPath = h.accountsDb
   const admin = h.token('admin')
   const operator = h.token('operator')
   const installer = { alpha: h.token('installer', 'alpha'), beta: h.token('installer', 'beta') }
