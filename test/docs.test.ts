@@ -23,6 +23,11 @@
  *                          or fails, or when the next second-terminal block starts: there is one
  *                          second terminal, so a document can restart the receiver or replace
  *                          the demo's with another ("Ctrl-C in the second terminal, then ...").
+ *                          A NATS server's "Server is ready" counts as listening too.
+ *   ```sh third-terminal   (and fourth-, fifth-) more terminals, each like the second, all running
+ *                          at once: a cluster's servers and receivers. The paragraph before says
+ *                          "third terminal". A document whose blocks run `nats-server` is skipped,
+ *                          with one line that says so, when nats-server is not installed.
  *   ```sh ci               commands CI runs verbatim (`npm ci`, `npm test`): not run here (they
  *                          install and test the checkout itself); each line must be a line of .ci/run.
  *   ```sh checkout         commands run in the root of a checkout of this repository, not in the
@@ -59,13 +64,24 @@ const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js')
 const BLOCK_TIMEOUT_MS = 60_000
 const READY_TIMEOUT_MS = 30_000
 const STOP_TIMEOUT_MS = 20_000
-const READY = /"msg":"listening"/
+/** What a long-running block prints once it serves: `dc09 serve`, or a NATS server. */
+const READY = /"msg":"listening"|Server is ready/
 const README_MAX_LINES = 200
 
 type Kind = 'run' | 'second-terminal' | 'ci' | 'checkout'
 
+/** Terminals besides the first, by their tag: `sh second-terminal`, `sh third-terminal`, ... */
+const TERMINALS = ['second', 'third', 'fourth', 'fifth'] as const
+
 interface Fence { readonly info: string, readonly text: string, readonly line: number, readonly before: string, readonly gapBefore: boolean }
-interface Step { readonly kind: Kind, readonly text: string, readonly line: number, readonly expected?: string | undefined }
+interface Step {
+  readonly kind: Kind
+  readonly text: string
+  readonly line: number
+  readonly expected?: string | undefined
+  /** A long-running block's terminal (`second`, `third`, ...). */
+  readonly terminal?: string | undefined
+}
 
 /** Documents in the order they are run: the README, then docs/ by name (new ones are picked up). */
 function documents (): string[] {
@@ -110,14 +126,15 @@ function steps (doc: string, source: string): Step[] {
     if (['bash', 'shell', 'console', 'zsh', 'shell-session'].includes(lang)) throw new Error(`${where}: a \`\`\`${lang} block is not run by the docs test; tag commands to run \`\`\`sh, anything else text`)
     if (lang !== 'sh') continue
     const tag = rest.join(' ')
-    const kind: Kind | undefined = tag === '' ? 'run' : tag === 'second-terminal' ? 'second-terminal' : tag === 'ci' ? 'ci' : tag === 'checkout' ? 'checkout' : undefined
-    if (kind === undefined) throw new Error(`${where}: unknown block kind "sh ${tag}" (sh, sh second-terminal, sh ci, sh checkout)`)
+    const terminal = TERMINALS.find((t) => tag === `${t}-terminal`)
+    const kind: Kind | undefined = tag === '' ? 'run' : terminal !== undefined ? 'second-terminal' : tag === 'ci' ? 'ci' : tag === 'checkout' ? 'checkout' : undefined
+    if (kind === undefined) throw new Error(`${where}: unknown block kind "sh ${tag}" (sh, sh second-terminal (or third-, fourth-, fifth-), sh ci, sh checkout)`)
     if (/\bnpx\s+dc09\b/.test(f.text)) throw new Error(`${where}: use dc09 (on PATH), not npx dc09: outside the checkout npx would fetch a package of that name`)
-    if (kind === 'second-terminal' && !/second terminal/i.test(f.before)) throw new Error(`${where}: the text before a second-terminal block must say "second terminal"`)
+    if (terminal !== undefined && !new RegExp(`${terminal} terminal`, 'i').test(f.before)) throw new Error(`${where}: the text before a ${terminal}-terminal block must say "${terminal} terminal"`)
     const next = all[n + 1]
     const expected = next !== undefined && next.info === 'text' && !next.gapBefore ? next.text : undefined
     if (expected !== undefined && kind !== 'run') throw new Error(`${where}: only a plain sh block's output is checked; show the output of a ${kind} block in prose`)
-    out.push({ kind, text: f.text, line: f.line, expected })
+    out.push({ kind, text: f.text, line: f.line, expected, ...(terminal === undefined ? {} : { terminal }) })
     if (expected !== undefined) n++
   }
   return out
@@ -255,7 +272,8 @@ function checkCi (doc: string, step: Step): void {
 /** Runs every step of a document; stops what it started, whatever happens. */
 async function runDocument (doc: string, list: Step[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'dc09-docs-'))
-  const background: ChildProcess[] = []
+  /** What runs in each terminal besides the first. */
+  const background = new Map<string, ChildProcess>()
   try {
     if (!list.some((s) => s.kind === 'checkout')) {
       // What README's `npm install -g .` leaves in npm's global prefix: the package linked to the
@@ -276,9 +294,11 @@ async function runDocument (doc: string, list: Step[]): Promise<void> {
     for (const step of list) {
       if (step.kind === 'ci') { checkCi(doc, step); continue }
       if (step.kind === 'second-terminal') {
-        // There is one second terminal: what runs there is stopped (Ctrl-C) before the next command.
-        for (const child of background.splice(0)) await stop(child)
-        background.push(await startSecond(doc, step, cwd(), t.env))
+        // What runs in that terminal is stopped (Ctrl-C) before the next command there.
+        const terminal = step.terminal ?? 'second'
+        const before = background.get(terminal)
+        if (before !== undefined) await stop(before)
+        background.set(terminal, await startSecond(doc, step, cwd(), t.env))
         continue
       }
       // A checkout block runs in the checkout; the terminal stays where it was, with its variables.
@@ -290,7 +310,8 @@ async function runDocument (doc: string, list: Step[]): Promise<void> {
       }
     }
   } finally {
-    for (const child of background.reverse()) await stop(child)
+    // The last started first: receivers before the servers they use.
+    for (const child of [...background.values()].reverse()) await stop(child)
     rmSync(dir, { recursive: true, force: true })
   }
 }
@@ -308,9 +329,16 @@ describe('every shell block of the documentation runs as written', () => {
   for (const doc of documents()) {
     const list = steps(doc, read(doc))
     const budget = list.length * BLOCK_TIMEOUT_MS + list.filter((s) => s.kind === 'second-terminal').length * (READY_TIMEOUT_MS + STOP_TIMEOUT_MS) + 30_000
-    it.skipIf(list.length === 0)(doc, async () => { await runDocument(doc, list) }, budget)
+    // A document that runs NATS servers needs nats-server (CI installs it; say so once here).
+    const needsNats = list.some((s) => /\bnats-server\b/.test(s.text)) && !hasNatsServer()
+    if (needsNats) console.log(`${doc}: nats-server is not installed: its blocks are skipped (apt-get install -y nats-server)`)
+    it.skipIf(list.length === 0 || needsNats)(doc, async () => { await runDocument(doc, list) }, budget)
   }
 })
+
+function hasNatsServer (): boolean {
+  return (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/local/bin']).some((d) => d !== '' && existsSync(join(d, 'nats-server')))
+}
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
 function slug (heading: string): string {
