@@ -45,8 +45,9 @@ export interface ConnectOptions {
 }
 
 /**
- * Connects to the cluster. Reconnects forever, 100 ms apart, to any of the servers: a receiver
- * must come back by itself when the servers do.
+ * Connects to the cluster: fails (within `timeoutMs`) when no server answers at first, so that a
+ * command says so instead of hanging; once connected, reconnects forever, 100 ms apart, to any of
+ * the servers: a receiver must come back by itself when the servers do.
  */
 export async function connectCluster (servers: readonly string[], opts: ConnectOptions): Promise<NatsConnection> {
   return await connect({
@@ -57,7 +58,7 @@ export async function connectCluster (servers: readonly string[], opts: ConnectO
     reconnectTimeWait: 100,
     reconnectJitter: 50,
     timeout: opts.timeoutMs ?? 5000,
-    waitOnFirstConnect: true,
+    waitOnFirstConnect: false,
   })
 }
 
