@@ -49,7 +49,8 @@ export interface Holder {
 }
 
 export interface ClusterStatus {
-  readonly streams: Array<Pick<StreamStatus, 'name' | 'messages' | 'bytes' | 'lastSeq' | 'leader'> & { followers: Array<{ name: string, current: boolean, lag: number }> }>
+  /** `leader` is null where the server is not clustered (one server has no stream leader). */
+  readonly streams: Array<Pick<StreamStatus, 'name' | 'messages' | 'bytes' | 'lastSeq'> & { leader: string | null, followers: Array<{ name: string, current: boolean, lag: number }> }>
   readonly pipeline: { holder: Holder | null, cursor: number, lag: number }
 }
 
@@ -73,7 +74,7 @@ export async function collect (place: ClusterPlace, now = Date.now()): Promise<C
     for (const name of [EVENTS_STREAM, STATE_STREAM]) {
       const s = await streamStatus(nc, name)
       if (s === undefined) throw new LayoutError(`the cluster has no ${name}: run \`dc09 cluster init --nats ...\` once first`)
-      streams.push({ name, messages: s.messages, bytes: s.bytes, lastSeq: s.lastSeq, leader: s.leader, followers: s.followers.map((f) => ({ name: f.name, current: f.current, lag: f.lag })) })
+      streams.push({ name, messages: s.messages, bytes: s.bytes, lastSeq: s.lastSeq, leader: s.leader ?? null, followers: s.followers.map((f) => ({ name: f.name, current: f.current, lag: f.lag })) })
     }
     const cursor = pipelineStore(place)?.cursor() ?? 0
     return { streams, pipeline: { holder: await holder(nc, now), cursor, lag: Math.max(0, streams[0]!.lastSeq - cursor) } }
