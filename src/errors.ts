@@ -13,7 +13,7 @@ import type { AccountErrorCode } from './accounts/account.js'
 import type { AccessError } from './api/access.js'
 import { ErrorCode, REPLY_FOR, type Reply } from './protocol/errors.js'
 
-export type ErrorArea = 'protocol' | 'receiver' | 'accounts' | 'verification' | 'api' | 'journal' | 'pipeline' | 'cli'
+export type ErrorArea = 'protocol' | 'receiver' | 'accounts' | 'verification' | 'api' | 'journal' | 'pipeline' | 'cluster' | 'cli'
 
 type AccessErrorCode = typeof AccessError[keyof typeof AccessError]
 
@@ -24,6 +24,7 @@ type LiteralCode =
   | 'DC09_ERR_CODE_WEAK' | 'DC09_ERR_CODE_TAKEN'
   | 'DC09_ERR_JOURNAL_CORRUPT' | 'DC09_ERR_JOURNAL_CLOSED' | 'DC09_ERR_LOCKED'
   | 'DC09_ERR_PIPELINE_CONFIG' | 'DC09_ERR_INPUT'
+  | 'DC09_ERR_CLUSTER_UNAVAILABLE' | 'DC09_ERR_CLUSTER_LAYOUT'
 
 export type Dc09ErrorCode = ErrorCode | AccountErrorCode | AccessErrorCode | LiteralCode
 
@@ -259,6 +260,19 @@ export const ERRORS: { readonly [C in Dc09ErrorCode]: ErrorInfo } = {
     meaning: 'The pipeline file is missing, not JSON, or names a stage that cannot be loaded or is not a stage.',
     answer: START_REFUSED,
     action: 'Fix the file given to --pipeline; the reason names the stage and what is wrong.',
+  },
+  // ------------------------------------------------------------------ cluster
+  DC09_ERR_CLUSTER_UNAVAILABLE: {
+    area: 'cluster',
+    meaning: 'The NATS servers of the cluster did not answer in time, refused the connection, or have no quorum for the stream (a leader election, or a majority of servers down).',
+    answer: 'a dc09 command given --nats (or DC09_NATS) prints the reason in one line and exits 1; a change that was not acknowledged was not made',
+    action: 'Check the addresses given to --nats or DC09_NATS, that the servers run, and that a majority of them can reach each other; a leader election ends within seconds, so try again.',
+  },
+  DC09_ERR_CLUSTER_LAYOUT: {
+    area: 'cluster',
+    meaning: 'The cluster lacks the streams dc09 needs (it was never initialised), or dc09 cluster init was asked for another replication than the existing streams have.',
+    answer: 'the command prints the reason in one line and exits 1; nothing is created or changed',
+    action: 'Run dc09 cluster init --nats ... once for a new cluster; to keep existing streams, give their replication to --replicas (a change of replication is made with the NATS tools).',
   },
   // ------------------------------------------------------------------ cli
   DC09_ERR_INPUT: {

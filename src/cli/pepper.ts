@@ -9,15 +9,15 @@ export const PEPPER_HELP = 'a pepper is needed for disarm codes: --pepper-file F
 /** The demo's pepper, made by `serve --demo` in its data directory. */
 export const demoPepperPath = (data: string): string => join(data, 'pepper')
 
-export function pepperFile (data: string, flag: string | undefined): string | undefined {
+export function pepperFile (data: string | undefined, flag: string | undefined): string | undefined {
   if (flag !== undefined) return flag
   const env = process.env.DC09_PEPPER_FILE
   if (env !== undefined && env !== '') return env
-  return existsSync(demoPepperPath(data)) ? demoPepperPath(data) : undefined
+  return data !== undefined && existsSync(demoPepperPath(data)) ? demoPepperPath(data) : undefined
 }
 
 /** The pepper, or an error message that says how to provide one. */
-export function loadPepper (data: string, flag: string | undefined): { ok: true, pepper: Buffer } | { ok: false, reason: string } {
+export function loadPepper (data: string | undefined, flag: string | undefined): { ok: true, pepper: Buffer } | { ok: false, reason: string } {
   const file = pepperFile(data, flag)
   if (file === undefined) return { ok: false, reason: PEPPER_HELP }
   try {

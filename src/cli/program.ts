@@ -29,6 +29,7 @@ const FILES = {
   codes: async () => await import('./commands/codes.js'),
   pipeline: async () => await import('./commands/pipeline.js'),
   tokens: async () => await import('./commands/tokens.js'),
+  cluster: async () => await import('./commands/cluster.js'),
   send: async () => await import('./commands/send.js'),
   simulate: async () => await import('./commands/simulate.js'),
 } satisfies Record<string, () => Promise<CommandFile>>
@@ -46,6 +47,7 @@ const FILE_OF: Readonly<Record<string, keyof typeof FILES>> = {
   pipeline: 'pipeline',
   cases: 'pipeline',
   tokens: 'tokens',
+  cluster: 'cluster',
   send: 'send',
   simulate: 'simulate',
   fleet: 'simulate',

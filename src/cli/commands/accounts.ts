@@ -1,14 +1,11 @@
 /** `dc09 accounts add|list|show|update|remove|purge|import`. Keys come from stdin or a file, never from argv, and are never printed. */
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import type { Account, AccountInput, AccountPatch, AccountFailure } from '../../accounts/account.js'
-import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
-import { appendForCommand } from '../../pipeline/control.js'
+import type { AccountStore } from '../../accounts/account-store.js'
 import { ACCOUNT_REMOVED } from '../../pipeline/stage.js'
 import { openCaseOf, type Case } from '../../pipeline/stages/cases.js'
-import { PipelineStore } from '../../pipeline/store.js'
 import type { KeyFormat, TimestampWindow } from '../../protocol/index.js'
-import { Verifier } from '../../verification/verifier.js'
+import type { Verifier } from '../../verification/verifier.js'
+import { accountStore, appendEvent, pipelineStore, placeOf, placeOptions, verifierFor, type Place } from '../stores.js'
 import { safeJson } from '../escape.js'
 import { readJsonFile, readTextFile } from '../read-file.js'
 import { InvalidArgumentError, Option, type Command } from 'commander'
@@ -110,8 +107,8 @@ function report<T> (r: Result<T, AccountFailure>, io: Io, ok: (v: T) => string):
   return 0
 }
 
-export function withStore<T> (data: string, fn: (s: SqliteAccountStore) => T): T {
-  const s = new SqliteAccountStore(data)
+export function withStore<T> (data: Place, fn: (s: AccountStore) => T): T {
+  const s = accountStore(data)
   try { return fn(s) } finally { s.close() }
 }
 
@@ -125,7 +122,7 @@ function inputFailure (e: unknown): number {
   return 1
 }
 
-export function add (data: string, account: string, f: AccountFlags, io: Io): number {
+export function add (data: Place, account: string, f: AccountFlags, io: Io): number {
   let input: AccountInput
   try {
     input = { account, ...fields(f, io) } as AccountInput
@@ -136,11 +133,11 @@ export function add (data: string, account: string, f: AccountFlags, io: Io): nu
 }
 
 /** Runs `fn` with the store and a verifier (no pepper: for users and the audit trail), closing both. */
-async function withVerifier<T> (data: string, fn: (s: SqliteAccountStore, v: Verifier) => T | Promise<T>): Promise<T> {
-  const s = new SqliteAccountStore(data)
+async function withVerifier<T> (data: Place, fn: (s: AccountStore, v: Verifier) => T | Promise<T>): Promise<T> {
+  const s = accountStore(data)
   let v: Verifier | undefined
   try {
-    v = new Verifier(data, s, {})
+    v = verifierFor(data, s, {})
     return await fn(s, v)
   } finally {
     v?.close()
@@ -148,7 +145,7 @@ async function withVerifier<T> (data: string, fn: (s: SqliteAccountStore, v: Ver
   }
 }
 
-export async function update (data: string, account: string, f: AccountFlags, io: Io, actor = 'cli'): Promise<number> {
+export async function update (data: Place, account: string, f: AccountFlags, io: Io, actor = 'cli'): Promise<number> {
   let patch: AccountPatch
   try {
     patch = fields(f, io)
@@ -168,9 +165,9 @@ export async function update (data: string, account: string, f: AccountFlags, io
 }
 
 /** The account's open case, if the pipeline has one (its state is read as committed; the receiver may run). */
-function openCase (data: string, a: Account): Case | undefined {
-  if (!existsSync(join(data, 'pipeline.db'))) return undefined
-  const store = new PipelineStore(data)
+function openCase (data: Place, a: Account): Case | undefined {
+  const store = pipelineStore(data)
+  if (store === undefined) return undefined
   try {
     return openCaseOf(store, a)
   } finally {
@@ -183,14 +180,14 @@ function openCase (data: string, a: Account): Case | undefined {
  * running receiver, if one holds the journal), so the pipeline drops what it keeps of this holder
  * of the number (its open case is closed as account-removed) before anything of a next one.
  */
-export async function remove (data: string, account: string, io: Io, actor = 'cli'): Promise<number> {
+export async function remove (data: Place, account: string, io: Io, actor = 'cli'): Promise<number> {
   return withVerifier(data, async (s, v) => {
     const a = s.get(account)
     if (a === undefined) return report(s.remove(account), io, () => '')
     const open = openCase(data, a)
     const users = v.listUsers(a.account).length
     try {
-      await appendForCommand(data, {
+      await appendEvent(data, {
         type: 'derived', receivedAt: Date.now(), kind: ACCOUNT_REMOVED.kind, account: a.account, holder: a.createdAt, stage: ACCOUNT_REMOVED.stage, causedBy: 0, n: 0,
         data: { createdAt: a.createdAt, tenant: a.tenant ?? null, by: actor },
       })
@@ -222,7 +219,7 @@ export async function remove (data: string, account: string, io: Io, actor = 'cl
  * Users and codes left under numbers that have no account (a removal an older version did not
  * finish): listed, or purged for one number or all. A number with leftovers cannot be added.
  */
-export async function purge (data: string, o: { account?: string | undefined, all: boolean }, io: Io, actor = 'cli'): Promise<number> {
+export async function purge (data: Place, o: { account?: string | undefined, all: boolean }, io: Io, actor = 'cli'): Promise<number> {
   return withVerifier(data, (s, v) => {
     const numbers = o.account !== undefined ? [o.account.toUpperCase()] : s.orphans()
     if (o.account === undefined && !o.all) {
@@ -247,7 +244,7 @@ export async function purge (data: string, o: { account?: string | undefined, al
   })
 }
 
-export function show (data: string, account: string, json: boolean, io: Io): number {
+export function show (data: Place, account: string, json: boolean, io: Io): number {
   return withStore(data, (s) => {
     const a = s.get(account)
     if (a === undefined) {
@@ -259,7 +256,7 @@ export function show (data: string, account: string, json: boolean, io: Io): num
   })
 }
 
-export function list (data: string, opts: { tenant?: string, json: boolean }, io: Io): number {
+export function list (data: Place, opts: { tenant?: string, json: boolean }, io: Io): number {
   return withStore(data, (s) => {
     let after: string | undefined
     for (;;) {
@@ -276,7 +273,7 @@ export function list (data: string, opts: { tenant?: string, json: boolean }, io
  * tenant loses every disarm and duress code with the move: each is audited with both tenants
  * and said in the output, as `update` does.
  */
-export async function importFile (data: string, file: string, io: Io, actor = 'cli'): Promise<number> {
+export async function importFile (data: Place, file: string, io: Io, actor = 'cli'): Promise<number> {
   const read = readJsonFile(file)
   if (!read.ok) {
     process.stderr.write(`error: ${read.reason}\n`)
@@ -314,7 +311,7 @@ function parseSupervision (v: string): number {
   return s
 }
 
-const dataOption = (c: Command): Command => c.requiredOption('--data <dir>', 'data directory')
+const dataOption = (c: Command): Command => placeOptions(c)
 
 function accountOptions (c: Command): Command {
   return dataOption(c)
@@ -342,25 +339,25 @@ function accountOptions (c: Command): Command {
 export function register (program: Command, deps: CliDeps): void {
   const acc = program.command('accounts').description('manage the accounts the receiver accepts (works while it runs)')
   accountOptions(acc.command('add').description('add an account'))
-    .action((o: AccountFlags & { data: string, account: string }) => { process.exitCode = add(o.data, o.account, o, deps) })
+    .action((o: AccountFlags & { data?: string, nats?: string, account: string }) => { process.exitCode = add(placeOf(o), o.account, o, deps) })
   accountOptions(acc.command('update').description('change an account (only the given fields)'))
     .option('--remove-key', 'remove the AES key')
-    .action(async (o: AccountFlags & { data: string, account: string }) => { process.exitCode = await update(o.data, o.account, o, deps, actor(undefined)) })
+    .action(async (o: AccountFlags & { data?: string, nats?: string, account: string }) => { process.exitCode = await update(placeOf(o), o.account, o, deps, actor(undefined)) })
   dataOption(acc.command('remove').description('remove an account, its users and codes (closes its open case, if any)'))
     .requiredOption('--account <number>', 'account number')
-    .action(async (o: { data: string, account: string }) => { process.exitCode = await remove(o.data, o.account, deps, actor(undefined)) })
+    .action(async (o: { data?: string, nats?: string, account: string }) => { process.exitCode = await remove(placeOf(o), o.account, deps, actor(undefined)) })
   dataOption(acc.command('purge').description('list, or delete, users and codes left under numbers without an account (a removal an older version did not finish)'))
     .option('--account <number>', 'purge this number').option('--all', 'purge every such number')
-    .action(async (o: { data: string, account?: string, all?: boolean }) => { process.exitCode = await purge(o.data, { account: o.account, all: o.all === true }, deps, actor(undefined)) })
+    .action(async (o: { data?: string, nats?: string, account?: string, all?: boolean }) => { process.exitCode = await purge(placeOf(o), { account: o.account, all: o.all === true }, deps, actor(undefined)) })
   dataOption(acc.command('show').description('show an account (never its key: only whether one is set)'))
     .requiredOption('--account <number>', 'account number').option('--json', 'as JSON')
-    .action((o: { data: string, account: string, json?: boolean }) => { process.exitCode = show(o.data, o.account, o.json === true, deps) })
+    .action((o: { data?: string, nats?: string, account: string, json?: boolean }) => { process.exitCode = show(placeOf(o), o.account, o.json === true, deps) })
   dataOption(acc.command('list').description('list accounts'))
     .option('--tenant <name>', 'only this tenant\'s').option('--json', 'as JSON lines')
-    .action((o: { data: string, tenant?: string, json?: boolean }) => {
-      process.exitCode = list(o.data, { json: o.json === true, ...(o.tenant === undefined ? {} : { tenant: o.tenant }) }, deps)
+    .action((o: { data?: string, nats?: string, tenant?: string, json?: boolean }) => {
+      process.exitCode = list(placeOf(o), { json: o.json === true, ...(o.tenant === undefined ? {} : { tenant: o.tenant }) }, deps)
     })
   dataOption(acc.command('import').description('add or update accounts from a JSON array, all or nothing'))
     .argument('<file>', 'JSON array of accounts')
-    .action(async (file: string, o: { data: string }) => { process.exitCode = await importFile(o.data, file, deps, actor(undefined)) })
+    .action(async (file: string, o: { data?: string, nats?: string }) => { process.exitCode = await importFile(placeOf(o), file, deps, actor(undefined)) })
 }

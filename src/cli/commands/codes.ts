@@ -3,8 +3,7 @@
  * read from stdin, never from argv, and never printed, logged or stored in plain text.
  */
 import { userInfo } from 'node:os'
-import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
-import { appendForCommand } from '../../pipeline/control.js'
+import type { AccountStore } from '../../accounts/account-store.js'
 import type { DerivedRecord } from '../../journal/record.js'
 import { DEFAULT_POLICY, Verifier, VerifierError, type Policy } from '../../verification/verifier.js'
 import type { Result } from '../../result.js'
@@ -12,6 +11,7 @@ import { printable, safeJson } from '../escape.js'
 import { loadPepper } from '../pepper.js'
 import { InvalidArgumentError, Option, type Command } from 'commander'
 import { parseCount } from '../options.js'
+import { accountStore, appendEvent, dataDirOf, placeFlag, placeOf, placeOptions, verifierFor, type Place } from '../stores.js'
 
 export interface Io {
   readonly out: (s: string) => void
@@ -33,19 +33,19 @@ export function actor (by: string | undefined): string {
   }
 }
 
-function open (data: string, io: Io, pepperFlag: string | undefined, needPepper: boolean): { verifier: Verifier, accounts: SqliteAccountStore } | number {
+function open (data: Place, io: Io, pepperFlag: string | undefined, needPepper: boolean): { verifier: Verifier, accounts: AccountStore } | number {
   let pepper: Buffer | undefined
   if (needPepper) {
-    const p = loadPepper(data, pepperFlag)
+    const p = loadPepper(dataDirOf(data), pepperFlag)
     if (!p.ok) {
       io.err(`dc09: ${p.reason}\n`)
       return 2
     }
     pepper = p.pepper
   }
-  const accounts = new SqliteAccountStore(data)
+  const accounts = accountStore(data)
   try {
-    return { verifier: new Verifier(data, accounts, { pepper }), accounts }
+    return { verifier: verifierFor(data, accounts, { pepper }), accounts }
   } catch (err) {
     accounts.close()
     if (err instanceof VerifierError) {
@@ -56,7 +56,7 @@ function open (data: string, io: Io, pepperFlag: string | undefined, needPepper:
   }
 }
 
-function withVerifier (data: string, io: Io, pepperFlag: string | undefined, needPepper: boolean, fn: (v: Verifier) => number): number {
+function withVerifier (data: Place, io: Io, pepperFlag: string | undefined, needPepper: boolean, fn: (v: Verifier) => number): number {
   const o = open(data, io, pepperFlag, needPepper)
   if (typeof o === 'number') return o
   try {
@@ -67,7 +67,7 @@ function withVerifier (data: string, io: Io, pepperFlag: string | undefined, nee
   }
 }
 
-async function withVerifierAsync (data: string, io: Io, pepperFlag: string | undefined, fn: (v: Verifier) => Promise<number>): Promise<number> {
+async function withVerifierAsync (data: Place, io: Io, pepperFlag: string | undefined, fn: (v: Verifier) => Promise<number>): Promise<number> {
   const o = open(data, io, pepperFlag, true)
   if (typeof o === 'number') return o
   try {
@@ -99,7 +99,8 @@ export function parseUser (s: string): number {
 }
 
 export interface Common {
-  readonly data: string
+  /** A data directory, or the cluster (with the data directory, if given, for the demo's pepper). */
+  readonly data: Place
   readonly pepperFile?: string | undefined
   readonly by?: string | undefined
 }
@@ -107,7 +108,7 @@ export interface Common {
 export function usersAdd (o: Common & { account: string, user: number, name?: string | undefined }, io: Io): number {
   if (badAccount(o.account, io)) return 2
   return withVerifier(o.data, io, o.pepperFile, false, (v) =>
-    report(io, v.addUser(o.account, o.user, o.name, actor(o.by)), `account ${o.account.toUpperCase()}: user ${o.user} added; set a code with: dc09 codes set --data ${o.data} --account ${o.account.toUpperCase()} --user ${o.user}`))
+    report(io, v.addUser(o.account, o.user, o.name, actor(o.by)), `account ${o.account.toUpperCase()}: user ${o.user} added; set a code with: dc09 codes set ${placeFlag(o.data)} --account ${o.account.toUpperCase()} --user ${o.user}`))
 }
 
 export function usersRemove (o: Common & { account: string, user: number }, io: Io): number {
@@ -185,7 +186,7 @@ export async function verifyCode (o: Common & { account: string, caller?: string
   return withVerifierAsync(o.data, io, o.pepperFile, async (v) => {
     const result = await v.verify(o.account, code, caller, async (e) => {
       const record: DerivedRecord = { type: 'derived', receivedAt: Date.now(), kind: e.kind, account: e.account, ...(e.holder === undefined ? {} : { holder: e.holder }), stage: 'verify', causedBy: 0, n: 0, data: e.data }
-      await appendForCommand(o.data, record)
+      await appendEvent(o.data, record)
     })
     io.out(JSON.stringify(result) + '\n')
     return 0
@@ -239,7 +240,9 @@ function startingPolicy (): string {
   return `A new data directory starts with: --max-failures ${p.maxFailures} --lock-minutes ${p.lockMinutes} --caller-max-failures ${p.callerMaxFailures} --caller-window-minutes ${p.callerWindowMinutes} --caller-lock-minutes ${p.callerLockMinutes} --min-length ${p.minLength}`
 }
 
-const withData = (c: Command): Command => c.requiredOption('--data <dir>', 'data directory')
+const withData = (c: Command): Command => placeOptions(c)
+/** Where a code is hashed or checked, the data directory also holds the demo's pepper, in a cluster too. */
+const withDataAndPepper = (c: Command): Command => placeOptions(c, 'data directory (required without --nats; with --nats, only where the demo\'s pepper is looked for)')
 /** Who did it, for the audit trail: on the commands that change something. */
 const withBy = (c: Command): Command => c.addOption(new Option('--by <name>', 'who does this, for the audit trail').default(actor(undefined), 'cli:USER'))
 /** The pepper: only the commands that hash or check a code use it. */
@@ -254,27 +257,35 @@ function withUnused (c: Command, flags: { by?: boolean, pepper?: boolean }): Com
   return c
 }
 
+/** Options as given: a data directory and the cluster's servers, either of which may be absent. */
+type Given<T extends Common> = Omit<T, 'data'> & { data?: string, nats?: string }
+
+/** The options with `data` as where the state is (placeOptions checked that one is given). */
+function located<T extends Common> (o: Given<T>): T {
+  return { ...o, data: placeOf(o) } as unknown as T
+}
+
 /** Keyholders and their codes. Codes come from stdin only. */
 export function register (program: Command, io: Io): void {
   const users = program.command('users').description('the users (keyholders) of an account')
   withUnused(withBy(withData(users.command('add').description('add a user to an account'))), { pepper: true })
     .requiredOption('--account <number>', 'account number').requiredOption('--user <n>', 'user number (1-9999, as the panel reports it)', parseUserArg)
     .option('--name <name>', 'the user\'s name')
-    .action((o: Common & { account: string, user: number, name?: string }) => { process.exitCode = usersAdd(o, io) })
+    .action((o: Given<Common & { account: string, user: number, name?: string }>) => { process.exitCode = usersAdd(located(o), io) })
   withUnused(withData(users.command('list').description('list an account\'s users and whether each has a code (never the code)')), { by: true, pepper: true })
     .requiredOption('--account <number>', 'account number').option('--json', 'as JSON lines')
-    .action((o: Common & { account: string, json?: boolean }) => { process.exitCode = usersList(o, io) })
+    .action((o: Given<Common & { account: string, json?: boolean }>) => { process.exitCode = usersList(located(o), io) })
   withUnused(withBy(withData(users.command('remove').description('remove a user and their codes'))), { pepper: true })
     .requiredOption('--account <number>', 'account number').requiredOption('--user <n>', 'user number', parseUserArg)
-    .action((o: Common & { account: string, user: number }) => { process.exitCode = usersRemove(o, io) })
+    .action((o: Given<Common & { account: string, user: number }>) => { process.exitCode = usersRemove(located(o), io) })
 
   const codeCmd = program.command('codes').description('disarm and duress codes (write-only: stored as salted, peppered scrypt hashes)')
-  withBy(withPepper(withData(codeCmd.command('set').description('set a user\'s disarm code (or duress code), read from standard input'))))
+  withBy(withPepper(withDataAndPepper(codeCmd.command('set').description('set a user\'s disarm code (or duress code), read from standard input'))))
     .requiredOption('--account <number>', 'account number').requiredOption('--user <n>', 'user number', parseUserArg)
     .option('--duress', 'set the duress code: it verifies like the disarm code and silently raises a duress event')
-    .action(async (o: Common & { account: string, user: number, duress?: boolean }) => { process.exitCode = await codesSet(o, io) })
+    .action(async (o: Given<Common & { account: string, user: number, duress?: boolean }>) => { process.exitCode = await codesSet(located(o), io) })
   withUnused(withBy(withData(codeCmd.command('reset-all').description('make every code on every account invalid at once (a leak is suspected)'))), { pepper: true })
-    .action((o: Common) => { process.exitCode = codesResetAll(o, io) })
+    .action((o: Given<Common>) => { process.exitCode = codesResetAll(located(o), io) })
   withUnused(withBy(withData(codeCmd.command('policy').description(`show or change the lockout and enrolment policy (audited; applies to every verification from then on); a setting not given stays as it is. ${startingPolicy()}`))), { pepper: true })
     .option('--max-failures <n>', 'failures within the lock window that lock an account (a valid code does not clear them)', parseCount)
     .option('--lock-minutes <n>', 'how long the account stays locked', parseCount)
@@ -283,17 +294,17 @@ export function register (program: Command, io: Io): void {
     .option('--caller-lock-minutes <n>', 'how long a caller stays locked', parseCount)
     .option('--min-length <n>', 'fewest digits of a new code (at least 4)', parseCount)
     .option('--json', 'as JSON')
-    .action((o: Common & Partial<Policy> & { json?: boolean }) => { process.exitCode = codesPolicy(o, io) })
+    .action((o: Given<Common & Partial<Policy> & { json?: boolean }>) => { process.exitCode = codesPolicy(located(o), io) })
   withUnused(withBy(withData(codeCmd.command('unlock').description('lift an account\'s verification lock after failed attempts (audited)'))), { pepper: true })
     .requiredOption('--account <number>', 'account number')
-    .action((o: Common & { account: string }) => { process.exitCode = codesUnlock(o, io) })
+    .action((o: Given<Common & { account: string }>) => { process.exitCode = codesUnlock(located(o), io) })
 
-  withBy(withPepper(withData(program.command('verify').description('check a disarm code presented for an account (read from standard input); prints {"result": "valid"|"invalid"|"locked", ...}'))))
+  withBy(withPepper(withDataAndPepper(program.command('verify').description('check a disarm code presented for an account (read from standard input); prints {"result": "valid"|"invalid"|"locked", ...}'))))
     .requiredOption('--account <number>', 'account number')
     .option('--caller <id>', 'who presents the code (an operator, an IVR line): attempts are limited per caller')
-    .action(async (o: Common & { account: string, caller?: string }) => { process.exitCode = await verifyCode(o, io) })
+    .action(async (o: Given<Common & { account: string, caller?: string }>) => { process.exitCode = await verifyCode(located(o), io) })
 
   withUnused(withData(program.command('audit').description('the audit trail of users, codes and verifications (never a code)')), { by: true, pepper: true })
     .option('--limit <n>', 'the last N entries', parseCount, 100).option('--json', 'as JSON lines')
-    .action((o: Common & { limit: number, json?: boolean }) => { process.exitCode = auditList(o, io) })
+    .action((o: Given<Common & { limit: number, json?: boolean }>) => { process.exitCode = auditList(located(o), io) })
 }

@@ -3,14 +3,21 @@ import { join } from 'node:path'
 import { readJournal, verifyJournal } from '../../journal/file-journal.js'
 import { safeJson } from '../escape.js'
 import { expandRecord, type JournalRecord } from '../../journal/record.js'
+import type { Stored } from '../../journal/journal.js'
 import type { Command } from 'commander'
 import type { CliDeps } from '../deps.js'
 import { parseCount } from '../options.js'
+import { placeOf, placeOptions, withClusterJournal, type Place } from '../stores.js'
 
 /** One JSON line per record, a frame's events in full whichever form the journal keeps them in. */
-export async function exportJournal (data: string, from: number, write: (s: string) => void): Promise<number> {
+export async function exportJournal (data: Place, from: number, write: (s: string) => void): Promise<number> {
+  if (typeof data !== 'string') return await withClusterJournal(data, async (j) => await writeRecords(j.read(from), write))
+  return await writeRecords(readJournal<JournalRecord>(join(data, 'journal'), from), write)
+}
+
+async function writeRecords (records: AsyncIterable<Stored<JournalRecord>>, write: (s: string) => void): Promise<number> {
   let n = 0
-  for await (const r of readJournal<JournalRecord>(join(data, 'journal'), from)) {
+  for await (const r of records) {
     // Panel text and names: escaped so a terminal shows them rather than acts on them.
     write(safeJson(expandRecord(r)) + '\n')
     n++
@@ -29,9 +36,9 @@ export async function verify (data: string, write: (s: string) => void): Promise
 
 export function register (program: Command, deps: CliDeps): void {
   const journal = program.command('journal').description('read the event journal (works while the receiver runs)')
-  journal.command('export').description('print every record as a JSON line')
-    .requiredOption('--data <dir>', 'data directory').option('--from <id>', 'start at this journal id', parseCount, 1)
-    .action(async (o: { data: string, from: number }) => { await exportJournal(o.data, o.from, deps.out) })
+  placeOptions(journal.command('export').description('print every record as a JSON line (with --nats: the cluster\'s events stream, whose sequence is the id)'))
+    .option('--from <id>', 'start at this journal id', parseCount, 1)
+    .action(async (o: { data?: string, nats?: string, from: number }) => { await exportJournal(placeOf(o), o.from, deps.out) })
   journal.command('verify').description('check every record\'s checksum and report what was found')
     .requiredOption('--data <dir>', 'data directory')
     .action(async (o: { data: string }) => { process.exitCode = (await verify(o.data, deps.out)) ? 0 : 1 })

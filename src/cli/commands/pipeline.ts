@@ -1,18 +1,20 @@
 /** `dc09 pipeline status|dead-letters` and `dc09 cases list`: read the pipeline's state (works while the receiver runs). */
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { readJournal } from '../../journal/file-journal.js'
 import type { Case } from '../../pipeline/stages/cases.js'
-import { PipelineStore } from '../../pipeline/store.js'
+import type { PipelineStore } from '../../pipeline/pipeline-store.js'
 import { printable, safeJson } from '../escape.js'
 import type { Command } from 'commander'
 import type { CliDeps } from '../deps.js'
+import { pipelineStore, placeOf, placeOptions, withClusterJournal, type Place } from '../stores.js'
 
 export type Out = (s: string) => void
+/** Options as given: a data directory and the cluster's servers, either of which may be absent. */
+type Given = { data?: string, nats?: string }
 
-function withStore<T> (data: string, fn: (s: PipelineStore) => T): T | undefined {
-  if (!existsSync(join(data, 'pipeline.db'))) return undefined
-  const store = new PipelineStore(data)
+function withStore<T> (data: Place, fn: (s: PipelineStore) => T): T | undefined {
+  const store = pipelineStore(data)
+  if (store === undefined) return undefined
   try {
     return fn(store)
   } finally {
@@ -24,7 +26,18 @@ function withStore<T> (data: string, fn: (s: PipelineStore) => T): T | undefined
  * The last journal id, read from the pipeline's cursor on, without the lock, and when the first
  * record the pipeline has not run was received.
  */
-async function journalAfter (data: string, from: number): Promise<{ last: number, firstAt: number | undefined }> {
+async function journalAfter (data: Place, from: number): Promise<{ last: number, firstAt: number | undefined }> {
+  if (typeof data !== 'string') {
+    // The stream says its last sequence; only the first record not run is read.
+    return await withClusterJournal(data, async (j) => {
+      const last = Math.max(from - 1, await j.lastSequence())
+      if (last < from) return { last, firstAt: undefined }
+      const records = j.read(from)[Symbol.asyncIterator]()
+      const first = await records.next()
+      await records.return?.()
+      return { last, firstAt: first.done === true ? undefined : first.value.receivedAt }
+    })
+  }
   let last = from - 1
   let firstAt: number | undefined
   for await (const r of readJournal<{ receivedAt: number }>(join(data, 'journal'), from)) {
@@ -34,7 +47,7 @@ async function journalAfter (data: string, from: number): Promise<{ last: number
   return { last, firstAt }
 }
 
-export async function status (data: string, json: boolean, out: Out, now = Date.now()): Promise<number> {
+export async function status (data: Place, json: boolean, out: Out, now = Date.now()): Promise<number> {
   const s = withStore(data, (store) => ({ cursor: store.cursor(), deadLetters: store.deadLetterCount() }))
   const cursor = s?.cursor ?? 0
   const { last, firstAt } = await journalAfter(data, cursor + 1)
@@ -47,7 +60,7 @@ export async function status (data: string, json: boolean, out: Out, now = Date.
   return 0
 }
 
-export function deadLetters (data: string, json: boolean, out: Out): number {
+export function deadLetters (data: Place, json: boolean, out: Out): number {
   const list = withStore(data, (store) => store.deadLetters()) ?? []
   for (const d of list) {
     if (json) out(safeJson(d) + '\n')
@@ -57,7 +70,7 @@ export function deadLetters (data: string, json: boolean, out: Out): number {
   return 0
 }
 
-export function listCases (data: string, o: { all: boolean, account?: string | undefined, json: boolean }, out: Out): number {
+export function listCases (data: Place, o: { all: boolean, account?: string | undefined, json: boolean }, out: Out): number {
   const cases = (withStore(data, (store) => store.read<Case>('cases', 'case:')) ?? [])
     .map(([, c]) => c)
     .filter((c) => (o.all || c.state === 'open') && (o.account === undefined || c.account === o.account.toUpperCase()))
@@ -75,14 +88,14 @@ export function listCases (data: string, o: { all: boolean, account?: string | u
 
 export function register (program: Command, deps: CliDeps): void {
   const pipe = program.command('pipeline').description('the event pipeline\'s progress (works while the receiver runs)')
-  pipe.command('status').description('where the pipeline is in the journal, and how many events are parked')
-    .requiredOption('--data <dir>', 'data directory').option('--json', 'as JSON')
-    .action(async (o: { data: string, json?: boolean }) => { process.exitCode = await status(o.data, o.json === true, deps.out) })
-  pipe.command('dead-letters').description('events a stage failed on after its retries, with the error')
-    .requiredOption('--data <dir>', 'data directory').option('--json', 'as JSON lines')
-    .action((o: { data: string, json?: boolean }) => { process.exitCode = deadLetters(o.data, o.json === true, deps.out) })
+  placeOptions(pipe.command('status').description('where the pipeline is in the journal, and how many events are parked'))
+    .option('--json', 'as JSON')
+    .action(async (o: Given & { json?: boolean }) => { process.exitCode = await status(placeOf(o), o.json === true, deps.out) })
+  placeOptions(pipe.command('dead-letters').description('events a stage failed on after its retries, with the error'))
+    .option('--json', 'as JSON lines')
+    .action((o: Given & { json?: boolean }) => { process.exitCode = deadLetters(placeOf(o), o.json === true, deps.out) })
 
-  program.command('cases').description('alarm cases').command('list').description('open cases (or all with --all)')
-    .requiredOption('--data <dir>', 'data directory').option('--all', 'closed cases too').option('--account <number>', 'only this account\'s').option('--json', 'as JSON lines')
-    .action((o: { data: string, all?: boolean, account?: string, json?: boolean }) => { process.exitCode = listCases(o.data, { all: o.all === true, account: o.account, json: o.json === true }, deps.out) })
+  placeOptions(program.command('cases').description('alarm cases').command('list').description('open cases (or all with --all)'))
+    .option('--all', 'closed cases too').option('--account <number>', 'only this account\'s').option('--json', 'as JSON lines')
+    .action((o: Given & { all?: boolean, account?: string, json?: boolean }) => { process.exitCode = listCases(placeOf(o), { all: o.all === true, account: o.account, json: o.json === true }, deps.out) })
 }

@@ -2,24 +2,24 @@
  * `dc09 tokens create|list|revoke`: bearer tokens for the HTTP interface. A token is printed once,
  * as the only line `create` writes, and stored only as a hash; every change is audited.
  */
-import { SqliteAccountStore } from '../../accounts/sqlite-store.js'
-import { AccessStore, type TokenInfo } from '../../api/access.js'
-import { Verifier } from '../../verification/verifier.js'
+import type { AccessStore, TokenInfo } from '../../api/access.js'
+import type { Verifier } from '../../verification/verifier.js'
 import { printable, safeJson } from '../escape.js'
 import { actor } from './codes.js'
 import { Option, type Command } from 'commander'
 import { parsePositive } from '../options.js'
+import { accessStore, accountStore, placeOf, placeOptions, verifierFor, type Place } from '../stores.js'
 
 export interface Io {
   readonly out: (s: string) => void
   readonly err: (s: string) => void
 }
 
-function withAccess<T> (data: string, fn: (a: AccessStore, audit: Verifier) => T): T {
+function withAccess<T> (data: Place, fn: (a: AccessStore, audit: Verifier) => T): T {
   // The accounts store makes the accounts table the tenants list reads; the verifier keeps the audit trail.
-  const accounts = new SqliteAccountStore(data)
-  const access = new AccessStore(data)
-  const verifier = new Verifier(data, accounts, {})
+  const accounts = accountStore(data)
+  const access = accessStore(data)
+  const verifier = verifierFor(data, accounts, {})
   try {
     return fn(access, verifier)
   } finally {
@@ -29,7 +29,7 @@ function withAccess<T> (data: string, fn: (a: AccessStore, audit: Verifier) => T
   }
 }
 
-export function create (o: { data: string, role: string, tenant?: string | undefined, name?: string | undefined, expiresDays?: number | undefined, by?: string | undefined }, io: Io): number {
+export function create (o: { data: Place, role: string, tenant?: string | undefined, name?: string | undefined, expiresDays?: number | undefined, by?: string | undefined }, io: Io): number {
   return withAccess(o.data, (access, v) => {
     const expiresAt = o.expiresDays === undefined ? undefined : new Date(Date.now() + o.expiresDays * 86_400_000)
     const r = access.createToken({ role: o.role, tenant: o.tenant, name: o.name, expiresAt })
@@ -50,7 +50,7 @@ function line (t: TokenInfo): string {
     `${t.expiresAt === null ? '' : `, expires ${t.expiresAt}`}${t.lastUsedAt === null ? '' : `, last used ${t.lastUsedAt}`}`
 }
 
-export function list (o: { data: string, json?: boolean | undefined }, io: Io): number {
+export function list (o: { data: Place, json?: boolean | undefined }, io: Io): number {
   return withAccess(o.data, (access) => {
     const tokens = access.listTokens()
     for (const t of tokens) io.out((o.json === true ? safeJson(t) : line(t)) + '\n')
@@ -59,7 +59,7 @@ export function list (o: { data: string, json?: boolean | undefined }, io: Io): 
   })
 }
 
-export function revoke (o: { data: string, id: string, by?: string | undefined }, io: Io): number {
+export function revoke (o: { data: Place, id: string, by?: string | undefined }, io: Io): number {
   return withAccess(o.data, (access, v) => {
     const r = access.revokeToken(o.id)
     if (!r.ok) {
@@ -72,21 +72,23 @@ export function revoke (o: { data: string, id: string, by?: string | undefined }
   })
 }
 
+/** Options as given: a data directory and the cluster's servers, either of which may be absent. */
+type Given = { data?: string, nats?: string }
+
 const withBy = (c: Command): Command => c.addOption(new Option('--by <name>', 'who does this, for the audit trail').default(actor(undefined), 'cli:USER'))
 
 export function register (program: Command, io: Io): void {
   const tok = program.command('tokens').description('bearer tokens for the HTTP interface (stored only as hashes)')
-  withBy(tok.command('create').description('make a token and print it, once, as the only output line')
-    .requiredOption('--data <dir>', 'data directory')
+  withBy(placeOptions(tok.command('create').description('make a token and print it, once, as the only output line'))
     .addOption(new Option('--role <role>', 'what the token may do').choices(['admin', 'operator', 'installer']).makeOptionMandatory())
     .option('--tenant <name>', 'the tenant an installer token is bound to (registered if new)')
     .option('--name <text>', 'whose token it is, for lists and the audit trail')
     .option('--expires-days <n>', 'the token stops working after this many days', parsePositive))
-    .action((o: { data: string, role: string, tenant?: string, name?: string, expiresDays?: number, by?: string }) => { process.exitCode = create(o, io) })
-  tok.command('list').description('the tokens: id, role, tenant, name, state (never a secret or hash)')
-    .requiredOption('--data <dir>', 'data directory').option('--json', 'as JSON lines')
-    .action((o: { data: string, json?: boolean }) => { process.exitCode = list(o, io) })
-  withBy(tok.command('revoke').description('revoke a token, for good')
-    .requiredOption('--data <dir>', 'data directory').requiredOption('--id <id>', 'the token\'s id (dc09 tokens list)'))
-    .action((o: { data: string, id: string, by?: string }) => { process.exitCode = revoke(o, io) })
+    .action((o: Given & { role: string, tenant?: string, name?: string, expiresDays?: number, by?: string }) => { process.exitCode = create({ ...o, data: placeOf(o) }, io) })
+  placeOptions(tok.command('list').description('the tokens: id, role, tenant, name, state (never a secret or hash)'))
+    .option('--json', 'as JSON lines')
+    .action((o: Given & { json?: boolean }) => { process.exitCode = list({ ...o, data: placeOf(o) }, io) })
+  withBy(placeOptions(tok.command('revoke').description('revoke a token, for good'))
+    .requiredOption('--id <id>', 'the token\'s id (dc09 tokens list)'))
+    .action((o: Given & { id: string, by?: string }) => { process.exitCode = revoke({ ...o, data: placeOf(o) }, io) })
 }
