@@ -24,7 +24,7 @@ type LiteralCode =
   | 'DC09_ERR_CODE_WEAK' | 'DC09_ERR_CODE_TAKEN'
   | 'DC09_ERR_JOURNAL_CORRUPT' | 'DC09_ERR_JOURNAL_CLOSED' | 'DC09_ERR_LOCKED'
   | 'DC09_ERR_PIPELINE_CONFIG' | 'DC09_ERR_INPUT'
-  | 'DC09_ERR_CLUSTER_UNAVAILABLE' | 'DC09_ERR_CLUSTER_LAYOUT'
+  | 'DC09_ERR_CLUSTER_UNAVAILABLE' | 'DC09_ERR_CLUSTER_LAYOUT' | 'DC09_ERR_PIPELINE_FENCED'
 
 export type Dc09ErrorCode = ErrorCode | AccountErrorCode | AccessErrorCode | LiteralCode
 
@@ -273,6 +273,12 @@ export const ERRORS: { readonly [C in Dc09ErrorCode]: ErrorInfo } = {
     meaning: 'The cluster lacks the streams dc09 needs (it was never initialised), or dc09 cluster init was asked for another replication than the existing streams have.',
     answer: 'the command prints the reason in one line and exits 1; nothing is created or changed',
     action: 'Run dc09 cluster init --nats ... once for a new cluster; to keep existing streams, give their replication to --replicas (a change of replication is made with the NATS tools).',
+  },
+  DC09_ERR_PIPELINE_FENCED: {
+    area: 'cluster',
+    meaning: 'A node that ran the pipeline tried to commit after another node had taken over and moved the pipeline\'s cursor (it was paused past its lease, or cut off from the cluster).',
+    answer: 'the commit is refused and changes nothing; the node\'s pipeline logs the error and stops when it sees it lost the lease',
+    action: 'Nothing: the node that holds the lease runs the pipeline on. Many of these mean paused nodes or clocks that disagree: run NTP on every node.',
   },
   // ------------------------------------------------------------------ cli
   DC09_ERR_INPUT: {

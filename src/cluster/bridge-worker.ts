@@ -120,19 +120,36 @@ async function handle (req: BridgeRequest): Promise<BridgeResponse> {
   }
 }
 
-/** Follows every state subject's last sequence (new messages only, headers only), forever. */
+/**
+ * Follows every state subject's last sequence (headers only), forever: from the stream's end at
+ * first, then from the last message seen. A consumer whose heartbeats stop (after the stream's
+ * leader died, the client may go on pulling from one that never delivers again) is closed, and
+ * the loop makes a new one.
+ */
 async function followHeads (): Promise<void> {
+  let after = 0
   while (!closed) {
     try {
-      const c = await js.consumers.get(STATE_STREAM, { deliver_policy: DeliverPolicy.New, headers_only: true, filter_subjects: STATE_SUBJECTS })
-      const it = await c.consume({ max_messages: 512 })
+      const c = await js.consumers.get(STATE_STREAM, {
+        ...(after === 0 ? { deliver_policy: DeliverPolicy.New } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after + 1 }),
+        headers_only: true,
+        filter_subjects: STATE_SUBJECTS,
+      })
+      const it = await c.consume({ max_messages: 512, expires: 5000 })
+      void (async () => {
+        for await (const s of it.status()) {
+          if (s.type === 'heartbeats_missed') { await it.close().catch(() => undefined); break }
+        }
+      })().catch(() => undefined)
       for await (const m of it) {
         if (closed) break
+        after = m.seq
         raiseHead(m.subject, m.seq)
       }
     } catch {
-      if (!closed) await sleep(200)
+      // Recreated below.
     }
+    if (!closed) await sleep(200)
   }
 }
 

@@ -5,7 +5,7 @@
 import { jetstreamManager, DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/transport-node'
-import { EVENTS_STREAM, EVENTS_SUBJECTS, LEASE_BUCKET, STATE_STREAM, STATE_SUBJECTS } from './nats.js'
+import { EVENTS_STREAM, EVENTS_SUBJECTS, LEASE_BUCKET, retryable, STATE_STREAM, STATE_SUBJECTS } from './nats.js'
 
 const NS_PER_MS = 1_000_000
 
@@ -85,8 +85,24 @@ async function streamInfo (jsm: JetStreamManager, name: string): Promise<StreamI
   }
 }
 
-/** Creates the streams and the lease bucket that are missing; refuses to change the replication of existing ones. */
-export async function initCluster (nc: NatsConnection, o: LayoutOptions = defaultLayout): Promise<InitResult> {
+/**
+ * Creates the streams and the lease bucket that are missing; refuses to change the replication of
+ * existing ones. Servers that have just started have no JetStream until they have elected their
+ * leaders: tried again for up to `waitMs`.
+ */
+export async function initCluster (nc: NatsConnection, o: LayoutOptions = defaultLayout, waitMs = 20_000): Promise<InitResult> {
+  const deadline = Date.now() + waitMs
+  for (;;) {
+    try {
+      return await initOnce(nc, o)
+    } catch (err) {
+      if (err instanceof LayoutError || !retryable(err) || Date.now() + 250 >= deadline) throw err
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+  }
+}
+
+async function initOnce (nc: NatsConnection, o: LayoutOptions): Promise<InitResult> {
   const jsm = await jetstreamManager(nc, { timeout: 10_000 })
   const out = { created: [] as string[], existing: [] as string[] }
   await ensureStream(jsm, eventsConfig(o), out)

@@ -31,6 +31,13 @@ export function accountsPart (opts: Omit<SqliteStoreOptions, 'now'> = {}): PartS
       verification: { pepperCheck: [], setPolicy: [], addUser: [], removeUser: [], salt: [], setCost: [], setCode: [1], resetAll: [], updateLimits: [1] },
       tokens: { addToken: [], revoke: [], touch: [], addTenant: [] },
     },
+    // Every verifier, at its start, makes sure of the row unknown accounts read: once is enough.
+    unchanged: {
+      verification: {
+        salt: (v: VerificationStore, [account]) => v.slots(String(account), String(account)) !== undefined,
+        setCost: (v: VerificationStore, [account, n]) => v.slots(String(account), String(account))?.n === n,
+      },
+    },
   }
 }
 

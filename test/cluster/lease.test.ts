@@ -10,7 +10,9 @@ import { connectCluster, LEASE_BUCKET } from '../../src/cluster/nats.js'
 import { initCluster } from '../../src/cluster/layout.js'
 import { Lease, parseLease } from '../../src/cluster/lease.js'
 import { SharedState } from '../../src/cluster/shared-state.js'
-import { openAccounts, openPipelineStore, PipelineFencedError } from '../../src/cluster/parts.js'
+import { openAccounts, openAudit, openPipelineStore, PipelineFencedError } from '../../src/cluster/parts.js'
+import { Verifier } from '../../src/verification/verifier.js'
+import { jetstreamManager } from '@nats-io/jetstream'
 import { Batch } from '../../src/pipeline/pipeline-store.js'
 import { NATS_MISSING, natsServerPath, startCluster, type NatsCluster } from './nats.js'
 
@@ -149,6 +151,29 @@ describe.skipIf(!have)('the pipeline state of a holder that was paused', () => {
     } finally {
       one.close()
       two.close()
+    }
+  })
+})
+
+describe.skipIf(!have)('writes that change nothing', () => {
+  it('are not published: a second verifier (a command) finds the row unknown accounts read, and adds no change', async () => {
+    const scope = `same${process.pid}`
+    const jsm = await jetstreamManager(nc!)
+    const changes = async (): Promise<number> => (await jsm.streams.info('DC09_STATE', { subjects_filter: `dc09.state.${scope}.>` })).state.messages
+    const one = new SharedState({ servers: cluster!.urls, name: 'first', scope })
+    try {
+      const { accounts, verification } = openAccounts(one)
+      const audit = openAudit(one)
+      new Verifier({ store: verification, audit }, accounts, { scryptN: 16 }).close()
+      const after = await changes()
+      expect(after).toBeGreaterThan(0)
+      new Verifier({ store: verification, audit }, accounts, { scryptN: 16 }).close()
+      expect(await changes()).toBe(after)
+      // Another cost is a change.
+      new Verifier({ store: verification, audit }, accounts, { scryptN: 32 }).close()
+      expect(await changes()).toBe(after + 1)
+    } finally {
+      one.close()
     }
   })
 })
