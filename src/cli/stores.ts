@@ -217,6 +217,7 @@ export async function connectCommand (servers: readonly string[]): Promise<NatsC
       reconnect: true,
       maxReconnectAttempts: 50,
       reconnectTimeWait: 100,
+      noAsyncTraces: true,
     })
   } catch (err) {
     throw unavailable(m, servers, err)

@@ -59,6 +59,8 @@ export async function connectCluster (servers: readonly string[], opts: ConnectO
     reconnectJitter: 50,
     timeout: opts.timeoutMs ?? 5000,
     waitOnFirstConnect: false,
+    // Not an Error (with its stack) made for every request in case it fails: a publish per event.
+    noAsyncTraces: true,
   })
 }
 

@@ -179,12 +179,16 @@ export class SharedState {
     return out as T
   }
 
-  /** Replays what the log holds beyond the replica; how many changes. */
+  /**
+   * Replays what the log holds beyond the replica; how many changes. Asks the cluster only when
+   * its bridge has heard of a change the replica lacks: a caller on a timer (the receiver's, every
+   * second) must not wait on the network each time.
+   */
   refresh (part: StatePart): number {
     const p = this.#parts.get(part)
     if (p === undefined) return 0
     const before = p.applied
-    this.#catchUp(p)
+    this.#fresh(p)
     return p.applied - before
   }
 
