@@ -11,6 +11,7 @@
  * dist/src/cli/main.js), to compare two builds in the same minute.
  */
 import { writeFileSync } from 'node:fs'
+import { runClusterBench } from './e2e/cluster.js'
 import { runConnections, type ConnectionsResult } from './e2e/connections.js'
 import { runFlood, type FloodResult } from './e2e/flood.js'
 import { runKeepUp, type KeepUpResult } from './e2e/keep-up.js'
@@ -42,22 +43,24 @@ function numberArg (flag: string): number | undefined {
 
 log(`machine: ${machine()}`)
 if (only !== undefined) {
-  const names = ['flood', 'keep-up', 'pipeline', 'million', 'connections', ...cases(false).map((c) => c.name)]
+  const names = ['flood', 'keep-up', 'pipeline', 'million', 'connections', 'cluster', ...cases(false).map((c) => c.name)]
   if (!names.includes(only)) {
     log(`no case ${JSON.stringify(only)}; the cases: ${names.map((n) => JSON.stringify(n)).join(', ')}`)
     process.exit(2)
   }
-  const result = only === 'flood'
-    ? await runFlood({ quick, log })
-    : only === 'keep-up'
-      ? await runKeepUp({ quick, log, cli: cliAt >= 0 ? args[cliAt + 1] : undefined })
-      : only === 'million'
-        ? await runMillion({ quick, log, accounts: numberArg('--accounts'), seconds: numberArg('--seconds'), profileDir: args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined })
-        : only === 'pipeline'
-          ? await runPipelineBench({ quick, log })
-          : only === 'connections'
-            ? await runConnections({ count: quick ? 1000 : 100_000, log, cli: cliAt >= 0 ? args[cliAt + 1] : undefined })
-            : (await runE2e({ quick: false, log, only: (c) => c.name === only, seconds: quick ? 1.5 : 6, memory: false, cli: cliAt >= 0 ? args[cliAt + 1] : undefined })).results
+  const cli = cliAt >= 0 ? args[cliAt + 1] : undefined
+  const runOne = async (): Promise<unknown> => {
+    switch (only) {
+      case 'flood': return await runFlood({ quick, log })
+      case 'keep-up': return await runKeepUp({ quick, log, cli })
+      case 'million': return await runMillion({ quick, log, accounts: numberArg('--accounts'), seconds: numberArg('--seconds'), profileDir: args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined })
+      case 'pipeline': return await runPipelineBench({ quick, log })
+      case 'connections': return await runConnections({ count: quick ? 1000 : 100_000, log, cli })
+      case 'cluster': return await runClusterBench({ quick, log })
+      default: return (await runE2e({ quick: false, log, only: (c) => c.name === only, seconds: quick ? 1.5 : 6, memory: false, cli })).results
+    }
+  }
+  const result = await runOne()
   process.stdout.write(JSON.stringify({ machine: machine(), case: only, result }, null, 2) + '\n')
   process.exit(0)
 }
