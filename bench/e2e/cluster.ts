@@ -13,7 +13,7 @@
  *   the longest an event waited from its first transmission to its ACK, per run.
  * - An estimate of three machines, computed from the CPU per frame measured here.
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -24,7 +24,8 @@ import { SharedState } from '../../src/cluster/shared-state.js'
 import { openAccounts } from '../../src/cluster/parts.js'
 import { makeFleet } from '../../src/sim/fleet.js'
 import type { SimSummary } from '../../src/sim/simulator.js'
-import { startCluster, startWatchdog, type NatsCluster, type Watchdog } from '../cluster-harness.js'
+import { natsServerPath, startCluster, startWatchdog, type NatsCluster, type Watchdog } from '../cluster-harness.js'
+import { fmt } from '../harness.js'
 import {
   cpuMicros, freePort, runClient, runE2e, startBaseline, stop, untilQuiet, waitForPort, RATE_LIMITS_OUT_OF_THE_WAY,
   type E2eResult, type E2eRun,
@@ -53,6 +54,8 @@ export interface ClusterThroughput {
   /** Each server's, µs per frame, with which one led the events stream. */
   readonly nodes: ReadonlyArray<{ readonly name: string, readonly leader: boolean, readonly cpuUsPerFrame: number }>
   readonly clientCpuUsPerFrame: number
+  /** With no load just before the run, % of one core: both receivers together, the three servers together. */
+  readonly idlePercentOfCore: { readonly receivers: number, readonly nats: number }
   readonly runs: readonly E2eRun[]
 }
 
@@ -100,7 +103,9 @@ export interface ClusterResult {
   readonly singleNode: E2eResult
   /** Cluster receiver CPU per frame minus the single-node receiver's: the publish to the stream, µs. */
   readonly publishUsPerFrame: number
-  readonly failover: { readonly rate: number, readonly seconds: number, readonly leader: readonly FailoverRun[], readonly receiver: readonly FailoverRun[] }
+  /** `nats-server --version`. */
+  readonly natsVersion: string
+  readonly failover: { readonly rate: number, readonly seconds: number, readonly downFor: number, readonly leader: readonly FailoverRun[], readonly receiver: readonly FailoverRun[] }
   readonly estimate: ClusterEstimate
   readonly quick: boolean
 }
@@ -119,6 +124,8 @@ interface Setup {
   readonly limitsFile: string
   readonly pepperFile: string
   readonly cluster: NatsCluster
+  /** Where each receiver writes a CPU profile (of each of its threads) when it stops. */
+  readonly profileDir?: string | undefined
 }
 
 /**
@@ -150,6 +157,7 @@ function guarded (argv: string[], stdio: StdioOptions): ChildProcess {
 
 /** A receiver in cluster mode on a fresh node directory of its own. */
 async function startClusterReceiver (s: Setup, node: string): Promise<Receiver> {
+  const prof = s.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(s.profileDir, node)]
   const data = join(s.dir, node)
   mkdirSync(data, { recursive: true })
   const port = await freePort()
@@ -157,7 +165,7 @@ async function startClusterReceiver (s: Setup, node: string): Promise<Receiver> 
   let child: ChildProcess
   try {
     child = guarded([
-      CLI, 'serve', '--nats', s.cluster.url, '--node', node, '--data', data, '--port', String(port), '--api-port', '0',
+      ...prof, CLI, 'serve', '--nats', s.cluster.url, '--node', node, '--data', data, '--port', String(port), '--api-port', '0',
       '--config', s.limitsFile, '--pepper-file', s.pepperFile,
     ], ['ignore', logFd, logFd])
   } finally {
@@ -188,12 +196,31 @@ async function twoClients (halves: readonly string[], seconds: number, targets: 
   return { runs, cpu: pids.map((p, i) => cpuMicros(p) - cpu0[i]!) }
 }
 
-async function measureThroughput (s: Setup, receivers: readonly Receiver[], seconds: number, log: (s: string) => void): Promise<{ cluster: ClusterThroughput, baseline: BaselinePair }> {
+/** How long to wait for the receivers to go quiet: a cluster receiver is never quite idle (it follows the streams). */
+const QUIET_CAP_MS = 15_000
+const IDLE_SAMPLE_MS = 3000
+
+async function quiet (receivers: readonly Receiver[], log: (s: string) => void): Promise<void> {
   for (const r of receivers) {
-    if (!await untilQuiet(r.child.pid!)) log('  a receiver was still busy after 60 s; measuring all the same')
+    if (!await untilQuiet(r.child.pid!, QUIET_CAP_MS)) log(`  ${r.node} still used more than 10% of a core after ${QUIET_CAP_MS / 1000} s; measuring all the same`)
   }
+}
+
+/** The CPU the processes use with no load, % of one core (summed). */
+async function idlePercent (pids: readonly number[]): Promise<number> {
+  const cpu0 = pids.map(cpuMicros)
+  const t0 = performance.now()
+  await sleep(IDLE_SAMPLE_MS)
+  const us = pids.reduce((n, p, i) => n + cpuMicros(p) - cpu0[i]!, 0)
+  return Math.round((us / ((performance.now() - t0) * 1000)) * 1000) / 10
+}
+
+async function measureThroughput (s: Setup, receivers: readonly Receiver[], seconds: number, log: (s: string) => void): Promise<{ cluster: ClusterThroughput, baseline: BaselinePair }> {
+  await quiet(receivers, log)
   const leader = await s.cluster.waitForLeader(EVENTS_STREAM)
   const natsPids = s.cluster.nodes.map((n) => n.pid()!)
+  const idle = { receivers: await idlePercent(receivers.map((r) => r.child.pid!)), nats: await idlePercent(natsPids) }
+  log(`idle, before the load: the receivers use ${idle.receivers}% of a core, the nats-servers ${idle.nats}%`)
   const { runs, cpu } = await twoClients(s.halves, seconds, receivers, [], [...receivers.map((r) => r.child.pid!), ...natsPids])
   const { acked, seconds: secs } = sumRuns(runs)
   const receiverCpu = cpu.slice(0, receivers.length).reduce((a, b) => a + b, 0)
@@ -207,13 +234,12 @@ async function measureThroughput (s: Setup, receivers: readonly Receiver[], seco
     natsCpuUsPerFrame: perFrame(natsCpu.reduce((a, b) => a + b, 0), acked),
     nodes: s.cluster.nodes.map((n, i) => ({ name: n.name, leader: n.name === leader, cpuUsPerFrame: perFrame(natsCpu[i]!, acked) })),
     clientCpuUsPerFrame: perFrame(runs.reduce((n, r) => n + r.clientCpuUsPerFrame * r.acknowledged, 0), acked),
+    idlePercentOfCore: idle,
     runs,
   }
   log(`cluster: ${cluster.framesPerSecond}/s over ${secs.toFixed(1)} s, p50 ${cluster.latencyMs.p50} / p99 ${cluster.latencyMs.p99} ms, failed ${cluster.failed}; ` +
     `receivers ${cluster.receiverCpuUsPerFrame} µs, nats ${cluster.natsCpuUsPerFrame} µs (${cluster.nodes.map((n) => `${n.name}${n.leader ? '*' : ''} ${n.cpuUsPerFrame}`).join(', ')}) CPU per frame`)
-  for (const r of receivers) {
-    if (!await untilQuiet(r.child.pid!)) log('  a receiver was still busy after 60 s; measuring all the same')
-  }
+  await quiet(receivers, log)
   const base = await startBaseline()
   try {
     const b = await twoClients(s.halves, seconds, [base, base], ['--any-answer'], [base.child.pid!])
@@ -303,8 +329,8 @@ async function leaderRun (s: Setup, a: Receiver, b: Receiver, o: { rate: number,
   return run
 }
 
-/** One run with receiver A SIGKILLed at `killAt` s; returns the run and a fresh receiver A for the next. */
-async function receiverRun (s: Setup, a: Receiver, b: Receiver, o: { rate: number, seconds: number, killAt: number }, next: string, log: (s: string) => void): Promise<{ run: FailoverRun, a: Receiver }> {
+/** One run with receiver A SIGKILLed at `killAt` s; returns the run and a fresh receiver A named `next` for the next run, if any. */
+async function receiverRun (s: Setup, a: Receiver, b: Receiver, o: { rate: number, seconds: number, killAt: number }, next: string | undefined, log: (s: string) => void): Promise<{ run: FailoverRun, a: Receiver | undefined }> {
   await untilHealthy(s, log)
   const sim = simulate(s, a, b, o.rate, o.seconds)
   await sleep(o.killAt * 1000)
@@ -312,8 +338,16 @@ async function receiverRun (s: Setup, a: Receiver, b: Receiver, o: { rate: numbe
   a.child.kill('SIGKILL')
   await exited
   const run = failoverFrom(await sim, `receiver ${a.node}`, o.killAt)
-  log(`  receiver ${a.node} killed: longest wait ${run.maxAckWaitMs} ms (acknowledged ${run.acknowledged}, failed ${run.failed}, path switches ${run.pathSwitches}); starting ${next}`)
-  return { run, a: await startClusterReceiver(s, next) }
+  log(`  receiver ${a.node} killed: longest wait ${run.maxAckWaitMs} ms (acknowledged ${run.acknowledged}, failed ${run.failed}, path switches ${run.pathSwitches})${next === undefined ? '' : `; starting ${next}`}`)
+  return { run, a: next === undefined ? undefined : await startClusterReceiver(s, next) }
+}
+
+function natsVersion (): string {
+  try {
+    return execFileSync(natsServerPath() ?? 'nats-server', ['--version'], { encoding: 'utf8', timeout: 5000 }).trim()
+  } catch {
+    return 'nats-server, version unknown'
+  }
 }
 
 /**
@@ -335,9 +369,13 @@ export function estimateThree (c: ClusterThroughput): ClusterEstimate {
   }
 }
 
-export async function runClusterBench (opts: { quick: boolean, log: (s: string) => void, singleNode?: E2eResult | undefined }): Promise<ClusterResult> {
+/**
+ * `singleNode`: the single-node case's result from the same sitting (else it is measured here);
+ * `seconds`: of each throughput run; `profileDir`: CPU profiles of the receivers.
+ */
+export async function runClusterBench (opts: { quick: boolean, log: (s: string) => void, singleNode?: E2eResult | undefined, seconds?: number | undefined, profileDir?: string | undefined }): Promise<ClusterResult> {
   const { quick, log } = opts
-  const seconds = quick ? 1.5 : 6
+  const seconds = opts.seconds ?? (quick ? 1.5 : 6)
   const failover = quick
     ? { rate: 2, seconds: 14, killAt: 3, downFor: 4, runs: 1 }
     : { rate: 2, seconds: 22, killAt: 5, downFor: 8, runs: 3 }
@@ -355,7 +393,7 @@ export async function runClusterBench (opts: { quick: boolean, log: (s: string) 
     const halves = [join(dir, 'fleet-a.json'), join(dir, 'fleet-b.json')]
     writeFileSync(halves[0]!, JSON.stringify(fleet.slice(0, PANELS / 2)))
     writeFileSync(halves[1]!, JSON.stringify(fleet.slice(PANELS / 2)))
-    const s: Setup = { dir, fleetFile: join(dir, 'fleet.json'), halves, limitsFile: join(dir, 'limits.json'), pepperFile: join(dir, 'pepper'), cluster }
+    const s: Setup = { dir, fleetFile: join(dir, 'fleet.json'), halves, limitsFile: join(dir, 'limits.json'), pepperFile: join(dir, 'pepper'), cluster, profileDir: opts.profileDir }
     writeFileSync(s.fleetFile, JSON.stringify(fleet))
     writeFileSync(s.limitsFile, JSON.stringify({ maxConnectionsPerAddress: 20_000, maxConnections: 20_000, ...RATE_LIMITS_OUT_OF_THE_WAY }))
     // One pepper for both receivers: they verify codes against the same shared accounts.
@@ -385,9 +423,9 @@ export async function runClusterBench (opts: { quick: boolean, log: (s: string) 
     log(`failover: ${PANELS} dual-path panels at ${failover.rate} events/s each for ${failover.seconds} s per run`)
     for (let i = 0; i < failover.runs; i++) leaderRuns.push(await leaderRun(s, receivers[0]!, receivers[1]!, failover, log))
     for (let i = 0; i < failover.runs; i++) {
-      const { run, a } = await receiverRun(s, receivers[0]!, receivers[1]!, failover, `rA${i + 2}`, log)
+      const { run, a } = await receiverRun(s, receivers[0]!, receivers[1]!, failover, i + 1 < failover.runs ? `rA${i + 2}` : undefined, log)
       receiverRuns.push(run)
-      receivers[0] = a
+      if (a !== undefined) receivers[0] = a
     }
     return {
       panels: PANELS,
@@ -398,7 +436,8 @@ export async function runClusterBench (opts: { quick: boolean, log: (s: string) 
       aimMet: ratio >= CLUSTER_AIM,
       singleNode,
       publishUsPerFrame: Math.round((tput.receiverCpuUsPerFrame - singleNode.receiver.serverCpuUsPerFrame) * 10) / 10,
-      failover: { rate: failover.rate, seconds: failover.seconds, leader: leaderRuns, receiver: receiverRuns },
+      natsVersion: natsVersion(),
+      failover: { rate: failover.rate, seconds: failover.seconds, downFor: failover.downFor, leader: leaderRuns, receiver: receiverRuns },
       estimate: estimateThree(tput),
       quick,
     }
@@ -408,4 +447,74 @@ export async function runClusterBench (opts: { quick: boolean, log: (s: string) 
     rmSync(dir, { recursive: true, force: true })
     watchdog.untrackDir(dir)
   }
+}
+
+/** A constant use of `percent` of a core, spread over `fps` frames a second, µs per frame. */
+const idleUs = (percent: number, fps: number) => (fps === 0 ? 'n/a' : String(Math.round((percent / 100) * 1e6 / fps)))
+
+const ms = (n: number) => (Number.isFinite(n) ? fmt(n) : 'n/a')
+
+function failoverRows (runs: readonly FailoverRun[]): string[] {
+  return runs.map((r, i) => `| ${r.killed} | ${i + 1} | ${ms(r.maxAckWaitMs)} | ${r.electionSeconds === undefined ? '' : `${r.electionSeconds} s`} | ` +
+    `${fmt(r.acknowledged)} | ${r.failed > 0 ? `**${fmt(r.failed)}**` : '0'} | ${fmt(r.pathSwitches)} |`)
+}
+
+/** The cluster section of docs/benchmarks.md; `why` when it was not run. */
+export function clusterSection (r: ClusterResult | undefined, why: string): string {
+  if (r === undefined) return `## Cluster (NATS JetStream)\n\nNot measured in this run: ${why}\n`
+  const c = r.cluster
+  const b = r.baseline
+  const single = r.singleNode.receiver
+  const nodes = c.nodes.map((n) => `${n.name}${n.leader ? ' (leader)' : ''} ${n.cpuUsPerFrame}`).join(', ')
+  const leaderUs = Math.max(...c.nodes.map((n) => n.cpuUsPerFrame))
+  const e = r.estimate
+  const waits = (runs: readonly FailoverRun[]) => runs.map((x) => ms(x.maxAckWaitMs)).join(', ')
+  return `## Cluster (NATS JetStream)
+
+A 3-node nats-server cluster (${r.natsVersion}) on 127.0.0.1: the events stream with 3 replicas and a 10-minute duplicate
+window, ${r.panels} AES-128 accounts imported through the shared state, and two receivers in cluster mode (\`dc09 serve
+--nats ... --node rA\` and \`rB\`, each with a data directory of its own). Two load clients (the end-to-end client
+above), ${r.panels / 2} panels each, one per receiver, run at once for ${c.seconds} s; then the same two clients at once
+against the baseline server. Three nats-servers, two receivers and two clients share this machine's cores, so the
+ratio says what the whole cluster keeps of one machine's limit, not what a cluster of machines would do. The
+single-node receiver with the same load (\`${SINGLE_NODE_CASE}\` above) is measured in the same run, and the difference
+of the receivers' CPU per frame is what the cluster adds on a receiver: the publish to the stream and its
+acknowledgement, and the accounts read from the shared state's replica.
+
+| run | frames/s | p50 / p99 ms (the worse client) | receiver CPU µs/frame | nats-server CPU µs/frame | client CPU µs/frame |
+| --- | ---: | ---: | ---: | ---: | ---: |
+| cluster: 2 receivers, 3 nats-servers | ${fmt(c.framesPerSecond)}${c.failed > 0 ? ` (**${fmt(c.failed)} failed**)` : ''} | ${c.latencyMs.p50} / ${c.latencyMs.p99} | ${c.receiverCpuUsPerFrame} (both together) | ${c.natsCpuUsPerFrame} (${nodes}) | ${c.clientCpuUsPerFrame} |
+| baseline, the same two clients | ${fmt(b.framesPerSecond)} | ${b.latencyMs.p50} / ${b.latencyMs.p99} | ${b.serverCpuUsPerFrame} (baseline server) | | ${b.clientCpuUsPerFrame} |
+| single node, \`${SINGLE_NODE_CASE}\` | ${fmt(single.framesPerSecond)} | ${single.latencyMs.p50} / ${single.latencyMs.p99} | ${single.serverCpuUsPerFrame} | | ${single.clientCpuUsPerFrame} |
+
+Throughput ratio to the baseline: ${r.ratio.toFixed(2)} (aim at least ${r.aim.toFixed(2)} on this machine: ${r.aimMet ? 'met' : '**not met**'}).
+What the cluster adds on a receiver: ${c.receiverCpuUsPerFrame} − ${single.serverCpuUsPerFrame} = **${r.publishUsPerFrame} µs of CPU per frame**.
+With no load, just before the run, the two receivers used ${c.idlePercentOfCore.receivers}% of a core and the three nats-servers
+${c.idlePercentOfCore.nats}%: at ${fmt(c.framesPerSecond)} frames/s, that constant cost alone is ${idleUs(c.idlePercentOfCore.receivers, c.framesPerSecond)} and
+${idleUs(c.idlePercentOfCore.nats, c.framesPerSecond)} µs of the CPU per frame above.
+
+Failover. ${r.panels} dual-path panels (\`dc09 simulate --port A --secondary 127.0.0.1:B --rate ${r.failover.rate}
+--duration ${r.failover.seconds} --ack-timeout 2000 --retries 2\`: an event not acknowledged after three attempts two
+seconds apart on one receiver goes to the other), ${fmt(r.panels * r.failover.rate)} events/s in all. In each run one
+process is SIGKILLed ${r.failover.leader[0]?.atSeconds ?? r.failover.receiver[0]?.atSeconds ?? 0} s in: the events
+stream's leader (started again ${r.failover.downFor} s later, and the next run waits until all three replicas are
+current), or receiver A (a new receiver A replaces it for the next run). "Longest wait" is the simulator's longest time
+from an event's first transmission to its ACK, on either path: the pause a panel sees.
+
+| killed | run | longest wait for an ACK, ms | new stream leader after | acknowledged | failed | path switches |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+${[...failoverRows(r.failover.leader), ...failoverRows(r.failover.receiver)].join('\n')}
+
+Longest waits: stream leader killed ${waits(r.failover.leader)} ms; receiver A killed ${waits(r.failover.receiver)} ms.
+
+Estimate for three machines, computed from the CPU per frame above. Layout: ${e.layout}. Assumptions: each process
+costs per frame what it cost here (µs of CPU per acknowledged frame; on this crowded machine the figures may be higher
+than on idle cores), it has one core to itself, and the panels' load comes from elsewhere. A LAN adds latency, not CPU:
+each acknowledged frame waits for the receiver's publish to reach the stream leader and for one follower to store it,
+about two round trips more than on 127.0.0.1. Every event goes through the one leader of the events stream, so
+- a receiver's core allows 10^6 / ${c.receiverCpuUsPerFrame} ≈ **${fmt(e.perReceiver)} frames/s**, three receivers ${fmt(3 * e.perReceiver)};
+- the leader's core allows 10^6 / ${leaderUs} ≈ **${fmt(e.leaderLimit)} frames/s** (the busiest nats-server's CPU per frame here);
+- three machines: about **${fmt(e.total)} frames/s**, bound by ${e.bound === 'leader' ? 'the stream leader' : 'the receivers'}${e.bound === 'leader' ? ' (more receivers would not help; partitioning the events over several streams with leaders on different nodes would)' : ''}.
+Receivers on machines apart from the nats-servers change nothing per core: only the number of machines.
+${r.quick ? '\nShort run (--quick): indicative only.\n' : ''}`
 }
