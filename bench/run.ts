@@ -2,15 +2,19 @@
  * `npm run bench`: runs the benchmarks and rewrites docs/benchmarks.md (how they are measured, and
  * the latest figures) from their results. Never edit docs/benchmarks.md by hand. `--quick`: shorter runs and fewer cases (a test runs this so
  * the script cannot rot); `--out FILE`: write there instead. `--case NAME`: run that one case
- * alone (`flood`, `keep-up`, `pipeline`, `million`, `connections`, or an end-to-end case by name)
+ * alone (`flood`, `keep-up`, `pipeline`, `million`, `connections`, `cluster`, or an end-to-end case by name)
  * and print its figures as JSON; docs/benchmarks.md is left as it is (with `--quick`, shorter). The million case
  * (never part of the default run: at full size it imports a million accounts and loads the
  * receiver for minutes) takes `--accounts N` and `--seconds S` (of load), and `--cpu-prof DIR` for
- * a CPU profile of the receiver; `--quick` is 20,000 accounts for 6 s. `--cli FILE`: with `--case`
+ * a CPU profile of the receiver; `--quick` is 20,000 accounts for 6 s. The cluster case (two
+ * receivers on a 3-node nats-server cluster; not part of --quick, whose time it would double) takes
+ * `--seconds S` (of each throughput run) and `--cpu-prof DIR` (profiles of its receivers). `--cli FILE`: with `--case`
  * (connections, keep-up or an end-to-end case), measure another build's dc09 (its
  * dist/src/cli/main.js), to compare two builds in the same minute.
  */
 import { writeFileSync } from 'node:fs'
+import { clusterSection, runClusterBench, SINGLE_NODE_CASE } from './e2e/cluster.js'
+import { natsServerPath } from './cluster-harness.js'
 import { runConnections, type ConnectionsResult } from './e2e/connections.js'
 import { runFlood, type FloodResult } from './e2e/flood.js'
 import { runKeepUp, type KeepUpResult } from './e2e/keep-up.js'
@@ -42,22 +46,29 @@ function numberArg (flag: string): number | undefined {
 
 log(`machine: ${machine()}`)
 if (only !== undefined) {
-  const names = ['flood', 'keep-up', 'pipeline', 'million', 'connections', ...cases(false).map((c) => c.name)]
+  const names = ['flood', 'keep-up', 'pipeline', 'million', 'connections', 'cluster', ...cases(false).map((c) => c.name)]
   if (!names.includes(only)) {
     log(`no case ${JSON.stringify(only)}; the cases: ${names.map((n) => JSON.stringify(n)).join(', ')}`)
     process.exit(2)
   }
-  const result = only === 'flood'
-    ? await runFlood({ quick, log })
-    : only === 'keep-up'
-      ? await runKeepUp({ quick, log, cli: cliAt >= 0 ? args[cliAt + 1] : undefined })
-      : only === 'million'
-        ? await runMillion({ quick, log, accounts: numberArg('--accounts'), seconds: numberArg('--seconds'), profileDir: args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined })
-        : only === 'pipeline'
-          ? await runPipelineBench({ quick, log })
-          : only === 'connections'
-            ? await runConnections({ count: quick ? 1000 : 100_000, log, cli: cliAt >= 0 ? args[cliAt + 1] : undefined })
-            : (await runE2e({ quick: false, log, only: (c) => c.name === only, seconds: quick ? 1.5 : 6, memory: false, cli: cliAt >= 0 ? args[cliAt + 1] : undefined })).results
+  const cli = cliAt >= 0 ? args[cliAt + 1] : undefined
+  const runOne = async (): Promise<unknown> => {
+    switch (only) {
+      case 'flood': return await runFlood({ quick, log })
+      case 'keep-up': return await runKeepUp({ quick, log, cli })
+      case 'million': return await runMillion({ quick, log, accounts: numberArg('--accounts'), seconds: numberArg('--seconds'), profileDir: args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined })
+      case 'pipeline': return await runPipelineBench({ quick, log })
+      case 'connections': return await runConnections({ count: quick ? 1000 : 100_000, log, cli })
+      case 'cluster': {
+        const r = await runClusterBench({ quick, log, seconds: numberArg('--seconds'), profileDir: args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined })
+        // The section the full run would write, for a reader to see it without rewriting the page.
+        log(`\n${clusterSection(r, '')}`)
+        return r
+      }
+      default: return (await runE2e({ quick: false, log, only: (c) => c.name === only, seconds: quick ? 1.5 : 6, memory: false, cli })).results
+    }
+  }
+  const result = await runOne()
   process.stdout.write(JSON.stringify({ machine: machine(), case: only, result }, null, 2) + '\n')
   process.exit(0)
 }
@@ -66,6 +77,14 @@ const e2e = await runE2e({ quick, log })
 const keepUp = await runKeepUp({ quick, log })
 const flood = await runFlood({ quick, log })
 const pipeline = await runPipelineBench({ quick, log })
+// The cluster case starts three nats-servers and two receivers for minutes: not part of --quick
+// (`--case cluster --quick` is its short version).
+const clusterWhy = quick
+  ? 'not part of --quick; `npm run bench -- --case cluster --quick` runs a short version.'
+  : natsServerPath() === undefined ? 'nats-server is not installed (apt-get install -y nats-server).' : ''
+const cluster = clusterWhy !== ''
+  ? undefined
+  : await runClusterBench({ quick, log, singleNode: e2e.results.find((r) => r.case.name === SINGLE_NODE_CASE) })
 
 function microTable (micro: MicroCase[]): string {
   const reference = micro.find((m) => m.result.name === REFERENCE)?.result.opsPerSec ?? NaN
@@ -170,13 +189,14 @@ the next run rewrites this page, method and figures together.
 
 ## How to run them
 
-\`npm run bench\` builds, then runs every case below in one sitting (about four minutes) and rewrites this page.
+\`npm run bench\` builds, then runs every case below in one sitting (about eight minutes) and rewrites this page.
 Run it on a machine doing nothing else: the cases load both the receiver and its client to their limit.
 \`npm run bench -- --quick --out FILE\` runs short versions of every case and writes the page elsewhere (a test
 does this, so the script cannot rot). \`npm run bench -- --case NAME\` runs one case alone and prints its figures as
 JSON without touching this page; the names are \`flood\`, \`keep-up\`, \`pipeline\`, \`connections\`, \`million\`
-(a million accounts imported, then 100,000 of them reporting: never part of the default run) and each end-to-end
-case by its name in the table. With \`--case\`, \`--cli OTHER/dist/src/cli/main.js\` measures another build's
+(a million accounts imported, then 100,000 of them reporting: never part of the default run), \`cluster\` (two
+receivers on a 3-node nats-server cluster: part of the default run, not of \`--quick\`; \`--case cluster --quick\` is
+its short version) and each end-to-end case by its name in the table. With \`--case\`, \`--cli OTHER/dist/src/cli/main.js\` measures another build's
 receiver instead, so that two builds can be compared in the same minute on the same machine.
 
 How to read the figures:
@@ -218,6 +238,7 @@ Flood: ${floodLine(flood)}
 
 Pipeline: ${pipelineLine(pipeline)}
 
+${clusterSection(cluster, clusterWhy)}
 ## Protocol core, one core (micro)
 
 Median and best of ${micro[0]?.result.samples ?? 0} samples per case after a warm-up, taken round-robin across the

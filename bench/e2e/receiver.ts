@@ -72,7 +72,8 @@ export async function waitForPort (port: number, child: ChildProcess, tries = 30
 }
 
 export async function stop (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return
+  // A process ended by a signal has no exit code, only the signal's name.
+  if (child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise<void>((r) => child.once('exit', () => r()))
   child.kill('SIGTERM')
   await Promise.race([exited, sleep(20_000).then(() => { child.kill('SIGKILL') })])
@@ -187,7 +188,7 @@ export async function startReceiver (dir: string, fleets: object[][], log: strin
   return { child, port }
 }
 
-async function startBaseline (): Promise<{ child: ChildProcess, port: number }> {
+export async function startBaseline (): Promise<{ child: ChildProcess, port: number }> {
   const child = spawn(process.execPath, [BASELINE], { stdio: ['ignore', 'pipe', 'inherit'] })
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (c: Buffer) => resolve(Number(c.toString().trim())))
