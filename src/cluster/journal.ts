@@ -107,12 +107,26 @@ export class JetStreamJournal<T extends object = JournalRecord> implements Journ
     return new JetStreamJournal<R>(jetstream(nc, { timeout: 10_000 }), jsm, codec, info.state.last_seq, { ...defaultJetStreamJournalOptions, ...opts })
   }
 
+  #turn: Promise<void> | undefined
+
+  /**
+   * Resolves at the next turn of the event loop, the same promise for every append made before
+   * it: their publishes then go out together, and the client writes them to its socket at once
+   * (one write, one wake-up of the server, instead of one per event: a group, as the file journal
+   * commits groups).
+   */
+  #nextTurn (): Promise<void> {
+    this.#turn ??= new Promise((resolve) => setImmediate(() => { this.#turn = undefined; resolve() }))
+    return this.#turn
+  }
+
   async append (record: T): Promise<number> {
     const subject = this.#codec.subject(record)
     const data = this.#codec.encode(record)
     const msgID = this.#codec.messageId(record)
     const stream = this.#codec.stream
     const deadline = Date.now() + this.#opts.appendTimeoutMs
+    await this.#nextTurn()
     for (;;) {
       if (this.#closed) throw new JournalClosedError()
       const timeout = Math.max(100, Math.min(this.#opts.publishTimeoutMs, deadline - Date.now()))

@@ -163,7 +163,8 @@ export async function serve (o: ServeOptions): Promise<void> {
   let services: ServicesHost | undefined
   // Every commit is timed, and tells the services thread (the pipeline and the interface) where
   // the journal's committed end now is: they read it from there.
-  const journalForReceiver = tapJournal(journal, () => services?.committed(), (seconds) => metrics.commitSeconds.observe(seconds))
+  // (In a cluster the services thread follows the stream itself: events come from every receiver.)
+  const journalForReceiver = tapJournal(journal, o.nats === undefined ? () => services?.committed() : () => {}, (seconds) => metrics.commitSeconds.observe(seconds))
   if (o.nats !== undefined) logger.info({ node: o.nats.node, servers: o.nats.servers }, 'cluster mode: events go to the cluster\'s stream, accounts come from its shared state')
   try {
     // The pipeline and the HTTP interface run on a thread of their own: nothing of theirs
