@@ -85,7 +85,10 @@ export class JetStreamJournal<T extends object = JournalRecord> implements Journ
   readonly #readers = new Set<JetStreamReader<T>>()
   #last: number
   #healthy = true
+  /** No new appends; those in flight still finish. */
+  #closing = false
   #closed = false
+  readonly #inflight = new Set<Promise<number>>()
 
   private constructor (js: JetStreamClient, jsm: JetStreamManager, codec: StreamCodec<T>, last: number, opts: JetStreamJournalOptions) {
     this.#js = js
@@ -120,7 +123,16 @@ export class JetStreamJournal<T extends object = JournalRecord> implements Journ
     return this.#turn
   }
 
-  async append (record: T): Promise<number> {
+  append (record: T): Promise<number> {
+    if (this.#closing) return Promise.reject(new JournalClosedError())
+    const p = this.#append(record)
+    this.#inflight.add(p)
+    const done = (): void => { this.#inflight.delete(p) }
+    p.then(done, done)
+    return p
+  }
+
+  async #append (record: T): Promise<number> {
     const subject = this.#codec.subject(record)
     const data = this.#codec.encode(record)
     const msgID = this.#codec.messageId(record)
@@ -202,7 +214,10 @@ export class JetStreamJournal<T extends object = JournalRecord> implements Journ
     return this.#healthy
   }
 
+  /** Refuses new appends, lets those in flight finish (or fail), then stops the readers. */
   async close (): Promise<void> {
+    this.#closing = true
+    await Promise.allSettled([...this.#inflight])
     this.#closed = true
     for (const r of [...this.#readers]) await r.close()
   }
