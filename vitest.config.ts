@@ -16,7 +16,8 @@ const SPAWNED = ['test/e2e/**/*.e2e.test.ts', 'test/docs.test.ts', 'test/api/iso
 
 /**
  * Tests that start real nats-server processes (a JetStream cluster): one file at a time, not
- * under coverage, and outside `npm test`; run with `vitest run --project cluster`.
+ * under coverage; `npm test` runs them beside the coverage run (scripts/test.mjs). Without
+ * nats-server they are skipped, and test/cluster/setup.ts says so in one line.
  */
 const CLUSTER = ['test/cluster/**/*.test.ts']
 
@@ -51,7 +52,7 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'cluster', include: CLUSTER, fileParallelism: false, sequence: { groupOrder: 3 } },
+        test: { name: 'cluster', include: CLUSTER, fileParallelism: false, sequence: { groupOrder: 3 }, globalSetup: ['test/cluster/setup.ts'] },
       },
     ],
     // `npm run coverage`: the unit and e2e projects, which run the code in this process.

@@ -1,10 +1,9 @@
 /** The cluster benchmark, short (`--case cluster --quick`): it runs end to end on a real cluster and reports every figure. */
 import { spawnSync } from 'node:child_process'
 import { expect, it } from 'vitest'
-import { NATS_MISSING, natsServerPath } from './nats.js'
+import { natsServerPath } from './nats.js'
 
 const have = natsServerPath() !== undefined
-if (!have) console.log(NATS_MISSING)
 
 it.skipIf(!have)('runs the cluster case and reports throughput, CPU per frame, failover waits and the estimate', () => {
   const r = spawnSync(process.execPath, [new URL('../../dist/bench/run.js', import.meta.url).pathname, '--case', 'cluster', '--quick'], { encoding: 'utf8', timeout: 280_000 })

@@ -11,11 +11,10 @@ import { Kvm } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { connectCluster, LEASE_BUCKET } from '../../src/cluster/nats.js'
 import { JetStreamJournal } from '../../src/cluster/journal.js'
-import { NATS_MISSING, natsServerPath, startCluster, type NatsCluster } from './nats.js'
+import { natsServerPath, startCluster, type NatsCluster } from './nats.js'
 
 const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
 const have = natsServerPath() !== undefined
-if (!have) console.log(NATS_MISSING)
 
 interface Run { code: number | null, out: string, err: string, ms: number }
 

@@ -21,10 +21,9 @@ import { verificationStoreSuite } from '../conformance/verification-store.suite.
 import { tokenStoreSuite } from '../conformance/token-store.suite.js'
 import { auditTrailSuite } from '../conformance/audit-trail.suite.js'
 import { pipelineStoreSuite } from '../conformance/pipeline-store.suite.js'
-import { NATS_MISSING, natsServerPath, startCluster, type NatsCluster } from './nats.js'
+import { natsServerPath, startCluster, type NatsCluster } from './nats.js'
 
 const have = natsServerPath() !== undefined
-if (!have) console.log(NATS_MISSING)
 
 let cluster: NatsCluster | undefined
 /** One bridge (thread and connection) for every replica of the file, as a process with several would have. */

@@ -14,10 +14,9 @@ import { openAccounts, openAudit, openPipelineStore, PipelineFencedError } from 
 import { Verifier } from '../../src/verification/verifier.js'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { Batch } from '../../src/pipeline/pipeline-store.js'
-import { NATS_MISSING, natsServerPath, startCluster, type NatsCluster } from './nats.js'
+import { natsServerPath, startCluster, type NatsCluster } from './nats.js'
 
 const have = natsServerPath() !== undefined
-if (!have) console.log(NATS_MISSING)
 
 let cluster: NatsCluster | undefined
 let nc: NatsConnection | undefined
