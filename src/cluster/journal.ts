@@ -196,6 +196,11 @@ export class JetStreamJournal<T extends object = JournalRecord> implements Journ
 
 /** How long `next` waits for a record the stream is known to hold but the consumer has not delivered yet. */
 const DELIVERY_WAIT_MS = 2000
+/**
+ * Each pull of a following consumer lasts this long; the server sends heartbeats at half of it,
+ * and two missed ones (about this long without a word) make the reader start a new consumer.
+ */
+const CONSUME_EXPIRES_MS = 5000
 
 /**
  * Follows the stream from a sequence: an ordered consumer reads ahead into a bounded buffer, and
@@ -237,9 +242,22 @@ class JetStreamReader<T extends object> implements JournalReader<T> {
     while (!this.#done) {
       try {
         const c = await js.consumers.get(this.#stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: next })
-        const it = await c.consume({ max_messages: Math.min(this.#max, 500) })
+        const it = await c.consume({ max_messages: Math.min(this.#max, 500), expires: CONSUME_EXPIRES_MS })
         this.#stop = async () => { await it.close().catch(() => undefined) }
         if (this.#done) await this.#stop()
+        // After the stream's leader died, the client's ordered consumer may go on pulling from a
+        // consumer that still answers its info but never delivers again (it does not recreate
+        // it on missed heartbeats, only on a gap or when the consumer is gone): the pipeline
+        // then stalled for good, silently. Missed heartbeats end this consumer instead; the loop
+        // makes a new one from the next sequence.
+        void (async () => {
+          for await (const s of it.status()) {
+            if (s.type === 'heartbeats_missed') {
+              await it.close().catch(() => undefined)
+              break
+            }
+          }
+        })().catch(() => undefined)
         for await (const m of it as AsyncIterable<JsMsg>) {
           if (m.seq < next) continue
           this.#buffer.push(parse<T>(m))
