@@ -201,7 +201,7 @@ interface RoundResult {
   maxAckWaitMs: number
   /** Kill of the lease holder: until another node wrote the lease. */
   takeoverMs?: number
-  /** Kill or freeze of the stream leader: until the stream had a leader again. */
+  /** Kill or freeze of the stream leader: until the stream had a leader again (a restart of everything: from the servers' stop). */
   electionMs?: number
   /** Pipeline lines written again (a batch replayed after a failover), this round. */
   rewritten: number
@@ -411,9 +411,11 @@ describe.skipIf(missing)(missing ? NATS_MISSING : 'the cluster under faults: ack
       case 'restart everything': {
         r.target = 'all'
         await Promise.all(receivers.map((x) => x.stop('SIGTERM', 15_000)))
+        const t = Date.now()
         for (const n of c.nodes) await c.kill(n.name, 'SIGTERM')
-        await Promise.all(c.nodes.map((n) => c.restart(n.name)))
+        await Promise.all(c.nodes.map((n) => c.restart(n.name, 60_000)))
         await c.waitForLeader(EVENTS_STREAM, 30_000)
+        r.electionMs = Date.now() - t
         await Promise.all(receivers.map((x) => x.start(ctx(), 60_000)))
         break
       }
