@@ -248,6 +248,8 @@ describe.skipIf(missing)(missing ? NATS_MISSING : 'the cluster under faults: ack
     guard.unref()
     dir = mkdtempSync(join(tmpdir(), 'dc09-faults-'))
     watchdog = startWatchdog()
+    // Removed if this process dies without its handlers; a failed run keeps it (afterAll).
+    if (!KEEP) watchdog.trackDir(dir)
     cluster = await startCluster({ nodes: 3, guardMs: TEST_TIMEOUT_MS + 30_000, dir: join(dir, 'nats') })
     nc = await connectCluster(cluster.urls, { name: 'fault suite' })
     await retry(() => initCluster(nc!, { replicas: 3, duplicateWindowMs: 120_000, maxBytes: 0 }))
@@ -289,7 +291,7 @@ describe.skipIf(missing)(missing ? NATS_MISSING : 'the cluster under faults: ack
     await cluster?.stopAll()
     if (KEEP || !passed) console.log(`kept ${dir}: the receivers' logs (rA.log, rB.log) and data, the servers' (nats/)`)
     else if (dir !== '') rmSync(dir, { recursive: true, force: true })
-    watchdog?.untrackDir(dir)
+    if (dir !== '') watchdog?.untrackDir(dir)
     watchdog?.close()
   }, 60_000)
 
@@ -478,6 +480,8 @@ describe.skipIf(missing)(missing ? NATS_MISSING : 'the cluster under faults: ack
       const start = Date.now()
       const file = scenario(round)
       const runs = Promise.all([simulate(round, 0, A, B, file), simulate(round, 1, B, A, file)])
+      // Awaited below; should the fault throw first, its failure is the one reported.
+      runs.catch(() => {})
       await sleep(FAULT_AT_MS)
       const faultAt = Date.now()
       await inject(fault, r)
