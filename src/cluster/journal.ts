@@ -174,6 +174,7 @@ export class JetStreamJournal<T extends object = JournalRecord> implements Journ
     const r = new JetStreamReader<T>(this.#js, this.#codec.stream, Math.max(1, fromId), this.#opts.readAhead, {
       seen: (seq) => { if (seq > this.#last) this.#last = seq },
       last: () => this.#last,
+      latest: () => this.lastSequence(),
       closed: () => this.#readers.delete(r),
     })
     this.#readers.add(r)
@@ -201,6 +202,8 @@ const DELIVERY_WAIT_MS = 2000
  * and two missed ones (about this long without a word) make the reader start a new consumer.
  */
 const CONSUME_EXPIRES_MS = 5000
+/** A following consumer that delivered nothing for this long while the stream holds more is replaced. */
+const STALL_MS = 5000
 
 /**
  * Follows the stream from a sequence: an ordered consumer reads ahead into a bounded buffer, and
@@ -212,6 +215,8 @@ interface ReaderHooks {
   readonly seen: (seq: number) => void
   /** The last sequence the journal knows the stream holds. */
   readonly last: () => number
+  /** The stream's last sequence now (asked of the servers). */
+  readonly latest: () => Promise<number>
   readonly closed: () => void
 }
 
@@ -240,6 +245,7 @@ class JetStreamReader<T extends object> implements JournalReader<T> {
   async #run (js: JetStreamClient, fromId: number): Promise<void> {
     let next = fromId
     while (!this.#done) {
+      let watch: NodeJS.Timeout | undefined
       try {
         const c = await js.consumers.get(this.#stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: next })
         const it = await c.consume({ max_messages: Math.min(this.#max, 500), expires: CONSUME_EXPIRES_MS })
@@ -258,17 +264,34 @@ class JetStreamReader<T extends object> implements JournalReader<T> {
             }
           }
         })().catch(() => undefined)
+        // Nor are heartbeats watched while the client is reconnecting and asking a consumer that
+        // lived on the dead server for its info: when nothing came for a while, ask the stream
+        // for its last sequence, and start a new consumer if it holds records not delivered.
+        let delivered = Date.now()
+        let checking = false
+        watch = setInterval(() => {
+          if (checking || this.#done || this.#buffer.length >= this.#max || Date.now() - delivered < STALL_MS) return
+          checking = true
+          this.#hooks.latest()
+            .then(async (last) => { if (last >= next) await it.close() })
+            .catch(() => undefined)
+            .finally(() => { checking = false; delivered = Date.now() })
+        }, STALL_MS / 2)
         for await (const m of it as AsyncIterable<JsMsg>) {
+          delivered = Date.now()
           if (m.seq < next) continue
           this.#buffer.push(parse<T>(m))
           next = m.seq + 1
           this.#hooks.seen(m.seq + m.info.pending)
           this.#arrived?.()
           while (this.#buffer.length >= this.#max && !this.#done) await new Promise<void>((resolve) => { this.#drained = resolve })
+          delivered = Date.now()
           if (this.#done) break
         }
       } catch (err) {
         this.#error = err as Error
+      } finally {
+        clearInterval(watch)
       }
       if (!this.#done) await sleep(200)
     }
