@@ -74,8 +74,12 @@ export interface NatsCluster {
   stop (name: string): void
   /** SIGCONT after stop(). */
   cont (name: string): void
-  /** Starts a node again with the same config and store (SIGKILLing it first if it runs) and waits for /healthz. */
-  restart (name: string): Promise<void>
+  /**
+   * Starts a node again with the same config and store (SIGKILLing it first if it runs) and waits
+   * for /healthz, up to `timeoutMs` (15 s by default; when every node restarts at once, the
+   * elections of the metadata and of each stream can take longer).
+   */
+  restart (name: string, timeoutMs?: number): Promise<void>
   /** The node leading the stream's Raft group, as that node itself reports; undefined while none does. */
   streamLeader (stream: string): Promise<string | undefined>
   /** Polls streamLeader until there is one (other than `except`, when given); throws after timeoutMs. */
@@ -512,7 +516,7 @@ async function startOnce (bin: string, count: 1 | 3, dir: string, opts: ClusterO
     },
     stop (name) { byName(name).signal('SIGSTOP') },
     cont (name) { byName(name).signal('SIGCONT') },
-    async restart (name) {
+    async restart (name, timeoutMs = READY_MS) {
       const node = byName(name)
       if (node.running) {
         node.killNow()
@@ -520,7 +524,7 @@ async function startOnce (bin: string, count: 1 | 3, dir: string, opts: ClusterO
       }
       node.spawn(bin, boundSec())
       try {
-        await waitReady([node], false, READY_MS)
+        await waitReady([node], false, timeoutMs)
       } catch (e) {
         node.killNow()
         throw e

@@ -200,6 +200,7 @@ export class JetStreamJournal<T extends object = JournalRecord> implements Journ
     const r = new JetStreamReader<T>(this.#js, this.#codec.stream, Math.max(1, fromId), this.#opts.readAhead, {
       seen: (seq) => { if (seq > this.#last) this.#last = seq },
       last: () => this.#last,
+      latest: () => this.lastSequence(),
       closed: () => this.#readers.delete(r),
     })
     this.#readers.add(r)
@@ -225,6 +226,13 @@ export class JetStreamJournal<T extends object = JournalRecord> implements Journ
 
 /** How long `next` waits for a record the stream is known to hold but the consumer has not delivered yet. */
 const DELIVERY_WAIT_MS = 2000
+/**
+ * Each pull of a following consumer lasts this long; the server sends heartbeats at half of it,
+ * and two missed ones (about this long without a word) make the reader start a new consumer.
+ */
+const CONSUME_EXPIRES_MS = 5000
+/** A following consumer that delivered nothing for this long while the stream holds more is replaced. */
+const STALL_MS = 5000
 
 /**
  * Follows the stream from a sequence: an ordered consumer reads ahead into a bounded buffer, and
@@ -236,6 +244,8 @@ interface ReaderHooks {
   readonly seen: (seq: number) => void
   /** The last sequence the journal knows the stream holds. */
   readonly last: () => number
+  /** The stream's last sequence now (asked of the servers). */
+  readonly latest: () => Promise<number>
   readonly closed: () => void
 }
 
@@ -264,22 +274,53 @@ class JetStreamReader<T extends object> implements JournalReader<T> {
   async #run (js: JetStreamClient, fromId: number): Promise<void> {
     let next = fromId
     while (!this.#done) {
+      let watch: NodeJS.Timeout | undefined
       try {
         const c = await js.consumers.get(this.#stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: next })
-        const it = await c.consume({ max_messages: Math.min(this.#max, 500) })
+        const it = await c.consume({ max_messages: Math.min(this.#max, 500), expires: CONSUME_EXPIRES_MS })
         this.#stop = async () => { await it.close().catch(() => undefined) }
         if (this.#done) await this.#stop()
+        // After the stream's leader died, the client's ordered consumer may go on pulling from a
+        // consumer that still answers its info but never delivers again (it does not recreate
+        // it on missed heartbeats, only on a gap or when the consumer is gone): the pipeline
+        // then stalled for good, silently. Missed heartbeats end this consumer instead; the loop
+        // makes a new one from the next sequence.
+        void (async () => {
+          for await (const s of it.status()) {
+            if (s.type === 'heartbeats_missed') {
+              await it.close().catch(() => undefined)
+              break
+            }
+          }
+        })().catch(() => undefined)
+        // Nor are heartbeats watched while the client is reconnecting and asking a consumer that
+        // lived on the dead server for its info: when nothing came for a while, ask the stream
+        // for its last sequence, and start a new consumer if it holds records not delivered.
+        let delivered = Date.now()
+        let checking = false
+        watch = setInterval(() => {
+          if (checking || this.#done || this.#buffer.length >= this.#max || Date.now() - delivered < STALL_MS) return
+          checking = true
+          this.#hooks.latest()
+            .then(async (last) => { if (last >= next) await it.close() })
+            .catch(() => undefined)
+            .finally(() => { checking = false; delivered = Date.now() })
+        }, STALL_MS / 2)
         for await (const m of it as AsyncIterable<JsMsg>) {
+          delivered = Date.now()
           if (m.seq < next) continue
           this.#buffer.push(parse<T>(m))
           next = m.seq + 1
           this.#hooks.seen(m.seq + m.info.pending)
           this.#arrived?.()
           while (this.#buffer.length >= this.#max && !this.#done) await new Promise<void>((resolve) => { this.#drained = resolve })
+          delivered = Date.now()
           if (this.#done) break
         }
       } catch (err) {
         this.#error = err as Error
+      } finally {
+        clearInterval(watch)
       }
       if (!this.#done) await sleep(200)
     }

@@ -124,7 +124,25 @@ export class Lease {
     }
     this.#until = until
     this.#held = true
-    await this.#events?.acquired()
+    try {
+      await this.#events?.acquired()
+    } catch (err) {
+      // It could not start acting (the cluster went away meanwhile). Holding the lease anyway
+      // kept every node from acting, for as long as this one ran: give it back instead, so that
+      // this node or another tries again at its next look.
+      this.#held = false
+      await this.#release()
+      throw err
+    }
+  }
+
+  /** Writes the lease as run out (conditional on our revision); the caller no longer holds it. */
+  async #release (): Promise<void> {
+    try {
+      await this.#kv.update(this.#key, JSON.stringify({ node: this.#node, until: 0 }), this.#revision)
+    } catch {
+      // Taken over meanwhile, or the cluster is away: the lease runs out by itself.
+    }
   }
 
   async #lose (reason: string): Promise<void> {
@@ -141,12 +159,6 @@ export class Lease {
     const held = this.#held
     this.#held = false
     await beforeRelease?.()
-    if (held) {
-      try {
-        await this.#kv.update(this.#key, JSON.stringify({ node: this.#node, until: 0 }), this.#revision)
-      } catch {
-        // Taken over meanwhile, or the cluster is away: the lease runs out by itself.
-      }
-    }
+    if (held) await this.#release()
   }
 }

@@ -166,7 +166,14 @@ async function runPipeline (b: Backends, make: () => Promise<PipelineRunner>): P
       runner = pipeline
       const t0 = Date.now()
       log.info({ node }, 'pipeline: this node holds the lease; starting it')
-      await pipeline.start()
+      try {
+        await pipeline.start()
+      } catch (err) {
+        // The lease is given back (and taken again, here or elsewhere): this runner is done.
+        if (runner === pipeline) runner = undefined
+        await pipeline.stop().catch(() => {})
+        throw err
+      }
       if (!stopping && runner === pipeline) log.info({ ms: Date.now() - t0, cursor: pipeline.cursor, lag: pipeline.lag }, 'pipeline started on this node: running events from the cursor the last holder committed')
     },
     lost: async (reason) => {
