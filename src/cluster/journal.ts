@@ -40,6 +40,8 @@ export const defaultJetStreamJournalOptions: JetStreamJournalOptions = Object.fr
 
 const RETRY_MS = 50
 const BACKWARDS_CHUNK = 1000
+/** How long a read of a range waits for the consumer's next record before it gives up. */
+const RANGE_IDLE_MS = 10_000
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -166,23 +168,40 @@ export class JetStreamJournal<T extends object = JournalRecord> implements Journ
 
   async * read (fromId = 1): AsyncIterable<Stored<T>> {
     const end = await this.lastSequence()
-    yield * this.#range(Math.max(1, fromId), end)
+    yield * this.#range(Math.max(1, fromId), end, true)
   }
 
   /** Records fromId..toId, in order (an ordered consumer: no state kept on the servers after it). */
-  async * #range (fromId: number, toId: number): AsyncIterable<Stored<T>> {
+  /**
+   * Records fromId..toId, in order (an ordered consumer: no state kept on the servers after it).
+   * Read to `toId`, not to where the consumer first says nothing is pending: after a leader change
+   * it may say so early. A consumer that delivers nothing for RANGE_IDLE_MS ends the read: with an
+   * error when `strict` (an export must not end short in silence), else quietly (rebuilding the
+   * duplicate window or the recent events, which may do with less).
+   */
+  async * #range (fromId: number, toId: number, strict: boolean): AsyncIterable<Stored<T>> {
     if (toId < fromId) return
     const c = await this.#js.consumers.get(this.#codec.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromId })
-    const it = await c.consume({ max_messages: Math.min(1000, toId - fromId + 1) })
+    const it = await c.consume({ max_messages: Math.min(1000, toId - fromId + 1), expires: 5000 })
+    let idle: NodeJS.Timeout | undefined
+    let stalled = false
+    const arm = (): void => { idle = setTimeout(() => { stalled = true; void it.close().catch(() => undefined) }, RANGE_IDLE_MS) }
+    let last = fromId - 1
     try {
+      arm()
       for await (const m of it) {
+        clearTimeout(idle)
         if (m.seq > toId) break
+        last = m.seq
         yield parse<T>(m)
-        if (m.seq >= toId || m.info.pending === 0) break
+        if (m.seq >= toId) break
+        arm()
       }
     } finally {
+      clearTimeout(idle)
       await it.close().catch(() => undefined)
     }
+    if (stalled && strict && last < toId) throw new Error(`the events stream stopped delivering at ${last} of ${toId}: try again`)
   }
 
   async * readBackwards (): AsyncIterable<Stored<T>> {
@@ -190,7 +209,7 @@ export class JetStreamJournal<T extends object = JournalRecord> implements Journ
     while (end >= 1) {
       const start = Math.max(1, end - BACKWARDS_CHUNK + 1)
       const chunk: Array<Stored<T>> = []
-      for await (const r of this.#range(start, end)) chunk.push(r)
+      for await (const r of this.#range(start, end, false)) chunk.push(r)
       for (let i = chunk.length - 1; i >= 0; i--) yield chunk[i]!
       end = start - 1
     }
