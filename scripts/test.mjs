@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 /**
- * `npm test` after the build: the in-process tests under coverage and, at the same time, the
- * cluster suite (real NATS servers; it mostly waits on elections and timeouts, so it fits beside
- * the coverage run on the second core); then the tests that spawn the built CLI. The cluster
- * suite's output is held and printed after the coverage run's, not interleaved with it.
+ * `npm test` after the build, in two lanes at once and a last step alone, to keep the whole suite
+ * within about six minutes on two cores:
+ *   lane 1: the in-process tests under coverage, then the heavier tests that spawn the built CLI;
+ *   lane 2: the cluster suite (real NATS servers: it mostly waits on elections and timeouts),
+ *           then the documentation's examples and the crash test;
+ *   then, alone: the tenant-isolation test, which compares response times.
+ * Lane 2's output is held and printed when it ends, not interleaved with lane 1's.
  */
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -12,15 +15,19 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const vitest = fileURLToPath(new URL('../node_modules/vitest/vitest.mjs', import.meta.url))
 const children = new Set()
 
+/** Spawned-project files of lane 2, and the one that runs alone; lane 1 takes the rest. */
+const LANE_2 = ['test/docs.test.ts', 'test/e2e/crash.e2e.test.ts']
+const ALONE = ['test/api/isolation.test.ts']
+
 function run (args, { capture = false } = {}) {
-  const child = spawn(process.execPath, [vitest, 'run', ...args], { cwd: root, stdio: capture ? ['ignore', 'pipe', 'pipe'] : 'inherit', env: { ...process.env, ...(capture ? { FORCE_COLOR: process.stdout.isTTY ? '1' : '0' } : {}) } })
+  const child = spawn(process.execPath, [vitest, 'run', ...args], { cwd: root, stdio: capture ? ['ignore', 'pipe', 'pipe'] : 'inherit' })
   children.add(child)
   let out = ''
   if (capture) {
     child.stdout.on('data', (d) => { out += d })
     child.stderr.on('data', (d) => { out += d })
   }
-  return new Promise((resolve) => child.on('close', (code, signal) => { children.delete(child); resolve({ code: code ?? (signal === null ? 1 : 128), out }) }))
+  return new Promise((resolve) => child.on('close', (code) => { children.delete(child); resolve({ ok: code === 0, out }) }))
 }
 
 for (const sig of ['SIGINT', 'SIGTERM']) {
@@ -28,13 +35,22 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 const t0 = Date.now()
-const seconds = () => `${Math.round((Date.now() - t0) / 1000)} s`
-const cluster = run(['--project', 'cluster'], { capture: true })
+const say = (what, ok) => process.stdout.write(`\n[npm test] ${what}: ${ok ? 'passed' : 'FAILED'} (${Math.round((Date.now() - t0) / 1000)} s)\n`)
+
+const lane2 = (async () => {
+  const cluster = await run(['--project', 'cluster'], { capture: true })
+  const spawned = await run(['--project', 'spawned', ...LANE_2], { capture: true })
+  return { cluster, spawned }
+})()
+
 const coverage = await run(['--coverage', '--project', 'unit', '--project', 'unit-isolated', '--project', 'e2e'])
-process.stdout.write(`\n[npm test] in-process tests under coverage: ${coverage.code === 0 ? 'passed' : 'FAILED'} (${seconds()}); the cluster suite:\n`)
-const c = await cluster
-process.stdout.write(c.out)
-process.stdout.write(`\n[npm test] cluster suite: ${c.code === 0 ? 'passed' : 'FAILED'} (${seconds()})\n`)
-const spawned = await run(['--project', 'spawned'])
-process.stdout.write(`\n[npm test] spawned tests: ${spawned.code === 0 ? 'passed' : 'FAILED'} (${seconds()})\n`)
-process.exit(coverage.code !== 0 || c.code !== 0 || spawned.code !== 0 ? 1 : 0)
+say('in-process tests under coverage', coverage.ok)
+const spawned1 = await run(['--project', 'spawned', ...LANE_2.flatMap((f) => ['--exclude', f]), ...ALONE.flatMap((f) => ['--exclude', f])])
+say('tests that spawn the CLI (lane 1)', spawned1.ok)
+const l2 = await lane2
+process.stdout.write(`\n[npm test] lane 2: the cluster suite, then ${LANE_2.join(', ')}\n${l2.cluster.out}${l2.spawned.out}`)
+say('cluster suite', l2.cluster.ok)
+say(`${LANE_2.join(', ')} (lane 2)`, l2.spawned.ok)
+const alone = await run(['--project', 'spawned', ...ALONE])
+say(`${ALONE.join(', ')} (alone)`, alone.ok)
+process.exit([coverage, spawned1, l2.cluster, l2.spawned, alone].every((r) => r.ok) ? 0 : 1)

@@ -462,10 +462,12 @@ describe('the docs runner itself', () => {
     ].join('\n')
     expect(steps('d.md', doc)).toEqual([
       { kind: 'run', text: 'echo hi', line: 2, expected: 'hi' },
-      { kind: 'second-terminal', text: 'dc09 serve', line: 10, expected: undefined },
+      { kind: 'second-terminal', text: 'dc09 serve', line: 10, expected: undefined, terminal: 'second' },
       { kind: 'ci', text: 'npm ci', line: 13, expected: undefined },
       { kind: 'run', text: 'true', line: 19, expected: undefined },
     ])
+    expect(steps('d.md', 'In a third terminal:\n```sh third-terminal\nnats-server\n```')).toEqual([{ kind: 'second-terminal', text: 'nats-server', line: 2, expected: undefined, terminal: 'third' }])
+    expect(() => steps('d.md', 'In a second terminal:\n```sh third-terminal\nnats-server\n```')).toThrow(/third terminal/)
     expect(() => steps('d.md', '```sh\nnpx dc09 decode\n```')).toThrow(/not npx dc09/)
     expect(() => steps('d.md', 'Start it:\n```sh second-terminal\ndc09 serve\n```')).toThrow(/second terminal/)
     expect(() => steps('d.md', '```bash\nls\n```')).toThrow(/not run/)

@@ -5,7 +5,7 @@ import { natsServerPath } from './nats.js'
 
 const have = natsServerPath() !== undefined
 
-it.skipIf(!have)('runs the cluster case and reports throughput, CPU per frame, failover waits and the estimate', () => {
+it.skipIf(!have)('runs the cluster case and reports throughput, CPU per frame and the estimate', () => {
   const r = spawnSync(process.execPath, [new URL('../../dist/bench/run.js', import.meta.url).pathname, '--case', 'cluster', '--quick'], { encoding: 'utf8', timeout: 280_000 })
   expect(r.status, r.stderr.slice(-2000)).toBe(0)
   const { result } = JSON.parse(r.stdout) as { result: Record<string, any> }
@@ -17,9 +17,9 @@ it.skipIf(!have)('runs the cluster case and reports throughput, CPU per frame, f
   expect(result.baseline.framesPerSecond).toBeGreaterThan(0)
   expect(result.singleNode.case.name).toBe('TCP, 100 panels, AES-128')
   expect(result.publishUsPerFrame).toBeCloseTo(result.cluster.receiverCpuUsPerFrame - result.singleNode.receiver.serverCpuUsPerFrame, 0)
-  expect(result.failover.leader).toHaveLength(1)
-  expect(result.failover.receiver).toHaveLength(1)
-  for (const run of [...result.failover.leader, ...result.failover.receiver]) expect(run.maxAckWaitMs).toBeGreaterThan(0)
+  // The quick case makes no failover runs (the fault suite does): the full bench does three of each.
+  expect(result.failover.leader).toHaveLength(0)
+  expect(result.failover.receiver).toHaveLength(0)
   expect(result.estimate.total).toBe(Math.min(3 * result.estimate.perReceiver, result.estimate.leaderLimit))
   // The section the full run writes, printed for the reader.
   expect(r.stderr).toMatch(/## Cluster \(NATS JetStream\)[\s\S]*Throughput ratio to the baseline: \d\.\d\d \(aim at least 0\.30 on this machine: (met|\*\*not met\*\*)\)/)
