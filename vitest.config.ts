@@ -15,6 +15,16 @@ const E2E_IN_PROCESS = ['attacks', 'control', 'limits', 'receiver', 'simulator']
 const SPAWNED = ['test/e2e/**/*.e2e.test.ts', 'test/docs.test.ts', 'test/api/isolation.test.ts']
 
 /**
+ * `npm test` (scripts/test.mjs) runs the spawned tests in parts, named by DC09_TEST_LANE: `2`
+ * runs these beside the cluster suite, `alone` the timing-sensitive ones at the end, `1` the rest.
+ */
+const LANE_2 = ['test/docs.test.ts', 'test/e2e/crash.e2e.test.ts']
+const ALONE = ['test/api/isolation.test.ts']
+const LANE = process.env.DC09_TEST_LANE
+const SPAWNED_NOW = LANE === '2' ? LANE_2 : LANE === 'alone' ? ALONE : SPAWNED
+const NOT_NOW = LANE === '1' ? [...LANE_2, ...ALONE] : []
+
+/**
  * Tests that start real nats-server processes (a JetStream cluster): one file at a time, not
  * under coverage; `npm test` runs them beside the coverage run (scripts/test.mjs). Without
  * nats-server they are skipped, and test/cluster/setup.ts says so in one line.
@@ -48,7 +58,7 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'spawned', include: SPAWNED, exclude: E2E_IN_PROCESS, fileParallelism: false, sequence: { groupOrder: 2 } },
+        test: { name: 'spawned', include: SPAWNED_NOW, exclude: [...E2E_IN_PROCESS, ...NOT_NOW], fileParallelism: false, sequence: { groupOrder: 2 } },
       },
       {
         extends: true,
