@@ -221,10 +221,18 @@ export interface SqliteStoreOptions {
   readonly now?: (() => Date) | undefined
   /** Accounts, known or unknown, the receiver's cache holds at most (default DEFAULT_CACHE_ENTRIES). */
   readonly cacheEntries?: number | undefined
+  /**
+   * Where the new salt of an account moved to another tenant comes from (default: SQLite's
+   * randomness). A replica of the cluster's state gives one derived from the change it replays,
+   * so that every replica makes the same salt.
+   */
+  readonly salt?: ((account: string) => Buffer) | undefined
 }
 
 export class SqliteAccountStore implements AccountStore {
   readonly #db: Database.Database
+  /** The SQL that makes a new salt (see SqliteStoreOptions.salt). */
+  readonly #newSalt: string
   readonly #engine: AesEngine | undefined
   readonly #now: () => Date
   readonly #limits: AccountLimits
@@ -280,6 +288,9 @@ export class SqliteAccountStore implements AccountStore {
       this.#db.prepare('UPDATE accounts SET site_fold = dc09_fold(site_name) WHERE site_name IS NOT NULL AND site_fold IS NULL').run()
     }
     this.#engine = opts.engine
+    const salt = opts.salt
+    if (salt !== undefined) this.#db.function('dc09_salt', { deterministic: false }, (account: unknown) => salt(String(account)))
+    this.#newSalt = salt === undefined ? 'randomblob(16)' : 'dc09_salt(account)'
     this.#now = opts.now ?? (() => new Date())
     this.#limits = { maxWindowSeconds: opts.maxWindowSeconds ?? MAX_WINDOW_SECONDS }
     this.#cacheEntries = Math.max(1, opts.cacheEntries ?? DEFAULT_CACHE_ENTRIES)
@@ -589,7 +600,7 @@ export class SqliteAccountStore implements AccountStore {
   #clearCodes (acct: string, now: string): void {
     const held = this.#heldTables()
     if (held.has('users')) this.#prepared('UPDATE users SET code_hash = NULL, duress_hash = NULL, updated_at = ? WHERE account = ?').run(now, acct)
-    if (held.has('code_slots')) this.#prepared('UPDATE code_slots SET salt = randomblob(16), slots = zeroblob(length(slots)), needs_new_codes = 1 WHERE account = ?').run(acct)
+    if (held.has('code_slots')) this.#prepared(`UPDATE code_slots SET salt = ${this.#newSalt}, slots = zeroblob(length(slots)), needs_new_codes = 1 WHERE account = ?`).run(acct)
     this.#dropCounters(acct)
   }
 

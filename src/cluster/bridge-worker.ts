@@ -68,21 +68,35 @@ async function last (subject: string, timeoutMs: number): Promise<number> {
   return seq
 }
 
+/** How long a page of changes may wait for the consumer's next one before the page ends (it is asked again). */
+const FETCH_IDLE_MS = 3000
+
 async function fetch (subject: string, from: number, maxBytes: number): Promise<Array<{ seq: number, data: string }>> {
   const to = await last(subject, data.timeoutMs)
   const msgs: Array<{ seq: number, data: string }> = []
   if (to < from) return msgs
   const c = await js.consumers.get(STATE_STREAM, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from, filter_subjects: subject })
-  const it = await c.consume({ max_messages: 256 })
+  const it = await c.consume({ max_messages: 256, expires: 5000 })
+  // A consumer that stops delivering (after a leader change) ends the page: the owner asks again.
+  let idle = setTimeout(() => { void it.close().catch(() => undefined) }, FETCH_IDLE_MS)
+  void (async () => {
+    for await (const s of it.status()) {
+      if (s.type === 'heartbeats_missed') { await it.close().catch(() => undefined); break }
+    }
+  })().catch(() => undefined)
   let bytes = 0
   try {
     for await (const m of it) {
+      clearTimeout(idle)
       const text = m.string()
       msgs.push({ seq: m.seq, data: text })
-      bytes += text.length + 32
-      if (m.seq >= to || m.info.pending === 0 || bytes >= maxBytes) break
+      // What the answer will take: the text escaped into JSON, in UTF-8.
+      bytes += Buffer.byteLength(JSON.stringify(text)) + 32
+      if (m.seq >= to || bytes >= maxBytes) break
+      idle = setTimeout(() => { void it.close().catch(() => undefined) }, FETCH_IDLE_MS)
     }
   } finally {
+    clearTimeout(idle)
     await it.close().catch(() => undefined)
   }
   return msgs
@@ -172,7 +186,15 @@ async function main (): Promise<void> {
       void nc.close().finally(() => parentPort!.close())
       return
     }
-    queue = queue.then(async () => { await answer(m.id, await handle(m)) })
+    // One at a time, and none for longer than the owner waits: a request that hangs must not
+    // hold up every later one.
+    queue = queue.then(async () => {
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<BridgeResponse>((resolve) => { timer = setTimeout(() => resolve({ ok: false, kind: 'unavailable', message: 'the cluster did not answer in time' }), data.timeoutMs * 2 + 1000) })
+      const res = await Promise.race([handle(m), late])
+      clearTimeout(timer)
+      await answer(m.id, res)
+    })
   })
 }
 

@@ -7,6 +7,7 @@
  * the nodes' clocks agree within that margin (run NTP). A holder that stops releases the lease,
  * and another takes it at its next look.
  */
+import { randomBytes } from 'node:crypto'
 import type { KV } from '@nats-io/kv'
 
 export interface LeaseOptions {
@@ -24,6 +25,8 @@ export const defaultLeaseOptions: LeaseOptions = Object.freeze({ ttlMs: 6000, re
 
 export interface LeaseValue {
   readonly node: string
+  /** The process (two receivers may run under one node name by mistake: each is its own holder). */
+  readonly instance?: string
   /** Epoch ms. */
   readonly until: number
 }
@@ -39,7 +42,7 @@ export interface LeaseEvents {
 export function parseLease (text: string): LeaseValue | undefined {
   try {
     const v = JSON.parse(text) as Partial<LeaseValue>
-    return typeof v.node === 'string' && typeof v.until === 'number' ? { node: v.node, until: v.until } : undefined
+    return typeof v.node === 'string' && typeof v.until === 'number' ? { node: v.node, until: v.until, ...(typeof v.instance === 'string' ? { instance: v.instance } : {}) } : undefined
   } catch {
     return undefined
   }
@@ -56,6 +59,9 @@ export class Lease {
   #held = false
   #stopped = false
   #timer: NodeJS.Timeout | undefined
+  /** Fires `marginMs` before the lease runs out: stops acting even while a renewal hangs. */
+  #deadline: NodeJS.Timeout | undefined
+  readonly #instance = randomBytes(8).toString('hex')
   #events: LeaseEvents | undefined
   #busy: Promise<void> = Promise.resolve()
 
@@ -85,7 +91,17 @@ export class Lease {
   }
 
   #value (): string {
-    return JSON.stringify({ node: this.#node, until: this.#clock() + this.#opts.ttlMs })
+    return JSON.stringify({ node: this.#node, instance: this.#instance, until: this.#clock() + this.#opts.ttlMs })
+  }
+
+  /** Held until `until`: acting stops `marginMs` before, whatever the renewals are doing. */
+  #holdUntil (until: number): void {
+    this.#until = until
+    clearTimeout(this.#deadline)
+    // Not queued behind the renewal in progress: that one may be what hangs.
+    this.#deadline = setTimeout(() => {
+      if (this.#held && this.#clock() >= this.#until - this.#opts.marginMs) void this.#lose('the lease could not be renewed in time')
+    }, Math.max(0, until - this.#opts.marginMs - this.#clock()))
   }
 
   async #tick (): Promise<void> {
@@ -102,8 +118,9 @@ export class Lease {
   async #renew (): Promise<void> {
     const until = this.#clock() + this.#opts.ttlMs
     try {
-      this.#revision = await this.#kv.update(this.#key, this.#value(), this.#revision)
-      this.#until = until
+      // No longer than a renewal period: a renewal that hangs (an election) must not outlast the lease.
+      this.#revision = await this.#kv.update(this.#key, this.#value(), this.#revision, this.#opts.renewMs)
+      if (this.#held) this.#holdUntil(until)
     } catch (err) {
       if (/wrong last sequence/i.test((err as Error).message)) await this.#lose('another node took the lease')
       else throw err
@@ -113,7 +130,7 @@ export class Lease {
   async #tryTake (): Promise<void> {
     const e = await this.#kv.get(this.#key)
     const current = e === null || e.operation !== 'PUT' ? undefined : parseLease(e.string())
-    if (current !== undefined && current.node !== this.#node && current.until > this.#clock()) return
+    if (current !== undefined && current.instance !== this.#instance && current.until > this.#clock()) return
     const until = this.#clock() + this.#opts.ttlMs
     try {
       this.#revision = e === null ? await this.#kv.create(this.#key, this.#value()) : await this.#kv.update(this.#key, this.#value(), e.revision)
@@ -122,18 +139,27 @@ export class Lease {
       if (/wrong last sequence|key exists/i.test((err as Error).message)) return
       throw err
     }
-    this.#until = until
     this.#held = true
-    try {
-      await this.#events?.acquired()
-    } catch (err) {
-      // It could not start acting (the cluster went away meanwhile). Holding the lease anyway
-      // kept every node from acting, for as long as this one ran: give it back instead, so that
-      // this node or another tries again at its next look.
-      this.#held = false
-      await this.#release()
-      throw err
-    }
+    this.#holdUntil(until)
+    // Started beside the renewals, not before them: a start that takes longer than the lease
+    // (a pipeline rebuilding its state) must not let the lease run out meanwhile.
+    const events = this.#events
+    void (async () => {
+      try {
+        await events?.acquired()
+      } catch (err) {
+        // It could not start acting (the cluster went away meanwhile). Holding the lease anyway
+        // would keep every node from acting, for as long as this one ran: give it back instead,
+        // so that this node or another tries again at its next look.
+        events?.error?.(err as Error)
+        this.#busy = this.#busy.then(async () => {
+          if (!this.#held) return
+          this.#held = false
+          clearTimeout(this.#deadline)
+          await this.#release()
+        })
+      }
+    })()
   }
 
   /** Writes the lease as run out (conditional on our revision); the caller no longer holds it. */
@@ -148,6 +174,7 @@ export class Lease {
   async #lose (reason: string): Promise<void> {
     if (!this.#held) return
     this.#held = false
+    clearTimeout(this.#deadline)
     await this.#events?.lost(reason)
   }
 
@@ -155,6 +182,7 @@ export class Lease {
   async stop (beforeRelease?: () => Promise<void>): Promise<void> {
     this.#stopped = true
     clearTimeout(this.#timer)
+    clearTimeout(this.#deadline)
     await this.#busy
     const held = this.#held
     this.#held = false

@@ -17,11 +17,11 @@ import { SqliteVerificationStore } from '../verification/sqlite-store.js'
 import type { VerificationStore } from '../verification/verification-store.js'
 import type { PartSpec, SharedState } from './shared-state.js'
 
-export function accountsPart (opts: Omit<SqliteStoreOptions, 'now'> = {}): PartSpec {
+export function accountsPart (opts: Omit<SqliteStoreOptions, 'now' | 'salt'> = {}): PartSpec {
   return {
     part: 'accounts',
     open: (env) => ({
-      accounts: new SqliteAccountStore(env.dir, { ...opts, now: env.now }),
+      accounts: new SqliteAccountStore(env.dir, { ...opts, now: env.now, salt: (account) => env.random(`salt ${account}`) }),
       verification: new SqliteVerificationStore(env.dir, { salt: (account) => env.random(`salt ${account}`) }),
       // Tokens and tenants share the accounts' database (a tenant lists its accounts' count).
       tokens: new SqliteTokenStore(env.dir),
@@ -121,7 +121,7 @@ class FencedPipelineStore implements PipelineStore {
 }
 
 /** The accounts, their users and codes, and the interface's tokens and tenants: one part, as they are one database on a single node. */
-export function openAccounts (state: SharedState, opts: Omit<SqliteStoreOptions, 'now'> = {}): { accounts: AccountStore, verification: VerificationStore, tokens: TokenStore } {
+export function openAccounts (state: SharedState, opts: Omit<SqliteStoreOptions, 'now' | 'salt'> = {}): { accounts: AccountStore, verification: VerificationStore, tokens: TokenStore } {
   return state.open(accountsPart(opts))
 }
 

@@ -63,9 +63,12 @@ interface Change {
   readonly seed: string
   /** By callback position, what each call of it returned. */
   readonly r: Record<string, unknown[]>
+  /** The change's own id (also its message id): how a writer recognises its change after a lost answer. */
+  readonly id?: string
 }
 
-const FETCH_BYTES = 4 * 1024 * 1024
+/** A page of changes: at most a quarter of the bridge's answer buffer (JSON within JSON, escaped). */
+const FETCH_BYTES = 2 * 1024 * 1024
 const MAX_ATTEMPTS = 8
 
 /** JSON that keeps Buffers, Maps and undefined (the stores' arguments and the callbacks' answers have them). */
@@ -102,6 +105,9 @@ class Part {
   last = 0
   /** Changes replayed since the start (for refresh's answer). */
   applied = 0
+  /** A change this process published without an answer: whether a replay met it. */
+  awaited: string | undefined
+  met = false
 
   constructor (spec: PartSpec, dir: string, subject: string) {
     this.spec = spec
@@ -236,6 +242,7 @@ export class SharedState {
   }
 
   #replay (part: Part, c: Change): void {
+    if (c.id !== undefined && c.id === part.awaited) part.met = true
     part.ctx.at = c.at
     part.ctx.seed = Buffer.from(c.seed, 'base64')
     const args = c.a.map((a, i) => {
@@ -279,14 +286,24 @@ export class SharedState {
         this.#rebuild(part)
         throw err
       }
-      const change: Change = { s: store, m: method, a: args.map((a, i) => (callbacks.includes(i) ? null : a)), at: part.ctx.at, seed: seed.toString('base64'), r: recorded }
-      const res = this.#bridge.call({ op: 'publish', subject: part.subject, data: encodeValue(change), msgID: randomBytes(12).toString('base64url'), expect })
+      const id = randomBytes(12).toString('base64url')
+      const change: Change = { s: store, m: method, a: args.map((a, i) => (callbacks.includes(i) ? null : a)), at: part.ctx.at, seed: seed.toString('base64'), r: recorded, id }
+      const res = this.#bridge.call({ op: 'publish', subject: part.subject, data: encodeValue(change), msgID: id, expect })
       if (res.ok) {
         part.last = res.seq ?? part.last
         return result
       }
-      // The replica has a change the log does not: back to the log's state.
-      this.#rebuild(part)
+      // The replica has a change the log may not have: back to the log's state. A publish whose
+      // answer was lost (or whose retry was refused because its first try was stored) may be in
+      // the log all the same: then it was made, once, and is not made again.
+      part.awaited = id
+      part.met = false
+      try {
+        this.#rebuild(part)
+      } finally {
+        part.awaited = undefined
+      }
+      if (part.met) return result
       if (res.kind !== 'conflict' || attempt >= MAX_ATTEMPTS) throw new ClusterUnavailableError(`the cluster did not take the change to its ${part.spec.part}: ${res.message}`)
     }
   }

@@ -163,6 +163,8 @@ async function runPipeline (b: Backends, make: () => Promise<PipelineRunner>): P
   l.start({
     acquired: async () => {
       const pipeline = await make()
+      // Lost again while the stages loaded: not started.
+      if (!l.held || stopping) return
       runner = pipeline
       const t0 = Date.now()
       log.info({ node }, 'pipeline: this node holds the lease; starting it')

@@ -176,3 +176,26 @@ describe.skipIf(!have)('writes that change nothing', () => {
     }
   })
 })
+
+describe.skipIf(!have)('an account moved to another tenant', () => {
+  it('gets the same new salt on every replica (its codes must verify on every node)', () => {
+    const scope = `salt${process.pid}`
+    const one = new SharedState({ servers: cluster!.urls, name: 'one', scope })
+    const two = new SharedState({ servers: cluster!.urls, name: 'two', scope })
+    try {
+      const a = openAccounts(one)
+      const b = openAccounts(two)
+      expect(a.accounts.add({ account: '7777', tenant: 't1' }).ok).toBe(true)
+      a.verification.salt('7777', { account: '7777', salt: Buffer.alloc(16, 1), n: 16, slots: Buffer.alloc(8) })
+      expect(a.accounts.update('7777', { tenant: 't2' }).ok).toBe(true)
+      const mine = a.verification.slots('7777', '7777')!.salt
+      expect(mine.equals(Buffer.alloc(16, 1))).toBe(false)
+      const t0 = Date.now()
+      while (b.accounts.get('7777')?.tenant !== 't2' && Date.now() - t0 < 1000) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5)
+      expect(b.verification.slots('7777', '7777')!.salt.toString('hex')).toBe(mine.toString('hex'))
+    } finally {
+      one.close()
+      two.close()
+    }
+  })
+})

@@ -82,3 +82,43 @@ describe('Lease', () => {
     expect(parseLease(kv.value!)?.node).toBe('rB')
   })
 })
+
+describe('Lease under slow starts and hung renewals', () => {
+  it('keeps renewing while the holder is still starting (a start longer than the lease)', async () => {
+    const kv = new FakeKv()
+    const l = new Lease(kv as unknown as KV, 'pipeline', 'rA', fast)
+    const lost: string[] = []
+    l.start({ acquired: () => sleep(fast.ttlMs * 2), lost: (r) => { lost.push(r) } })
+    await sleep(fast.ttlMs * 2 + 100)
+    expect(l.held).toBe(true)
+    expect(lost).toEqual([])
+    await l.stop()
+  })
+
+  it('stops acting before the lease runs out when a renewal hangs, without waiting for it', async () => {
+    const kv = new FakeKv()
+    const l = new Lease(kv as unknown as KV, 'pipeline', 'rA', fast)
+    let lostAt = 0
+    l.start({ acquired: () => {}, lost: () => { lostAt = Date.now() } })
+    while (!l.held) await sleep(5)
+    const until = parseLease(kv.value!)!.until
+    // Every renewal from now on hangs (an election).
+    kv.update = () => new Promise<number>(() => {})
+    while (lostAt === 0 && Date.now() < until + 1000) await sleep(5)
+    expect(lostAt).toBeGreaterThan(0)
+    expect(lostAt).toBeLessThan(until)
+  })
+
+  it('treats another process under the same node name as another holder', async () => {
+    const kv = new FakeKv()
+    const a = new Lease(kv as unknown as KV, 'pipeline', 'rcv1', fast)
+    const b = new Lease(kv as unknown as KV, 'pipeline', 'rcv1', fast)
+    a.start({ acquired: () => {}, lost: () => {} })
+    while (!a.held) await sleep(5)
+    b.start({ acquired: () => {}, lost: () => {} })
+    await sleep(fast.ttlMs)
+    expect(a.held && !b.held).toBe(true)
+    await b.stop()
+    await a.stop()
+  })
+})
