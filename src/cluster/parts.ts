@@ -60,31 +60,35 @@ export class PipelineFencedError extends Error {
   readonly code = 'DC09_ERR_PIPELINE_FENCED'
 }
 
+/** A pipeline store over another, every read passed through: what the two below share. */
+abstract class PipelineStoreOver<S extends PipelineStore> implements PipelineStore {
+  protected readonly inner: S
+  constructor (inner: S) { this.inner = inner }
+  cursor (name?: string): number { return this.inner.cursor(name) }
+  state (stage: string, batches: readonly Batch[]): StageState { return this.inner.state(stage, batches) }
+  abstract commit (batch: Batch, cursor: number | undefined, emitted?: number, name?: string): void
+  deadLetters (): DeadLetter[] { return this.inner.deadLetters() }
+  deadLetterCount (): number { return this.inner.deadLetterCount() }
+  read<T> (stage: string, prefix: string): Array<[string, T]> { return this.inner.read<T>(stage, prefix) }
+  readOne<T> (stage: string, key: string): T | undefined { return this.inner.readOne<T>(stage, key) }
+  page<T> (stage: string, prefix: string, after: string | undefined, limit: number, where?: Readonly<Record<string, string>>, window?: number): StatePage<T> {
+    return this.inner.page<T>(stage, prefix, after, limit, where, window)
+  }
+
+  close (): void { this.inner.close() }
+}
+
 /**
  * The replica's pipeline store: a commit may name the cursor it expects to find (the one its
  * pipeline ran from), and is refused, changing nothing, when the cursor is elsewhere. The check
  * is on the replica's state, so a replay decides what the writer decided.
  */
-class ConditionalPipelineStore implements PipelineStore {
-  readonly #inner: SqlitePipelineStore
-  constructor (inner: SqlitePipelineStore) { this.#inner = inner }
-  cursor (name?: string): number { return this.#inner.cursor(name) }
-  state (stage: string, batches: readonly Batch[]): StageState { return this.#inner.state(stage, batches) }
+class ConditionalPipelineStore extends PipelineStoreOver<SqlitePipelineStore> {
   commit (batch: Batch, cursor: number | undefined, emitted?: number, name?: string, expected?: number): void {
-    const now = this.#inner.cursor(name)
+    const now = this.inner.cursor(name)
     if (expected !== undefined && now !== expected) throw new PipelineFencedError(`the pipeline's cursor is at ${now}, not ${expected}: another node runs the pipeline now`)
-    this.#inner.commit(batch, cursor, emitted, name)
+    this.inner.commit(batch, cursor, emitted, name)
   }
-
-  deadLetters (): DeadLetter[] { return this.#inner.deadLetters() }
-  deadLetterCount (): number { return this.#inner.deadLetterCount() }
-  read<T> (stage: string, prefix: string): Array<[string, T]> { return this.#inner.read<T>(stage, prefix) }
-  readOne<T> (stage: string, key: string): T | undefined { return this.#inner.readOne<T>(stage, key) }
-  page<T> (stage: string, prefix: string, after: string | undefined, limit: number, where?: Readonly<Record<string, string>>, window?: number): StatePage<T> {
-    return this.#inner.page<T>(stage, prefix, after, limit, where, window)
-  }
-
-  close (): void { this.#inner.close() }
 }
 
 /**
@@ -93,31 +97,18 @@ class ConditionalPipelineStore implements PipelineStore {
  * lease, while another node ran the pipeline on, has its next commit refused instead of writing
  * older state over newer.
  */
-class FencedPipelineStore implements PipelineStore {
-  readonly #inner: ConditionalPipelineStore
+class FencedPipelineStore extends PipelineStoreOver<ConditionalPipelineStore> {
   readonly #seen = new Map<string, number>()
-  constructor (inner: ConditionalPipelineStore) { this.#inner = inner }
-  cursor (name = 'main'): number {
-    const c = this.#inner.cursor(name)
+  override cursor (name = 'main'): number {
+    const c = this.inner.cursor(name)
     this.#seen.set(name, c)
     return c
   }
 
-  state (stage: string, batches: readonly Batch[]): StageState { return this.#inner.state(stage, batches) }
   commit (batch: Batch, cursor: number | undefined, emitted?: number, name = 'main'): void {
-    this.#inner.commit(batch, cursor, emitted, name, this.#seen.get(name))
+    this.inner.commit(batch, cursor, emitted, name, this.#seen.get(name))
     if (cursor !== undefined) this.#seen.set(name, cursor)
   }
-
-  deadLetters (): DeadLetter[] { return this.#inner.deadLetters() }
-  deadLetterCount (): number { return this.#inner.deadLetterCount() }
-  read<T> (stage: string, prefix: string): Array<[string, T]> { return this.#inner.read<T>(stage, prefix) }
-  readOne<T> (stage: string, key: string): T | undefined { return this.#inner.readOne<T>(stage, key) }
-  page<T> (stage: string, prefix: string, after: string | undefined, limit: number, where?: Readonly<Record<string, string>>, window?: number): StatePage<T> {
-    return this.#inner.page<T>(stage, prefix, after, limit, where, window)
-  }
-
-  close (): void { this.#inner.close() }
 }
 
 /** The accounts, their users and codes, and the interface's tokens and tenants: one part, as they are one database on a single node. */
