@@ -5,7 +5,8 @@
  *   lane 1: the in-process tests under coverage, then the heavier tests that spawn the built CLI;
  *   lane 2: the cluster suite (real NATS servers: it mostly waits on elections and timeouts),
  *           then the documentation's examples and the crash test;
- *   then, alone: the tenant-isolation test, which compares response times.
+ *   then, alone: the tenant-isolation test, which compares response times, and the services
+ *   thread's restart test.
  * Lane 2's output is held and printed when it ends, not interleaved with lane 1's.
  */
 import { spawn } from 'node:child_process'
@@ -50,5 +51,5 @@ process.stdout.write(`\n[npm test] lane 2: the cluster suite, then the docs and 
 say('cluster suite', l2.cluster.ok)
 say('docs and crash tests (lane 2)', l2.spawned.ok)
 const alone = await run(['--project', 'spawned'], { lane: 'alone' })
-say('tenant isolation (alone)', alone.ok)
+say('tenant isolation and the services restart (alone)', alone.ok)
 process.exit([coverage, spawned1, l2.cluster, l2.spawned, alone].every((r) => r.ok) ? 0 : 1)
