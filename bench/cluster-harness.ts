@@ -88,6 +88,22 @@ export interface NatsCluster {
   stopAll (): Promise<void>
 }
 
+/**
+ * Runs `fn` until it resolves, at most `ms`: while the servers elect a leader they answer 503
+ * ("jetstream is not enabled" in this client) or time out.
+ */
+export async function retry<T> (fn: () => Promise<T>, ms = 20_000, pauseMs = 200): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    try {
+      return await fn()
+    } catch (e) {
+      if (Date.now() > deadline) throw e
+      await new Promise((resolve) => setTimeout(resolve, pauseMs))
+    }
+  }
+}
+
 export function natsServerPath (): string | undefined {
   return findExecutable('nats-server', EXTRA_DIRS)
 }

@@ -58,6 +58,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { ROUTES } from '../src/api/routes/index.js'
+import { natsServerPath } from './cluster/nats.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js')
@@ -330,15 +331,11 @@ describe('every shell block of the documentation runs as written', () => {
     const list = steps(doc, read(doc))
     const budget = list.length * BLOCK_TIMEOUT_MS + list.filter((s) => s.kind === 'second-terminal').length * (READY_TIMEOUT_MS + STOP_TIMEOUT_MS) + 30_000
     // A document that runs NATS servers needs nats-server (CI installs it; say so once here).
-    const needsNats = list.some((s) => /\bnats-server\b/.test(s.text)) && !hasNatsServer()
+    const needsNats = list.some((s) => /\bnats-server\b/.test(s.text)) && natsServerPath() === undefined
     if (needsNats) console.log(`${doc}: nats-server is not installed: its blocks are skipped (apt-get install -y nats-server)`)
     it.skipIf(list.length === 0 || needsNats)(doc, async () => { await runDocument(doc, list) }, budget)
   }
 })
-
-function hasNatsServer (): boolean {
-  return (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/local/bin']).some((d) => d !== '' && existsSync(join(d, 'nats-server')))
-}
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
 function slug (heading: string): string {

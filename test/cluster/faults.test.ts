@@ -26,7 +26,7 @@ import { connectCluster, EVENTS_STREAM, LEASE_BUCKET } from '../../src/cluster/n
 import { openAccounts } from '../../src/cluster/parts.js'
 import { SharedState } from '../../src/cluster/shared-state.js'
 import { makeFleet } from '../../src/sim/fleet.js'
-import { NATS_MISSING, natsServerPath, startCluster, startWatchdog, type NatsCluster, type Watchdog } from './nats.js'
+import { NATS_MISSING, natsServerPath, startCluster, startWatchdog, type NatsCluster, type Watchdog, retry } from './nats.js'
 
 const missing = natsServerPath() === undefined
 const CLI = resolve('dist/src/cli/main.js')
@@ -55,19 +55,6 @@ const PIPELINE_WAIT_MS = 60_000
 const VISIBLE_WAIT_MS = 30_000
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Runs `fn` until it resolves; during an election the servers answer 503 or time out. */
-async function retry<T> (fn: () => Promise<T>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    try {
-      return await fn()
-    } catch (e) {
-      if (Date.now() > deadline) throw e
-      await sleep(200)
-    }
-  }
-}
 
 async function freePort (): Promise<number> {
   return await new Promise((resolve, reject) => {

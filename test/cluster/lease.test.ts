@@ -36,6 +36,15 @@ afterAll(async () => {
 })
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Waits (blocking, as the stores do) until `done`, at most a second: another node's change shows
+ * once that node's publish has reached this node's bridge, milliseconds later.
+ */
+function waitFor (done: () => boolean): void {
+  const t0 = Date.now()
+  while (!done() && Date.now() - t0 < 1000) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5)
+}
 const fast = { ttlMs: 1200, renewMs: 300, checkMs: 100, marginMs: 300 }
 
 describe.skipIf(!have)('the lease', () => {
@@ -104,16 +113,10 @@ describe.skipIf(!have)('the shared state between nodes', () => {
       const b = openAccounts(two).accounts
       expect(b.get('4321')).toBeUndefined()
       expect(a.add({ account: '4321', siteName: 'North' }).ok).toBe(true)
-      const t0 = Date.now()
-      let seen = b.receiverAccount('4321')
-      while (seen === undefined && Date.now() - t0 < 1000) {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5)
-        seen = b.receiverAccount('4321')
-      }
-      expect(seen?.account.siteName).toBe('North')
+      waitFor(() => b.receiverAccount('4321') !== undefined)
+      expect(b.receiverAccount('4321')?.account.siteName).toBe('North')
       expect(b.update('4321', { siteName: 'South' }).ok).toBe(true)
-      const t1 = Date.now()
-      while (a.get('4321')?.siteName !== 'South' && Date.now() - t1 < 1000) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5)
+      waitFor(() => a.get('4321')?.siteName === 'South')
       expect(a.get('4321')?.siteName).toBe('South')
     } finally {
       one.close()
@@ -142,9 +145,7 @@ describe.skipIf(!have)('the pipeline state of a holder that was paused', () => {
       expect(paused.cursor()).toBe(5)
       // Started again from where it is now, the holder commits.
       paused.commit(older, 6)
-      // The other node sees it as soon as its bridge has heard of it (milliseconds).
-      const t0 = Date.now()
-      while (next.readOne('s', 'k') !== 'older' && Date.now() - t0 < 1000) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5)
+      waitFor(() => next.readOne('s', 'k') === 'older')
       expect(next.readOne('s', 'k')).toBe('older')
       expect(next.cursor()).toBe(6)
     } finally {
@@ -190,8 +191,7 @@ describe.skipIf(!have)('an account moved to another tenant', () => {
       expect(a.accounts.update('7777', { tenant: 't2' }).ok).toBe(true)
       const mine = a.verification.slots('7777', '7777')!.salt
       expect(mine.equals(Buffer.alloc(16, 1))).toBe(false)
-      const t0 = Date.now()
-      while (b.accounts.get('7777')?.tenant !== 't2' && Date.now() - t0 < 1000) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5)
+      waitFor(() => b.accounts.get('7777')?.tenant === 't2')
       expect(b.verification.slots('7777', '7777')!.salt.toString('hex')).toBe(mine.toString('hex'))
     } finally {
       one.close()

@@ -9,23 +9,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { NATS_MISSING, natsServerPath, startCluster, startWatchdog, type NatsCluster } from './nats.js'
+import { NATS_MISSING, natsServerPath, startCluster, startWatchdog, type NatsCluster, retry } from './nats.js'
 
 const STREAM = 'HARNESS'
 const missing = natsServerPath() === undefined
-
-/** Runs `fn` until it resolves: during an election the server answers 503 ("jetstream is not enabled" in this client). */
-async function retry<T> (fn: () => Promise<T>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    try {
-      return await fn()
-    } catch (e) {
-      if (Date.now() > deadline) throw e
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
-  }
-}
 
 /** The process exists and is not a zombie waiting to be reaped. */
 function alive (pid: number): boolean {
