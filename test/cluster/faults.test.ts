@@ -405,11 +405,15 @@ describe.skipIf(missing)(missing ? NATS_MISSING : 'the cluster under faults: ack
       case 'restart everything': {
         r.target = 'all'
         await Promise.all(receivers.map((x) => x.stop('SIGTERM', 15_000)))
+        // What the stream's leader holds before and after: a restart must not take messages away.
+        const before = await retry(() => jsm.streams.info(EVENTS_STREAM)).then((i) => i.state.last_seq)
         const t = Date.now()
         for (const n of c.nodes) await c.kill(n.name, 'SIGTERM')
         await Promise.all(c.nodes.map((n) => c.restart(n.name, 60_000)))
         await c.waitForLeader(EVENTS_STREAM, 30_000)
         r.electionMs = Date.now() - t
+        const after = await retry(() => jsm.streams.info(EVENTS_STREAM)).then((i) => i.state.last_seq)
+        expect(after, `round ${r.round}: the stream's last sequence went from ${before} to ${after} in the restart`).toBeGreaterThanOrEqual(before)
         await Promise.all(receivers.map((x) => x.start(ctx(), 60_000)))
         break
       }
@@ -506,6 +510,16 @@ describe.skipIf(missing)(missing ? NATS_MISSING : 'the cluster under faults: ack
       while (!acked.every((a) => stored.has(a.identity!)) && Date.now() < visibleBy) {
         r.staleReads += await readFromLeader()
         if (!acked.every((a) => stored.has(a.identity!))) await sleep(500)
+      }
+      if (!acked.every((a) => stored.has(a.identity!))) {
+        // Still missing: read the whole stream again from its first message, in case they were
+        // stored at sequences the reads had already passed; say what the leader holds.
+        const info = await retry(() => jsm.streams.info(EVENTS_STREAM))
+        console.log(`round ${round}: acknowledged events missing after reading to ${streamRead}; the leader (${info.cluster?.leader ?? '?'}) holds ${info.state.first_seq}..${info.state.last_seq} (${info.state.messages} messages); reading it all again`)
+        stored.clear()
+        streamRead = 0
+        await readStream()
+        r.staleReads += await readFromLeader()
       }
       const notOnce = acked.filter((a) => stored.get(a.identity!)?.length !== 1)
         .map((a) => `${a.account}/${a.seq}: stored ${stored.get(a.identity!)?.length ?? 0} times`)
