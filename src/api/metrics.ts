@@ -18,6 +18,8 @@ export interface MetricSources {
   /** Seconds since the oldest event the pipeline has not run yet was received (0 when caught up). */
   readonly pipelineLagSeconds?: (() => number) | undefined
   readonly deadLetters?: (() => number) | undefined
+  /** Each output's state (this node's outputs; none where another node runs them). */
+  readonly outputs?: (() => ReadonlyArray<{ readonly name: string, readonly lag: number, readonly delivered: number, readonly retried: number, readonly parked: number, readonly waiting: number, readonly connected: number, readonly state: string }>) | undefined
   /**
    * More metrics text, made elsewhere (the receiver's thread, when the interface runs in a worker),
    * added to this one's at each scrape.
@@ -99,6 +101,22 @@ export class Metrics {
     this.#collected.push(new Gauge({ name: 'dc09_pipeline_lag_events', help: 'journaled events the pipeline has not run yet', registers, collect () { this.set(sources().pipelineLag?.() ?? 0) } }))
     this.#collected.push(new Gauge({ name: 'dc09_pipeline_lag_seconds', help: 'seconds since the oldest event the pipeline has not run yet was received (0 when caught up)', registers, collect () { this.set(sources().pipelineLagSeconds?.() ?? 0) } }))
     this.#collected.push(new Gauge({ name: 'dc09_pipeline_dead_letters', help: 'events and timers a stage failed on after its retries', registers, collect () { this.set(sources().deadLetters?.() ?? 0) } }))
+    // Per output, by its name (a configured name, never an account or an address).
+    const perOutput = (name: string, help: string, value: (o: NonNullable<ReturnType<NonNullable<MetricSources['outputs']>>>[number]) => number, counter = false): void => {
+      const collect = function (this: Gauge<'output'>): void {
+        this.reset()
+        for (const o of sources().outputs?.() ?? []) this.set({ output: o.name }, value(o))
+      }
+      // Totals kept across restarts in the output's state: exposed as gauges named _total, read as counters.
+      this.#collected.push(new Gauge({ name, help: counter ? `${help} (since the output was first run)` : help, labelNames: ['output'], registers, collect }))
+    }
+    perOutput('dc09_output_lag_events', 'journaled events an output has not finished yet', (o) => o.lag)
+    perOutput('dc09_output_delivered_total', 'events an output delivered', (o) => o.delivered, true)
+    perOutput('dc09_output_retries_total', 'delivery attempts an output had to make again', (o) => o.retried, true)
+    perOutput('dc09_output_parked_total', 'events an output gave up on and parked in its dead letters', (o) => o.parked, true)
+    perOutput('dc09_output_dead_letters', 'events in an output\'s dead letters now', (o) => o.waiting)
+    perOutput('dc09_output_connected', 'clients connected to an output (Sur-Gard automation) or its connection (1/0)', (o) => o.connected)
+    perOutput('dc09_output_up', 'whether an output can deliver (1) or not (0: no connection, or its link failed)', (o) => (o.state === 'up' ? 1 : 0))
     this.verifications = new Counter({
       name: 'dc09_verifications_total',
       // A duress code answers valid here too: whoever scrapes must not learn of one.

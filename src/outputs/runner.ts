@@ -125,6 +125,7 @@ export class OutputRunner {
   #loop: Promise<void> | undefined
   #wake: (() => void) | undefined
   #troubleN = 0
+  #live: OutputStatus | undefined
   /** Troubles journaled but not yet committed: awaited before the next commit. */
   readonly #troubles: Array<Promise<unknown>> = []
 
@@ -273,7 +274,10 @@ export class OutputRunner {
   async #commit (force: boolean): Promise<void> {
     let n = 0
     while (n < this.#pending.length && this.#pending[n]!.done) n++
-    if (n === 0 && this.#troubles.length === 0) return
+    // The connection as last written, for `dc09 outputs status` (which reads the store).
+    const live = this.#d.output.status()
+    const liveChanged = live.state !== this.#live?.state || live.connected !== this.#live.connected
+    if (n === 0 && this.#troubles.length === 0 && !liveChanged) return
     if (!force && n < READ_BATCH && this.#clock() - this.#lastCommit < (this.#d.commitMs ?? 200)) return
     const done = this.#pending.slice(0, n)
     const batch = new Batch()
@@ -299,12 +303,14 @@ export class OutputRunner {
     // A trouble is in the journal before the cursor passes what it is about.
     await Promise.all(appends)
     state.set('stats', totals)
+    if (liveChanged) state.set('live', { state: live.state, connected: live.connected, at: new Date(this.#clock()).toISOString() })
     const cursor = n > 0 ? done[n - 1]!.id : undefined
     this.#d.store.commit(batch, cursor, undefined, this.#stage)
     this.#pending.splice(0, n)
     // Retries counted meanwhile stay counted.
     this.#totals = { ...totals, retried: this.#totals.retried }
     this.#waiting = waiting
+    this.#live = live
     if (cursor !== undefined) this.#cursor = cursor
     this.#lastCommit = this.#clock()
   }

@@ -19,7 +19,7 @@ import { ACCOUNT_REMOVED } from './stage.js'
 export const controlPath = (dataDir: string): string => join(dataDir, 'control.sock')
 
 /** Kinds of event a command may journal, by the stage name it writes under. */
-const COMMAND_EVENTS: Readonly<Record<string, readonly string[]>> = { verify: ['verification', 'duress'], [ACCOUNT_REMOVED.stage]: [ACCOUNT_REMOVED.kind] }
+const COMMAND_EVENTS: Readonly<Record<string, readonly string[]>> = { verify: ['verification', 'duress'], [ACCOUNT_REMOVED.stage]: [ACCOUNT_REMOVED.kind], outputs: ['output-retry', 'output-replay'] }
 const MAX_REQUEST = 64 * 1024
 
 /** Checks a record a command sent; undefined when it is fine. */
@@ -27,7 +27,11 @@ function invalid (r: unknown): string | undefined {
   const d = r as Partial<DerivedRecord>
   if (typeof d !== 'object' || d === null || d.type !== 'derived') return 'not a derived record'
   if (typeof d.stage !== 'string' || !(COMMAND_EVENTS[d.stage] ?? []).includes(d.kind as string)) return 'not an event a command may journal'
-  if (typeof d.account !== 'string' || !/^[0-9A-Z]{3,16}$/.test(d.account)) return 'bad account'
+  // An output's command is about no account.
+  if (d.stage === 'outputs') {
+    if (d.account !== '' || typeof d.data?.output !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/.test(d.data.output)) return 'bad output command'
+    if (d.data.from !== undefined && !(Number.isSafeInteger(d.data.from) && (d.data.from as number) >= 1)) return 'bad output command'
+  } else if (typeof d.account !== 'string' || !/^[0-9A-Z]{3,16}$/.test(d.account)) return 'bad account'
   if (typeof d.receivedAt !== 'number' || typeof d.causedBy !== 'number' || typeof d.n !== 'number' || typeof d.data !== 'object' || d.data === null) return 'bad fields'
   // The holder is an account's createdAt: a short timestamp.
   if (d.holder !== undefined && (typeof d.holder !== 'string' || d.holder.length > 40)) return 'bad holder'

@@ -26,7 +26,7 @@ function withStore<T> (data: Place, fn: (s: PipelineStore) => T): T | undefined 
  * The last journal id, read from the pipeline's cursor on, without the lock, and when the first
  * record the pipeline has not run was received.
  */
-async function journalAfter (data: Place, from: number): Promise<{ last: number, firstAt: number | undefined }> {
+export async function journalAfter (data: Place, from: number): Promise<{ last: number, firstAt: number | undefined }> {
   if (typeof data !== 'string') {
     // The stream says its last sequence; only the first record not run is read.
     return await withClusterJournal(data, async (j) => {
