@@ -117,8 +117,11 @@ function options (url: string, more: Record<string, unknown> = {}): WebhookOptio
   return r.value
 }
 
-/** Fast waits: 10 ms first backoff, 50 ms at most, 300 ms timeout, 2 s of retries. */
-const FAST: WebhookTuning = { backoffFirstMs: 10, backoffMaxMs: 50, timeoutMs: 300, maxAgeMs: 2000, version: '9.9.9' }
+/**
+ * Short waits between attempts (10 ms first, 50 ms at most); a timeout long enough that a loaded
+ * machine does not turn a slow answer into a second request (the timeout test sets a short one).
+ */
+const FAST: WebhookTuning = { backoffFirstMs: 10, backoffMaxMs: 50, timeoutMs: 5000, maxAgeMs: 10_000, version: '9.9.9' }
 
 /** The check a user of the webhook writes (as the module's documentation shows it). */
 function verify (secret: string, headers: IncomingHttpHeaders, rawBody: string): boolean {
@@ -241,8 +244,9 @@ describe('webhook output', () => {
     const { out, retries } = await started(options(url), { ...FAST, timeoutMs: 150 })
     server.script.push(hang)
     expect(await out.deliver(event(9))).toEqual({ ok: true })
-    expect(server.seen).toHaveLength(2)
-    expect(retries()).toBe(1)
+    // Two requests, or more when a loaded machine lets a later one run out of time too.
+    expect(server.seen.length).toBeGreaterThanOrEqual(2)
+    expect(retries()).toBe(server.seen.length - 1)
   })
 
   it('parks an event still failing after maxAge, with the number of attempts', async () => {
@@ -348,8 +352,9 @@ describe('webhook output', () => {
 })
 
 describe('parseWebhookOptions', () => {
+  let files = 0
   function secretWith (content: string | Buffer): string {
-    const f = join(dir, `s${Math.random().toString(36).slice(2)}`)
+    const f = join(dir, `secret-${++files}`)
     writeFileSync(f, content)
     return f
   }
@@ -376,7 +381,7 @@ describe('parseWebhookOptions', () => {
       [secretWith(''), /holds no secret/],
       [secretWith('\n'), /holds no secret/],
       [secretWith(short + '\n'), /too short: at least 16 bytes/],
-      [secretWith('s'.repeat(2000)), /larger than a secret/],
+      [secretWith('#~'.repeat(1000)), /larger than a secret/],
     ]
     for (const [file, reason] of cases) {
       const r = parseWebhookOptions({ url: 'https://example.com/', secretFile: file })
@@ -384,10 +389,12 @@ describe('parseWebhookOptions', () => {
       if (r.ok) continue
       expect(r.reason).toMatch(reason)
       expect(r.reason).not.toContain(short)
-      expect(r.reason).not.toContain('sss')
+      expect(r.reason).not.toContain('#~#')
     }
-    // 16 bytes is enough.
+    // 16 bytes is enough, 1024 the most (with or without its line break).
     expect(parseWebhookOptions({ url: 'https://example.com/', secretFile: secretWith(short + 'p') }).ok).toBe(true)
+    expect(parseWebhookOptions({ url: 'https://example.com/', secretFile: secretWith('k'.repeat(1024) + '\r\n') }).ok).toBe(true)
+    expect(parseWebhookOptions({ url: 'https://example.com/', secretFile: secretWith('k'.repeat(1025)) }).ok).toBe(false)
   })
 
   it('refuses a url with credentials, without echoing them, and urls that are not http(s)', () => {
