@@ -128,8 +128,9 @@ function verify (secret: string, headers: IncomingHttpHeaders, rawBody: string):
   const ts = headers['x-dc09-timestamp']
   const sig = headers['x-dc09-signature']
   if (typeof ts !== 'string' || typeof sig !== 'string' || !/^\d+$/.test(ts) || Math.abs(Date.now() / 1000 - Number(ts)) > 300) return false
-  const want = 'sha256=' + createHmac('sha256', secret).update(`${ts}.${rawBody}`).digest('hex')
-  return sig.length === want.length && timingSafeEqual(Buffer.from(sig), Buffer.from(want))
+  const want = Buffer.from('sha256=' + createHmac('sha256', secret).update(`${ts}.${rawBody}`).digest('hex'))
+  const got = Buffer.from(sig)
+  return got.length === want.length && timingSafeEqual(got, want)
 }
 
 describe('webhook output', () => {
