@@ -13,7 +13,7 @@ import type { AccountErrorCode } from './accounts/account.js'
 import type { AccessError } from './api/access.js'
 import { ErrorCode, REPLY_FOR, type Reply } from './protocol/errors.js'
 
-export type ErrorArea = 'protocol' | 'receiver' | 'accounts' | 'verification' | 'api' | 'journal' | 'pipeline' | 'cluster' | 'cli'
+export type ErrorArea = 'protocol' | 'receiver' | 'accounts' | 'verification' | 'api' | 'journal' | 'pipeline' | 'outputs' | 'cluster' | 'cli'
 
 type AccessErrorCode = typeof AccessError[keyof typeof AccessError]
 
@@ -23,7 +23,7 @@ type LiteralCode =
   | 'DC09_ERR_ACCOUNT_CHANGED' | 'DC09_ERR_USER_INVALID' | 'DC09_ERR_USER_EXISTS' | 'DC09_ERR_USER_NOT_FOUND'
   | 'DC09_ERR_CODE_WEAK' | 'DC09_ERR_CODE_TAKEN'
   | 'DC09_ERR_JOURNAL_CORRUPT' | 'DC09_ERR_JOURNAL_CLOSED' | 'DC09_ERR_LOCKED'
-  | 'DC09_ERR_PIPELINE_CONFIG' | 'DC09_ERR_INPUT'
+  | 'DC09_ERR_PIPELINE_CONFIG' | 'DC09_ERR_OUTPUT_CONFIG' | 'DC09_ERR_INPUT'
   | 'DC09_ERR_CLUSTER_UNAVAILABLE' | 'DC09_ERR_CLUSTER_LAYOUT' | 'DC09_ERR_PIPELINE_FENCED'
 
 export type Dc09ErrorCode = ErrorCode | AccountErrorCode | AccessErrorCode | LiteralCode
@@ -260,6 +260,13 @@ export const ERRORS: { readonly [C in Dc09ErrorCode]: ErrorInfo } = {
     meaning: 'The pipeline file is missing, not JSON, or names a stage that cannot be loaded or is not a stage.',
     answer: START_REFUSED,
     action: 'Fix the file given to --pipeline; the reason names the stage and what is wrong.',
+  },
+  // ------------------------------------------------------------------ outputs
+  DC09_ERR_OUTPUT_CONFIG: {
+    area: 'outputs',
+    meaning: 'An output\'s configuration cannot work: an unknown or malformed option, a file it names that cannot be read, or a URL that carries a user name or password.',
+    answer: START_REFUSED,
+    action: 'Fix the output\'s options; the reason names the option (never a secret). Give credentials in files or the environment, never in a URL.',
   },
   // ------------------------------------------------------------------ cluster
   DC09_ERR_CLUSTER_UNAVAILABLE: {

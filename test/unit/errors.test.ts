@@ -14,7 +14,7 @@ const TABLE_FILE = 'src/errors.ts'
 /** A whole code: `DC09_ERR_` alone, or followed by `*` or `...` in prose, is not one. */
 const CODE = /DC09_ERR_[A-Z0-9]+(?:_[A-Z0-9]+)*/g
 
-const AREAS: readonly ErrorArea[] = ['protocol', 'receiver', 'accounts', 'verification', 'api', 'journal', 'pipeline', 'cluster', 'cli']
+const AREAS: readonly ErrorArea[] = ['protocol', 'receiver', 'accounts', 'verification', 'api', 'journal', 'pipeline', 'outputs', 'cluster', 'cli']
 const AREA_TITLE: Readonly<Record<ErrorArea, string>> = {
   protocol: 'Protocol: one frame',
   receiver: 'Receiver: decisions on a frame',
@@ -23,6 +23,7 @@ const AREA_TITLE: Readonly<Record<ErrorArea, string>> = {
   api: 'HTTP interface: tokens and tenants',
   journal: 'Journal',
   pipeline: 'Pipeline',
+  outputs: 'Outputs',
   cluster: 'Cluster (NATS JetStream)',
   cli: 'Command line',
 }
