@@ -479,6 +479,8 @@ class MqttOutput implements Output {
   #stateTail: Promise<unknown> = Promise.resolve()
   #seeded: Promise<void> = Promise.resolve()
   #endSeed: (() => void) | undefined
+  /** Starts the bound on reading the retained states, at the first connection. */
+  #seedConnected: (() => void) | undefined
   readonly #timers = new Set<NodeJS.Timeout>()
 
   constructor (name: string, options: MqttOptions, tuning: MqttTuning) {
@@ -530,6 +532,7 @@ class MqttOutput implements Output {
       for (const p of this.#pending) p.sentOn = this.#connection
       ctx.log.info({ output: this.name, host: o.host, port: o.port }, 'mqtt connected')
       this.#wasUp = true
+      this.#seedConnected?.()
     })
     client.on('close', () => {
       if (!this.#wasUp) {
@@ -562,9 +565,11 @@ class MqttOutput implements Output {
 
   /**
    * Reads the retained states at start, so an account's first event here does not replace what
-   * was known (armed, supervision) with nothing. Bounded: the reading ends after `seedQuietMs`
-   * without a new state or `seedMaxMs` in all, counted from the broker's SUBACK, and only the
-   * states that fit in the memory are kept. A state already updated here is newer: kept.
+   * was known (armed, supervision) with nothing. Bounded: the reading ends `seedQuietMs` after
+   * the last state that came since the broker's SUBACK, or `seedMaxMs` after the first
+   * connection, whichever is first (a connection lost before the SUBACK leaves the client to
+   * subscribe again on the next one, and the second bound to end it). Only the states that fit
+   * in the memory are kept, and a state already updated here is newer: kept.
    */
   #seed (client: MqttClient): void {
     const filter = `${this.#o.topicPrefix}/+/+/state`
@@ -574,6 +579,7 @@ class MqttOutput implements Output {
       this.#endSeed = () => {
         if (this.#endSeed === undefined) return
         this.#endSeed = undefined
+        this.#seedConnected = undefined
         client.removeListener('message', onMessage)
         for (const t of this.#timers) clearTimeout(t)
         this.#timers.clear()
@@ -597,16 +603,15 @@ class MqttOutput implements Output {
       if (core !== undefined) this.#memory.set(key, core, JSON.stringify(core))
       if (quiet !== undefined) quiet.refresh()
     }
+    this.#seedConnected = () => {
+      this.#seedConnected = undefined
+      later(this.#t.seedMaxMs)
+    }
     client.on('message', onMessage)
     client.subscribe(filter, { qos: 0 }, (e) => {
-      if (this.#endSeed === undefined) return
-      if (e != null) {
-        this.#ctx?.log.warn({ output: this.name, err: e.message }, 'mqtt: cannot read the retained states: states start empty')
-        this.#endSeed()
-        return
-      }
+      // An error is a connection lost before the SUBACK: the client subscribes again itself.
+      if (this.#endSeed === undefined || e != null) return
       quiet = later(this.#t.seedQuietMs)
-      later(this.#t.seedMaxMs)
     })
   }
 

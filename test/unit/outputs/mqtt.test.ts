@@ -427,6 +427,15 @@ describe('mqttOutput with a broker', () => {
     expect(got.get('dc09/_/77/state')).toMatchObject({ armed: true, supervision: 'failed', alarm: true, lastAlarm: { id: 3, zone: 9 } })
   })
 
+  it('stops waiting for the retained states when the broker never answers the subscribe', async () => {
+    const b = await startBroker(0, (a) => {
+      a.authorizeSubscribe = () => {}
+    })
+    const { out } = await started(b.port, {}, { seedQuietMs: 10_000, seedMaxMs: 100 })
+    expect(await out.deliver(frame(1, '1', [cid('closing', '401', '3', 1)]))).toEqual({ ok: true })
+    await until(() => stateOf(b, 'dc09/_/1/state').length === 1, 'the state at the broker')
+  })
+
   it('announces two Home Assistant binary sensors per account, retained, once', async () => {
     const b = await startBroker()
     const { out } = await started(b.port, { discovery: true }, {})
