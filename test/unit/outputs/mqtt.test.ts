@@ -4,8 +4,10 @@
  * before its PUBACK and sent again, the retained account states, Home Assistant discovery,
  * credentials from files and the environment, topic levels, and the limits.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
+import { createServer as createTlsServer } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Aedes } from 'aedes'
@@ -31,7 +33,7 @@ const brokers = new Set<Broker>()
 const outputs = new Set<Output>()
 const cleanups: Array<() => Promise<unknown>> = []
 
-async function startBroker (port = 0, setup?: (a: Aedes) => void): Promise<Broker> {
+async function startBroker (port = 0, setup?: (a: Aedes) => void, tls?: { key: string, cert: string }): Promise<Broker> {
   const aedes = await Aedes.createBroker()
   setup?.(aedes)
   const published: Seen[] = []
@@ -39,7 +41,7 @@ async function startBroker (port = 0, setup?: (a: Aedes) => void): Promise<Broke
     if (client === null) return
     published.push({ topic: packet.topic, payload: packet.payload.toString(), qos: packet.qos, retain: packet.retain })
   })
-  const server: Server = createServer(aedes.handle)
+  const server: Server = tls === undefined ? createServer(aedes.handle) : createTlsServer(tls, aedes.handle)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, '127.0.0.1', () => resolve())
@@ -507,6 +509,43 @@ describe('mqttOutput with a broker', () => {
       expect(wrong.ctx.lines.join('')).toMatch(/Not authorized/)
       for (const c of [files.ctx, env.ctx, wrong.ctx]) expect(c.lines.join('')).not.toMatch(/pw from file|nope/)
       await wrong.out.close()
+      await expect(d).rejects.toThrow(/closed/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  const HAS_OPENSSL = spawnSync('openssl', ['version']).status === 0
+
+  it.skipIf(!HAS_OPENSSL)('connects over TLS to a broker whose certificate the caFile vouches for, and not otherwise', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dc09-mqtt-tls-'))
+    try {
+      const key = join(dir, 'key.pem')
+      const cert = join(dir, 'cert.pem')
+      const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+        '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert])
+      expect(made.status, made.stderr?.toString()).toBe(0)
+      const b = await startBroker(0, undefined, { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') })
+      const url = `mqtts://127.0.0.1:${b.port}`
+      const trusted = parseMqttOptions({ url, caFile: cert, retainState: false }, {})
+      if (!trusted.ok) throw new Error(trusted.reason)
+      const out = mqttOutput('tls', trusted.value, FAST)
+      outputs.add(out)
+      await out.start(context())
+      expect(await out.deliver(frame(1, '1', []))).toEqual({ ok: true })
+      // The system's authorities do not know this certificate: no connection, the event waits.
+      const plain = parseMqttOptions({ url, clientId: 'untrusted', retainState: false }, {})
+      if (!plain.ok) throw new Error(plain.reason)
+      const other = mqttOutput('tls2', plain.value, FAST)
+      outputs.add(other)
+      const ctx = context()
+      await other.start(ctx)
+      const d = other.deliver(frame(2, '1', []))
+      await until(() => ctx.lines.length > 0, 'a log line')
+      expect(await settled(d)).toBe(false)
+      expect(other.status().state).toBe('down')
+      expect(ctx.lines.join('')).toMatch(/certificate/)
+      await other.close()
       await expect(d).rejects.toThrow(/closed/)
     } finally {
       rmSync(dir, { recursive: true, force: true })
