@@ -4,7 +4,7 @@
  *
  *   heartbeat          1RR000 + 11 spaces + @ + 4 spaces      (3-wide header: 1RR0 + ...)
  *   Contact ID         5RRLLL 18AAAAQXYZGGCCC                 (4-character account)
- *   Contact ID, long   QRRLLL 58AAAAAAAAAAQXYZGGCCC           (5 to 10 characters, 0-padded)
+ *   Contact ID, long   QRRLLL 58AAAAAAAAAAQXYZGGCCC           (5 to 10 characters, 0-padded; 5-wide header only)
  *   SIA                SRRLLL[#acct|Nri1/BA01]                (anything else)
  *
  * RR is the receiver number and LLL the line (one hex digit, `RRL`, on MLR2-style receivers).
@@ -174,7 +174,7 @@ export function encodeEvent (e: OutputEvent, o: RecordOptions): Buffer[] {
   }
   for (const item of e.events) {
     if (item.format === 'ADM-CID') {
-      const cid = contactIdRecord(rrlll, account, item)
+      const cid = contactIdRecord(rrlll, account, item, o.header === 5)
       if (cid !== undefined) {
         flush()
         out.push(pack(cid, o))
@@ -192,9 +192,10 @@ export function encodeEvent (e: OutputEvent, o: RecordOptions): Buffer[] {
 }
 
 /** `5RRLLL 18AAAAQXYZGGCCC` or `QRRLLL 58AAAAAAAAAAQXYZGGCCC`; undefined when a field does not fit. */
-function contactIdRecord (rrlll: string, account: string | undefined, item: ContactIdItem): string | undefined {
+function contactIdRecord (rrlll: string, account: string | undefined, item: ContactIdItem, long: boolean): string | undefined {
   const q = CID_QUALIFIER[item.qualifier]
-  if (account === undefined || account.length < 4 || account.length > 10 || q === undefined) return undefined
+  // MLR2-style receivers (3-wide header) have no 10-digit record.
+  if (account === undefined || account.length < 4 || account.length > (long ? 10 : 4) || q === undefined) return undefined
   if (item.code.length !== 3 || !only(item.code, HEX)) return undefined
   if (item.group.length !== 2 || !only(item.group, HEX)) return undefined
   if (item.number.length !== 3 || !only(item.number, HEX)) return undefined
