@@ -59,7 +59,7 @@ interface Item {
   readonly reject: (e: Error) => void
 }
 
-/** What a connection has in flight. */
+/** What a connection has in flight; `tries` counts sends since the last answer (4 unanswered fail the link). */
 type InFlight =
   | { readonly kind: 'record', readonly item: Item, tries: number }
   | { readonly kind: 'heartbeat', tries: number }
@@ -85,11 +85,16 @@ class Client {
 
 const B32_HEADER = [0, 0, 0, 5]
 
-export function surgardOutput (name: string, options: SurgardOptions, tuning: SurgardTuning = {}): Output {
-  return new SurgardOutput(name, options, tuning)
+/** The output, and where it listens (the configured port, or the one the system chose for port 0). */
+export interface SurgardOutput extends Output {
+  address (): { port: number } | undefined
 }
 
-class SurgardOutput implements Output {
+export function surgardOutput (name: string, options: SurgardOptions, tuning: SurgardTuning = {}): SurgardOutput {
+  return new SurgardAutomation(name, options, tuning)
+}
+
+class SurgardAutomation implements SurgardOutput {
   readonly name: string
   readonly type = 'surgard'
   readonly #o: SurgardOptions
@@ -255,6 +260,8 @@ class SurgardOutput implements Output {
         item.resolve({ ok: false, error: NAKED_OUT, attempts: item.attempts })
       } else {
         ctx.retried()
+        // A NAK is an answer: the count towards a failed link starts again.
+        f.tries = 0
         c.inFlight = f
         this.#send(c)
         return
