@@ -72,9 +72,10 @@ class Client {
   failed = false
   ackTimer: NodeJS.Timeout | undefined
   idleTimer: NodeJS.Timeout | undefined
+  /** Bytes since the last answer that were not one. */
   noise = 0
-  /** Bytes of the B32 answer header matched so far. */
-  b32 = 0
+  /** Noise was logged (once per connection). */
+  noisy = false
   closed = false
 
   constructor (socket: Socket) {
@@ -83,7 +84,8 @@ class Client {
   }
 }
 
-const B32_HEADER = [0, 0, 0, 5]
+/** The B32 header before each answer. */
+const B32_HEADER_BYTES = 4
 
 /** The output, and where it listens (the configured port, or the one the system chose for port 0). */
 export interface SurgardOutput extends Output {
@@ -207,35 +209,38 @@ class SurgardAutomation implements SurgardOutput {
     this.#pump()
   }
 
-  /** Bytes from a client: ACK and NAK answer what is in flight; anything else is noise, counted and dropped. */
+  /**
+   * Bytes from a client. ACK or NAK answers what is in flight; anything else (an answer with
+   * nothing in flight too) is noise: dropped, logged once per connection, and counted, so a client
+   * that sends more than a real automation would between two answers is closed. Nothing is kept,
+   * so no client can make this grow. With B32 the answer comes as `00 00 00 05` then the byte:
+   * the header counts as noise too (a few bytes, well within the limit), and a bare ACK or NAK
+   * is taken as well.
+   */
   #data (c: Client, chunk: Buffer): void {
     for (let i = 0; i < chunk.length && !c.closed; i++) {
       const b = chunk[i] as number
-      if (b === ACK || b === NAK) {
-        c.b32 = 0
+      if ((b === ACK || b === NAK) && c.inFlight !== undefined) {
         c.noise = 0
         this.#answer(c, b === ACK)
         continue
       }
-      // With B32 the answer comes as 00 00 00 05 then the byte; the header is not noise.
-      if (this.#o.b32 && b === B32_HEADER[c.b32]) { c.b32 = (c.b32 + 1) % B32_HEADER.length; continue }
-      c.b32 = 0
       if (++c.noise > this.#maxNoise) {
-        this.#ctx?.log.warn({ output: this.name, peer: c.peer, limit: this.#maxNoise }, 'automation client sent too many bytes that are not ACK or NAK; closing it')
+        this.#ctx?.log.warn({ output: this.name, peer: c.peer, limit: this.#maxNoise }, 'automation client sent too many bytes that are not answers; closing it')
         this.#drop(c)
         return
       }
-      if (c.noise === 1) this.#ctx?.log.info({ output: this.name, peer: c.peer, byte: b }, 'automation client sent a byte that is not ACK or NAK; ignored')
+      if (!c.noisy && !(this.#o.b32 && c.noise <= B32_HEADER_BYTES)) {
+        c.noisy = true
+        this.#ctx?.log.info({ output: this.name, peer: c.peer, byte: b }, 'automation client sent a byte that answers nothing; ignored (logged once per connection)')
+      }
     }
   }
 
   #answer (c: Client, ack: boolean): void {
     const f = c.inFlight
     const ctx = this.#ctx
-    if (f === undefined || ctx === undefined) {
-      ctx?.log.info({ output: this.name, peer: c.peer }, 'automation answered with nothing in flight; ignored')
-      return
-    }
+    if (f === undefined || ctx === undefined) return
     this.#stopAck(c)
     c.inFlight = undefined
     if (f.kind === 'heartbeat') {

@@ -327,6 +327,17 @@ describe('limits and life cycle', () => {
     await until(() => h.out.status().connected === 0)
   })
 
+  it('answers with nothing in flight, and B32 headers without an answer, are noise too', async () => {
+    const h = await start({ maxNoiseBytes: 64 })
+    const c = await client(h)
+    c.write(Buffer.alloc(65, 0x06))
+    await c.done
+    const h32 = await start({ maxNoiseBytes: 64 }, { b32: true })
+    const c32 = await client(h32, undefined, { b32: true })
+    c32.write(Array.from({ length: 20 }, () => [0, 0, 0, 5]).flat())
+    await c32.done
+  })
+
   it('noise is counted between answers only: answers reset the count', async () => {
     const h = await start({ maxNoiseBytes: 64 })
     const c = await client(h, () => { c.write(Buffer.alloc(40, 0x41)); return 'ack' })
