@@ -293,11 +293,20 @@ function packetLength (modifiers: ReadonlyArray<readonly [string, string]>, even
   return n
 }
 
-/** A receiver-made event as an SIA record, when it has a Sur-Gard form. */
+/** Receiver events about the receiver itself (its outputs), not about a panel's line. */
+const OWN_EVENTS = new Set(['output-link-failed', 'output-link-restored', 'output-parked'])
+
+/**
+ * A receiver-made event as an SIA record, when it has a Sur-Gard form. Events about the
+ * receiver itself go on line 0, as a Sur-Gard receiver's own (CPM) events do; a panel's
+ * supervision events on the usual line.
+ */
 function encodeReceiverEvent (e: OutputEvent, o: RecordOptions): Buffer[] {
   const code = RECEIVER_EVENT_CODES[e.type]
   if (code === undefined) return []
-  const rrlll = header({ ...e, receiver: undefined, line: undefined }, o)
+  const rrlll = OWN_EVENTS.has(e.type)
+    ? o.receiver + (o.header === 3 ? '0' : '000')
+    : header({ ...e, receiver: undefined, line: undefined }, o)
   return siaRecords(rrlll, siaAccount(e.account), [{ block: 'N', modifiers: [], event: code }], o)
 }
 

@@ -163,13 +163,15 @@ describe('the receiver\'s own events', () => {
     return { id: 9, at: '2026-12-03T00:00:00.000Z', tenant: null, account, type, class: 'trouble', by: 'supervision', causedBy: 0 }
   }
 
-  it('supervision and output link events as SIA records; codes from the code table', () => {
+  it('supervision and output link events as SIA records (the receiver\'s own on line 0); codes from the code table', () => {
     expect(texts(own('supervision-failure', '1234'))).toEqual(['S01001[#1234|NYC]'])
     expect(texts(own('supervision-restore', '1234'))).toEqual(['S01001[#1234|NYK]'])
-    expect(texts(own('output-link-failed'))).toEqual(['S01001[#0000|NNT]'])
-    expect(texts(own('output-link-restored'))).toEqual(['S01001[#0000|NNR]'])
-    expect(texts(own('output-parked', 'xyz'))).toEqual(['S01001[#0000|NRT]'])
+    expect(texts(own('output-link-failed'))).toEqual(['S01000[#0000|NNT]'])
+    expect(texts(own('output-link-restored'))).toEqual(['S01000[#0000|NNR]'])
+    expect(texts(own('output-parked', 'xyz'))).toEqual(['S01000[#0000|NRT]'])
     for (const code of Object.values(RECEIVER_EVENT_CODES)) expect(siaCode(code)).toBeDefined()
+    expect(texts(own('output-parked'), O3)).toEqual(['S010[#0000|NRT]'])
+    expect(texts(own('supervision-failure', '1234'), O3)).toEqual(['S011[#1234|NYC]'])
   })
 
   it('other kinds, link tests and frames without events have no record', () => {
