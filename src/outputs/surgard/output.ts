@@ -117,6 +117,9 @@ class SurgardAutomation implements SurgardOutput {
   /** Runs while events wait and no client is connected. */
   #absentTimer: NodeJS.Timeout | undefined
   #closed = false
+  /** Clients refused since the last line that said so, and when the next line may be written. */
+  #refused = 0
+  #refusedLogAt = 0
 
   constructor (name: string, o: SurgardOptions, t: SurgardTuning) {
     this.name = name
@@ -192,7 +195,14 @@ class SurgardAutomation implements SurgardOutput {
     const ctx = this.#ctx
     if (ctx === undefined || this.#closed) { socket.destroy(); return }
     if (this.#clients.length >= this.#maxClients) {
-      ctx.log.warn({ output: this.name, peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, limit: this.#maxClients }, 'automation client refused: too many clients')
+      // One line a minute at most: a peer that keeps connecting must not flood the log.
+      this.#refused++
+      const now = ctx.clock()
+      if (now >= this.#refusedLogAt) {
+        this.#refusedLogAt = now + 60_000
+        ctx.log.warn({ output: this.name, peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, limit: this.#maxClients, refused: this.#refused }, 'automation client refused: too many clients')
+        this.#refused = 0
+      }
       socket.destroy()
       return
     }

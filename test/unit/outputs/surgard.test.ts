@@ -34,13 +34,13 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map(async (o) => { await o.close() }))
 })
 
-async function start (tuning: SurgardTuning = {}, options: Partial<SurgardOptions> = {}): Promise<Harness> {
+async function start (tuning: SurgardTuning = {}, options: Partial<SurgardOptions> = {}, logLines?: string[]): Promise<Harness> {
   const o: SurgardOptions = { host: '127.0.0.1', port: 0, receiver: '01', line: '001', header: 5, b32: false, heartbeatSeconds: 30, ackTimeoutSeconds: 4, ...options }
   const out = surgardOutput('automation', o, { ackTimeoutMs: PATIENT_MS, heartbeatMs: 10_000, ...tuning })
   const troubles: Array<[OutputTroubleKind, string]> = []
   let retries = 0
   const ctx: OutputContext = {
-    log: pino({ level: 'silent' }),
+    log: logLines === undefined ? pino({ level: 'silent' }) : pino({ level: 'info' }, { write: (l: string) => { logLines.push(l) } }),
     clock: () => Date.now(),
     trouble: (kind, detail) => { troubles.push([kind, detail]) },
     retried: () => { retries++ },
@@ -293,14 +293,19 @@ describe('several clients', () => {
   })
 
   it('more clients than the limit are refused', async () => {
-    const h = await start({ maxClients: 2 })
+    const lines: string[] = []
+    const h = await start({ maxClients: 2 }, {}, lines)
     await client(h)
     await client(h)
     await until(() => h.out.window === 2)
-    const third = await client(h)
-    await third.done
-    expect(third.closed).toBe(true)
+    for (let i = 0; i < 3; i++) {
+      const extra = await client(h)
+      await extra.done
+      expect(extra.closed).toBe(true)
+    }
     expect(h.out.status().connected).toBe(2)
+    // One line for the three (a client that keeps trying does not flood the log).
+    expect(lines.filter((l) => l.includes('too many clients'))).toHaveLength(1)
   })
 })
 
