@@ -16,6 +16,11 @@
  * of the queue, in order. The link, for troubles, is "at least one client answers": it fails when
  * the last answering connection fails, or when no client has been connected for 4 ACK timeouts
  * while events wait, and it is restored by the next ACK (a heartbeat's or a record's).
+ *
+ * An event of several records (a long SIA frame) keeps to one connection until all are ACKed.
+ * An event with no Sur-Gard form (a link test, a case opened, a verification) has no record and
+ * is answered delivered at once: there is nothing for the automation to take. What goes out is
+ * bounded by stop and wait: one record, or one heartbeat attempt per ACK timeout, per connection.
  */
 import { createServer, type Server, type Socket } from 'node:net'
 import type { Delivery, Output, OutputContext, OutputEvent, OutputStatus } from '../output.js'
