@@ -41,7 +41,7 @@ export interface OutputStatusRow {
 }
 
 export interface DeliveryFigures {
-  /** Frames the receiver acknowledged in the run: the events the output has to deliver. */
+  /** Frames the receiver acknowledged in the run, and what the round before left undelivered: the events the output has to deliver. */
   readonly expected: number
   /** Events that reached the far end during the load, and per second of it. */
   readonly duringLoad: number
@@ -157,20 +157,27 @@ async function outputStatus (data: string): Promise<OutputStatusRow | undefined>
 }
 
 /**
- * After the load: waits (at most `capMs`) until as many events have arrived as the receiver
- * acknowledged frames, and reads the figures. `t0`: when the load started (performance.now()).
+ * Where a round starts: when its load started (performance.now()), what had arrived by then, what
+ * the rounds before left undelivered (when one did not drain within the wait), this process's CPU time.
  */
-async function drain (sink: Sink, data: string, r: E2eRun, t0: number, cpu0: NodeJS.CpuUsage, capMs: number): Promise<DeliveryFigures> {
+interface RoundStart { readonly t0: number, readonly n0: number, readonly owed: number, readonly cpu0: NodeJS.CpuUsage }
+
+/**
+ * After the load: waits (at most `capMs`) until as many events more have arrived as the receiver
+ * acknowledged frames (and the rounds before left undelivered), and reads the figures.
+ */
+async function drain (sink: Sink, data: string, r: E2eRun, at: RoundStart, capMs: number): Promise<DeliveryFigures> {
   const a = sink.arrivals
-  const loadEnd = t0 + r.durationMs
-  const expected = r.acknowledged
+  const loadEnd = at.t0 + r.durationMs
+  const expected = at.owed + r.acknowledged
   const waitEnd = performance.now() + capMs
-  while (a.count < expected && performance.now() < waitEnd) await sleep(50)
+  while (a.count - at.n0 < expected && performance.now() < waitEnd) await sleep(50)
   const waited = performance.now()
-  const cpu = process.cpuUsage(cpu0)
-  const duringLoad = a.before(loadEnd)
+  const cpu = process.cpuUsage(at.cpu0)
+  const arrived = a.count - at.n0
+  const duringLoad = a.before(loadEnd) - at.n0
   const backlog = Math.max(0, expected - duringLoad)
-  const last = a.count >= expected ? a.timeOf(expected) : undefined
+  const last = arrived >= expected ? a.timeOf(at.n0 + expected) : undefined
   const drainSeconds = last === undefined ? undefined : Math.max(0, last - loadEnd) / 1000
   const round = (n: number) => Math.round(n * 100) / 100
   return {
@@ -181,8 +188,8 @@ async function drain (sink: Sink, data: string, r: E2eRun, t0: number, cpu0: Nod
     drainSeconds: drainSeconds === undefined ? undefined : round(drainSeconds),
     waitedSeconds: round((waited - loadEnd) / 1000),
     perSecondDraining: drainSeconds === undefined || backlog === 0 || drainSeconds < 0.05 ? undefined : Math.round(backlog / drainSeconds),
-    arrived: a.count,
-    farEndCpuUsPerEvent: a.count === 0 ? 0 : Math.round(((cpu.user + cpu.system) / a.count) * 10) / 10,
+    arrived,
+    farEndCpuUsPerEvent: arrived === 0 ? 0 : Math.round(((cpu.user + cpu.system) / arrived) * 10) / 10,
     status: await outputStatus(data),
   }
 }
@@ -190,6 +197,8 @@ async function drain (sink: Sink, data: string, r: E2eRun, t0: number, cpu0: Nod
 /** A receiver with one output (or none) and the output's far end, for all the rounds. */
 interface Rig {
   readonly output: OutputType | 'none'
+  /** Acknowledged events its output has not delivered yet, at the end of the last round's wait. */
+  owed: number
   readonly dir: string
   readonly receiver: { readonly child: ChildProcess, readonly port: number }
   readonly sink: Sink | undefined
@@ -205,7 +214,7 @@ async function startRig (root: string, fleet: object[], output: OutputType | 'no
     sink = await end?.open()
   } finally {
     // Pushed at once: the caller stops what was started, even if the far end failed to connect.
-    rigs.push({ output, dir, receiver, sink })
+    rigs.push({ output, dir, receiver, sink, owed: 0 })
   }
   if (sink !== undefined && !await sink.connected(15_000)) throw new Error(`the ${output} output did not connect within 15 s`)
 }
@@ -214,17 +223,17 @@ type Measured = Omit<RoundRun, 'effect'>
 
 /** One round of one rig: the load against its receiver, the wait for its output, the load against the baseline. */
 async function measureRig (rig: Rig, round: number, o: { args: string[], capMs: number, baseline: Rig['receiver'], log: (s: string) => void }): Promise<Measured> {
-  let t0 = 0
-  let cpu0 = process.cpuUsage()
+  let at: RoundStart = { t0: 0, n0: 0, owed: 0, cpu0: process.cpuUsage() }
   let delivery: DeliveryFigures | undefined
   const { sink } = rig
   const { receiver: r, baseline: b } = await measurePair(rig.receiver, o.baseline, o.args, {
     log: o.log,
     name: `outputs, ${rig.output}, round ${round}`,
-    onStart: () => { t0 = performance.now(); cpu0 = process.cpuUsage() },
+    onStart: () => { at = { t0: performance.now(), n0: sink?.arrivals.count ?? 0, owed: rig.owed, cpu0: process.cpuUsage() } },
     between: async (run) => {
       if (sink === undefined) return
-      const d = delivery = await drain(sink, join(rig.dir, 'data'), run, t0, cpu0, o.capMs)
+      const d = delivery = await drain(sink, join(rig.dir, 'data'), run, at, o.capMs)
+      rig.owed = Math.max(0, d.expected - d.arrived)
       o.log(`  ${rig.output}: ${d.duringLoad} of ${d.expected} delivered during the load (${d.perSecondDuringLoad}/s), backlog ${d.backlog}, ` +
         `${d.drainSeconds === undefined ? `not drained after ${d.waitedSeconds} s (lag ${d.status?.lag ?? '?'})` : `drained ${d.drainSeconds} s after (${d.perSecondDraining ?? 'n/a'}/s)`}; ` +
         `far end ${d.farEndCpuUsPerEvent} µs CPU per event`)
