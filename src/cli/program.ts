@@ -33,6 +33,7 @@ const FILES = {
   cluster: async () => await import('./commands/cluster.js'),
   send: async () => await import('./commands/send.js'),
   simulate: async () => await import('./commands/simulate.js'),
+  'surgard-client': async () => await import('./commands/surgard-client.js'),
 } satisfies Record<string, () => Promise<CommandFile>>
 
 /** The file that registers each command (some register several). */
@@ -53,6 +54,7 @@ const FILE_OF: Readonly<Record<string, keyof typeof FILES>> = {
   send: 'send',
   simulate: 'simulate',
   fleet: 'simulate',
+  'surgard-client': 'surgard-client',
 }
 
 /**

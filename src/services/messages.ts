@@ -28,6 +28,8 @@ export interface ServicesConfig {
    * journal of its own on the cluster, and runs the pipeline only while it holds the lease.
    */
   readonly nats?: { readonly servers: readonly string[], readonly node: string } | undefined
+  /** The outputs, as configured (checked by the receiver's thread before it started the worker). */
+  readonly outputs?: readonly unknown[] | undefined
 }
 
 export type ToWorker =

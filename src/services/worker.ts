@@ -30,6 +30,8 @@ import { createLogger } from '../log.js'
 import { Verifier } from '../verification/verifier.js'
 import type { FromWorker, ServicesConfig, ToWorker } from './messages.js'
 import { RemoteJournal } from './remote-journal.js'
+import { makeOutputs } from '../outputs/config.js'
+import { OutputSet } from '../outputs/set.js'
 
 const port = parentPort!
 const cfg = workerData as ServicesConfig
@@ -54,6 +56,8 @@ const remote = new RemoteJournal(join(cfg.data, 'journal'), cfg.at, cfg.healthy,
 const metricRequests = new Map<number, (text: string) => void>()
 let metricReq = 0
 let runner: PipelineRunner | undefined
+/** The outputs: they run where the pipeline runs, started after it and stopped with it. */
+let outputs: OutputSet | undefined
 let lease: Lease | undefined
 let api: RunningApi | undefined
 let followRecent: () => void = () => {}
@@ -66,6 +70,7 @@ port.on('message', (m: ToWorker) => {
     case 'committed':
       remote.committed(m.at, m.healthy)
       runner?.notify()
+      outputs?.notify()
       followRecent()
       break
     case 'appended':
@@ -85,7 +90,10 @@ async function stop (): Promise<void> {
   if (stopping) return
   stopping = true
   await api?.close().catch(() => {})
-  const stopRunner = async (): Promise<void> => { await runner?.stop().catch((err: unknown) => { log.error({ err: (err as Error).message }, 'pipeline: could not stop cleanly') }) }
+  const stopRunner = async (): Promise<void> => {
+    await outputs?.stop().catch((err: unknown) => { log.error({ err: (err as Error).message }, 'outputs: could not stop cleanly') })
+    await runner?.stop().catch((err: unknown) => { log.error({ err: (err as Error).message }, 'pipeline: could not stop cleanly') })
+  }
   // A cluster node gives the lease back once its pipeline has stopped: another takes over at once.
   if (lease !== undefined) await lease.stop(stopRunner)
   else await stopRunner()
@@ -148,13 +156,14 @@ async function clusterBackends (nats: { readonly servers: readonly string[], rea
  * lease, from the cursor the last holder committed (stages are replayed from it, and recognise
  * what they journaled already).
  */
-async function runPipeline (b: Backends, make: () => Promise<PipelineRunner>): Promise<void> {
+async function runPipeline (b: Backends, make: () => Promise<PipelineRunner>, makeOut: () => OutputSet): Promise<void> {
   if (b.leases === undefined) {
     const pipeline = await make()
     runner = pipeline
     const t0 = Date.now()
     await pipeline.start()
     if (!stopping) log.info({ ms: Date.now() - t0, cursor: pipeline.cursor, lag: pipeline.lag }, 'pipeline started: its stages rebuilt their state and timers; running events from its cursor')
+    if (!stopping) await startOutputs(makeOut())
     return
   }
   const node = cfg.nats!.node
@@ -177,15 +186,26 @@ async function runPipeline (b: Backends, make: () => Promise<PipelineRunner>): P
         throw err
       }
       if (!stopping && runner === pipeline) log.info({ ms: Date.now() - t0, cursor: pipeline.cursor, lag: pipeline.lag }, 'pipeline started on this node: running events from the cursor the last holder committed')
+      if (!stopping && runner === pipeline && l.held) await startOutputs(makeOut())
     },
     lost: async (reason) => {
-      log.warn({ node, reason }, 'pipeline: this node no longer holds the lease; stopping it here')
+      log.warn({ node, reason }, 'pipeline: this node no longer holds the lease; stopping it and the outputs here')
+      const out = outputs
+      outputs = undefined
+      await out?.stop()
       const pipeline = runner
       runner = undefined
       await pipeline?.stop()
     },
     error: (err) => { log.warn({ err: err.message }, 'pipeline lease: cannot reach the cluster; trying again') },
   })
+}
+
+/** Starts the outputs (none configured: nothing to do). */
+async function startOutputs (set: OutputSet): Promise<void> {
+  if (set.size === 0) return
+  outputs = set
+  await set.start()
 }
 
 /** Waits until the pipeline (here, or on the node that runs it) has committed events up to `id`. */
@@ -207,6 +227,9 @@ async function start (): Promise<void> {
     const stages = await loadPipeline(config, { accounts, isUser: (a, u) => verifier.isUser(a, u), dataDir: cfg.data, log }, baseDir)
     return new PipelineRunner({ journal, store, stages, log })
   }
+  // Made (their options read, their secret files too) before the worker says it is ready: a bad one stops the start.
+  const outputSpecs = makeOutputs(cfg.outputs ?? [])
+  const makeOut = (): OutputSet => new OutputSet(outputSpecs(), { journal, store, accounts, log })
   // A single node checks its configuration before it says it is ready (a cluster node, when it takes the lease).
   const first = cfg.nats === undefined ? await makeRunner() : undefined
   if (cfg.nats !== undefined) await loadPipeline(config, { accounts, isUser: (a, u) => verifier.isUser(a, u), dataDir: cfg.data, log }, baseDir).then(async (stages) => { for (const s of stages) await s.close?.() })
@@ -218,6 +241,7 @@ async function start (): Promise<void> {
       pipelineLag: () => (runner === undefined ? Math.max(0, journal.lastId - store.cursor()) : runner.lag),
       pipelineLagSeconds: () => runner?.lagSeconds(Date.now()) ?? 0,
       deadLetters: () => store.deadLetterCount(),
+      outputs: () => outputs?.status() ?? [],
       more: receiverMetrics,
     })
     const limits = { ...defaultApiOptions, ...cfg.api.options }
@@ -255,7 +279,7 @@ async function start (): Promise<void> {
   }
   ready = true
   post({ t: 'ready', apiPort: api?.port })
-  await runPipeline(b, first === undefined ? makeRunner : async () => first)
+  await runPipeline(b, first === undefined ? makeRunner : async () => first, makeOut)
   followRecent()
 }
 

@@ -29,6 +29,7 @@ import { validateApiOptions, type ApiOptions } from '../../api/server.js'
 import { Option, type Command } from 'commander'
 import { parseCount, parsePort } from '../options.js'
 import { readJsonFileOrThrow } from '../read-file.js'
+import { parseOutputs, shortcutOutputs } from '../../outputs/config.js'
 
 export interface ServeOptions extends ListenOptions {
   readonly data: string
@@ -47,6 +48,8 @@ export interface ServeOptions extends ListenOptions {
   readonly api?: { readonly host: string, readonly port: number, readonly options: Partial<ApiOptions> } | undefined
   /** Cluster mode: the NATS servers, and this node's name. */
   readonly nats?: { readonly servers: readonly string[], readonly node: string } | undefined
+  /** The outputs (checked): the configuration's `outputs` and the command line's shortcuts. */
+  readonly outputs?: readonly unknown[] | undefined
 }
 
 /** Where the receiver journals and finds accounts: the data directory's, or the cluster's. */
@@ -179,6 +182,7 @@ export async function serve (o: ServeOptions): Promise<void> {
       api: o.api,
       maxWindowSeconds,
       nats: o.nats,
+      outputs: o.outputs,
     }, { journal: journalForReceiver, position: storage.position, accounts, metrics, log: logger })
   } catch (err) {
     await storage.close()
@@ -254,24 +258,26 @@ export async function serve (o: ServeOptions): Promise<void> {
   }
 }
 
-/** The receiver's limits, under `api` the HTTP interface's, and under `verification` the code hashing's. */
-export function readLimits (file: string): { receiver: Partial<ReceiverOptions>, api: Partial<ApiOptions>, verification: Partial<HashLimits> } {
+/** The receiver's limits, under `api` the HTTP interface's, under `verification` the code hashing's, under `outputs` the outputs (unchecked). */
+export function readLimits (file: string): { receiver: Partial<ReceiverOptions>, api: Partial<ApiOptions>, verification: Partial<HashLimits>, outputs: unknown[] } {
   const raw = readJsonFileOrThrow(file)
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file} must hold a JSON object`)
-  const { api, verification, ...receiver } = raw as Record<string, unknown>
+  const { api, verification, outputs, ...receiver } = raw as Record<string, unknown>
+  if (outputs !== undefined && !Array.isArray(outputs)) throw new Error(`${file}: outputs must be a list`)
   const v = validateOptions(receiver)
   if (!v.ok) throw new Error(`${file}: ${v.reason}`)
   const a = validateApiOptions(api ?? {})
   if (!a.ok) throw new Error(`${file}: api: ${a.reason}`)
   const h = validateHashLimits(verification ?? {})
   if (!h.ok) throw new Error(`${file}: verification: ${h.reason}`)
-  return { receiver: v.value, api: a.value, verification: h.value }
+  return { receiver: v.value, api: a.value, verification: h.value, outputs: (outputs ?? []) as unknown[] }
 }
 
 interface ServeFlags {
   data: string, host: string, port: number, tcp: boolean, udp: boolean, demo?: boolean, unknownAccounts: ReceiverOptions['unknownAccounts'],
   silentUnreadable?: boolean, fsync: 'group' | 'each', config?: string, logLevel: string, segmentBytes: number, pepperFile?: string,
   pipeline?: string, apiHost: string, apiPort: number, api: boolean, nats?: string, node?: string
+  surgardPort?: number, surgardHost?: string, mqtt?: string, webhook?: string, webhookSecretFile?: string
 }
 
 export function register (program: Command): void {
@@ -296,12 +302,21 @@ export function register (program: Command): void {
     .option('--no-api', 'do not serve the HTTP interface')
     .option('--nats <urls>', 'cluster mode: the NATS servers (host:port,...; else DC09_NATS) holding the events stream and shared state')
     .option('--node <name>', 'cluster mode: this node\'s name (letters, digits, - and _)', hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64))
+    .option('--surgard-port <port>', 'Sur-Gard automation output: the port automation software connects to (1025 in the docs\' examples)', parsePort)
+    .option('--surgard-host <address>', 'Sur-Gard automation output: the address it listens on', '127.0.0.1')
+    .option('--mqtt <url>', 'MQTT output: mqtt:// or mqtts:// broker (credentials: DC09_MQTT_USERNAME, DC09_MQTT_PASSWORD or files in the configuration, never in the URL)')
+    .option('--webhook <url>', 'webhook output: each event POSTed as signed JSON (needs --webhook-secret-file)')
+    .option('--webhook-secret-file <file>', 'webhook output: the file holding the signing secret')
     .action(async (o: ServeFlags) => {
       let limits: Partial<ReceiverOptions> = {}
       let apiLimits: Partial<ApiOptions> = {}
       let hashLimits: Partial<HashLimits> = {}
+      let outputs: unknown[] = []
       try {
-        if (o.config !== undefined) ({ receiver: limits, api: apiLimits, verification: hashLimits } = readLimits(o.config))
+        if (o.config !== undefined) ({ receiver: limits, api: apiLimits, verification: hashLimits, outputs } = readLimits(o.config))
+        outputs = [...outputs, ...shortcutOutputs({ surgardPort: o.surgardPort, surgardHost: o.surgardPort === undefined ? undefined : o.surgardHost, mqtt: o.mqtt, webhook: o.webhook, webhookSecretFile: o.webhookSecretFile })]
+        const checked = parseOutputs(outputs)
+        if (!checked.ok) throw new Error(checked.reason)
         // Read here first so that a missing file is said before anything starts.
         if (o.pipeline !== undefined) readJsonFileOrThrow(o.pipeline)
       } catch (err) {
@@ -317,7 +332,7 @@ export function register (program: Command): void {
       await serve({
         nats: servers === undefined ? undefined : { servers, node: o.node! },
         data: o.data, host: o.host, port: o.port, tcp: o.tcp, udp: o.udp, demo: o.demo === true, logLevel: o.logLevel, fsync: o.fsync, segmentBytes: Math.max(4096, o.segmentBytes),
-        pepperFile: o.pepperFile, pipeline: o.pipeline, verification: hashLimits,
+        pepperFile: o.pepperFile, pipeline: o.pipeline, verification: hashLimits, outputs,
         api: o.api ? { host: o.apiHost, port: o.apiPort, options: apiLimits } : undefined,
         receiver: { ...limits, unknownAccounts: o.unknownAccounts, ...(o.silentUnreadable === true ? { nakUnreadable: false } : {}) },
       })
