@@ -131,7 +131,7 @@ describe('outputsSection', () => {
     outputs: [
       figures('none', 0.2, 1),
       figures('surgard', 0.19, 0.96, delivery),
-      figures('mqtt', 0.18, 0.9, { ...delivery, backlog: 4000, drainSeconds: 2, perSecondDraining: 2000 }),
+      figures('mqtt', 0.18, 0.948, { ...delivery, backlog: 4000, drainSeconds: 2, perSecondDraining: 2000 }),
       figures('webhook', 0.19, 0.97, { ...delivery, backlog: 50_000, drainSeconds: undefined, waitedSeconds: 60, lag: 12_345, parked: 3 }),
     ],
   }
@@ -139,10 +139,10 @@ describe('outputsSection', () => {
   it('has a row for each output with its effect against the target, its delivery rates, and the noise between rounds', () => {
     const md = outputsSection(result, '')
     expect(md).toContain('## Outputs')
-    expect(md).toContain('| none | 10,000 | 50,000 | 0.20 | 30 / 6 | 5.00 | 150 | 1 (reference) | | | | |')
-    expect(md).toContain('| Sur-Gard automation | 9,500 | 50,000 | 0.19 | 30 / 6 | 5.00 | 150 | 0.96: met | 9,000 | 0 | 0 s |  | 12 |')
-    expect(md).toContain('| MQTT (QoS 1) | 9,000 | 50,000 | 0.18 | 30 / 6 | 5.00 | 150 | 0.90: **not met** | 9,000 | 4,000 | 2 s | 2,000 | 12 |')
-    expect(md).toContain('| webhook | 9,500 | 50,000 | 0.19 | 30 / 6 | 5.00 | 150 | 0.97: met | 9,000 | 50,000 | **not within 60 s** (lag 12,345) |')
+    expect(md).toContain('| none | 10,000 | 50,000 | 0.200 | 30 / 6 | 5.00 | 150 | 1 (reference) | | | | |')
+    expect(md).toContain('| Sur-Gard automation | 9,500 | 50,000 | 0.190 | 30 / 6 | 5.00 | 150 | 0.960: met | 9,000 | 0 | 0 s |  | 12 |')
+    expect(md).toContain('| MQTT (QoS 1) | 9,000 | 50,000 | 0.180 | 30 / 6 | 5.00 | 150 | 0.948: **not met** | 9,000 | 4,000 | 2 s | 2,000 | 12 |')
+    expect(md).toContain('| webhook | 9,500 | 50,000 | 0.190 | 30 / 6 | 5.00 | 150 | 0.970: met | 9,000 | 50,000 | **not within 60 s** (lag 12,345) |')
     expect(md).toContain('Without outputs, the throughput ratio moved by 10% from round to round')
     expect(md).toContain('**Parked events**: webhook 3.')
   })
