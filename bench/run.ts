@@ -200,7 +200,7 @@ the next run rewrites this page, method and figures together.
 
 ## How to run them
 
-\`npm run bench\` builds, then runs every case below in one sitting (about eight minutes, and four more for the outputs) and rewrites this page.
+\`npm run bench\` builds, then runs every case below in one sitting (about eight minutes, and five more for the outputs) and rewrites this page.
 Run it on a machine doing nothing else: the cases load both the receiver and its client to their limit.
 \`npm run bench -- --quick --out FILE\` runs short versions of every case and writes the page elsewhere (a test
 does this, so the script cannot rot). \`npm run bench -- --case NAME\` runs one case alone and prints its figures as
