@@ -26,8 +26,8 @@
  *                          A NATS server's "Server is ready" counts as listening too.
  *   ```sh third-terminal   (and fourth-, fifth-) more terminals, each like the second, all running
  *                          at once: a cluster's servers and receivers. The paragraph before says
- *                          "third terminal". A document whose blocks run `nats-server` is skipped,
- *                          with one line that says so, when nats-server is not installed.
+ *                          "third terminal". A document whose blocks run `nats-server` (or
+ *                          `mosquitto`) is skipped, with one line that says so, when it is not installed.
  *   ```sh ci               commands CI runs verbatim (`npm ci`, `npm test`): not run here (they
  *                          install and test the checkout itself); each line must be a line of .ci/run.
  *   ```sh checkout         commands run in the root of a checkout of this repository, not in the
@@ -65,9 +65,18 @@ const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js')
 const BLOCK_TIMEOUT_MS = 60_000
 const READY_TIMEOUT_MS = 30_000
 const STOP_TIMEOUT_MS = 20_000
-/** What a long-running block prints once it serves: `dc09 serve`, or a NATS server. */
-const READY = /"msg":"listening"|Server is ready/
+/**
+ * What a long-running block prints once it serves: `dc09 serve`, a NATS server, mosquitto, a
+ * document's own server (`listening on 127.0.0.1:PORT`), or `dc09 surgard-client` once connected.
+ */
+const READY = /"msg":"listening"|Server is ready|mosquitto version \S+ running|listening on 127\.0\.0\.1:\d+|surgard-client: connected/
 const README_MAX_LINES = 200
+
+/** Whether the MQTT broker and its command-line clients a document runs are installed. */
+function mosquittoInstalled (): boolean {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/bin']
+  return dirs.some((d) => existsSync(join(d, 'mosquitto'))) && dirs.some((d) => existsSync(join(d, 'mosquitto_sub')))
+}
 
 type Kind = 'run' | 'second-terminal' | 'ci' | 'checkout'
 
@@ -333,7 +342,9 @@ describe('every shell block of the documentation runs as written', () => {
     // A document that runs NATS servers needs nats-server (CI installs it; say so once here).
     const needsNats = list.some((s) => /\bnats-server\b/.test(s.text)) && natsServerPath() === undefined
     if (needsNats) console.log(`${doc}: nats-server is not installed: its blocks are skipped (apt-get install -y nats-server)`)
-    it.skipIf(list.length === 0 || needsNats)(doc, async () => { await runDocument(doc, list) }, budget)
+    const needsMosquitto = list.some((s) => /\bmosquitto\b/.test(s.text)) && !mosquittoInstalled()
+    if (needsMosquitto) console.log(`${doc}: mosquitto is not installed: its blocks are skipped (apt-get install -y mosquitto mosquitto-clients)`)
+    it.skipIf(list.length === 0 || needsNats || needsMosquitto)(doc, async () => { await runDocument(doc, list) }, budget)
   }
 })
 

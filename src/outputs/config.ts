@@ -57,7 +57,9 @@ function parseOne (raw: unknown, i: number, env: NodeJS.ProcessEnv): Result<Outp
   const name = o.name
   if (typeof o.type !== 'string' || !Object.hasOwn(TYPES, o.type)) return bad(`output ${name}: type must be one of ${Object.keys(TYPES).join(', ')}`)
   const type = o.type as OutputType
-  let kinds: readonly EventKind[] = DEFAULT_KINDS
+  // Automation software takes what panels and the receiver report, not the pipeline's own events
+  // (cases, verifications): it keeps its own.
+  let kinds: readonly EventKind[] = type === 'surgard' ? DEFAULT_KINDS.filter((k) => k !== 'pipeline') : DEFAULT_KINDS
   if (o.kinds !== undefined) {
     if (!Array.isArray(o.kinds) || o.kinds.length === 0 || o.kinds.length > EVENT_KINDS.length * 2 || !o.kinds.every((k) => typeof k === 'string' && (EVENT_KINDS as readonly string[]).includes(k))) {
       return bad(`output ${name}: kinds must be a non-empty list of ${EVENT_KINDS.join(', ')}`)

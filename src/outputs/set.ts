@@ -16,6 +16,8 @@ export interface OutputSetDeps {
   readonly store: PipelineStore
   readonly accounts: Pick<AccountStore, 'get'>
   readonly log: Logger
+  /** Most time between commits of each output's position while events flow (ms; default 200). */
+  readonly commitMs?: number | undefined
 }
 
 /** An output made from its configuration, with its filter. */

@@ -229,7 +229,9 @@ async function start (): Promise<void> {
   }
   // Made (their options read, their secret files too) before the worker says it is ready: a bad one stops the start.
   const outputSpecs = makeOutputs(cfg.outputs ?? [])
-  const makeOut = (): OutputSet => new OutputSet(outputSpecs(), { journal, store, accounts, log })
+  // In a cluster each commit of a position is a change to the shared state, sent to every node:
+  // once a second while events flow (a failover then sends at most a second's events again).
+  const makeOut = (): OutputSet => new OutputSet(outputSpecs(), { journal, store, accounts, log, commitMs: cfg.nats === undefined ? 200 : 1000 })
   // A single node checks its configuration before it says it is ready (a cluster node, when it takes the lease).
   const first = cfg.nats === undefined ? await makeRunner() : undefined
   if (cfg.nats !== undefined) await loadPipeline(config, { accounts, isUser: (a, u) => verifier.isUser(a, u), dataDir: cfg.data, log }, baseDir).then(async (stages) => { for (const s of stages) await s.close?.() })

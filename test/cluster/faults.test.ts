@@ -12,6 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createServer as createHttpServer, type Server } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -89,7 +90,7 @@ class Receiver {
   }
 
   /** Starts it and waits until it listens; tried again while it exits early (the cluster still electing leaders). */
-  async start (ctx: { urls: string[], pepper: string, watchdog: Watchdog }, ms = 40_000): Promise<void> {
+  async start (ctx: { urls: string[], pepper: string, watchdog: Watchdog, webhook: string, secret: string }, ms = 40_000): Promise<void> {
     const deadline = Date.now() + ms
     for (let attempt = 1; ; attempt++) {
       const from = existsSync(this.log) ? statSync(this.log).size : 0
@@ -97,7 +98,7 @@ class Receiver {
       let child: ChildProcess
       try {
         child = spawn(process.execPath, [CLI, 'serve', '--nats', ctx.urls.join(','), '--node', this.name, '--data', this.data,
-          '--port', String(this.port), '--api-port', '0', '--log-level', 'info'], {
+          '--port', String(this.port), '--api-port', '0', '--log-level', 'info', '--webhook', ctx.webhook, '--webhook-secret-file', ctx.secret], {
           detached: true,
           stdio: ['ignore', out, out],
           env: { ...process.env, DC09_PEPPER_FILE: ctx.pepper },
@@ -214,6 +215,10 @@ describe.skipIf(missing)(missing ? NATS_MISSING : 'the cluster under faults: ack
   let jsm: JetStreamManager
   let watchdog: Watchdog
   let pepper = ''
+  let hookServer: Server | undefined
+  let hookUrl = ''
+  /** Requests the webhook got, by journal id. */
+  const hooked = new Map<number, number>()
   const receivers: Receiver[] = []
   const sims = new Set<ChildProcess>()
   let guard: NodeJS.Timeout | undefined
@@ -263,6 +268,17 @@ describe.skipIf(missing)(missing ? NATS_MISSING : 'the cluster under faults: ack
     }
     pepper = join(dir, 'pepper')
     writeFileSync(pepper, randomBytes(32), { mode: 0o600 })
+    // A webhook output runs on whichever node holds the pipeline's lease, from the position in the
+    // shared state: what reaches it is counted by journal id.
+    writeFileSync(join(dir, 'hook.secret'), randomBytes(24).toString('hex'), { mode: 0o600 })
+    hookServer = createHttpServer((req, res) => {
+      const id = Number(req.headers['x-dc09-id'])
+      hooked.set(id, (hooked.get(id) ?? 0) + 1)
+      req.resume()
+      req.on('end', () => res.writeHead(204).end())
+    })
+    await new Promise<void>((resolve) => hookServer!.listen(0, '127.0.0.1', resolve))
+    hookUrl = `http://127.0.0.1:${(hookServer.address() as { port: number }).port}/`
     for (const name of ['rA', 'rB']) {
       const r = new Receiver(name, dir, await freePort())
       mkdirSync(r.data, { recursive: true, mode: 0o700 })
@@ -278,6 +294,8 @@ describe.skipIf(missing)(missing ? NATS_MISSING : 'the cluster under faults: ack
     for (const s of sims) if (s.pid !== undefined) { try { process.kill(-s.pid, 'SIGKILL') } catch {} }
     await Promise.all(receivers.map((r) => r.stop('SIGTERM', 5000)))
     await nc?.close().catch(() => {})
+    hookServer?.closeAllConnections()
+    hookServer?.close()
     await cluster?.stopAll()
     if (KEEP || !passed) console.log(`kept ${dir}: the receivers' logs (rA.log, rB.log) and data, the servers' (nats/)`)
     else if (dir !== '') rmSync(dir, { recursive: true, force: true })
@@ -285,7 +303,7 @@ describe.skipIf(missing)(missing ? NATS_MISSING : 'the cluster under faults: ack
     watchdog?.close()
   }, 60_000)
 
-  const ctx = (): { urls: string[], pepper: string, watchdog: Watchdog } => ({ urls: cluster!.urls, pepper, watchdog })
+  const ctx = (): { urls: string[], pepper: string, watchdog: Watchdog, webhook: string, secret: string } => ({ urls: cluster!.urls, pepper, watchdog, webhook: hookUrl, secret: join(dir, 'hook.secret') })
   const byName = (name: string): Receiver => receivers.find((r) => r.name === name)!
 
   /** Every panel sends STEPS events of its own for this round (the group and zone say which), so no identity repeats within the duplicate window. */
@@ -529,19 +547,24 @@ describe.skipIf(missing)(missing ? NATS_MISSING : 'the cluster under faults: ack
       const ids = acked.map((a) => stored.get(a.identity!)![0]!)
       const deadline = loadEnd + PIPELINE_WAIT_MS
       let unwritten = ids
+      let unhooked = ids
       for (;;) {
         r.rewritten += readOutput()
         unwritten = ids.filter((id) => !written.has(id))
-        if (unwritten.length === 0 || Date.now() > deadline) break
+        unhooked = ids.filter((id) => !hooked.has(id))
+        if ((unwritten.length === 0 && unhooked.length === 0) || Date.now() > deadline) break
         await sleep(200)
       }
       r.pipelineMs = Date.now() - loadEnd
       expect(unwritten, `round ${round} (${fault}): acknowledged events the pipeline did not write out within ${PIPELINE_WAIT_MS} ms`).toEqual([])
+      expect(unhooked, `round ${round} (${fault}): acknowledged events the webhook output did not deliver within ${PIPELINE_WAIT_MS} ms`).toEqual([])
       r.ms = Date.now() - start
       results.push(r)
       // A long soak keeps no per-round files.
       for (const f of [file, join(dir, `acked-${round}-0.jsonl`), join(dir, `acked-${round}-1.jsonl`)]) rmSync(f, { force: true })
     }
+    const twice = [...hooked.values()].filter((n) => n > 1).length
+    console.log(`webhook output: ${hooked.size} events delivered over the ${ROUNDS} rounds, ${twice} of them more than once (sent again after a failover)`)
     passed = true
   }, TEST_TIMEOUT_MS)
 })

@@ -4,10 +4,16 @@
  * (account, sequence) that any panel saw acknowledged must be in the journal, and none twice
  * (panels retransmit what was not acknowledged, and the duplicate window, rebuilt from the
  * journal on start, must recognise what was committed but never acknowledged).
+ *
+ * A Sur-Gard automation output runs all along, to an automation client that acknowledges each
+ * record a little late (so that it is behind when the receiver dies): every journaled event must
+ * reach it at least once, in journal order, with no gap at any point (after a restart the output
+ * sends again from its position, never from further on).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { connect, createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -17,6 +23,7 @@ import { PipelineStore } from '../../src/pipeline/store.js'
 import { checkAnswer, nodeAes, parseFrame, serializeFrame, type AesKey } from '../../src/protocol/index.js'
 import type { JournalRecord } from '../../src/journal/record.js'
 import { TcpPanel } from './helpers.js'
+import { parseRecord } from '../support/surgard-client.js'
 
 const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname
 // Each round is a receiver start, load, and a SIGKILL at a random point; 14 keep the suite within its budget.
@@ -80,12 +87,58 @@ async function drive (p: Panel, port: number, acked: Map<string, number>, stop: 
   }
 }
 
+/** A port free now (the automation output listens on a fixed port across restarts). */
+function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+/**
+ * Automation software on the receiver's Sur-Gard port: keeps every record it gets, ACKs each
+ * after a millisecond or so (slower than the panels send), and connects again whenever the
+ * receiver is gone, until stopped.
+ */
+function automation (port: number): { records: string[], stop: () => void } {
+  const records: string[] = []
+  let stopped = false
+  let socket: Socket | undefined
+  const attach = (): void => {
+    if (stopped) return
+    const s = connect(port, '127.0.0.1')
+    socket = s
+    let buf = Buffer.alloc(0)
+    s.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk])
+      for (let end = buf.indexOf(0x14); end >= 0; end = buf.indexOf(0x14)) {
+        records.push(buf.subarray(0, end).toString('latin1'))
+        buf = buf.subarray(end + 1)
+        setTimeout(() => { if (!s.destroyed) s.write(Buffer.from([0x06])) }, 1)
+      }
+    })
+    s.on('error', () => {})
+    s.on('close', () => { setTimeout(attach, 50) })
+  }
+  attach()
+  return { records, stop: () => { stopped = true; socket?.destroy() } }
+}
+
 describe('crash test', () => {
   it(`loses no acknowledged event and journals none twice, over ${ROUNDS} SIGKILLs`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dc09-crash-'))
     writeFileSync(`${dir}.pepper`, randomBytes(32), { mode: 0o600 })
     // Panels here send as fast as their ACKs come back, from one address: far above the frame-rate limits, which are not what this tests.
-    writeFileSync(`${dir}.limits.json`, JSON.stringify({ frameBurstPerAccount: 1_000_000, framesPerSecondPerAccount: 1_000_000, frameBurstPerAddress: 1_000_000, framesPerSecondPerAddress: 1_000_000 }))
+    const automationPort = await freePort()
+    writeFileSync(`${dir}.limits.json`, JSON.stringify({
+      frameBurstPerAccount: 1_000_000, framesPerSecondPerAccount: 1_000_000, frameBurstPerAddress: 1_000_000, framesPerSecondPerAddress: 1_000_000,
+      outputs: [{ name: 'automation', type: 'surgard', port: automationPort }],
+    }))
+    const auto = automation(automationPort)
     writeFileSync(`${dir}.pipeline.json`, JSON.stringify({
       stages: ['classify', 'supervision', 'cases', { module: new URL('../fixtures/stages/counter.mjs', import.meta.url).pathname }, 'jsonl'],
     }))
@@ -131,7 +184,7 @@ describe('crash test', () => {
         const deadline = Date.now() + 60_000
         for (let stable = 0; stable < 3 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
           const store = new PipelineStore(dir)
-          const cursor = store.cursor()
+          const cursor = Math.min(store.cursor(), store.cursor('output:automation'))
           store.close()
           let last = 0
           for await (const r of readJournal<JournalRecord>(join(dir, 'journal'), Math.max(1, cursor))) last = r.id
@@ -169,11 +222,39 @@ describe('crash test', () => {
       expect(frames.filter((id) => counted.get(id)?.length !== 1)).toEqual([])
       expect(frames.map((id) => counted.get(id)![0])).toEqual(frames.map((_, i) => i + 1))
       expect(counted.size).toBe(frames.length)
+      // The automation got every frame's event at least once, in journal order: its records, read
+      // as positions in the journal's frames, never skip ahead of what it had already seen.
+      auto.stop()
+      const position = new Map<string, number>()
+      for await (const r of readJournal<JournalRecord>(join(dir, 'journal'))) {
+        if (r.type !== 'frame') continue
+        // Zones carry the sequence number (mod 1000): (account, zone) names the frame.
+        const k = `${r.account}/${Number(r.seq) % 1000}`
+        expect(position.has(k), `two frames of ${k}`).toBe(false)
+        position.set(k, position.size)
+      }
+      let reach = -1
+      const gaps: string[] = []
+      const got = new Set<number>()
+      for (const text of auto.records) {
+        const rec = parseRecord(text, 5)
+        expect(rec.kind, text).not.toBe('bad')
+        if (rec.kind !== 'cid') continue
+        const at = position.get(`${rec.account}/${Number(rec.number)}`)
+        expect(at, `a record of no journaled frame: ${text}`).toBeDefined()
+        if (at! > reach + 1) gaps.push(`${text} at ${at} after ${reach}`)
+        reach = Math.max(reach, at!)
+        got.add(at!)
+      }
+      expect(gaps).toEqual([])
+      expect(got.size).toBe(position.size)
+      const again = auto.records.filter((t) => parseRecord(t, 5).kind === 'cid').length - got.size
       const { listSegments } = await import('../../src/journal/file-journal.js')
       const segments = listSegments(join(dir, 'journal')).length
       expect(segments).toBeGreaterThan(ROUNDS)
-      console.info(`crash test: ${ROUNDS} SIGKILLs, ${acked.size} events acknowledged, ${journaled.size} journaled in ${segments} segments, none lost, none twice; the pipeline counted each once`)
+      console.info(`crash test: ${ROUNDS} SIGKILLs, ${acked.size} events acknowledged, ${journaled.size} journaled in ${segments} segments, none lost, none twice; the pipeline counted each once; the automation got each at least once, in order (${again} sent again after a crash)`)
     } finally {
+      auto.stop()
       rmSync(dir, { recursive: true, force: true })
       rmSync(`${dir}.pepper`, { force: true })
       rmSync(`${dir}.pipeline.json`, { force: true })

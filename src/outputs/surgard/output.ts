@@ -16,6 +16,11 @@
  * of the queue, in order. The link, for troubles, is "at least one client answers": it fails when
  * the last answering connection fails, or when no client has been connected for 4 ACK timeouts
  * while events wait, and it is restored by the next ACK (a heartbeat's or a record's).
+ *
+ * An event of several records (a long SIA frame) keeps to one connection until all are ACKed.
+ * An event with no Sur-Gard form (a link test, a case opened, a verification) has no record and
+ * is answered delivered at once: there is nothing for the automation to take. What goes out is
+ * bounded by stop and wait: one record, or one heartbeat attempt per ACK timeout, per connection.
  */
 import { createServer, type Server, type Socket } from 'node:net'
 import type { Delivery, Output, OutputContext, OutputEvent, OutputStatus } from '../output.js'
@@ -117,6 +122,9 @@ class SurgardAutomation implements SurgardOutput {
   /** Runs while events wait and no client is connected. */
   #absentTimer: NodeJS.Timeout | undefined
   #closed = false
+  /** Clients refused since the last line that said so, and when the next line may be written. */
+  #refused = 0
+  #refusedLogAt = 0
 
   constructor (name: string, o: SurgardOptions, t: SurgardTuning) {
     this.name = name
@@ -192,7 +200,14 @@ class SurgardAutomation implements SurgardOutput {
     const ctx = this.#ctx
     if (ctx === undefined || this.#closed) { socket.destroy(); return }
     if (this.#clients.length >= this.#maxClients) {
-      ctx.log.warn({ output: this.name, peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, limit: this.#maxClients }, 'automation client refused: too many clients')
+      // One line a minute at most: a peer that keeps connecting must not flood the log.
+      this.#refused++
+      const now = ctx.clock()
+      if (now >= this.#refusedLogAt) {
+        this.#refusedLogAt = now + 60_000
+        ctx.log.warn({ output: this.name, peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, limit: this.#maxClients, refused: this.#refused }, 'automation client refused: too many clients')
+        this.#refused = 0
+      }
       socket.destroy()
       return
     }
