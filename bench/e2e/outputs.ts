@@ -1,13 +1,13 @@
 /**
  * The outputs case: what each output (Sur-Gard automation, MQTT, webhook) costs the receiver's
- * ACK path, and how many events a second it delivers. For each output in turn, a receiver of its
- * own (fresh data directory) runs with that one output, its far end in this process
- * (output-sinks.ts); the end-to-end client drives it with the load of the 100-panel AES-128 case,
- * then the same client drives the bare baseline server. A receiver with no output is measured the
- * same way (in a full run, first and again last: the two say how far the machine alone moves the
- * figure). Reported per output:
+ * ACK path, and how many events a second it delivers. Each output runs alone on a receiver of its
+ * own (fresh data directory), its far end in this process (output-sinks.ts), beside a receiver
+ * with no output. In each round every receiver in turn is driven by the end-to-end client with the
+ * load of the 100-panel AES-128 case, then the same client drives the bare baseline server; the
+ * rounds are repeated so that a noisy stretch of the shared machine falls on all alike, and the
+ * medians reported. Per output:
  * - the receiver's frames/s and p99 as ratios to the baseline of the same run, and the effect:
- *   that ratio over the ratio without outputs (0.98: 2% slower);
+ *   that ratio over the ratio without outputs in the same round (0.98: 2% slower);
  * - the events that reached the far end during the load, the backlog when the load ended, how
  *   long the output took to deliver it (bounded; the output's lag from `dc09 outputs status` when
  *   it did not), and its rate meanwhile, with the receiver otherwise idle.
