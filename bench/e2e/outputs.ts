@@ -6,8 +6,9 @@
  * load of the 100-panel AES-128 case, then the same client drives the bare baseline server; the
  * rounds are repeated so that a noisy stretch of the shared machine falls on all alike, and the
  * medians reported. Per output:
- * - the receiver's frames/s and p99 as ratios to the baseline of the same run, and the effect:
- *   that ratio over the ratio without outputs in the same round (0.98: 2% slower);
+ * - the receiver's frames/s and p99 as ratios to the baseline of the same run; the effect: that
+ *   ratio over the ratio without outputs in the same round (0.98: 2% slower), and the same with the
+ *   receiver's frames/s alone (without the baseline's own noise, but without its correction either);
  * - the events that reached the far end during the load, the backlog when the load ended, how
  *   long the output took to deliver it (bounded; the output's lag from `dc09 outputs status` when
  *   it did not), and its rate meanwhile, with the receiver otherwise idle.
@@ -71,6 +72,8 @@ export interface RoundRun {
   readonly p99Ratio: number
   /** `ratio` over the ratio without outputs in the same round: 1 unchanged, 0.98 two percent slower. */
   readonly effect: number
+  /** Receiver frames/s over the frames/s without outputs in the same round. */
+  readonly fpsEffect: number
   readonly delivery: DeliveryFigures | undefined
 }
 
@@ -86,6 +89,7 @@ export interface OutputFigures {
   readonly p99Ratio: number
   readonly serverCpuUsPerFrame: number
   readonly effect: number
+  readonly fpsEffect: number
   /** Over all rounds. */
   readonly failed: number
   readonly delivery: DeliverySummary | undefined
@@ -236,7 +240,7 @@ async function startRig (root: string, fleet: object[], output: OutputType | 'no
   if (sink !== undefined && !await sink.connected(15_000)) throw new Error(`the ${output} output did not connect within 15 s`)
 }
 
-type Measured = Omit<RoundRun, 'effect'>
+export type Measured = Omit<RoundRun, 'effect' | 'fpsEffect'>
 
 /** One round of one rig: the load against its receiver, the wait for its output, the load against the baseline. */
 async function measureRig (rig: Rig, round: number, o: { args: string[], capMs: number, baseline: Rig['receiver'], log: (s: string) => void }): Promise<Measured> {
@@ -307,10 +311,27 @@ function summarize (output: OutputFigures['output'], rounds: readonly RoundRun[]
     p99Ratio: r3(m((x) => x.p99Ratio)),
     serverCpuUsPerFrame: r2(m((x) => x.receiver.serverCpuUsPerFrame)),
     effect: r3(m((x) => x.effect)),
+    fpsEffect: r3(m((x) => x.fpsEffect)),
     failed: rounds.reduce((n, x) => n + x.receiver.failed, 0),
     delivery: summarizeDelivery(rounds),
     rounds,
   }
+}
+
+/**
+ * Each output's figures, its rounds' effects against the receiver without outputs (the first) in
+ * the same round. Exported to render a run's JSON again.
+ */
+export function withEffects (measured: ReadonlyArray<{ output: OutputFigures['output'], rounds: readonly Measured[] }>): OutputFigures[] {
+  const none = measured[0]!.rounds
+  const over = (a: number, b: number) => (b === 0 ? 0 : r3(a / b))
+  return measured.map(({ output, rounds }) => summarize(output, rounds.map((x, k) => ({
+    ...x,
+    ratio: r3(x.ratio),
+    p99Ratio: r3(x.p99Ratio),
+    effect: over(x.ratio, none[k]!.ratio),
+    fpsEffect: over(x.receiver.framesPerSecond, none[k]!.receiver.framesPerSecond),
+  }))))
 }
 
 /**
@@ -343,17 +364,13 @@ export async function runOutputsBench (opts: { quick: boolean, log: (s: string) 
     for (let round = 1; round <= rounds; round++) {
       for (const [i, rig] of rigs.entries()) measured[i]!.push(await measureRig(rig, round, o))
     }
-    // The effect in each round is against the receiver without outputs in the same round.
-    const none = measured[0]!
     return {
       panels: c.panels,
       seconds,
       rounds,
       drainCapSeconds,
       aim: EFFECT_AIM,
-      outputs: rigs.map((rig, i) => summarize(rig.output, measured[i]!.map((x, k) => ({
-        ...x, ratio: r3(x.ratio), p99Ratio: r3(x.p99Ratio), effect: none[k]!.ratio === 0 ? 0 : r3(x.ratio / none[k]!.ratio),
-      })))),
+      outputs: withEffects(rigs.map((rig, i) => ({ output: rig.output, rounds: measured[i]! }))),
       quick: opts.quick,
     }
   } finally {
@@ -371,11 +388,11 @@ const NAMES: Record<OutputFigures['output'], string> = { none: 'none', surgard: 
 
 function row (x: OutputFigures, aim: number): string {
   const failed = x.failed > 0 ? ` (**${fmt(x.failed)} failed**)` : ''
-  const effect = x.output === 'none' ? '1 (reference)' : `${x.effect.toFixed(3)}: ${x.effect >= aim ? 'met' : '**not met**'}`
+  const effect = x.output === 'none' ? '1 (reference) | 1' : `${x.effect.toFixed(3)}: ${x.effect >= aim ? 'met' : '**not met**'} | ${x.fpsEffect.toFixed(3)}`
   const d = x.delivery
   const drained = d === undefined ? '' : d.drainSeconds === undefined ? `**not within ${d.waitedSeconds} s** (lag ${d.lag === undefined ? 'unknown' : fmt(d.lag)})` : `${d.drainSeconds} s`
   const delivered = d === undefined
-    ? '| | | | |'
+    ? '| | | | | |'
     : `| ${fmt(d.perSecondDuringLoad)} | ${fmt(d.backlog)} | ${drained} | ${d.perSecondDraining === undefined ? '' : fmt(d.perSecondDraining)} | ${d.farEndCpuUsPerEvent} |`
   // Three places: the target is 0.95, and 0.948 must not read as 0.95.
   return `| ${NAMES[x.output]} | ${fmt(x.framesPerSecond)}${failed} | ${fmt(x.baselineFramesPerSecond)} | ${x.ratio.toFixed(3)} | ${x.p99Ms} / ${x.baselineP99Ms} | ` +
@@ -386,8 +403,13 @@ function row (x: OutputFigures, aim: number): string {
 export function outputsSection (r: OutputsResult | undefined, why: string): string {
   if (r === undefined) return `## Outputs\n\nNot measured in this run: ${why}\n`
   const parked = r.outputs.filter((x) => (x.delivery?.parked ?? 0) > 0)
-  const none = r.outputs.find((x) => x.output === 'none')?.rounds.map((x) => x.ratio) ?? []
-  const spread = none.length > 1 ? (Math.max(...none) - Math.min(...none)) / median(none) : undefined
+  const none = r.outputs.find((x) => x.output === 'none')?.rounds ?? []
+  const spread = (xs: number[]) => `${((Math.max(...xs) - Math.min(...xs)) / median(xs) * 100).toFixed(0)}%`
+  const noise = none.length < 2
+    ? ''
+    : `\nWithout outputs, from round to round, the receiver's frames/s moved by ${spread(none.map((x) => x.receiver.framesPerSecond))}, ` +
+      `the baseline's by ${spread(none.map((x) => x.baseline.framesPerSecond))} and the ratio by ${spread(none.map((x) => x.ratio))}: ` +
+      'an effect that close to 1 is the machine\'s noise, not the output\'s cost.\n'
   const rounds = r.rounds === 1
     ? 'one round'
     : `${r.rounds} rounds, each receiver in turn, so that a noisy stretch of the machine falls on all alike; the table gives the medians`
@@ -398,16 +420,17 @@ Each output alone: a receiver with a fresh data directory and one output (\`dc09
 ACK at once; an aedes MQTT broker that counts the QoS 1 publishes it takes, with no subscriber; a node:http server that
 answers every POST with 204), and a receiver with no output. Each is driven in turn by the end-to-end client with the load
 of \`${SINGLE_NODE_CASE}\` for ${r.seconds} s, then the same client drives the baseline server; ${rounds}. "Effect" is
-the receiver's throughput ratio with the output over the ratio without outputs in the same round: 0.98 means the output
-cost the ACK path 2%. Delivery: the events that reached the far end during the loads, per second; the largest backlog of
+the receiver's throughput ratio with the output over its ratio without outputs in the same round (0.98: the output cost
+the ACK path 2%); "on frames/s", the same with the receiver's frames/s alone, without the baseline's correction for the
+machine (nor its own noise). Delivery: the events that reached the far end during the loads, per second; the largest backlog of
 acknowledged events not yet delivered when a load ended; the longest the output took to deliver it after the load, with
 the receiver otherwise idle (waiting at most ${r.drainCapSeconds} s, then reporting the output's lag from \`dc09 outputs status\`),
 and its rate meanwhile. The Sur-Gard output waits for each ACK before its next record, the webhook output sends one POST
 at a time, the MQTT output keeps a window of publishes in flight. The far end's CPU time per event is this process's, and
 it shares the machine's cores with the receiver and the client.
 
-| output | receiver frames/s | baseline frames/s | throughput ratio | p99 ms, receiver / baseline | p99 ratio | receiver CPU µs/frame | effect (target >= ${r.aim.toFixed(2)}) | delivered/s during the load | backlog at the end | delivered after | delivered/s after the load | far end CPU µs/event |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |
+| output | receiver frames/s | baseline frames/s | throughput ratio | p99 ms, receiver / baseline | p99 ratio | receiver CPU µs/frame | effect (target >= ${r.aim.toFixed(2)}) | effect on frames/s | delivered/s during the load | backlog at the end | delivered after | delivered/s after the load | far end CPU µs/event |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |
 ${r.outputs.map((x) => row(x, r.aim)).join('\n')}
-${spread === undefined ? '' : `\nWithout outputs, the throughput ratio moved by ${(spread * 100).toFixed(0)}% from round to round: an effect that close to 1 is the machine's noise, not the output's cost.\n`}${parked.length > 0 ? `\n**Parked events**: ${parked.map((x) => `${NAMES[x.output]} ${fmt(x.delivery!.parked)}`).join(', ')}.\n` : ''}${r.quick ? '\nShort run (--quick): indicative only.\n' : ''}`
+${noise}${parked.length > 0 ? `\n**Parked events**: ${parked.map((x) => `${NAMES[x.output]} ${fmt(x.delivery!.parked)}`).join(', ')}.\n` : ''}${r.quick ? '\nShort run (--quick): indicative only.\n' : ''}`
 }

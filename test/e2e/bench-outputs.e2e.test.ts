@@ -23,5 +23,5 @@ it('runs the outputs case: every output delivers all the events it was given, an
     expect(d.status?.lag, o.output).toBe(0)
     expect(d.status?.parked, o.output).toBe(0)
   }
-  expect(r.stderr).toMatch(/## Outputs[\s\S]*\| Sur-Gard automation \| [\d,]+ \| [\d,]+ \| \d\.\d\d\d \|.*\| \d\.\d\d\d: (met|\*\*not met\*\*) \| [\d,]+ \|/)
+  expect(r.stderr).toMatch(/## Outputs[\s\S]*\| Sur-Gard automation \| [\d,]+ \| [\d,]+ \| \d\.\d\d\d \|.*\| \d\.\d\d\d: (met|\*\*not met\*\*) \| \d\.\d\d\d \| [\d,]+ \|/)
 }, 120_000)
