@@ -46,7 +46,7 @@ const TYPES: Readonly<Record<OutputType, { parse: (raw: unknown, env: NodeJS.Pro
 export const MAX_OUTPUTS = 16
 export const MAX_TENANTS = 1000
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/
-const COMMON = new Set(['name', 'type', 'kinds', 'tenants', 'personal'])
+const COMMON = new Set(['name', 'type', 'kinds', 'tenants', 'personal', 'from'])
 
 const bad = (reason: string): Err<'DC09_ERR_OUTPUT_CONFIG'> => err('DC09_ERR_OUTPUT_CONFIG', reason)
 
@@ -74,11 +74,12 @@ function parseOne (raw: unknown, i: number, env: NodeJS.ProcessEnv): Result<Outp
     tenants = new Set(o.tenants as string[])
   }
   if (o.personal !== undefined && typeof o.personal !== 'boolean') return bad(`output ${name}: personal must be true or false`)
+  if (o.from !== undefined && o.from !== 'next' && o.from !== 'beginning') return bad(`output ${name}: from must be "next" (the default: a new output starts with the next event) or "beginning" (the whole journal)`)
   const own: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(o)) if (!COMMON.has(k)) own[k] = v
   const parsed = TYPES[type].parse(own, env)
   if (!parsed.ok) return bad(`output ${name}: ${parsed.reason}`)
-  return ok({ name, type, filter: { kinds: new Set(kinds), tenants, personal: o.personal === true }, options: parsed.value })
+  return ok({ name, type, filter: { kinds: new Set(kinds), tenants, personal: o.personal === true, fromBeginning: o.from === 'beginning' }, options: parsed.value })
 }
 
 /** Checks the `outputs` list (reading the secret files it names). */

@@ -148,12 +148,16 @@ export interface Output {
 }
 
 /** What an output's configuration may set for the runner (besides its own options). */
-export type EventKind = 'alarm' | 'trouble' | 'opening-closing' | 'supervision' | 'test' | 'status' | 'link-test' | 'receiver' | 'pipeline'
+export type EventKind = 'alarm' | 'trouble' | 'opening-closing' | 'supervision' | 'test' | 'status' | 'link-test' | 'receiver' | 'pipeline' | 'duress'
 
-export const EVENT_KINDS: readonly EventKind[] = ['alarm', 'trouble', 'opening-closing', 'supervision', 'test', 'status', 'link-test', 'receiver', 'pipeline']
+export const EVENT_KINDS: readonly EventKind[] = ['alarm', 'trouble', 'opening-closing', 'supervision', 'test', 'status', 'link-test', 'receiver', 'pipeline', 'duress']
 
-/** Every kind but link tests (a panel's polls, every few minutes from every panel). */
-export const DEFAULT_KINDS: readonly EventKind[] = EVENT_KINDS.filter((k) => k !== 'link-test')
+/**
+ * Every kind but link tests (a panel's polls, every few minutes from every panel) and duress: a
+ * duress code answers "valid" so that whoever forced it learns nothing, and its events go only
+ * where the centre asks for them by name (never, say, to a display in the house).
+ */
+export const DEFAULT_KINDS: readonly EventKind[] = EVENT_KINDS.filter((k) => k !== 'link-test' && k !== 'duress')
 
 /** Kinds of receiver-made event that are about the receiver itself (its outputs). */
 const RECEIVER_KINDS = new Set(['output-link-failed', 'output-link-restored', 'output-parked'])
@@ -174,10 +178,11 @@ function kindOfClass (cls: string): EventKind {
  * The filter kinds of an event: one per event of a frame (a frame passes a filter when any of its
  * events does), one for a receiver-made event.
  */
-export function kindsOf (e: Pick<OutputEvent, 'type' | 'class' | 'events' | 'protocol'>): EventKind[] {
+export function kindsOf (e: Pick<OutputEvent, 'type' | 'class' | 'events' | 'protocol' | 'data'>): EventKind[] {
   if (e.type !== 'frame') {
     if (e.type === 'supervision-failure' || e.type === 'supervision-restore') return ['supervision']
     if (RECEIVER_KINDS.has(e.type)) return ['receiver']
+    if (e.type === 'duress' || e.type === 'case-duress' || e.data?.duress === true) return ['duress']
     return ['pipeline']
   }
   if (e.protocol === 'NULL' || e.class === 'link-test') return ['link-test']

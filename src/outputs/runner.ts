@@ -46,6 +46,8 @@ export interface OutputFilter {
   readonly tenants?: ReadonlySet<string> | undefined
   /** Add the site, its address and keyholders to each event. */
   readonly personal: boolean
+  /** The first time it runs, take the journal from its first event (else from the next one). */
+  readonly fromBeginning?: boolean | undefined
 }
 
 /** An event the output gave up on, kept in its state under `parked:<id>`. */
@@ -146,22 +148,36 @@ export class OutputRunner {
     return { name: this.name, type: this.#d.output.type, cursor: this.#cursor, lag: this.lag, ...this.#totals, waiting: this.#waiting, state: s.state, connected: s.connected }
   }
 
-  async start (): Promise<void> {
+  /**
+   * Starts the output and the reading. `abort`: aborted while the output started (its owner
+   * stopped meanwhile), the output is closed again and nothing runs.
+   */
+  async start (abort?: AbortSignal): Promise<void> {
     const { store, output } = this.#d
     this.#cursor = store.cursor(this.#stage)
+    const known = store.readOne(REGISTRY_STAGE, `output:${output.name}`) !== undefined
+    // A new output starts with the next event, unless configured to take the journal from its
+    // beginning: months of old alarms sent to automation as new ones would be dispatched on.
+    // `dc09 outputs replay` sends history on purpose.
+    if (!known && this.#cursor === 0 && !this.#d.filter.fromBeginning) this.#cursor = this.#d.journal.lastId
     this.#handed = this.#cursor
     this.#totals = { delivered: 0, retried: 0, parked: 0, ...store.readOne<OutputTotals>(this.#stage, 'stats') }
     this.#waiting = store.read(this.#stage, 'parked:').length
+    // The output's name, so that the commands find it while it is not running; committed before
+    // the output listens or connects, so that a failure here leaves nothing open.
+    const batch = new Batch()
+    store.state(REGISTRY_STAGE, [batch]).set(`output:${output.name}`, { type: output.type })
+    store.commit(batch, this.#cursor, undefined, this.#stage)
     await output.start({
       log: this.#d.log,
       clock: this.#clock,
       trouble: (kind, detail) => { this.#trouble(kind, detail) },
       retried: () => { this.#totals.retried++ },
     })
-    // The output's name, so that the commands find it while it is not running.
-    const batch = new Batch()
-    store.state(REGISTRY_STAGE, [batch]).set(`output:${output.name}`, { type: output.type })
-    store.commit(batch, this.#cursor, undefined, this.#stage)
+    if (abort?.aborted === true) {
+      await output.close().catch(() => {})
+      return
+    }
     this.#lastCommit = this.#clock()
     this.#reader = this.#d.journal.reader(this.#cursor + 1)
     this.#running = true
@@ -178,8 +194,9 @@ export class OutputRunner {
     if (!this.#running) return
     this.#running = false
     this.notify()
-    await this.#loop
+    // Closed first: a delivery the loop waits for (a retry while the far end is down) rejects now.
     await this.#d.output.close().catch((err: unknown) => { this.#d.log.warn({ output: this.name, err: (err as Error).message }, 'output: could not close cleanly') })
+    await this.#loop
     try {
       await this.#commit(true)
     } catch (err) {
@@ -243,7 +260,12 @@ export class OutputRunner {
     if (!kindsOf(event).some((k) => filter.kinds.has(k))) return undefined
     // An output's own parked events would be parked again by it, and so on.
     if (event.type === OUTPUT_PARKED && event.data?.output === this.name) return undefined
-    if (filter.tenants !== undefined && (event.tenant === null || !filter.tenants.has(event.tenant))) return undefined
+    if (filter.tenants !== undefined) {
+      // An installer company's output gets what its panels sent and whether they report, as its
+      // installers see them through the HTTP interface: cases, verifications and duress are the centre's.
+      if (event.tenant === null || !filter.tenants.has(event.tenant)) return undefined
+      if (event.type !== 'frame' && !event.type.startsWith('supervision')) return undefined
+    }
     return event
   }
 
@@ -287,18 +309,21 @@ export class OutputRunner {
     let waiting = this.#waiting
     for (const p of done) {
       if (p.result === undefined) continue
-      if (p.result.ok) { totals.delivered++; continue }
       const key = `parked:${padId(p.id)}`
+      if (p.result.ok) {
+        totals.delivered++
+        // Parked before, delivered now (a replay): it leaves the dead letters.
+        if (waiting > 0 && state.get(key) !== undefined) { state.delete(key); waiting-- }
+        continue
+      }
       const before = state.get<ParkedEvent>(key)
       const parked: ParkedEvent = { id: p.id, account: p.event!.account, error: p.result.error.slice(0, MAX_ERROR), attempts: p.result.attempts, at: new Date(this.#clock()).toISOString(), times: (before?.times ?? 0) + 1 }
       if (before === undefined) waiting++
       state.set(key, parked)
       totals.parked++
       this.#d.log.error({ output: this.name, id: p.id, attempts: parked.attempts, err: parked.error }, 'output: event parked in the output\'s dead letters')
-      appends.push(this.#d.journal.append({
-        type: 'derived', receivedAt: this.#clock(), kind: OUTPUT_PARKED, account: p.event!.account, ...(p.holder === undefined ? {} : { holder: p.holder }),
-        stage: OUTPUTS_STAGE, causedBy: p.id, n: parked.times - 1, data: { output: this.name, error: parked.error, attempts: parked.attempts },
-      }))
+      const trouble = this.#parkedTrouble(p.id, p.event!, p.holder, parked)
+      if (trouble !== undefined) appends.push(trouble)
     }
     // A trouble is in the journal before the cursor passes what it is about.
     await Promise.all(appends)
@@ -313,6 +338,19 @@ export class OutputRunner {
     this.#live = live
     if (cursor !== undefined) this.#cursor = cursor
     this.#lastCommit = this.#clock()
+  }
+
+  /**
+   * Journals that an event was parked, for the other outputs and the pipeline. Not for an event
+   * that is itself about the outputs (another output's parked event, a link trouble): two outputs
+   * that refuse each other's troubles would otherwise make them without end.
+   */
+  #parkedTrouble (id: number, event: OutputEvent, holder: string | undefined, parked: ParkedEvent): Promise<number> | undefined {
+    if (event.by === OUTPUTS_STAGE) return undefined
+    return this.#d.journal.append({
+      type: 'derived', receivedAt: this.#clock(), kind: OUTPUT_PARKED, account: event.account, ...(holder === undefined ? {} : { holder }),
+      stage: OUTPUTS_STAGE, causedBy: id, n: parked.times - 1, data: { output: this.name, error: parked.error, attempts: parked.attempts },
+    })
   }
 
   /** Journals a trouble of the output's own link (failed, restored); committed before the next position. */
@@ -344,10 +382,9 @@ export class OutputRunner {
     if (record.id <= doneUpTo) { this.#skip(record.id); return false }
     await this.#drain()
     if (!this.#running) return false
-    const batch = new Batch()
-    const state = this.#d.store.state(this.#stage, [batch])
-    state.set('command', record.id)
     if (record.kind === OUTPUT_REPLAY) {
+      const batch = new Batch()
+      this.#d.store.state(this.#stage, [batch]).set('command', record.id)
       const from = Math.max(1, Math.min(Number(record.data.from) || 1, record.id))
       this.#d.log.warn({ output: this.name, from, upTo: record.id - 1 }, 'output: replaying events from the journal, as a command asked')
       // The cursor goes back; the command is marked done with it, so that meeting it again ends the replay.
@@ -358,46 +395,55 @@ export class OutputRunner {
       this.#reader = this.#d.journal.reader(from)
       return true
     }
-    // Retry: each parked event again, in journal order; it leaves the dead letters once delivered.
-    this.#d.store.commit(batch, undefined, undefined, this.#stage)
+    // Retry: each parked event again, in journal order; it leaves the dead letters once
+    // delivered. The command is marked done at the end: stopped or failed part way, it is done
+    // again from the start (what was delivered meanwhile is no longer parked).
     const parked = this.#d.store.read<ParkedEvent>(this.#stage, 'parked:')
     this.#d.log.warn({ output: this.name, events: parked.length }, 'output: sending its parked events again, as a command asked')
-    for (const [, p] of parked) {
+    for (const [key, p] of parked) {
       if (!this.#running) return false
+      // An empty read is a journal that cannot answer now (an election): the retry fails and is
+      // done again; the event stays parked.
       const stored = await this.#recordAt(p.id)
+      const event = this.#eventOf(expandRecord(stored))
       const b = new Batch()
       const s = this.#d.store.state(this.#stage, [b])
-      if (stored === undefined) {
-        // Compacted away: nothing left to send.
-        s.delete(`parked:${padId(p.id)}`)
+      if (event === undefined) {
+        // No longer this output's to send (its filter changed, or the account's tenant).
+        this.#d.log.warn({ output: this.name, id: p.id }, 'output: a parked event its filter no longer takes leaves its dead letters unsent')
+        s.delete(key)
         this.#d.store.commit(b, undefined, undefined, this.#stage)
         this.#waiting--
         continue
       }
-      const record = expandRecord(stored)
-      const account = record.account === RECEIVER_ACCOUNT ? undefined : this.#d.accounts.get(record.account)
-      const result = await this.#d.output.deliver(toOutputEvent(record, account, this.#d.filter.personal)).catch(() => undefined)
+      const result = await this.#d.output.deliver(event).catch(() => undefined)
       if (result === undefined) return false
       if (result.ok) {
-        s.delete(`parked:${padId(p.id)}`)
+        s.delete(key)
         this.#waiting--
         this.#totals.delivered++
       } else {
-        s.set(`parked:${padId(p.id)}`, { ...p, error: result.error.slice(0, MAX_ERROR), attempts: result.attempts, at: new Date(this.#clock()).toISOString(), times: p.times + 1 })
+        const again: ParkedEvent = { ...p, error: result.error.slice(0, MAX_ERROR), attempts: result.attempts, at: new Date(this.#clock()).toISOString(), times: p.times + 1 }
+        s.set(key, again)
         this.#totals.parked++
+        await this.#parkedTrouble(p.id, event, stored.holder, again)
       }
       s.set('stats', this.#totals)
       this.#d.store.commit(b, undefined, undefined, this.#stage)
     }
+    const done = new Batch()
+    this.#d.store.state(this.#stage, [done]).set('command', record.id)
+    this.#d.store.commit(done, undefined, undefined, this.#stage)
     this.#skip(record.id)
     return false
   }
 
-  async #recordAt (id: number): Promise<Stored<JournalRecord> | undefined> {
+  async #recordAt (id: number): Promise<Stored<JournalRecord>> {
     const reader = this.#d.journal.reader(id)
     try {
       const [r] = await reader.next(1)
-      return r?.id === id ? r : undefined
+      if (r?.id !== id) throw new Error(`the journal did not give event ${id}`)
+      return r
     } finally {
       await reader.close()
     }

@@ -34,6 +34,8 @@ export class OutputSet {
   #stopped = false
   readonly #retries = new Set<NodeJS.Timeout>()
   readonly #started = new Set<OutputRunner>()
+  readonly #starting = new Set<Promise<void>>()
+  readonly #abort = new AbortController()
 
   constructor (outputs: readonly ConfiguredOutput[], deps: OutputSetDeps) {
     this.#log = deps.log
@@ -47,17 +49,29 @@ export class OutputSet {
     await Promise.all(this.#runners.map((r) => this.#start(r)))
   }
 
-  async #start (r: OutputRunner): Promise<void> {
+  /** Starts one output (tracked, so that a stop waits for it). */
+  #start (r: OutputRunner): Promise<void> {
+    const p = this.#startOne(r)
+    this.#starting.add(p)
+    void p.finally(() => this.#starting.delete(p))
+    return p
+  }
+
+  async #startOne (r: OutputRunner): Promise<void> {
     if (this.#stopped) return
     try {
-      await r.start()
-      this.#started.add(r)
-      this.#log.info({ output: r.name, type: r.status().type, cursor: r.cursor }, 'output started: delivering from its position in the journal')
+      await r.start(this.#abort.signal)
     } catch (err) {
+      if (this.#stopped) return
       this.#log.error({ output: r.name, err: (err as Error).message }, `output: cannot start; trying again in ${RETRY_START_MS / 1000} s`)
       const t = setTimeout(() => { this.#retries.delete(t); void this.#start(r) }, RETRY_START_MS)
       this.#retries.add(t)
+      return
     }
+    // Stopped while it started (the lease lost meanwhile): it closed itself and does not run.
+    if (this.#stopped) return
+    this.#started.add(r)
+    this.#log.info({ output: r.name, type: r.status().type, cursor: r.cursor }, 'output started: delivering from its position in the journal')
   }
 
   notify (): void {
@@ -70,8 +84,11 @@ export class OutputSet {
 
   async stop (): Promise<void> {
     this.#stopped = true
+    this.#abort.abort()
     for (const t of this.#retries) clearTimeout(t)
     this.#retries.clear()
+    // Starts in progress end first (an output that was starting closes itself again).
+    await Promise.allSettled([...this.#starting])
     await Promise.all([...this.#started].map((r) => r.stop()))
     this.#started.clear()
   }

@@ -42,7 +42,7 @@ function output (refuse: (id: number) => boolean, got: number[]): Output {
 async function runOnce (dir: string, o: Output): Promise<void> {
   const journal = await FileJournal.open<JournalRecord>(dir, { toJson: journalJson })
   const store = new PipelineStore(dir)
-  const r = new OutputRunner({ journal, store, accounts: new MemoryAccountStore(), output: o, filter: { kinds: new Set(DEFAULT_KINDS), personal: false }, log: pino({ level: 'silent' }), commitMs: 0, pollMs: 5 })
+  const r = new OutputRunner({ journal, store, accounts: new MemoryAccountStore(), output: o, filter: { kinds: new Set(DEFAULT_KINDS), personal: false, fromBeginning: true }, log: pino({ level: 'silent' }), commitMs: 0, pollMs: 5 })
   await r.start()
   const end = Date.now() + 5000
   while (r.cursor < journal.lastId && Date.now() < end) await sleep(5)

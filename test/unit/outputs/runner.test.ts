@@ -11,6 +11,7 @@ import type { DerivedRecord, FrameRecord, JournalRecord } from '../../../src/jou
 import { MemoryPipelineStore } from '../../../src/pipeline/memory-store.js'
 import { DEFAULT_KINDS, type Delivery, type EventKind, type Output, type OutputContext, type OutputEvent } from '../../../src/outputs/output.js'
 import { OUTPUT_REPLAY, OUTPUT_RETRY, OUTPUTS_STAGE, OutputRunner, outputStage, type OutputFilter, type ParkedEvent } from '../../../src/outputs/runner.js'
+import { OutputSet } from '../../../src/outputs/set.js'
 import { parseContactId } from '../../../src/protocol/contact-id.js'
 
 const silent = pino({ level: 'silent' })
@@ -95,7 +96,7 @@ afterEach(async () => {
 })
 
 function filter (f: Partial<{ kinds: EventKind[], tenants: string[], personal: boolean }> = {}): OutputFilter {
-  return { kinds: new Set(f.kinds ?? DEFAULT_KINDS), tenants: f.tenants === undefined ? undefined : new Set(f.tenants), personal: f.personal ?? false }
+  return { kinds: new Set(f.kinds ?? DEFAULT_KINDS), tenants: f.tenants === undefined ? undefined : new Set(f.tenants), personal: f.personal ?? false, fromBeginning: true }
 }
 
 async function run (output: Output, f: OutputFilter = filter()): Promise<OutputRunner> {
@@ -208,8 +209,10 @@ describe('the delivery core', () => {
     const all = new Scripted('all')
     await run(alpha, filter({ tenants: ['alpha'] }))
     await run(all, filter({ personal: true }))
-    await until(() => alpha.got.length === 2 && all.got.length === 4)
-    expect(alpha.got.map((e) => [e.id, e.tenant])).toEqual([[1, 'alpha'], [4, 'alpha']])
+    const r = running.at(-2)!
+    await until(() => all.got.length === 4 && r.cursor === 4)
+    // The verification is the centre's: an installer company's output gets its panels' frames (and supervision) only.
+    expect(alpha.got.map((e) => [e.id, e.tenant])).toEqual([[1, 'alpha']])
     expect(alpha.got[0]!.site).toBeUndefined()
     expect(all.got[0]!.site).toEqual({ name: 'Villa Alpha', address: '1 Road', keyholders: [{ name: 'Ann', phone: '+100', order: 1 }] })
     expect(all.got[2]).toMatchObject({ account: '2003', tenant: null })
@@ -273,5 +276,134 @@ describe('the delivery core', () => {
     const r2 = await run(again)
     await until(() => r2.cursor === 3)
     expect(again.got.map((e) => e.id)).toEqual([2, 3])
+  })
+
+  it('starts a new output with the next event, unless told to take the journal from its beginning', async () => {
+    await journal.append(alarm('1001', 1))
+    await journal.append(alarm('1001', 2))
+    const fresh = new Scripted('fresh')
+    const r = await run(fresh, { ...filter(), fromBeginning: false })
+    await journal.append(alarm('1001', 3))
+    await until(() => r.cursor === 3)
+    expect(fresh.got.map((e) => e.id)).toEqual([3])
+    // Known already: it resumes from its position, whatever the option says.
+    await stop(r)
+    await journal.append(alarm('1001', 4))
+    const again = new Scripted('fresh')
+    const r2 = await run(again, { ...filter(), fromBeginning: false })
+    await until(() => r2.cursor === 4)
+    expect(again.got.map((e) => e.id)).toEqual([4])
+  })
+
+  it('journals no trouble for a parked trouble: two outputs that refuse everything do not feed each other', async () => {
+    await journal.append(alarm('1001', 1))
+    const a = new Scripted('a')
+    const b = new Scripted('b')
+    a.answer = b.answer = () => ({ ok: false, error: 'HTTP 422', attempts: 1 })
+    const ra = await run(a)
+    const rb = await run(b)
+    // The frame parked by both (2 troubles), each trouble parked by the other, and no more.
+    await until(() => ra.cursor === 3 && rb.cursor === 3 && ra.status().waiting === 2 && rb.status().waiting === 2)
+    await sleep(50)
+    expect(journal.lastId).toBe(3)
+  })
+
+  it('keeps duress from outputs that did not ask for it by name, and the centre\'s events from an installer company\'s', async () => {
+    accounts.add({ account: '2001', tenant: 'alpha' })
+    const holder = accounts.get('2001')!.createdAt
+    await journal.append({ type: 'derived', receivedAt: T0, kind: 'duress', account: '2001', holder, stage: 'verify', causedBy: 0, n: 0, data: { outcome: 'valid', user: 3 } })
+    await journal.append({ type: 'derived', receivedAt: T0, kind: 'case-opened', account: '2001', holder, stage: 'cases', causedBy: 1, n: 0, data: { duress: true } })
+    await journal.append({ type: 'derived', receivedAt: T0, kind: 'supervision-failure', account: '2001', holder, stage: 'supervision', causedBy: 0, n: 0, data: {} })
+    const alpha = new Scripted('alpha')
+    const all = new Scripted('all')
+    const centre = new Scripted('centre')
+    const ra = await run(alpha, filter({ tenants: ['alpha'], kinds: [...DEFAULT_KINDS, 'duress'] }))
+    const rall = await run(all)
+    await run(centre, filter({ kinds: ['duress'] }))
+    await until(() => ra.cursor === 3 && rall.cursor === 3 && centre.got.length === 2)
+    expect(alpha.got.map((e) => e.type)).toEqual(['supervision-failure'])
+    expect(all.got.map((e) => e.type)).toEqual(['supervision-failure'])
+    expect(centre.got.map((e) => e.type)).toEqual(['duress', 'case-opened'])
+  })
+
+  it('stops while a retry waits for a far end that is down', async () => {
+    await journal.append(alarm('1001', 1))
+    const out = new Scripted()
+    let refuse = true
+    out.answer = () => (refuse ? { ok: false, error: 'down', attempts: 1 } : undefined)
+    const r = await run(out)
+    await until(() => r.status().waiting === 1)
+    refuse = false
+    await journal.append(command(OUTPUT_RETRY, { output: 'hook' }))
+    await until(() => out.held.size === 1)
+    await stop(r)
+    // Not done: the next start does it again.
+    expect(store.read(outputStage('hook'), 'parked:').length).toBe(1)
+    const again = new Scripted()
+    const r2 = await run(again)
+    await until(() => r2.status().waiting === 0)
+    expect(again.got.map((e) => e.id)).toEqual([1])
+  })
+
+  it('sends on retry only what its filter takes now', async () => {
+    accounts.add({ account: '2001', tenant: 'alpha' })
+    await journal.append(alarm('2001', 1, accounts.get('2001')!.createdAt))
+    const out = new Scripted('t')
+    out.answer = () => ({ ok: false, error: 'x', attempts: 1 })
+    const r = await run(out, filter({ tenants: ['alpha'] }))
+    await until(() => r.status().waiting === 1)
+    await stop(r)
+    // Now for beta only: alpha's parked event is not beta's to get; it leaves the dead letters unsent.
+    const beta = new Scripted('t')
+    const rb = await run(beta, filter({ tenants: ['beta'] }))
+    await journal.append(command(OUTPUT_RETRY, { output: 't' }))
+    await until(() => rb.status().waiting === 0)
+    expect(beta.got).toEqual([])
+  })
+
+  it('keeps a parked event when the journal cannot give it on retry, and retries again', async () => {
+    await journal.append(alarm('1001', 1))
+    await journal.append(alarm('1001', 2))
+    const out = new Scripted('g')
+    out.answer = (e) => (e.id === 2 ? { ok: false, error: 'x', attempts: 1 } : { ok: true })
+    const r = await run(out)
+    await until(() => r.status().waiting === 1 && r.cursor === 3)
+    await stop(r)
+    // A journal that gives nothing for a moment (an election).
+    let gaps = 1
+    const reader = journal.reader.bind(journal)
+    journal.reader = (from = 1) => {
+      const inner = reader(from)
+      if (from !== 2 || gaps === 0) return inner
+      gaps--
+      return { next: async () => [], close: async () => { await inner.close() } }
+    }
+    const again = new Scripted('g')
+    const r2 = await run(again)
+    await journal.append(command(OUTPUT_RETRY, { output: 'g' }))
+    await until(() => r2.status().waiting === 0, 8000)
+    expect(gaps).toBe(0)
+    expect(again.got.map((e) => e.id)).toEqual([2])
+  })
+})
+
+describe('the set of outputs', () => {
+  it('does not leave an output running that was still starting when the set stopped', async () => {
+    await journal.append(alarm('1001', 1))
+    let release!: () => void
+    class Slow extends Scripted {
+      override async start (ctx: OutputContext): Promise<void> { await new Promise<void>((resolve) => { release = resolve }); await super.start(ctx) }
+    }
+    const out = new Slow('slow')
+    const set = new OutputSet([{ output: out, filter: filter() }], { journal, store, accounts, log: silent })
+    const starting = set.start()
+    await sleep(10)
+    const stopping = set.stop()
+    release()
+    await stopping
+    await starting
+    await sleep(50)
+    expect(out.got).toEqual([])
+    expect(out.closed).toBe(true)
   })
 })
