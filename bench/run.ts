@@ -8,7 +8,8 @@
  * receiver for minutes) takes `--accounts N` and `--seconds S` (of load), and `--cpu-prof DIR` for
  * a CPU profile of the receiver; `--quick` is 20,000 accounts for 6 s. The cluster case (two
  * receivers on a 3-node nats-server cluster; not part of --quick, whose time it would double) takes
- * `--seconds S` (of each throughput run) and `--cpu-prof DIR` (profiles of its receivers). `--cli FILE`: with `--case`
+ * `--seconds S` (of each throughput run) and `--cpu-prof DIR` (profiles of its receivers). The outputs case (a receiver
+ * with each output in turn; not part of --quick either) takes `--seconds S` (of each load run). `--cli FILE`: with `--case`
  * (connections, keep-up or an end-to-end case), measure another build's dc09 (its
  * dist/src/cli/main.js), to compare two builds in the same minute.
  */
@@ -19,6 +20,7 @@ import { runConnections, type ConnectionsResult } from './e2e/connections.js'
 import { runFlood, type FloodResult } from './e2e/flood.js'
 import { runKeepUp, type KeepUpResult } from './e2e/keep-up.js'
 import { runMillion } from './e2e/million.js'
+import { outputsSection, runOutputsBench } from './e2e/outputs.js'
 import { cases, runE2e, type E2eResult } from './e2e/receiver.js'
 import { runPipelineBench, type PipelineResult } from './e2e/pipeline.js'
 import { fmt, machine } from './harness.js'
@@ -46,7 +48,7 @@ function numberArg (flag: string): number | undefined {
 
 log(`machine: ${machine()}`)
 if (only !== undefined) {
-  const names = ['flood', 'keep-up', 'pipeline', 'million', 'connections', 'cluster', ...cases(false).map((c) => c.name)]
+  const names = ['flood', 'keep-up', 'pipeline', 'million', 'connections', 'cluster', 'outputs', ...cases(false).map((c) => c.name)]
   if (!names.includes(only)) {
     log(`no case ${JSON.stringify(only)}; the cases: ${names.map((n) => JSON.stringify(n)).join(', ')}`)
     process.exit(2)
@@ -63,6 +65,11 @@ if (only !== undefined) {
         const r = await runClusterBench({ quick, log, seconds: numberArg('--seconds'), profileDir: args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined })
         // The section the full run would write, for a reader to see it without rewriting the page.
         log(`\n${clusterSection(r, '')}`)
+        return r
+      }
+      case 'outputs': {
+        const r = await runOutputsBench({ quick, log, seconds: numberArg('--seconds') })
+        log(`\n${outputsSection(r, '')}`)
         return r
       }
       default: return (await runE2e({ quick: false, log, only: (c) => c.name === only, seconds: quick ? 1.5 : 6, memory: false, cli })).results
@@ -85,6 +92,10 @@ const clusterWhy = quick
 const cluster = clusterWhy !== ''
   ? undefined
   : await runClusterBench({ quick, log, singleNode: e2e.results.find((r) => r.case.name === SINGLE_NODE_CASE) })
+// The outputs case starts five receivers and waits for each output's backlog: not part of --quick
+// either (`--case outputs --quick` is its short version).
+const outputsWhy = quick ? 'not part of --quick; `npm run bench -- --case outputs --quick` runs a short version.' : ''
+const outputs = quick ? undefined : await runOutputsBench({ quick, log })
 
 function microTable (micro: MicroCase[]): string {
   const reference = micro.find((m) => m.result.name === REFERENCE)?.result.opsPerSec ?? NaN
@@ -189,14 +200,15 @@ the next run rewrites this page, method and figures together.
 
 ## How to run them
 
-\`npm run bench\` builds, then runs every case below in one sitting (about eight minutes) and rewrites this page.
+\`npm run bench\` builds, then runs every case below in one sitting (about eight minutes, and five more for the outputs) and rewrites this page.
 Run it on a machine doing nothing else: the cases load both the receiver and its client to their limit.
 \`npm run bench -- --quick --out FILE\` runs short versions of every case and writes the page elsewhere (a test
 does this, so the script cannot rot). \`npm run bench -- --case NAME\` runs one case alone and prints its figures as
 JSON without touching this page; the names are \`flood\`, \`keep-up\`, \`pipeline\`, \`connections\`, \`million\`
 (a million accounts imported, then 100,000 of them reporting: never part of the default run), \`cluster\` (two
 receivers on a 3-node nats-server cluster: part of the default run, not of \`--quick\`; \`--case cluster --quick\` is
-its short version) and each end-to-end case by its name in the table. With \`--case\`, \`--cli OTHER/dist/src/cli/main.js\` measures another build's
+its short version), \`outputs\` (a receiver with each output in turn: part of the default run, not of \`--quick\`;
+\`--case outputs --quick\` is its short version) and each end-to-end case by its name in the table. With \`--case\`, \`--cli OTHER/dist/src/cli/main.js\` measures another build's
 receiver instead, so that two builds can be compared in the same minute on the same machine.
 
 How to read the figures:
@@ -239,6 +251,7 @@ Flood: ${floodLine(flood)}
 Pipeline: ${pipelineLine(pipeline)}
 
 ${clusterSection(cluster, clusterWhy)}
+${outputsSection(outputs, outputsWhy)}
 ## Protocol core, one core (micro)
 
 Median and best of ${micro[0]?.result.samples ?? 0} samples per case after a warm-up, taken round-robin across the

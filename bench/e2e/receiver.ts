@@ -159,9 +159,9 @@ export async function runClient (args: string[], server: ChildProcess, onStart?:
  * A receiver process on a fresh data directory with the given fleets imported. `limits`: more
  * receiver limits for its limits file; `wrap`: a command prefix to start it through (a raised
  * file limit); `cli`: another build's dc09 (to compare two builds in one sitting); `apiPort`: its
- * HTTP interface's port (default: any).
+ * HTTP interface's port (default: any); `args`: more `dc09 serve` options (its outputs).
  */
-export async function startReceiver (dir: string, fleets: object[][], log: string, opts: { limits?: object, wrap?: (argv: string[]) => string[], cli?: string | undefined, apiPort?: number } = {}): Promise<{ child: ChildProcess, port: number }> {
+export async function startReceiver (dir: string, fleets: object[][], log: string, opts: { limits?: object, wrap?: (argv: string[]) => string[], cli?: string | undefined, apiPort?: number, args?: readonly string[] } = {}): Promise<{ child: ChildProcess, port: number }> {
   const store = new SqliteAccountStore(join(dir, 'data'))
   for (const f of fleets) {
     const r = store.import(f)
@@ -176,7 +176,7 @@ export async function startReceiver (dir: string, fleets: object[][], log: strin
   const port = await freePort()
   const logFd = openSync(join(dir, log), 'a')
   writeFileSync(join(dir, 'pepper'), randomBytes(32), { mode: 0o600 })
-  const argv = (opts.wrap ?? ((a) => a))([process.execPath, opts.cli ?? CLI, 'serve', '--data', join(dir, 'data'), '--port', String(port), '--api-port', String(opts.apiPort ?? 0), '--config', join(dir, 'limits.json'), '--pepper-file', join(dir, 'pepper')])
+  const argv = (opts.wrap ?? ((a) => a))([process.execPath, opts.cli ?? CLI, 'serve', '--data', join(dir, 'data'), '--port', String(port), '--api-port', String(opts.apiPort ?? 0), '--config', join(dir, 'limits.json'), '--pepper-file', join(dir, 'pepper'), ...opts.args ?? []])
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', logFd, logFd] })
   try {
     // A receiver with 100,000 accounts takes a while to start on a loaded machine.
@@ -211,6 +211,38 @@ export function cases (quick: boolean): E2eCase[] {
   return quick ? all.filter((c) => c.panels === 100) : all
 }
 
+/** The load client's options for a case: its panels from `fleetFile`, for `seconds`. */
+export function clientArgs (c: E2eCase, fleetFile: string, seconds: number): string[] {
+  return [
+    '--proto', c.proto, '--panels', String(c.panels), '--accounts', fleetFile,
+    '--duration', String(seconds), '--ack-timeout', '5000',
+    ...(c.connectPerEvent ? ['--connect-per-event'] : []),
+  ]
+}
+
+type Server = { readonly child: ChildProcess, readonly port: number }
+
+/**
+ * One case: the client against the receiver, then the same client against the baseline, each
+ * once the receiver has gone quiet. `onStart`: called as the receiver's run starts; `between`:
+ * awaited after the receiver's run, before the baseline's (the outputs case waits there for its
+ * outputs to catch up).
+ */
+export async function measurePair (receiver: Server, baseline: Server, args: readonly string[], o: { log: (s: string) => void, name: string, onStart?: () => void, between?: (r: E2eRun) => Promise<void> }): Promise<{ receiver: E2eRun, baseline: E2eRun }> {
+  const quiet = async () => {
+    if (!await untilQuiet(receiver.child.pid!)) o.log('  the receiver was still busy after 60 s; measuring all the same')
+  }
+  await quiet()
+  const r = await runClient([...args, '--port', String(receiver.port)], receiver.child, o.onStart)
+  await o.between?.(r)
+  await quiet()
+  const b = await runClient([...args, '--port', String(baseline.port), '--any-answer'], baseline.child)
+  const cpu = (x: E2eRun) => `client ${x.clientCpuUsPerFrame} µs, server ${x.serverCpuUsPerFrame} µs CPU per frame`
+  o.log(`${o.name}: receiver ${r.framesPerSecond}/s p99 ${r.latencyMs.p99} ms (failed ${r.failed}; ${cpu(r)}); baseline ${b.framesPerSecond}/s p99 ${b.latencyMs.p99} ms (${cpu(b)})`)
+  if (r.problems.length > 0) o.log(`  ${r.problems.slice(0, 3).join('\n  ')}`)
+  return { receiver: r, baseline: b }
+}
+
 /** `cli`: another build's dc09 to measure (its dist/src/cli/main.js): a before and after in one sitting. */
 export async function runE2e (opts: { quick: boolean, log: (s: string) => void, only?: (c: E2eCase) => boolean, seconds?: number, memory?: boolean, cli?: string | undefined }): Promise<{ results: E2eResult[], memory: ConnectionsResult | undefined }> {
   const dir = mkdtempSync(join(tmpdir(), 'dc09-bench-'))
@@ -225,22 +257,8 @@ export async function runE2e (opts: { quick: boolean, log: (s: string) => void, 
     const results: E2eResult[] = []
     try {
       for (const c of cases(opts.quick).filter(opts.only ?? (() => true))) {
-        const args = [
-          '--proto', c.proto, '--panels', String(c.panels), '--accounts', join(dir, c.aes ? 'aes.json' : 'plain.json'),
-          '--duration', String(seconds), '--ack-timeout', '5000',
-          ...(c.connectPerEvent ? ['--connect-per-event'] : []),
-        ]
-        const quiet = async () => {
-          if (!await untilQuiet(receiver.child.pid!)) opts.log('  the receiver was still busy after 60 s; measuring all the same')
-        }
-        await quiet()
-        const r = await runClient([...args, '--port', String(receiver.port)], receiver.child)
-        await quiet()
-        const b = await runClient([...args, '--port', String(baseline.port), '--any-answer'], baseline.child)
-        const cpu = (x: E2eRun) => `client ${x.clientCpuUsPerFrame} µs, server ${x.serverCpuUsPerFrame} µs CPU per frame`
-        opts.log(`${c.name}: receiver ${r.framesPerSecond}/s p99 ${r.latencyMs.p99} ms (failed ${r.failed}; ${cpu(r)}); baseline ${b.framesPerSecond}/s p99 ${b.latencyMs.p99} ms (${cpu(b)})`)
-        if (r.problems.length > 0) opts.log(`  ${r.problems.slice(0, 3).join('\n  ')}`)
-        results.push({ case: c, receiver: r, baseline: b })
+        const args = clientArgs(c, join(dir, c.aes ? 'aes.json' : 'plain.json'), seconds)
+        results.push({ case: c, ...await measurePair(receiver, baseline, args, { log: opts.log, name: c.name }) })
       }
     } finally {
       await stop(receiver.child)

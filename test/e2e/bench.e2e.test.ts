@@ -24,6 +24,8 @@ it('runs the quick benchmark end to end and writes its tables', () => {
     expect(md).not.toContain('were not acknowledged')
     expect(md).toMatch(/Flood: 2,000 plain SIA-DCS frames of 1,70\d bytes .* 2,000 acknowledged\. Receiver RSS \d+ MiB before, \d+ MiB at most .* \d+\.\d\d journal bytes per wire byte \(target at most 3: met\)/)
     expect(md).toMatch(/Pipeline: 5,000 frames \(cid=70,sia=20,null=10\) from 500 supervised accounts, .* [\d,]+ events\/s, [\d.]+ µs of CPU per event/)
+    // Not part of --quick: the page says so, and how to run its short version.
+    expect(md).toContain('## Outputs\n\nNot measured in this run: not part of --quick; `npm run bench -- --case outputs --quick`')
     expect(md).toContain('## Protocol core, one core (micro)')
     expect(md).not.toContain('failed**')
   } finally {
