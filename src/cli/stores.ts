@@ -196,6 +196,17 @@ export function pipelineStore (place: Place): PipelineStore | undefined {
   return s.pipeline
 }
 
+/** Runs `fn` with the pipeline's store, closed afterwards; undefined when there is none yet. */
+export function withPipelineStore<T> (place: Place, fn: (s: PipelineStore) => T): T | undefined {
+  const store = pipelineStore(place)
+  if (store === undefined) return undefined
+  try {
+    return fn(store)
+  } finally {
+    store.close()
+  }
+}
+
 /** Any failure to reach the cluster, as the error a command reports. */
 function unavailable (m: ClusterModules, servers: readonly string[], err: unknown): Error {
   if (err instanceof m.LayoutError || err instanceof m.ClusterUnavailableError) return err

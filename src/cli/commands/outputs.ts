@@ -11,7 +11,7 @@ import { OUTPUT_REPLAY, OUTPUT_RETRY, OUTPUTS_STAGE, outputStage, RECEIVER_ACCOU
 import type { OutputStatus } from '../../outputs/output.js'
 import { printable, safeJson } from '../escape.js'
 import type { CliDeps } from '../deps.js'
-import { appendEvent, pipelineStore, placeOf, placeOptions, type Place } from '../stores.js'
+import { appendEvent, placeOf, placeOptions, withPipelineStore, type Place } from '../stores.js'
 import { journalAfter } from './pipeline.js'
 
 export type Out = (s: string) => void
@@ -30,16 +30,6 @@ interface OutputRow extends OutputTotals {
   readonly reportedAt: string | null
 }
 
-function withStore<T> (place: Place, fn: (s: PipelineStore) => T): T | undefined {
-  const store = pipelineStore(place)
-  if (store === undefined) return undefined
-  try {
-    return fn(store)
-  } finally {
-    store.close()
-  }
-}
-
 /** The outputs that ever ran here, with their state. */
 function rows (store: PipelineStore, last: number): OutputRow[] {
   return store.read<{ type: string }>(REGISTRY_STAGE, 'output:').map(([key, v]) => {
@@ -56,10 +46,10 @@ function rows (store: PipelineStore, last: number): OutputRow[] {
 }
 
 export async function status (place: Place, json: boolean, out: Out): Promise<number> {
-  const behind = withStore(place, (s) => Math.min(...rows(s, 0).map((r) => r.cursor))) ?? Infinity
+  const behind = withPipelineStore(place, (s) => Math.min(...rows(s, 0).map((r) => r.cursor))) ?? Infinity
   // The journal's end, read from the output furthest behind on.
   const { last } = behind === Infinity ? { last: 0 } : await journalAfter(place, behind + 1)
-  const list = withStore(place, (s) => rows(s, last)) ?? []
+  const list = withPipelineStore(place, (s) => rows(s, last)) ?? []
   for (const r of list) {
     if (json) out(safeJson(r) + '\n')
     else out(printable(`output ${r.name} (${r.type}): at journal id ${r.cursor} of ${last} (${r.lag} behind); ${r.delivered} delivered, ${r.retried} retried, ${r.parked} parked, ${r.deadLetters} in its dead letters; ${r.state}${r.type === 'surgard' ? `, ${r.connected} automation client(s)` : ''}${r.reportedAt === null ? '' : ` (as of ${r.reportedAt})`}`) + '\n')
@@ -69,14 +59,14 @@ export async function status (place: Place, json: boolean, out: Out): Promise<nu
 }
 
 function known (place: Place, name: string, out: Out): boolean {
-  const found = withStore(place, (s) => s.readOne(REGISTRY_STAGE, `output:${name}`)) !== undefined
+  const found = withPipelineStore(place, (s) => s.readOne(REGISTRY_STAGE, `output:${name}`)) !== undefined
   if (!found) out(printable(`no output named ${name} has run with this data (dc09 outputs status lists them)`) + '\n')
   return found
 }
 
 export function deadLetters (place: Place, name: string, json: boolean, out: Out, err: Out): number {
   if (!known(place, name, err)) return 1
-  const list = withStore(place, (s) => s.read<ParkedEvent>(outputStage(name), 'parked:')) ?? []
+  const list = withPipelineStore(place, (s) => s.read<ParkedEvent>(outputStage(name), 'parked:')) ?? []
   for (const [, p] of list) {
     if (json) out(safeJson(p) + '\n')
     else out(printable(`${p.at} event ${p.id} (account ${p.account}): ${p.error} (after ${p.attempts} attempt(s); parked ${p.times} time(s))`) + '\n')
@@ -93,7 +83,7 @@ async function command (place: Place, kind: string, data: Record<string, unknown
 
 export async function retry (place: Place, name: string, out: Out, err: Out): Promise<number> {
   if (!known(place, name, err)) return 1
-  const n = withStore(place, (s) => s.read(outputStage(name), 'parked:').length) ?? 0
+  const n = withPipelineStore(place, (s) => s.read(outputStage(name), 'parked:').length) ?? 0
   const id = await command(place, OUTPUT_RETRY, { output: name })
   out(printable(`journaled as event ${id}: output ${name} sends its ${n} parked event(s) again when it reaches it (dc09 outputs status shows where it is)`) + '\n')
   return 0

@@ -2,25 +2,14 @@
 import { join } from 'node:path'
 import { readJournal } from '../../journal/file-journal.js'
 import type { Case } from '../../pipeline/stages/cases.js'
-import type { PipelineStore } from '../../pipeline/pipeline-store.js'
 import { printable, safeJson } from '../escape.js'
 import type { Command } from 'commander'
 import type { CliDeps } from '../deps.js'
-import { pipelineStore, placeOf, placeOptions, withClusterJournal, type Place } from '../stores.js'
+import { placeOf, placeOptions, withClusterJournal, withPipelineStore, type Place } from '../stores.js'
 
 export type Out = (s: string) => void
 /** Options as given: a data directory and the cluster's servers, either of which may be absent. */
 type Given = { data?: string, nats?: string }
-
-function withStore<T> (data: Place, fn: (s: PipelineStore) => T): T | undefined {
-  const store = pipelineStore(data)
-  if (store === undefined) return undefined
-  try {
-    return fn(store)
-  } finally {
-    store.close()
-  }
-}
 
 /**
  * The last journal id, read from the pipeline's cursor on, without the lock, and when the first
@@ -48,7 +37,7 @@ export async function journalAfter (data: Place, from: number): Promise<{ last: 
 }
 
 export async function status (data: Place, json: boolean, out: Out, now = Date.now()): Promise<number> {
-  const s = withStore(data, (store) => ({ cursor: store.cursor(), deadLetters: store.deadLetterCount() }))
+  const s = withPipelineStore(data, (store) => ({ cursor: store.cursor(), deadLetters: store.deadLetterCount() }))
   const cursor = s?.cursor ?? 0
   const { last, firstAt } = await journalAfter(data, cursor + 1)
   const lag = Math.max(0, last - cursor)
@@ -61,7 +50,7 @@ export async function status (data: Place, json: boolean, out: Out, now = Date.n
 }
 
 export function deadLetters (data: Place, json: boolean, out: Out): number {
-  const list = withStore(data, (store) => store.deadLetters()) ?? []
+  const list = withPipelineStore(data, (store) => store.deadLetters()) ?? []
   for (const d of list) {
     if (json) out(safeJson(d) + '\n')
     else out(printable(`${d.at} stage ${d.stage} ${d.timer === '' ? `event ${d.id}` : `timer ${d.timer}`}: ${d.error} (after ${d.attempts} attempts)`) + '\n')
@@ -71,7 +60,7 @@ export function deadLetters (data: Place, json: boolean, out: Out): number {
 }
 
 export function listCases (data: Place, o: { all: boolean, account?: string | undefined, json: boolean }, out: Out): number {
-  const cases = (withStore(data, (store) => store.read<Case>('cases', 'case:')) ?? [])
+  const cases = (withPipelineStore(data, (store) => store.read<Case>('cases', 'case:')) ?? [])
     .map(([, c]) => c)
     .filter((c) => (o.all || c.state === 'open') && (o.account === undefined || c.account === o.account.toUpperCase()))
   for (const c of cases) {
