@@ -34,3 +34,24 @@ it('splits into the receiver\'s part and the interface\'s, and one scrape shows 
   expect(new Set(names).size).toBe(names.length)
   expect(await receiver.registry.metrics()).not.toMatch(/dc09_pipeline_lag|dc09_verifications_total|dc09_api_requests_total/)
 })
+
+it('shows each output by its name: lag, totals, dead letters, connection', async () => {
+  const m = new Metrics('interface')
+  const outputs = [
+    { name: 'automation', lag: 4, delivered: 10, retried: 2, parked: 1, waiting: 1, connected: 2, state: 'up' },
+    { name: 'hook', lag: 0, delivered: 7, retried: 0, parked: 0, waiting: 0, connected: 0, state: 'down' },
+  ]
+  m.setSources({ outputs: () => outputs })
+  const text = await m.scrape(1000)
+  expect(text).toMatch(/^dc09_output_lag_events\{output="automation"\} 4$/m)
+  expect(text).toMatch(/^dc09_output_delivered_total\{output="automation"\} 10$/m)
+  expect(text).toMatch(/^dc09_output_retries_total\{output="automation"\} 2$/m)
+  expect(text).toMatch(/^dc09_output_parked_total\{output="automation"\} 1$/m)
+  expect(text).toMatch(/^dc09_output_dead_letters\{output="automation"\} 1$/m)
+  expect(text).toMatch(/^dc09_output_connected\{output="automation"\} 2$/m)
+  expect(text).toMatch(/^dc09_output_up\{output="automation"\} 1$/m)
+  expect(text).toMatch(/^dc09_output_up\{output="hook"\} 0$/m)
+  // An output that no longer runs here (the lease moved) leaves the scrape.
+  outputs.pop()
+  expect(await m.scrape(3000)).not.toMatch(/output="hook"/)
+})
