@@ -159,7 +159,7 @@ export class OutputRunner {
     // A new output starts with the next event, unless configured to take the journal from its
     // beginning: months of old alarms sent to automation as new ones would be dispatched on.
     // `dc09 outputs replay` sends history on purpose.
-    if (!known && this.#cursor === 0 && !this.#d.filter.fromBeginning) this.#cursor = this.#d.journal.lastId
+    if (!known && this.#cursor === 0 && !this.#d.filter.fromBeginning) this.#cursor = await latestId(this.#d.journal)
     this.#handed = this.#cursor
     this.#totals = { delivered: 0, retried: 0, parked: 0, ...store.readOne<OutputTotals>(this.#stage, 'stats') }
     this.#waiting = store.read(this.#stage, 'parked:').length
@@ -283,9 +283,14 @@ export class OutputRunner {
       p.result = result
       this.#inFlight--
       this.#wake?.()
-    }, () => {
-      // Closed: not delivered; it is sent again from the cursor.
+    }, (err: unknown) => {
       this.#inFlight--
+      // Closed: not delivered; it is sent again from the cursor.
+      if (!this.#running) return
+      // An output that fails otherwise (a bug) must not hold the position back for ever: parked, with the reason.
+      p.done = true
+      p.result = { ok: false, error: `the output failed: ${(err as Error).message}`, attempts: 1 }
+      this.#wake?.()
     })
   }
 
@@ -405,9 +410,17 @@ export class OutputRunner {
       // An empty read is a journal that cannot answer now (an election): the retry fails and is
       // done again; the event stays parked.
       const stored = await this.#recordAt(p.id)
-      const event = this.#eventOf(expandRecord(stored))
+      const event = stored === undefined ? undefined : this.#eventOf(expandRecord(stored))
       const b = new Batch()
       const s = this.#d.store.state(this.#stage, [b])
+      if (stored === undefined) {
+        // The journal no longer has it (restored from an older backup): nothing left to send.
+        this.#d.log.warn({ output: this.name, id: p.id }, 'output: a parked event is no longer in the journal; it leaves the dead letters')
+        s.delete(key)
+        this.#d.store.commit(b, undefined, undefined, this.#stage)
+        this.#waiting--
+        continue
+      }
       if (event === undefined) {
         // No longer this output's to send (its filter changed, or the account's tenant).
         this.#d.log.warn({ output: this.name, id: p.id }, 'output: a parked event its filter no longer takes leaves its dead letters unsent')
@@ -416,7 +429,10 @@ export class OutputRunner {
         this.#waiting--
         continue
       }
-      const result = await this.#d.output.deliver(event).catch(() => undefined)
+      const result = await this.#d.output.deliver(event).catch((err: unknown) => {
+        if (this.#running) this.#d.log.error({ output: this.name, id: p.id, err: (err as Error).message }, 'output: failed while sending a parked event again; the retry is done again at the next start')
+        return undefined
+      })
       if (result === undefined) return false
       if (result.ok) {
         s.delete(key)
@@ -438,14 +454,28 @@ export class OutputRunner {
     return false
   }
 
-  async #recordAt (id: number): Promise<Stored<JournalRecord>> {
+  /**
+   * The record `id`; undefined when the journal has none there any more (it gives a later one).
+   * A journal that gives nothing is one that cannot answer now (an election): that throws, and
+   * the command is done again.
+   */
+  async #recordAt (id: number): Promise<Stored<JournalRecord> | undefined> {
     const reader = this.#d.journal.reader(id)
     try {
       const [r] = await reader.next(1)
-      if (r?.id !== id) throw new Error(`the journal did not give event ${id}`)
-      return r
+      if (r === undefined) throw new Error(`the journal did not give event ${id}`)
+      return r.id === id ? r : undefined
     } finally {
       await reader.close()
     }
   }
+}
+
+/**
+ * The journal's last id as it is now: a cluster's stream is asked (the id this process last saw
+ * may be old), a local journal knows.
+ */
+async function latestId (journal: Journal<JournalRecord>): Promise<number> {
+  const asked = (journal as { lastSequence?: () => Promise<number> }).lastSequence
+  return typeof asked === 'function' ? Math.max(journal.lastId, await asked.call(journal)) : journal.lastId
 }

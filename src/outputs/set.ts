@@ -68,8 +68,9 @@ export class OutputSet {
       this.#retries.add(t)
       return
     }
-    // Stopped while it started (the lease lost meanwhile): it closed itself and does not run.
-    if (this.#stopped) return
+    // Stopped while it started (the lease lost meanwhile): an output that saw it closed itself;
+    // one that had just begun to run is stopped here.
+    if (this.#stopped) { await r.stop(); return }
     this.#started.add(r)
     this.#log.info({ output: r.name, type: r.status().type, cursor: r.cursor }, 'output started: delivering from its position in the journal')
   }

@@ -169,8 +169,18 @@ async function runPipeline (b: Backends, make: () => Promise<PipelineRunner>, ma
   const node = cfg.nats!.node
   const l = new Lease(b.leases, 'pipeline', node)
   lease = l
+  // A loss and the next take can overlap (a renewal past its deadline is lost at once, while the
+  // stop it starts may take seconds, and the next tick may take the lease back): what each does
+  // runs in turn, and a loss stops exactly what ran when it came.
+  let turn: Promise<unknown> = Promise.resolve()
+  const inTurn = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = turn.then(fn, fn)
+    turn = next.catch(() => {})
+    return next
+  }
   l.start({
-    acquired: async () => {
+    acquired: () => inTurn(async () => {
+      if (!l.held || stopping) return
       const pipeline = await make()
       // Lost again while the stages loaded: not started.
       if (!l.held || stopping) return
@@ -187,15 +197,21 @@ async function runPipeline (b: Backends, make: () => Promise<PipelineRunner>, ma
       }
       if (!stopping && runner === pipeline) log.info({ ms: Date.now() - t0, cursor: pipeline.cursor, lag: pipeline.lag }, 'pipeline started on this node: running events from the cursor the last holder committed')
       if (!stopping && runner === pipeline && l.held) await startOutputs(makeOut())
-    },
-    lost: async (reason) => {
-      log.warn({ node, reason }, 'pipeline: this node no longer holds the lease; stopping it and the outputs here')
+    }),
+    lost: (reason) => {
+      // What runs now is what this loss stops, taken before anything else can start.
       const out = outputs
-      outputs = undefined
-      await out?.stop()
       const pipeline = runner
+      outputs = undefined
       runner = undefined
-      await pipeline?.stop()
+      log.warn({ node, reason }, 'pipeline: this node no longer holds the lease; stopping it and the outputs here')
+      return inTurn(async () => {
+        try {
+          await out?.stop()
+        } finally {
+          await pipeline?.stop()
+        }
+      })
     },
     error: (err) => { log.warn({ err: err.message }, 'pipeline lease: cannot reach the cluster; trying again') },
   })

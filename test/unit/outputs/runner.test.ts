@@ -406,4 +406,51 @@ describe('the set of outputs', () => {
     expect(out.got).toEqual([])
     expect(out.closed).toBe(true)
   })
+
+  it('closes an output that had just begun to run when the set stopped, however soon after its start', async () => {
+    for (let depth = 0; depth < 8; depth++) {
+      const out = new Scripted(`o${depth}`)
+      const set = new OutputSet([{ output: out, filter: filter() }], { journal, store, accounts, log: silent })
+      let stopping: Promise<void> | undefined
+      const start = out.start.bind(out)
+      out.start = async (ctx) => {
+        await start(ctx)
+        let p: Promise<unknown> = Promise.resolve()
+        for (let i = 0; i < depth; i++) p = p.then(() => {})
+        void p.then(() => { stopping = set.stop() })
+      }
+      await set.start()
+      await sleep(5)
+      await stopping
+      expect(out.closed, `stopped ${depth} microtasks after the start`).toBe(true)
+    }
+  })
+})
+
+describe('outputs that fail', () => {
+  it('parks an event whose delivery failed otherwise than by a close, rather than hold the position for ever', async () => {
+    await journal.append(alarm('1001', 1))
+    await journal.append(alarm('1001', 2))
+    const out = new Scripted()
+    const deliver = out.deliver.bind(out)
+    out.deliver = async (e) => { if (e.id === 1) throw new Error('a bug'); return await deliver(e) }
+    const r = await run(out)
+    await until(() => r.cursor >= 2)
+    expect(store.read<ParkedEvent>(outputStage('hook'), 'parked:').map(([, p]) => [p.id, p.error])).toEqual([[1, 'the output failed: a bug']])
+  })
+
+  it('drops from its dead letters, on retry, an event the journal no longer has', async () => {
+    await journal.append(alarm('1001', 1))
+    await journal.append(alarm('1001', 2))
+    const out = new Scripted('g')
+    out.answer = (e) => (e.id === 1 ? { ok: false, error: 'x', attempts: 1 } : { ok: true })
+    const r = await run(out)
+    await until(() => r.status().waiting === 1 && r.cursor === 3)
+    // The journal restored from a backup without event 1: a read from 1 gives the next one.
+    const reader = journal.reader.bind(journal)
+    journal.reader = (from = 1) => reader(from === 1 ? 2 : from)
+    await journal.append(command(OUTPUT_RETRY, { output: 'g' }))
+    await until(() => r.status().waiting === 0 && r.cursor === 4)
+    expect(out.got.map((e) => e.id)).toEqual([1, 2])
+  })
 })
