@@ -2,7 +2,7 @@
  * `npm run bench`: runs the benchmarks and rewrites docs/benchmarks.md (how they are measured, and
  * the latest figures) from their results. Never edit docs/benchmarks.md by hand. `--quick`: shorter runs and fewer cases (a test runs this so
  * the script cannot rot); `--out FILE`: write there instead. `--case NAME`: run that one case
- * alone (`flood`, `keep-up`, `pipeline`, `million`, `connections`, `cluster`, or an end-to-end case by name)
+ * alone (`flood`, `keep-up`, `pipeline`, `million`, `connections`, `cluster`, `outputs`, or an end-to-end case by name)
  * and print its figures as JSON; docs/benchmarks.md is left as it is (with `--quick`, shorter). The million case
  * (never part of the default run: at full size it imports a million accounts and loads the
  * receiver for minutes) takes `--accounts N` and `--seconds S` (of load), and `--cpu-prof DIR` for
@@ -92,7 +92,7 @@ const clusterWhy = quick
 const cluster = clusterWhy !== ''
   ? undefined
   : await runClusterBench({ quick, log, singleNode: e2e.results.find((r) => r.case.name === SINGLE_NODE_CASE) })
-// The outputs case starts five receivers and waits for each output's backlog: not part of --quick
+// The outputs case starts four receivers (one without outputs) and the baseline and waits for each output's backlog: not part of --quick
 // either (`--case outputs --quick` is its short version).
 const outputsWhy = quick ? 'not part of --quick; `npm run bench -- --case outputs --quick` runs a short version.' : ''
 const outputs = quick ? undefined : await runOutputsBench({ quick, log })
