@@ -218,10 +218,26 @@ export class OutputRunner {
       } catch (err) {
         this.#d.log.error({ output: this.name, err: (err as Error).message }, 'output: could not read the journal or commit its position; retrying')
         await sleep(1000)
+        // Refused because the position is not where this runner last saw it: a commit whose answer
+        // was lost, or a replica of the shared state that was behind when it started (or another
+        // node runs it, and the lease stops this one soon). It starts again from the position as
+        // the store has it now, or every commit after would be refused too.
+        if ((err as { code?: unknown }).code === 'DC09_ERR_PIPELINE_FENCED') this.#resync()
         await this.#reader?.close().catch(() => {})
         this.#reader = this.#d.journal.reader(this.#handed + 1)
       }
     }
+  }
+
+  /** Takes the position, totals and dead letters from the store again, forgetting what is in flight (it is sent again). */
+  #resync (): void {
+    const { store } = this.#d
+    this.#pending.length = 0
+    this.#cursor = store.cursor(this.#stage)
+    this.#handed = this.#cursor
+    this.#totals = { delivered: 0, retried: 0, parked: 0, ...store.readOne<OutputTotals>(this.#stage, 'stats') }
+    this.#waiting = store.read(this.#stage, 'parked:').length
+    this.#d.log.warn({ output: this.name, cursor: this.#cursor }, 'output: going on from its position as the store has it')
   }
 
   /** Waits for new events, a delivery's answer, or the poll interval. */

@@ -453,4 +453,34 @@ describe('outputs that fail', () => {
     await until(() => r.status().waiting === 0 && r.cursor === 4)
     expect(out.got.map((e) => e.id)).toEqual([1, 2])
   })
+
+  it('goes on from the stored position when a commit is refused as fenced (a commit whose answer was lost)', async () => {
+    // A store that refuses a commit when the position is not where the committer last read it
+    // (as a cluster's is), and one commit that is applied but answered with an error.
+    const inner = new MemoryPipelineStore()
+    const seen = new Map<string, number>()
+    let loseAnswer = 2
+    const own = {
+      cursor: (name = 'main') => { const c = inner.cursor(name); seen.set(name, c); return c },
+      commit: (batch: Parameters<MemoryPipelineStore['commit']>[0], cursor: number | undefined, emitted?: number, name = 'main') => {
+        if (name === outputStage('hook') && inner.cursor(name) !== seen.get(name)) throw Object.assign(new Error('fenced'), { code: 'DC09_ERR_PIPELINE_FENCED' })
+        inner.commit(batch, cursor, emitted, name)
+        if (name === outputStage('hook') && cursor !== undefined && --loseAnswer === 0) throw new Error('timeout')
+        if (cursor !== undefined) seen.set(name, cursor)
+      },
+    }
+    const fenced = new Proxy(inner, {
+      get: (t, p) => (p in own ? own[p as keyof typeof own] : (t[p as keyof MemoryPipelineStore] as (...a: unknown[]) => unknown).bind(t)),
+    })
+    const out = new Scripted()
+    const r = new OutputRunner({ journal, store: fenced, accounts, output: out, filter: filter(), log: silent, commitMs: 0, pollMs: 5 })
+    running.push(r)
+    await r.start()
+    await journal.append(alarm('1001', 1))
+    await until(() => inner.cursor(outputStage('hook')) === 1)
+    await journal.append(alarm('1001', 2))
+    await journal.append(alarm('1001', 3))
+    await until(() => inner.cursor(outputStage('hook')) === 3, 8000)
+    expect(new Set(out.got.map((e) => e.id))).toEqual(new Set([1, 2, 3]))
+  })
 })
