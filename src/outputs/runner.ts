@@ -429,17 +429,11 @@ export class OutputRunner {
       const event = stored === undefined ? undefined : this.#eventOf(expandRecord(stored))
       const b = new Batch()
       const s = this.#d.store.state(this.#stage, [b])
-      if (stored === undefined) {
-        // The journal no longer has it (restored from an older backup): nothing left to send.
-        this.#d.log.warn({ output: this.name, id: p.id }, 'output: a parked event is no longer in the journal; it leaves the dead letters')
-        s.delete(key)
-        this.#d.store.commit(b, undefined, undefined, this.#stage)
-        this.#waiting--
-        continue
-      }
       if (event === undefined) {
-        // No longer this output's to send (its filter changed, or the account's tenant).
-        this.#d.log.warn({ output: this.name, id: p.id }, 'output: a parked event its filter no longer takes leaves its dead letters unsent')
+        // Nothing left to send: the journal no longer has it (restored from an older backup), or
+        // it is no longer this output's (its filter changed, or the account's tenant).
+        const why = stored === undefined ? 'is no longer in the journal' : 'is one its filter no longer takes'
+        this.#d.log.warn({ output: this.name, id: p.id }, `output: a parked event ${why}; it leaves the dead letters unsent`)
         s.delete(key)
         this.#d.store.commit(b, undefined, undefined, this.#stage)
         this.#waiting--
@@ -458,7 +452,7 @@ export class OutputRunner {
         const again: ParkedEvent = { ...p, error: result.error.slice(0, MAX_ERROR), attempts: result.attempts, at: new Date(this.#clock()).toISOString(), times: p.times + 1 }
         s.set(key, again)
         this.#totals.parked++
-        await this.#parkedTrouble(p.id, event, stored.holder, again)
+        await this.#parkedTrouble(p.id, event, stored?.holder, again)
       }
       s.set('stats', this.#totals)
       this.#d.store.commit(b, undefined, undefined, this.#stage)
